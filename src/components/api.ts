@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { NodeType, ParamValue } from '../graph/spec';
+import type { JsonValue, Meta, Metric, Payload } from '../message/message';
+
+/**
+ * The component API, for built-in and user components alike. A component receives and returns internal payloads
+ * and never sees gRPC or protobuf. Throw an InferError (src/errors.ts) to answer with a specific gRPC status; any
+ * other error becomes INTERNAL with its message kept.
+ */
+
+export interface CallContext {
+  /** Request meta as received (read-only): puid, tags of upstream nodes, routing. */
+  readonly meta: Readonly<Meta>;
+  /** Aborted when the caller cancels or the deadline passes. Long-running work should check it. */
+  readonly signal: AbortSignal;
+  /** Absolute deadline in ms since epoch (Date.now() clock), if any. */
+  readonly deadline?: number;
+  /** Adds tags to this request's response meta. */
+  addTags(tags: Record<string, JsonValue>): void;
+  /** Adds a custom metric to this request's response meta. */
+  addMetric(metric: Metric): void;
+  /**
+   * Runs `fn` as a named unit of real work (a tracing span when tracing is on; a plain call otherwise), so the
+   * request timeline shows compute separately from transport.
+   */
+  work<T>(name: string, fn: () => Promise<T> | T, attributes?: Record<string, string | number | boolean>): Promise<T>;
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: (number | string)[];
+}
+
+export interface ComponentMetadata {
+  platform?: string;
+  versions?: string[];
+  inputs?: TensorMetadata[];
+  outputs?: TensorMetadata[];
+}
+
+export interface Component {
+  /** Heavy start-up work (loading weights). The node reports SERVING only after it resolves. */
+  load?(): Promise<void>;
+  predict?(input: Payload, ctx: CallContext): Promise<Payload> | Payload;
+  transformInput?(input: Payload, ctx: CallContext): Promise<Payload> | Payload;
+  transformOutput?(input: Payload, ctx: CallContext): Promise<Payload> | Payload;
+  aggregate?(inputs: Payload[], ctx: CallContext): Promise<Payload> | Payload;
+  /** Child index to send to; -1 = all children, -2 = none (the router's input is the answer). */
+  route?(input: Payload, ctx: CallContext): Promise<number> | number;
+  /** Static tags added to every response. */
+  tags?(): Record<string, JsonValue>;
+  /** Metrics added to every response. */
+  metrics?(): Metric[];
+  metadata?(): ComponentMetadata;
+  close?(): Promise<void> | void;
+}
+
+export type ParamType = 'string' | 'number' | 'integer' | 'boolean' | 'path';
+
+export interface ParamSchema {
+  type: ParamType;
+  required?: boolean;
+  default?: ParamValue;
+  description: string;
+}
+
+export interface ComponentContext {
+  nodeName: string;
+  nodeType: NodeType;
+  /** Manifest folder; 'path' parameters are already resolved against it. */
+  baseDir: string;
+  logger: Logger;
+}
+
+export interface ComponentDefinition {
+  /** Built-in name, e.g. 'onnx-model'. */
+  name: string;
+  description: string;
+  /** The node types this component can serve. */
+  types: readonly NodeType[];
+  parameters: Record<string, ParamSchema>;
+  /** `params` are validated against `parameters`, with defaults applied and paths resolved. */
+  create(params: Record<string, ParamValue>, ctx: ComponentContext): Component | Promise<Component>;
+}
+
+/** Helper for user modules: `export default defineComponent({...})` with full type checking. */
+export const defineComponent = (d: ComponentDefinition): ComponentDefinition => d;

@@ -1,0 +1,73 @@
+/**
+ * The error vocabulary of the whole project. Every error that crosses a component, node or executor boundary is an
+ * InferError carrying a gRPC status code; the one mapping to grpc-js ServiceError lives in src/rpc/status.ts.
+ * This file deliberately does not import grpc-js so that components can throw these without seeing gRPC.
+ */
+
+/** Numeric gRPC status codes (identical to grpc-js `status`). */
+export const Code = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+export type CodeValue = (typeof Code)[keyof typeof Code];
+
+export const codeName = (code: number): string =>
+  (Object.keys(Code) as (keyof typeof Code)[]).find((k) => Code[k] === code) ?? `CODE_${code}`;
+
+export class InferError extends Error {
+  constructor(
+    readonly code: CodeValue,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = `InferError(${codeName(code)})`;
+  }
+}
+
+export const invalidArgument = (msg: string, cause?: unknown): InferError =>
+  new InferError(Code.INVALID_ARGUMENT, msg, { cause });
+export const resourceExhausted = (msg: string): InferError => new InferError(Code.RESOURCE_EXHAUSTED, msg);
+export const unavailable = (msg: string, cause?: unknown): InferError => new InferError(Code.UNAVAILABLE, msg, { cause });
+export const deadlineExceeded = (msg: string): InferError => new InferError(Code.DEADLINE_EXCEEDED, msg);
+export const unimplemented = (msg: string): InferError => new InferError(Code.UNIMPLEMENTED, msg);
+export const failedPrecondition = (msg: string): InferError => new InferError(Code.FAILED_PRECONDITION, msg);
+export const internal = (msg: string, cause?: unknown): InferError => new InferError(Code.INTERNAL, msg, { cause });
+
+/** Anything thrown becomes an InferError; unknown errors are INTERNAL with their message kept. */
+export function toInferError(err: unknown): InferError {
+  if (err instanceof InferError) return err;
+  if (err instanceof Error) {
+    // Errors that already carry a numeric gRPC code (grpc-js ServiceError) keep it.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'number' && code > 0 && code <= 16) {
+      const details = (err as { details?: unknown }).details;
+      return new InferError(code as CodeValue, typeof details === 'string' && details ? details : err.message, { cause: err });
+    }
+    return new InferError(Code.INTERNAL, err.message, { cause: err });
+  }
+  return new InferError(Code.INTERNAL, String(err));
+}
+
+/** Thrown for configuration problems found at start-up (manifests, CLI flags). Not a gRPC error. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The typed graph specification that manifest validation produces (src/graph/manifest.ts) and everything else reads.
+ * Defaults are applied during validation, so these fields are all present.
+ */
+export const NODE_TYPES = ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+export type ParamValue = string | number | boolean;
+
+export type HopCodec = 'tftensor' | 'tensor' | 'ndarray';
+
+export interface NodeRuntime {
+  /** Per-node limit for received and sent gRPC messages, bytes. */
+  maxMessageBytes: number;
+  /** Environment variables set for the node process. */
+  env: Record<string, string>;
+  /** Restart policy for the local runner. */
+  restart: { maxRestarts: number; initialBackoffMs: number; maxBackoffMs: number };
+}
+
+export interface NodeSpec {
+  name: string;
+  type: NodeType;
+  /** Built-in component name, or a module path resolved against the manifest's folder (absolute after validation). */
+  implementation: string;
+  parameters: Record<string, ParamValue>;
+  children: NodeSpec[];
+  /** An already-running Seldon-protocol node (host:port or unix:/path): not spawned by the runner. */
+  endpoint?: string;
+  runtime: NodeRuntime;
+  /** JSON-pointer-like path for messages, e.g. spec.graph.children[0] (resnet50). */
+  path: string;
+}
+
+export interface GraphSpec {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  /** Folder of the manifest file; relative paths in parameters resolve against it. */
+  baseDir: string;
+  /** Default end-to-end deadline when the client sends none. */
+  deadlineMs: number;
+  /** Payload encoding for tensors on hops between executor and nodes. */
+  codec: HopCodec;
+  /** Max message size on the executor's external API and its client channels. */
+  maxMessageBytes: number;
+  graph: NodeSpec;
+}
+
+export function walkNodes(root: NodeSpec): NodeSpec[] {
+  const out: NodeSpec[] = [];
+  const visit = (n: NodeSpec): void => {
+    out.push(n);
+    n.children.forEach(visit);
+  };
+  visit(root);
+  return out;
+}
+
+export function findNode(g: GraphSpec, name: string): NodeSpec | undefined {
+  return walkNodes(g.graph).find((n) => n.name === name);
+}
