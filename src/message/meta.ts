@@ -24,3 +24,19 @@ export function mergeMeta(into: Meta, ...others: Meta[]): Meta {
 }
 
 export const newPuid = (): string => randomUUID();
+
+/**
+ * Joins the metas of parallel branches that all started from `base`: each branch's meta already contains base's
+ * metrics as a prefix, so only what each branch added is appended (no duplicated metrics).
+ */
+export function mergeBranches(base: Meta, branches: Meta[]): Meta {
+  const out = mergeMeta(base);
+  const skip = base.metrics.length;
+  for (const b of branches) {
+    Object.assign(out.tags, b.tags);
+    Object.assign(out.routing, b.routing);
+    Object.assign(out.requestPath, b.requestPath);
+    out.metrics.push(...b.metrics.slice(skip));
+  }
+  return out;
+}

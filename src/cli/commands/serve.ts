@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { startExecutorServer } from '../../executor/executor-server';
+import { loadManifestFile } from '../../graph/manifest';
+import { findNode, walkNodes } from '../../graph/spec';
+import { startNodeServer } from '../../node/node-server';
+import { createLogger } from '../../util/logger';
+import { serveUntilStopped } from '../process';
+
+/** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function registerServe(program: Command): void {
+  program
+    .command('node')
+    .description('serve one node of a graph (its component behind the Seldon gRPC services, health, reflection)')
+    .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
+    .requiredOption('-n, --node <name>', 'node name in the manifest')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
+    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; logLevel: string }) => {
+      const graph = loadManifestFile(o.graph);
+      const node = findNode(graph, o.node);
+      if (!node) {
+        throw new Error(`no node '${o.node}' in ${o.graph} (nodes: ${walkNodes(graph.graph).map((n) => n.name).join(', ')})`);
+      }
+      const logger = createLogger(node.name, o.logLevel);
+      const address = o.socket ? `unix:${o.socket}` : o.port ? `0.0.0.0:${o.port}` : o.address;
+      const running = await startNodeServer({ graph, node, address, logger });
+      serveUntilStopped(running.address, () => running.close(), logger);
+    });
+
+  program
+    .command('executor')
+    .description('serve the graph: Seldon.Predict / GraphMetadata, walking the nodes over gRPC')
+    .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
+    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; logLevel: string }) => {
+      const graph = loadManifestFile(o.graph);
+      const logger = createLogger(`${graph.name}-executor`, o.logLevel);
+      const addresses: Record<string, string> = {};
+      for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
+      for (const kv of o.nodeAddress) {
+        const i = kv.indexOf('=');
+        const name = kv.slice(0, i);
+        if (i < 1 || !findNode(graph, name)) throw new Error(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+        addresses[name] = kv.slice(i + 1);
+      }
+      const address = o.port ? `0.0.0.0:${o.port}` : o.address;
+      const running = await startExecutorServer({ graph, addresses, address, logger });
+      serveUntilStopped(running.address, () => running.close(), logger);
+    });
+}

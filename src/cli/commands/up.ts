@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import { loadManifestFile } from '../../graph/manifest';
+import { walkNodes } from '../../graph/spec';
+import { Supervisor, type Transport } from '../../runner/supervisor';
+import { createLogger } from '../../util/logger';
+
+/** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run a graph locally: one process per node plus the executor; Ctrl-C stops them all')
+    .argument('<manifest>', 'graph manifest (YAML)')
+    .option('-a, --address <addr>', 'executor listen address (port 0 picks a free port)', '127.0.0.1:9000')
+    .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
+    .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
+    .option('--log-level <level>', 'log level of every process', 'info')
+    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string }) => {
+      if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
+      const file = path.resolve(manifest);
+      const graph = loadManifestFile(file);
+      const logger = createLogger('infergraph-up', o.logLevel);
+      const sup = new Supervisor({
+        graph,
+        manifestPath: file,
+        executorAddress: o.port ? `127.0.0.1:${o.port}` : o.address,
+        transport: o.transport as Transport,
+        logger,
+        childArgs: ['--log-level', o.logLevel],
+        out: (line) => console.log(line),
+        onFatal: (err) => {
+          console.error(`infergraph: ${err.message}; graph stopped`);
+          process.exit(1);
+        },
+      });
+      let stopping = false;
+      const stop = (sig: string): void => {
+        if (stopping) return;
+        stopping = true;
+        console.log(`infergraph: ${sig}, stopping ${graph.name}`);
+        sup.stop().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => stop('SIGHUP'));
+      const info = await sup.start();
+      const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
+      console.log(info.executorAddress);
+      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes)`);
+    });
+}

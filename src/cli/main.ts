@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, InferError, codeName } from '../errors';
+import { registerPredict } from './commands/predict';
+import { registerServe } from './commands/serve';
+import { registerUp } from './commands/up';
+import { registerValidate } from './commands/validate';
+
+/** The `infergraph` command line. Each command lives in src/cli/commands. */
+const program = new Command();
+program.name('infergraph').description('Seldon-style inference graphs: one process per node, gRPC with typed tensors').version('0.1.0');
+registerUp(program);
+registerServe(program);
+registerPredict(program);
+registerValidate(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);
+  else if (err instanceof InferError) console.error(`infergraph: ${codeName(err.code)}: ${err.message}`);
+  else console.error(`infergraph: ${(err as Error).message ?? String(err)}`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

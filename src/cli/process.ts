@@ -1,0 +1,25 @@
+import type { Logger } from '../util/logger';
+
+/**
+ * Lifecycle shared by the node and executor processes: tell the supervisor our address over IPC, exit cleanly on
+ * SIGTERM/SIGINT, and exit when the supervisor's IPC channel closes (it died) so no orphan is left behind.
+ */
+export function serveUntilStopped(address: string, close: () => Promise<void>, logger: Logger): void {
+  let closing = false;
+  const stop = (why: string): void => {
+    if (closing) return;
+    closing = true;
+    logger.info({ why }, 'shutting down');
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    close()
+      .catch((err: Error) => logger.error({ err: err.message }, 'error during shutdown'))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  if (process.send) {
+    process.send({ type: 'ready', address });
+    process.on('disconnect', () => stop('supervisor went away'));
+  }
+}

@@ -1,0 +1,33 @@
+import { invalidArgument } from '../../errors';
+import { describePayload } from '../../message/message';
+import type { Tensor } from '../../tensor/tensor';
+import { defineComponent, type CallContext } from '../api';
+import type { Payload } from '../../message/message';
+
+/** Multiplies a numeric tensor by `factor` and adds `offset` (float32 out). A stand-in for a model in tests. */
+export default defineComponent({
+  name: 'scale',
+  description: 'y = x * factor + offset on a numeric tensor (tests, examples)',
+  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
+  parameters: {
+    factor: { type: 'number', required: true, description: 'multiplier' },
+    offset: { type: 'number', default: 0, description: 'added after scaling' },
+  },
+  create(params, ctx) {
+    const factor = params.factor as number;
+    const offset = params.offset as number;
+    const run = (input: Payload, call: CallContext): Promise<Payload> =>
+      call.work('scale', () => {
+        if (input.kind !== 'tensor' || input.tensor.dtype === 'string') {
+          throw invalidArgument(`${ctx.nodeName}: scale needs a numeric tensor, got ${describePayload(input)}`);
+        }
+        const src = input.tensor.data;
+        const out = new Float32Array(src.length);
+        for (let i = 0; i < src.length; i++) out[i] = Number(src[i]) * factor + offset;
+        const tensor: Tensor = { dtype: 'float32', shape: [...input.tensor.shape], data: out };
+        call.addMetric({ key: `${ctx.nodeName}_calls`, type: 'COUNTER', value: 1 });
+        return { kind: 'tensor', tensor };
+      });
+    return { predict: run, transformInput: run, transformOutput: run };
+  },
+});

@@ -1,0 +1,35 @@
+import { deadlineExceeded } from '../../errors';
+import { defineComponent, type CallContext } from '../api';
+import type { Payload } from '../../message/message';
+
+/**
+ * Waits `ms` then returns its input; stops early (CANCELLED/DEADLINE_EXCEEDED) when the call is aborted.
+ * Tests use it to prove deadline propagation and sibling cancellation reach the node.
+ */
+export default defineComponent({
+  name: 'sleep',
+  description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',
+  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
+  parameters: {
+    ms: { type: 'integer', required: true, description: 'how long to wait' },
+  },
+  create(params, ctx) {
+    const ms = params.ms as number;
+    const run = (input: Payload, call: CallContext): Promise<Payload> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          call.addTags({ [`${ctx.nodeName}_slept_ms`]: ms });
+          resolve(input);
+        }, ms);
+        call.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(deadlineExceeded(`${ctx.nodeName}: aborted after ${ms} ms sleep was requested`));
+          },
+          { once: true },
+        );
+      });
+    return { predict: run, transformInput: run, transformOutput: run };
+  },
+});

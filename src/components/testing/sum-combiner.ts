@@ -1,0 +1,41 @@
+import { invalidArgument } from '../../errors';
+import { describePayload } from '../../message/message';
+import { shapeToString } from '../../tensor/tensor';
+import { defineComponent } from '../api';
+
+/** Element-wise sum or mean of its children's tensors (float32 out). */
+export default defineComponent({
+  name: 'sum-combiner',
+  description: "element-wise sum (mode: sum) or mean (mode: mean) of the children's tensors",
+  types: ['COMBINER'],
+  parameters: {
+    mode: { type: 'string', default: 'sum', description: "'sum' or 'mean'" },
+  },
+  create(params, ctx) {
+    const mode = params.mode as string;
+    if (mode !== 'sum' && mode !== 'mean') throw new Error(`mode must be 'sum' or 'mean', got '${mode}'`);
+    return {
+      aggregate: (inputs, call) =>
+        call.work('combine', () => {
+          const first = inputs[0];
+          if (!first || first.kind !== 'tensor' || first.tensor.dtype === 'string') {
+            throw invalidArgument(`${ctx.nodeName}: needs numeric tensors, got ${first ? describePayload(first) : 'nothing'}`);
+          }
+          const shape = first.tensor.shape;
+          const out = new Float32Array(first.tensor.data.length);
+          for (const p of inputs) {
+            if (p.kind !== 'tensor' || p.tensor.dtype === 'string') {
+              throw invalidArgument(`${ctx.nodeName}: needs numeric tensors, got ${describePayload(p)}`);
+            }
+            if (shapeToString(p.tensor.shape) !== shapeToString(shape)) {
+              throw invalidArgument(`${ctx.nodeName}: shapes differ: ${shapeToString(shape)} vs ${shapeToString(p.tensor.shape)}`);
+            }
+            const d = p.tensor.data;
+            for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + Number(d[i]);
+          }
+          if (mode === 'mean') for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) / inputs.length;
+          return { kind: 'tensor' as const, tensor: { dtype: 'float32' as const, shape: [...shape], data: out } };
+        }),
+    };
+  },
+});

@@ -1,0 +1,116 @@
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { Code, InferError } from '../errors';
+import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { InferMessage } from '../message/message';
+import { seldonProto } from '../protocol/proto-loader';
+import { fromWire, toWire } from '../protocol/seldon-message';
+import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
+import { channelLimits } from '../rpc/server';
+import { COMPUTE_TRAILER } from '../rpc/trailers';
+import { fromServiceError } from '../rpc/status';
+
+/**
+ * NodeClient over gRPC: one channel per node, reused by every request; the walk's deadline and abort signal become
+ * the call's deadline and cancellation; the node's own status comes back as an InferError naming the hop.
+ */
+
+const METHOD_PATH: Record<NodeMethod, [service: string, rpc: string]> = {
+  predict: ['seldon.protos.Model', 'Predict'],
+  transformInput: ['seldon.protos.Transformer', 'TransformInput'],
+  transformOutput: ['seldon.protos.OutputTransformer', 'TransformOutput'],
+  route: ['seldon.protos.Router', 'Route'],
+  aggregate: ['seldon.protos.Combiner', 'Aggregate'],
+};
+
+export interface HopObserver {
+  /** Called after each hop with the node's reported compute time (µs) when it sent one. */
+  (node: NodeSpec, method: NodeMethod, ms: number, computeUs: number | undefined, error?: InferError): void;
+}
+
+export class GrpcNodeClient implements NodeClient {
+  private readonly clients = new Map<string, grpc.Client>();
+
+  constructor(
+    private readonly graph: GraphSpec,
+    private readonly addresses: Record<string, string>,
+    private readonly observe?: HopObserver,
+    private readonly channelOptions: grpc.ChannelOptions = {},
+  ) {}
+
+  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+    const [service, rpc] = METHOD_PATH[method];
+    const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<object, object>;
+    const codec = this.graph.codec;
+    const request: WireSeldonMessage | WireSeldonMessageList = Array.isArray(input)
+      ? { seldonMessages: input.map((m) => toWire(m, codec)) }
+      : toWire(input, codec);
+    const client = this.client(node);
+    const t0 = performance.now();
+    const context = `node '${node.name}' (${service.replace('seldon.protos.', '')}/${rpc})`;
+    return new Promise<InferMessage>((resolve, reject) => {
+      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`));
+      let outcome: { err: grpc.ServiceError | null; reply: WireSeldonMessage | undefined } | undefined;
+      // grpc-js calls the unary callback before it emits 'status' (which carries the trailer with the node's
+      // compute time), so the hop completes on 'status'.
+      const finish = (trailer: grpc.Metadata | undefined): void => {
+        opts.signal.removeEventListener('abort', onAbort);
+        const ms = performance.now() - t0;
+        const v = trailer?.get(COMPUTE_TRAILER)[0];
+        const computeUs = v === undefined ? undefined : Number(v);
+        const { err, reply } = outcome ?? { err: null, reply: undefined };
+        if (err || !reply) {
+          const e = fromServiceError(err ?? new Error('empty reply'), context);
+          this.observe?.(node, method, ms, computeUs, e);
+          return reject(e);
+        }
+        try {
+          const msg = fromWire(reply);
+          this.observe?.(node, method, ms, computeUs);
+          resolve(msg);
+        } catch (e) {
+          reject(fromServiceError(e, `${context}: bad reply`));
+        }
+      };
+      const call = client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize as (v: object) => Buffer,
+        def.responseDeserialize as (b: Buffer) => WireSeldonMessage,
+        request,
+        new grpc.Metadata(),
+        { deadline: opts.deadline },
+        (err, reply) => {
+          outcome = { err, reply };
+        },
+      );
+      const onAbort = (): void => call.cancel();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      call.on('status', (s: grpc.StatusObject) => finish(s.metadata));
+    });
+  }
+
+  private client(node: NodeSpec): grpc.Client {
+    let c = this.clients.get(node.name);
+    if (!c) {
+      const address = this.addresses[node.name] ?? node.endpoint;
+      if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no address known for node '${node.name}'`);
+      c = new grpc.Client(address, grpc.credentials.createInsecure(), {
+        ...channelLimits(node.runtime.maxMessageBytes),
+        // Fail fast when a node is down (UNAVAILABLE) instead of waiting for it: the runner restarts it.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        ...this.channelOptions,
+      });
+      this.clients.set(node.name, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,133 @@
+import { Code, InferError, internal, toInferError } from '../errors';
+import type { InferMessage, Meta } from '../message/message';
+import { mergeBranches, mergeMeta, newPuid } from '../message/meta';
+import { toNumbers } from '../tensor/tensor';
+import type { HopOptions, NodeClient } from './node-client';
+import type { GraphSpec, NodeSpec } from './spec';
+
+/**
+ * The graph walk — all of it, in this one file. Seldon Core v1 semantics per node:
+ *   transformInput (MODEL → predict, TRANSFORMER → transformInput)
+ *   → route (ROUTER → route; -1 all children, -2 none, N child N; others: all children)
+ *   → children in parallel
+ *   → aggregate (COMBINER → aggregate; otherwise the first child's answer)
+ *   → transformOutput (OUTPUT_TRANSFORMER → transformOutput).
+ * Improvements over Seldon: the first failing child aborts its siblings and its own status is returned; one
+ * end-to-end deadline goes to every hop; meta (tags, metrics, routing, requestPath) is merged through every node,
+ * combiners included.
+ */
+
+export const ROUTE_ALL = -1;
+export const ROUTE_NONE = -2;
+
+export interface WalkOptions {
+  /** Absolute deadline (ms since epoch). */
+  deadline: number;
+  /** Client cancellation. */
+  signal?: AbortSignal;
+}
+
+export class GraphExecutor {
+  constructor(
+    readonly graph: GraphSpec,
+    private readonly client: NodeClient,
+  ) {}
+
+  async execute(request: InferMessage, opts: WalkOptions): Promise<InferMessage> {
+    const meta: Meta = { ...request.meta, puid: request.meta.puid || newPuid() };
+    const controller = new AbortController();
+    const unlink = linkAbort(opts.signal, controller);
+    try {
+      if (Date.now() >= opts.deadline) throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
+      return await this.walk(this.graph.graph, { ...request, meta }, { deadline: opts.deadline, signal: controller.signal });
+    } catch (err) {
+      throw toInferError(err);
+    } finally {
+      unlink();
+      controller.abort();
+    }
+  }
+
+  private async walk(node: NodeSpec, input: InferMessage, hop: HopOptions): Promise<InferMessage> {
+    let msg = withPath(input, node);
+    if (node.type === 'MODEL') msg = await this.hop(node, 'predict', msg, hop);
+    else if (node.type === 'TRANSFORMER') msg = await this.hop(node, 'transformInput', msg, hop);
+
+    if (node.children.length > 0) {
+      const route = node.type === 'ROUTER' ? await this.route(node, msg, hop) : ROUTE_ALL;
+      if (node.type === 'ROUTER') msg = { ...msg, meta: { ...msg.meta, routing: { ...msg.meta.routing, [node.name]: route } } };
+      if (route !== ROUTE_NONE) {
+        const targets = route === ROUTE_ALL ? node.children : [node.children[route] as NodeSpec];
+        const outputs = await this.children(targets, msg, hop);
+        const merged = mergeBranches(msg.meta, outputs.map((o) => o.meta));
+        if (node.type === 'COMBINER') {
+          const reply = await this.client.call(node, 'aggregate', outputs.map((o) => ({ ...o, meta: merged })), hop);
+          msg = { ...reply, meta: mergeMeta(merged, reply.meta) };
+        } else {
+          msg = { ...(outputs[0] as InferMessage), meta: merged };
+        }
+      }
+    }
+
+    if (node.type === 'OUTPUT_TRANSFORMER') msg = await this.hop(node, 'transformOutput', msg, hop);
+    return msg;
+  }
+
+  private async hop(node: NodeSpec, method: 'predict' | 'transformInput' | 'transformOutput', msg: InferMessage, hop: HopOptions): Promise<InferMessage> {
+    const reply = await this.client.call(node, method, msg, hop);
+    return { ...reply, meta: mergeMeta(msg.meta, reply.meta) };
+  }
+
+  private async route(node: NodeSpec, msg: InferMessage, hop: HopOptions): Promise<number> {
+    const reply = await this.client.call(node, 'route', msg, hop);
+    const p = reply.payload;
+    const value = p.kind === 'tensor' && p.tensor.dtype !== 'string' && p.tensor.data.length > 0 ? toNumbers(p.tensor)[0] : undefined;
+    if (value === undefined || !Number.isInteger(value)) {
+      throw internal(`router '${node.name}' answered without an integer route (expected a tensor like [[N]])`);
+    }
+    if (value !== ROUTE_ALL && value !== ROUTE_NONE && (value < 0 || value >= node.children.length)) {
+      throw internal(`router '${node.name}' chose route ${value} but has ${node.children.length} children (valid: -2, -1, 0..${node.children.length - 1})`);
+    }
+    return value;
+  }
+
+  /** Children run in parallel; the first failure aborts the others and is the error returned. */
+  private async children(targets: NodeSpec[], msg: InferMessage, hop: HopOptions): Promise<InferMessage[]> {
+    if (targets.length === 1) return [await this.walk(targets[0] as NodeSpec, msg, hop)];
+    const group = new AbortController();
+    const unlink = linkAbort(hop.signal, group);
+    let first: InferError | undefined;
+    try {
+      return await Promise.all(
+        targets.map((child) =>
+          this.walk(child, msg, { deadline: hop.deadline, signal: group.signal }).catch((err: unknown) => {
+            const e = toInferError(err);
+            if (!first) {
+              first = e;
+              group.abort();
+            }
+            throw first;
+          }),
+        ),
+      );
+    } finally {
+      unlink();
+    }
+  }
+}
+
+function withPath(msg: InferMessage, node: NodeSpec): InferMessage {
+  const where = node.endpoint ?? node.implementation;
+  return { ...msg, meta: { ...msg.meta, requestPath: { ...msg.meta.requestPath, [node.name]: where } } };
+}
+
+function linkAbort(parent: AbortSignal | undefined, child: AbortController): () => void {
+  if (!parent) return () => undefined;
+  if (parent.aborted) {
+    child.abort(parent.reason);
+    return () => undefined;
+  }
+  const onAbort = (): void => child.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  return () => parent.removeEventListener('abort', onAbort);
+}

@@ -1,0 +1,205 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Component, ComponentDefinition } from '../components/api';
+import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
+import { loadComponentDefinition } from '../components/registry';
+import { unimplemented } from '../errors';
+import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
+import { emptyMeta, type InferMessage, type Payload, type TensorEncoding } from '../message/message';
+import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/proto-loader';
+import { fromWire, toWire } from '../protocol/seldon-message';
+import { modelMetadataToWire } from '../protocol/metadata';
+import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
+import { bind, createServer, shutdown } from '../rpc/server';
+import { toServiceError } from '../rpc/status';
+import { COMPUTE_TRAILER } from '../rpc/trailers';
+import type { Logger } from '../util/logger';
+
+/**
+ * The node runtime: hosts one component behind the Seldon services its node type needs (plus Generic), health and
+ * reflection. Requests are decoded to internal messages, handed to the component, and the reply carries only what
+ * this node added to meta (the executor merges). Server-side compute time goes back in the trailer so the
+ * executor and the bench can split compute from transport.
+ */
+
+
+const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
+  MODEL: 'Model',
+  TRANSFORMER: 'Transformer',
+  OUTPUT_TRANSFORMER: 'OutputTransformer',
+  COMBINER: 'Combiner',
+  ROUTER: 'Router',
+};
+
+type Method = 'predict' | 'transformInput' | 'transformOutput' | 'route' | 'aggregate';
+
+export interface NodeServerOptions {
+  graph: GraphSpec;
+  node: NodeSpec;
+  address: string;
+  logger: Logger;
+  /** Tracing hooks this in to turn ctx.work() into spans. */
+  work?: WorkRunner;
+}
+
+export interface RunningNode {
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function startNodeServer(opts: NodeServerOptions): Promise<RunningNode> {
+  const { node, graph, logger } = opts;
+  const def: ComponentDefinition = loadComponentDefinition(node.implementation);
+  const component = await def.create(node.parameters, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger });
+  const t0 = performance.now();
+  await component.load?.();
+  logger.info({ node: node.name, implementation: def.name, loadMs: Math.round(performance.now() - t0) }, 'component loaded');
+
+  const service = TYPE_SERVICE[node.type];
+  const bundle = createServer({
+    maxMessageBytes: node.runtime.maxMessageBytes,
+    services: [`seldon.protos.${service}`, 'seldon.protos.Generic'],
+    reflect: seldonProto().def,
+  });
+  const h = new Handlers(component, node, graph.codec, opts.work ?? plainWork, logger);
+  const typed: grpc.UntypedServiceImplementation = {};
+  const generic: grpc.UntypedServiceImplementation = {
+    TransformInput: h.unary('transformInput'),
+    TransformOutput: h.unary('transformOutput'),
+    Route: h.unary('route'),
+    Aggregate: h.aggregate(),
+    SendFeedback: h.unimplementedCall('SendFeedback'),
+  };
+  if (service === 'Model') {
+    typed.Predict = h.unary('predict');
+    typed.SendFeedback = h.unimplementedCall('SendFeedback');
+    typed.Metadata = h.metadata();
+  } else if (service === 'Transformer') {
+    typed.TransformInput = generic.TransformInput as grpc.UntypedHandleCall;
+    typed.Metadata = h.metadata();
+  } else if (service === 'OutputTransformer') {
+    typed.TransformOutput = generic.TransformOutput as grpc.UntypedHandleCall;
+  } else if (service === 'Combiner') {
+    typed.Aggregate = generic.Aggregate as grpc.UntypedHandleCall;
+  } else {
+    typed.Route = generic.Route as grpc.UntypedHandleCall;
+    typed.SendFeedback = h.unimplementedCall('SendFeedback');
+  }
+  bundle.server.addService(serviceDefinition(service), typed);
+  bundle.server.addService(serviceDefinition('Generic'), generic);
+  const address = await bind(bundle.server, opts.address);
+  bundle.setServing(true);
+  logger.info({ node: node.name, type: node.type, address }, 'node serving');
+  return {
+    address,
+    async close() {
+      bundle.setServing(false);
+      await shutdown(bundle.server);
+      await component.close?.();
+    },
+  };
+}
+
+class Handlers {
+  private readonly staticTags;
+
+  constructor(
+    private readonly component: Component,
+    private readonly node: NodeSpec,
+    private readonly codec: TensorEncoding,
+    private readonly work: WorkRunner,
+    private readonly logger: Logger,
+  ) {
+    this.staticTags = component.tags?.() ?? {};
+  }
+
+  unary(method: Exclude<Method, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
+    return (call, callback) => {
+      this.run(call, () => {
+        const msg = fromWire(call.request);
+        return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
+      }, method).then(
+        ([reply, trailer]) => callback(null, reply, trailer),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+
+  aggregate(): grpc.handleUnaryCall<WireSeldonMessageList, WireSeldonMessage> {
+    return (call, callback) => {
+      this.run(call, () => {
+        const msgs = (call.request.seldonMessages ?? []).map(fromWire);
+        const first = msgs[0];
+        return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
+      }, 'aggregate').then(
+        ([reply, trailer]) => callback(null, reply, trailer),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+  }
+
+  metadata(): grpc.handleUnaryCall<unknown, unknown> {
+    return (_call, callback) => {
+      try {
+        callback(null, modelMetadataToWire(this.node.name, this.component.metadata?.() ?? {}));
+      } catch (err) {
+        callback(toServiceError(err));
+      }
+    };
+  }
+
+  unimplementedCall(name: string): grpc.handleUnaryCall<unknown, unknown> {
+    return (_call, callback) => callback(toServiceError(unimplemented(`${this.node.name}: ${name} is not supported`)));
+  }
+
+  /** Replies in the encoding the caller used for tensors (as Seldon components do), else the graph's codec. */
+  private encodingOf(p: Payload): TensorEncoding {
+    return p.kind === 'tensor' && p.encoding ? p.encoding : this.codec;
+  }
+
+  private async run(
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    decode: () => { meta: InferMessage['meta']; encoding: TensorEncoding; inputs: Payload | Payload[] },
+    method: Method,
+  ): Promise<[WireSeldonMessage, grpc.Metadata]> {
+    const t0 = performance.now();
+    const { meta, encoding, inputs } = decode();
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined;
+    const ctx = new CollectingCallContext(meta, abort.signal, deadlineMs, this.work);
+    const payload = await this.invoke(method, inputs, ctx);
+    const reply: InferMessage = {
+      meta: {
+        puid: meta.puid,
+        tags: { ...this.staticTags, ...ctx.tags },
+        routing: {},
+        requestPath: {},
+        metrics: [...ctx.metrics, ...(this.component.metrics?.() ?? [])],
+      },
+      payload,
+    };
+    const wire = toWire(reply, encoding);
+    const trailer = new grpc.Metadata();
+    trailer.set(COMPUTE_TRAILER, String(Math.round((performance.now() - t0) * 1000)));
+    return [wire, trailer];
+  }
+
+  private async invoke(method: Method, inputs: Payload | Payload[], ctx: CollectingCallContext): Promise<Payload> {
+    const c = this.component;
+    const missing = (): never => {
+      throw unimplemented(`${this.node.name}: component does not implement ${method}`);
+    };
+    switch (method) {
+      case 'aggregate':
+        return (c.aggregate ?? missing).call(c, inputs as Payload[], ctx);
+      case 'route': {
+        const route = await (c.route ?? missing).call(c, inputs as Payload, ctx);
+        // Seldon routers answer with the child index as a [[N]] tensor.
+        return { kind: 'tensor', tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) } };
+      }
+      default:
+        return (c[method] ?? missing).call(c, inputs as Payload, ctx);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import path from 'node:path';
+import { protosDir } from '../util/paths';
+
+/**
+ * Loads protos/seldon/prediction.proto once per process. The package definition feeds grpc-js (servers, clients)
+ * and server reflection; decoded objects follow src/protocol/wire-types.ts.
+ */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: false,
+  oneofs: true,
+};
+
+let cached: { def: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } | undefined;
+
+export function seldonProto(): { def: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } {
+  if (!cached) {
+    const dir = protosDir();
+    const def = protoLoader.loadSync(path.join(dir, 'seldon/prediction.proto'), { ...LOADER_OPTIONS, includeDirs: [dir] });
+    cached = { def, grpcObject: grpc.loadPackageDefinition(def) };
+  }
+  return cached;
+}
+
+export const SELDON_SERVICES = ['Generic', 'Model', 'Router', 'Transformer', 'OutputTransformer', 'Combiner', 'Seldon'] as const;
+export type SeldonServiceName = (typeof SELDON_SERVICES)[number];
+
+export function serviceDefinition(name: SeldonServiceName): grpc.ServiceDefinition {
+  const pkg = (seldonProto().grpcObject.seldon as grpc.GrpcObject).protos as grpc.GrpcObject;
+  const ctor = pkg[name] as grpc.ServiceClientConstructor;
+  return ctor.service;
+}
+
+export function serviceClientCtor(name: SeldonServiceName): grpc.ServiceClientConstructor {
+  const pkg = (seldonProto().grpcObject.seldon as grpc.GrpcObject).protos as grpc.GrpcObject;
+  return pkg[name] as grpc.ServiceClientConstructor;
+}

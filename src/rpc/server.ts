@@ -1,0 +1,65 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { PackageDefinition } from '@grpc/proto-loader';
+
+/**
+ * gRPC server bootstrap shared by the executor and every node: message limits, grpc.health.v1 (NOT_SERVING until
+ * the process is ready), and server reflection so grpcurl-style clients can list the services.
+ */
+
+export function channelLimits(maxMessageBytes: number): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+  };
+}
+
+export interface ServerBundle {
+  server: grpc.Server;
+  health: HealthImplementation;
+  /** Marks '' and every registered service SERVING (or NOT_SERVING). */
+  setServing(serving: boolean): void;
+}
+
+export function createServer(opts: { maxMessageBytes: number; services: string[]; reflect: PackageDefinition }): ServerBundle {
+  const server = new grpc.Server({
+    ...channelLimits(opts.maxMessageBytes),
+    // Keep idle local connections open: hops reuse one channel per node.
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const names = ['', ...opts.services];
+  const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
+  health.addToServer(server);
+  new ReflectionService(opts.reflect).addToServer(server);
+  return {
+    server,
+    health,
+    setServing: (serving) => names.forEach((n) => health.setStatus(n, serving ? 'SERVING' : 'NOT_SERVING')),
+  };
+}
+
+/** Binds `address` (host:port with port 0 allowed, or unix:/path) and returns the address clients should dial. */
+export function bind(server: grpc.Server, address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err) return reject(new Error(`cannot listen on ${address}: ${err.message}`));
+      if (address.startsWith('unix:')) return resolve(address);
+      const host = address.slice(0, address.lastIndexOf(':'));
+      resolve(`${host}:${port}`);
+    });
+  });
+}
+
+export function shutdown(server: grpc.Server, graceMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import type { Logger } from '../util/logger';
+import { waitServing } from './health';
+
+/**
+ * The local runner: one OS process per node plus the executor, each a child of this process with an IPC channel.
+ * Children report their bound address over IPC, are health-checked until SERVING, restarted with exponential
+ * backoff when they crash, and stopped (SIGTERM, then SIGKILL) on shutdown. A child also exits by itself when its
+ * IPC channel closes, so even a SIGKILLed runner leaves no orphans.
+ */
+
+export type Transport = 'tcp' | 'unix';
+
+export interface SupervisorOptions {
+  graph: GraphSpec;
+  manifestPath: string;
+  /** Executor listen address (host:port; port 0 picks one). */
+  executorAddress: string;
+  transport: Transport;
+  logger: Logger;
+  /** Extra CLI args for every child (e.g. --log-level). */
+  childArgs?: string[];
+  /** Extra environment for every child (tracing endpoint...). */
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+  /** Called once everything is SERVING. */
+  onReady?: (info: GraphInfo) => void;
+  /** Called when a child had to be given up on (restart budget spent): the graph is stopped. */
+  onFatal?: (err: Error) => void;
+  out?: (line: string) => void;
+}
+
+export interface ProcessInfo {
+  name: string;
+  role: 'node' | 'executor';
+  pid: number | undefined;
+  address: string;
+  restarts: number;
+}
+
+export interface GraphInfo {
+  executorAddress: string;
+  processes: ProcessInfo[];
+}
+
+const CLI_MAIN = path.resolve(__dirname, '../cli/main.js');
+
+interface Child {
+  name: string;
+  role: 'node' | 'executor';
+  args: string[];
+  env: Record<string, string>;
+  address: string;
+  proc?: ChildProcess;
+  restarts: number;
+  maxRestarts: number;
+  backoff: { initialMs: number; maxMs: number };
+  startedAt: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export class Supervisor {
+  private readonly children: Child[] = [];
+  private stopping = false;
+  private readonly sockDir: string;
+  private readonly startTimeoutMs: number;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.sockDir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-'));
+    this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
+  }
+
+  /** Starts every node, then the executor; resolves once all are SERVING. */
+  async start(): Promise<GraphInfo> {
+    const { graph } = this.opts;
+    const local = walkNodes(graph.graph).filter((n) => !n.endpoint);
+    const addresses: Record<string, string> = {};
+    try {
+      await Promise.all(
+        local.map(async (n) => {
+          const c = this.nodeChild(n);
+          this.children.push(c);
+          await this.launch(c);
+          addresses[n.name] = c.address;
+        }),
+      );
+      const ex: Child = {
+        name: `${graph.name}-executor`,
+        role: 'executor',
+        args: ['executor', '--graph', this.opts.manifestPath, ...Object.entries(addresses).flatMap(([k, v]) => ['--node-address', `${k}=${v}`]), ...(this.opts.childArgs ?? [])],
+        env: {},
+        address: this.opts.executorAddress,
+        restarts: 0,
+        maxRestarts: 10,
+        backoff: { initialMs: 200, maxMs: 10_000 },
+        startedAt: 0,
+      };
+      this.children.push(ex);
+      await this.launch(ex);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const info = this.info();
+    this.opts.onReady?.(info);
+    return info;
+  }
+
+  info(): GraphInfo {
+    const ex = this.children.find((c) => c.role === 'executor');
+    return {
+      executorAddress: ex?.address ?? '',
+      processes: this.children.map((c) => ({ name: c.name, role: c.role, pid: c.proc?.pid, address: c.address, restarts: c.restarts })),
+    };
+  }
+
+  private nodeChild(n: NodeSpec): Child {
+    const address = this.opts.transport === 'unix' ? `unix:${path.join(this.sockDir, `${n.name}.sock`)}` : '127.0.0.1:0';
+    return {
+      name: n.name,
+      role: 'node',
+      args: ['node', '--graph', this.opts.manifestPath, '--node', n.name, ...(this.opts.childArgs ?? [])],
+      env: n.runtime.env,
+      address,
+      restarts: 0,
+      maxRestarts: n.runtime.restart.maxRestarts,
+      backoff: { initialMs: n.runtime.restart.initialBackoffMs, maxMs: n.runtime.restart.maxBackoffMs },
+      startedAt: 0,
+    };
+  }
+
+  /** Spawns the child, learns its address over IPC, waits for SERVING. */
+  private async launch(c: Child): Promise<void> {
+    const proc = spawn(process.execPath, [CLI_MAIN, ...c.args, '--address', c.address], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
+    });
+    c.proc = proc;
+    c.startedAt = Date.now();
+    this.pipeLogs(c, proc);
+    let alive = true;
+    const reported = new Promise<string>((resolve, reject) => {
+      proc.on('message', (m: { type?: string; address?: string }) => {
+        if (m?.type === 'ready' && m.address) resolve(m.address);
+      });
+      proc.once('exit', (code, signal) => {
+        alive = false;
+        reject(new Error(`${c.role} '${c.name}' exited during start-up (${signal ?? `code ${code}`})`));
+      });
+    });
+    proc.on('exit', (code, signal) => this.onExit(c, proc, code, signal));
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${c.role} '${c.name}' did not report its address within ${this.startTimeoutMs} ms`)), this.startTimeoutMs).unref(),
+    );
+    c.address = await Promise.race([reported, timeout]);
+    await waitServing(c.address, this.startTimeoutMs, () => alive);
+    this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
+    this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
+  }
+
+  private pipeLogs(c: Child, proc: ChildProcess): void {
+    for (const stream of [proc.stdout, proc.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => process.stderr.write(`[${c.name}] ${line}\n`));
+    }
+  }
+
+  private onExit(c: Child, proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || c.proc !== proc) return;
+    const up = Date.now() - c.startedAt;
+    // A process that stayed up a while starts a fresh backoff sequence.
+    if (up > 60_000) c.restarts = 0;
+    if (c.restarts >= c.maxRestarts) {
+      const err = new Error(`${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`);
+      this.opts.logger.error({ process: c.name }, err.message);
+      void this.stop().then(() => this.opts.onFatal?.(err));
+      return;
+    }
+    const delay = Math.min(c.backoff.initialMs * 2 ** c.restarts, c.backoff.maxMs);
+    c.restarts++;
+    this.opts.logger.warn({ process: c.name, pid: proc.pid, code, signal, restartInMs: delay, restart: c.restarts }, 'process exited; restarting with backoff');
+    c.restartTimer = setTimeout(() => {
+      c.restartTimer = undefined;
+      if (this.stopping) return;
+      // Restart on the same address so the executor's channel reconnects by itself.
+      this.launch(c).catch((err: Error) => this.opts.logger.error({ process: c.name, err: err.message }, 'restart failed'));
+    }, delay);
+  }
+
+  /** SIGTERM to every child, SIGKILL after `graceMs`; resolves when all have exited. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    const waits = this.children.map((c) => {
+      if (c.restartTimer) clearTimeout(c.restartTimer);
+      const p = c.proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
+        p.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        p.kill('SIGTERM');
+      });
+    });
+    await Promise.all(waits);
+    rmSync(this.sockDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,28 @@
+import { DEFAULTS } from '../../src/graph/manifest';
+import type { GraphSpec, NodeSpec, NodeType } from '../../src/graph/spec';
+
+/** Hand-built specs for walk tests (no manifest, no components). */
+export function node(name: string, type: NodeType, children: NodeSpec[] = []): NodeSpec {
+  return {
+    name,
+    type,
+    implementation: 'fake',
+    parameters: {},
+    children,
+    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart } },
+    path: name,
+  };
+}
+
+export function graph(root: NodeSpec): GraphSpec {
+  return {
+    apiVersion: 'infergraph.dev/v1alpha1',
+    kind: 'InferenceGraph',
+    name: 'test',
+    baseDir: '/',
+    deadlineMs: 5000,
+    codec: 'tftensor',
+    maxMessageBytes: DEFAULTS.maxMessageBytes,
+    graph: root,
+  };
+}
