@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { PackageDefinition } from '@grpc/proto-loader';
+import { lstatSync, unlinkSync } from 'node:fs';
 
 /**
  * gRPC server bootstrap shared by the executor and every node: message limits, grpc.health.v1 (NOT_SERVING until
@@ -41,6 +42,7 @@ export function createServer(opts: { maxMessageBytes: number; services: string[]
 
 /** Binds `address` (host:port with port 0 allowed, or unix:/path) and returns the address clients should dial. */
 export function bind(server: grpc.Server, address: string): Promise<string> {
+  if (address.startsWith('unix:')) removeStaleSocket(address.slice(5).replace(/^\/\/(?=\/)/, ''));
   return new Promise((resolve, reject) => {
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
       if (err) return reject(new Error(`cannot listen on ${address}: ${err.message}`));
@@ -62,4 +64,13 @@ export function shutdown(server: grpc.Server, graceMs = 2000): Promise<void> {
       resolve();
     });
   });
+}
+
+/** A process killed with SIGKILL leaves its socket file behind; a restart on the same path must remove it. */
+function removeStaleSocket(file: string): void {
+  try {
+    if (lstatSync(file).isSocket()) unlinkSync(file);
+  } catch {
+    // absent: nothing to remove
+  }
 }

@@ -1,4 +1,15 @@
 import type { ComponentDefinition } from '../api';
 
-/** Built-in components, loaded lazily so a node only loads the libraries (sharp, onnxruntime) it needs. */
-export const BUILTIN_LOADERS: Record<string, () => ComponentDefinition> = {};
+type Module = { default: ComponentDefinition };
+
+/**
+ * The built-in ImageNet components, by manifest `implementation` name. Each loader requires its module on first use,
+ * so a node hosting the combiner never loads sharp or onnxruntime (native libraries, tens of MB, ~100 ms).
+ * Literal require() calls keep the modules visible to bundlers.
+ */
+export const BUILTIN_LOADERS: Record<string, () => ComponentDefinition> = {
+  'jpeg-input': () => (require('./jpeg-input') as Module).default,
+  'onnx-model': () => (require('./onnx-model') as Module).default,
+  'average-combiner': () => (require('./average-combiner') as Module).default,
+  'top1-output': () => (require('./top1-output') as Module).default,
+};
