@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError, InferError, codeName } from '../errors';
+import { registerEval } from './commands/eval';
+import { registerModels } from './commands/models';
 import { registerPredict } from './commands/predict';
 import { registerServe } from './commands/serve';
 import { registerUp } from './commands/up';
@@ -13,6 +15,8 @@ registerUp(program);
 registerServe(program);
 registerPredict(program);
 registerValidate(program);
+registerModels(program);
+registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);

@@ -27,10 +27,34 @@ export function loadTensorFile(file: string): Tensor {
   return fromNumbers('float32', shape, j.flat(Infinity) as number[]);
 }
 
+interface Prediction {
+  index: number;
+  score: number;
+  label?: string;
+  wnid?: string;
+  topK?: Prediction[];
+}
+
+/** A top1-output answer as one line per image: label (or index), index, score; the synthetic warning if any. */
+function classification(data: unknown): string | undefined {
+  const d = data as { predictions?: Prediction[]; note?: string } | null;
+  if (!d || !Array.isArray(d.predictions) || d.predictions.some((x) => typeof x?.index !== 'number')) return undefined;
+  const one = (x: Prediction): string => `${x.label ?? `class ${x.index}`} (index ${x.index}${x.wnid ? `, ${x.wnid}` : ''}, score ${x.score.toFixed(4)})`;
+  const lines = d.predictions.map((x, i) => {
+    const rest = (x.topK ?? []).slice(1).map(one);
+    return `${d.predictions!.length > 1 ? `[${i}] ` : ''}top-1: ${one(x)}${rest.length ? `\n  then: ${rest.join('; ')}` : ''}`;
+  });
+  if (d.note) lines.push(`note: ${d.note}`);
+  return lines.join('\n');
+}
+
 export function describeReply(m: InferMessage): string {
   const p = m.payload;
   const lines: string[] = [];
-  if (p.kind === 'json') lines.push(JSON.stringify(p.data, null, 2));
+  if (p.kind === 'json') {
+    const summary = classification(p.data);
+    lines.push(summary ?? JSON.stringify(p.data, null, 2));
+  }
   else if (p.kind === 'tensor') {
     const vals = p.tensor.dtype === 'string' ? p.tensor.data.slice(0, 8).map((b) => Buffer.from(b).toString()) : toNumbers(p.tensor).slice(0, 8);
     lines.push(`tensor ${p.tensor.dtype} [${p.tensor.shape.join(',')}]: ${vals.join(', ')}${p.tensor.data.length > 8 ? ', …' : ''}`);

@@ -95,11 +95,22 @@ function toPlanarUint8(hwc: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
-/** Turns a libvips/sharp failure into INVALID_ARGUMENT saying what is wrong with the bytes. */
-function decodeError(err: unknown, format: ImageFormat, bytes: number, maxPixels: number): Error {
+/** Whether the bytes end the way a complete file of the format does (JPEG EOI marker, PNG IEND chunk). */
+function hasTrailer(b: Uint8Array, format: ImageFormat): boolean {
+  const n = b.length;
+  if (format === 'JPEG') return n >= 2 && b[n - 2] === 0xff && b[n - 1] === 0xd9;
+  if (format === 'PNG') return n >= 8 && String.fromCharCode(...b.subarray(n - 8, n - 4)) === 'IEND';
+  return true;
+}
+
+/**
+ * Turns a libvips/sharp failure into INVALID_ARGUMENT saying what is wrong with the bytes. Decoders word truncation
+ * differently (libspng often just says "read error"), so a failed file without its end marker counts as truncated.
+ */
+function decodeError(err: unknown, format: ImageFormat, b: Uint8Array, maxPixels: number): Error {
   const msg = err instanceof Error ? err.message : String(err);
-  const what = `${format} image (binData of ${bytes} bytes)`;
-  if (/premature end|end of stream|truncat|unexpected end/i.test(msg)) {
+  const what = `${format} image (binData of ${b.byteLength} bytes)`;
+  if (/premature end|end of stream|truncat|unexpected end/i.test(msg) || !hasTrailer(b, format)) {
     return invalidArgument(`${NAME}: truncated ${what}: ${msg}`, err);
   }
   if (/exceeds pixel limit/i.test(msg)) {
@@ -163,7 +174,7 @@ class JpegInput implements Component {
       // Header only; no pixel limit here so the limit error below can name the image size.
       meta = await sharp(buf, { failOn, limitInputPixels: false }).metadata();
     } catch (err) {
-      throw decodeError(err, format, bytes.byteLength, maxPixels);
+      throw decodeError(err, format, bytes, maxPixels);
     }
     const { width, height } = meta;
     if (!width || !height) throw invalidArgument(`${NAME}: ${format} image has no dimensions in its header`);
@@ -209,7 +220,7 @@ class JpegInput implements Component {
         .toBuffer({ resolveWithObject: true }));
     } catch (err) {
       if (err instanceof InferError) throw err;
-      throw decodeError(err, format, bytes.byteLength, maxPixels);
+      throw decodeError(err, format, bytes, maxPixels);
     }
     if (info.channels !== 3 || data.byteLength !== crop * crop * 3) {
       throw internal(`${NAME}: decoder produced ${info.width}x${info.height}x${info.channels}, expected ${crop}x${crop}x3`);

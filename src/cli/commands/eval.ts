@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { evaluate } from '../../client/eval';
+
+/** `infergraph eval`: top-1/top-5 accuracy and latency of a running classification graph over labelled images. */
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('send every <wnid>_*.JPEG of a folder through a running graph; report top-1/top-5 and latency')
+    .requiredOption('--addr <host:port>', 'executor address')
+    .requiredOption('--images <dir>', 'folder of <wnid>_<name>.JPEG files')
+    .requiredOption('--labels <file>', 'labels TSV: index<TAB>wnid<TAB>name')
+    .option('-c, --concurrency <n>', 'requests in flight', '1')
+    .option('--limit <n>', 'only the first n images')
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { addr: string; images: string; labels: string; concurrency: string; limit?: string; json?: boolean }) => {
+      const r = await evaluate({
+        address: o.addr,
+        imagesDir: o.images,
+        labelsFile: o.labels,
+        concurrency: Number(o.concurrency),
+        ...(o.limit ? { limit: Number(o.limit) } : {}),
+      });
+      if (o.json) {
+        console.log(JSON.stringify(r, null, 2));
+      } else {
+        const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+        console.log(`images: ${r.images} (${r.errors.length} errors) in ${r.wallSeconds.toFixed(1)} s`);
+        console.log(`top-1: ${pct(r.top1)}   top-5: ${r.top5 === null ? 'n/a (graph answers fewer than 5 classes)' : pct(r.top5)}`);
+        console.log(`latency ms: p50 ${r.latencyMs.p50.toFixed(1)}  p90 ${r.latencyMs.p90.toFixed(1)}  p99 ${r.latencyMs.p99.toFixed(1)}  mean ${r.latencyMs.mean.toFixed(1)}`);
+        for (const e of r.errors.slice(0, 10)) console.log(`error: ${e.file}: ${e.error}`);
+      }
+      if (r.errors.length) process.exitCode = 1;
+    });
+}

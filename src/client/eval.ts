@@ -1,0 +1,112 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { percentile } from '../util/stats';
+import { Progress } from './progress';
+import { SeldonClient } from './seldon-client';
+
+/**
+ * Accuracy of a running classification graph over a folder of `<wnid>_<anything>.JPEG` files: each image goes
+ * through the graph as binData; the answer's predicted class indices (top1-output JSON) are compared with the
+ * index of the file's WordNet id in the labels file.
+ */
+
+export interface EvalOptions {
+  address: string;
+  imagesDir: string;
+  labelsFile: string;
+  concurrency?: number;
+  limit?: number;
+  timeoutMs?: number;
+  progress?: boolean;
+}
+
+export interface EvalResult {
+  images: number;
+  top1: number;
+  top5: number | null;
+  errors: { file: string; error: string }[];
+  latencyMs: { p50: number; p90: number; p99: number; mean: number };
+  wallSeconds: number;
+  misses: { file: string; expected: number; got: number }[];
+}
+
+export function readWnidIndex(labelsFile: string): Map<string, number> {
+  const map = new Map<string, number>();
+  readFileSync(labelsFile, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      const [idx, wnid] = line.split('\t');
+      if (idx === undefined || wnid === undefined || !/^\d+$/.test(idx)) throw new Error(`${labelsFile}:${i + 1}: expected index<TAB>wnid<TAB>name`);
+      map.set(wnid, Number(idx));
+    });
+  return map;
+}
+
+export async function evaluate(o: EvalOptions): Promise<EvalResult> {
+  const wnids = readWnidIndex(o.labelsFile);
+  let files = readdirSync(o.imagesDir)
+    .filter((f) => /^n\d{8}_.*\.(jpe?g|png|webp)$/i.test(f))
+    .sort();
+  if (o.limit) files = files.slice(0, o.limit);
+  if (files.length === 0) throw new Error(`no <wnid>_*.JPEG images in ${o.imagesDir}`);
+  const client = new SeldonClient(o.address);
+  const progress = o.progress === false ? undefined : new Progress(files.length, 'eval');
+  const latencies: number[] = [];
+  const errors: EvalResult['errors'] = [];
+  const misses: EvalResult['misses'] = [];
+  let top1 = 0;
+  let top5 = 0;
+  let sawTop5 = true;
+  let next = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      const file = files[i];
+      if (file === undefined) return;
+      const expected = wnids.get(file.slice(0, 9));
+      try {
+        if (expected === undefined) throw new Error(`wnid ${file.slice(0, 9)} is not in ${o.labelsFile}`);
+        const data = readFileSync(path.join(o.imagesDir, file));
+        const s = performance.now();
+        const reply = await client.predict({ kind: 'bin', data }, { timeoutMs: o.timeoutMs ?? 30_000 });
+        latencies.push(performance.now() - s);
+        const p = reply.payload;
+        const pred = p.kind === 'json' ? (p.data as { predictions?: { index: number; topK?: { index: number }[] }[] }).predictions?.[0] : undefined;
+        if (!pred) throw new Error(`answer is not a top1-output classification (${p.kind})`);
+        if (pred.index === expected) top1++;
+        else misses.push({ file, expected, got: pred.index });
+        if (pred.topK && pred.topK.length >= 5) {
+          if (pred.topK.slice(0, 5).some((x) => x.index === expected)) top5++;
+        } else sawTop5 = false;
+      } catch (err) {
+        errors.push({ file, error: (err as Error).message });
+      }
+      done++;
+      progress?.update(done, `top-1 ${((100 * top1) / done).toFixed(1)}%`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 1) }, worker));
+  } finally {
+    client.close();
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const n = files.length;
+  return {
+    images: n,
+    top1: top1 / n,
+    top5: sawTop5 ? top5 / n : null,
+    errors,
+    misses,
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+    },
+    wallSeconds: (performance.now() - t0) / 1000,
+  };
+}
