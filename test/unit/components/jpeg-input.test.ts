@@ -140,6 +140,20 @@ describe('jpeg-input: output', () => {
     assertUniform(await run(make({ outputDtype: 'uint8' }), png), [10, 200, 30], false);
   });
 
+  it('transparent pixels keep their colour when reducing and enlarging (alpha dropped before resizing)', async () => {
+    for (const [w, h] of [
+      [600, 300],
+      [120, 60],
+    ] as const) {
+      const raw = Buffer.alloc(w * h * 4);
+      for (let i = 0; i < w * h; i++) raw.set((i % w) < w / 2 ? [255, 0, 0, 0] : [0, 0, 255, 255], i * 4);
+      const png = await sharp(raw, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+      const t = await run(make({ outputDtype: 'uint8' }), png);
+      assert.deepEqual(pixel(t, 5, 100), [255, 0, 0], `${w}x${h} left (transparent red)`);
+      assert.deepEqual(pixel(t, 218, 100), [0, 0, 255], `${w}x${h} right (opaque blue)`);
+    }
+  });
+
   it('grayscale PNG and JPEG become 3 equal channels', async () => {
     const w = 300;
     const h = 280;
