@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError, InferError, codeName } from '../errors';
+import { registerComponents } from './commands/components';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
 import { registerPredict } from './commands/predict';
@@ -17,6 +18,7 @@ registerPredict(program);
 registerValidate(program);
 registerModels(program);
 registerEval(program);
+registerComponents(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);
