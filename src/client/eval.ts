@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseLabels } from '../components/builtin/top1-output';
 import { percentile } from '../util/stats';
 import { Progress } from './progress';
 import { SeldonClient } from './seldon-client';
@@ -30,17 +31,9 @@ export interface EvalResult {
   misses: { file: string; expected: number; got: number }[];
 }
 
+/** WordNet id -> class index, from a labels file in top1-output's format (same parser, same error messages). */
 export function readWnidIndex(labelsFile: string): Map<string, number> {
-  const map = new Map<string, number>();
-  readFileSync(labelsFile, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      const [idx, wnid] = line.split('\t');
-      if (idx === undefined || wnid === undefined || !/^\d+$/.test(idx)) throw new Error(`${labelsFile}:${i + 1}: expected index<TAB>wnid<TAB>name`);
-      map.set(wnid, Number(idx));
-    });
-  return map;
+  return new Map(parseLabels(readFileSync(labelsFile, 'utf8'), labelsFile).map((l, i) => [l.wnid, i]));
 }
 
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
