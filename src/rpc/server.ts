@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import * as protoLoader from '@grpc/proto-loader';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { lstatSync, unlinkSync } from 'node:fs';
 
@@ -16,6 +17,10 @@ export function channelLimits(maxMessageBytes: number): grpc.ChannelOptions {
   };
 }
 
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+let healthDef: protoLoader.PackageDefinition | undefined;
+const healthDefinition = (): protoLoader.PackageDefinition => (healthDef ??= protoLoader.loadSync(healthProtoPath, { keepCase: true }));
+
 export interface ServerBundle {
   server: grpc.Server;
   health: HealthImplementation;
@@ -23,16 +28,24 @@ export interface ServerBundle {
   setServing(serving: boolean): void;
 }
 
-export function createServer(opts: { maxMessageBytes: number; services: string[]; reflect: PackageDefinition }): ServerBundle {
+export function createServer(opts: {
+  maxMessageBytes: number;
+  services: string[];
+  reflect: PackageDefinition;
+  /** Server interceptors (tracing); grpc-js takes them only at construction. */
+  interceptors?: grpc.ServerInterceptor[];
+}): ServerBundle {
   const server = new grpc.Server({
     ...channelLimits(opts.maxMessageBytes),
     // Keep idle local connections open: hops reuse one channel per node.
     'grpc.keepalive_permit_without_calls': 1,
+    ...(opts.interceptors?.length ? { interceptors: opts.interceptors } : {}),
   });
   const names = ['', ...opts.services];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
   health.addToServer(server);
-  new ReflectionService(opts.reflect).addToServer(server);
+  // Reflection lists exactly what this server hosts: its own services and health, not the whole Seldon package.
+  new ReflectionService({ ...opts.reflect, ...healthDefinition() }, { services: [...opts.services, HEALTH_SERVICE] }).addToServer(server);
   return {
     server,
     health,

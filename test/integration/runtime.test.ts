@@ -9,6 +9,7 @@ import { emptyMeta, type InferMessage, type Payload } from '../../src/message/me
 import { checkHealth } from '../../src/runner/health';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
 import { alive, REPO, upGraph, type RunningGraph } from '../helpers/graph-process';
+import { listServices } from '../helpers/reflection';
 
 const vec = (xs: number[]): Payload => ({ kind: 'tensor', tensor: fromNumbers('float32', [1, xs.length], xs) });
 const vals = (p: Payload): number[] => (p.kind === 'tensor' ? toNumbers(p.tensor) : assert.fail(`expected a tensor, got ${p.kind}`));
@@ -52,6 +53,15 @@ describe('5-node test ensemble as real processes (infergraph up)', () => {
 
   it('every process reports SERVING on grpc.health.v1', async () => {
     for (const p of g.procs.values()) assert.equal(await checkHealth(p.address), 'SERVING', p.name);
+  });
+
+  it('server reflection lists the Seldon services of each node type', async () => {
+    const model = await listServices((g.procs.get('model-a') as { address: string }).address);
+    assert.ok(model.includes('seldon.protos.Model') && model.includes('seldon.protos.Generic') && model.includes('grpc.health.v1.Health'), model.join());
+    const comb = await listServices((g.procs.get('ensemble') as { address: string }).address);
+    assert.ok(comb.includes('seldon.protos.Combiner') && !comb.includes('seldon.protos.Model'), comb.join());
+    const ex = await listServices(g.address);
+    assert.ok(ex.includes('seldon.protos.Seldon'), ex.join());
   });
 
   it('GraphMetadata names the graph and its models', async () => {
