@@ -2,14 +2,16 @@ import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
-import { walkNodes, type GraphSpec } from '../graph/spec';
-import type { TensorEncoding } from '../message/message';
+import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import type { JsonValue, TensorEncoding } from '../message/message';
+import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire } from '../protocol/metadata';
 import { seldonProto, serviceDefinition } from '../protocol/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { bind, channelLimits, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
+import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import { GrpcNodeClient, type HopObserver } from './grpc-node-client';
 
@@ -25,6 +27,9 @@ export interface ExecutorOptions {
   address: string;
   logger: Logger;
   observe?: HopObserver;
+  /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
+  serverInterceptors?: grpc.ServerInterceptor[];
+  clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
 }
 
 export interface RunningExecutor {
@@ -34,9 +39,14 @@ export interface RunningExecutor {
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
-  const client = new GrpcNodeClient(graph, opts.addresses, opts.observe);
+  const client = new GrpcNodeClient(graph, opts.addresses, opts.observe, {}, opts.clientInterceptors);
   const executor = new GraphExecutor(graph, client);
-  const bundle = createServer({ maxMessageBytes: graph.maxMessageBytes, services: ['seldon.protos.Seldon'], reflect: seldonProto().def });
+  const bundle = createServer({
+    maxMessageBytes: graph.maxMessageBytes,
+    services: ['seldon.protos.Seldon'],
+    reflect: seldonProto().def,
+    interceptors: opts.serverInterceptors,
+  });
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
     const abort = new AbortController();
@@ -44,15 +54,20 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     const clientDeadline = call.getDeadline();
     const d = clientDeadline instanceof Date ? clientDeadline.getTime() : Number(clientDeadline);
     const deadline = Number.isFinite(d) ? d : Date.now() + graph.deadlineMs;
-    let replyEncoding: TensorEncoding = graph.codec;
+    let replyEncoding: TensorEncoding = seldonEncoding(graph.codec);
+    // Only a request that asks for its hop timeline walks through a recorder (predict --trace); others pay nothing.
+    const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(client) : undefined;
     Promise.resolve()
       .then(() => {
         const req = fromWire(call.request);
         if (req.payload.kind === 'tensor' && req.payload.encoding) replyEncoding = req.payload.encoding;
-        return executor.execute(req, { deadline, signal: abort.signal });
+        return (timeline ? new GraphExecutor(graph, timeline) : executor).execute(req, { deadline, signal: abort.signal });
       })
       .then(
-        (reply) => callback(null, toWire(reply, replyEncoding)),
+        (reply) => {
+          if (timeline) reply = { ...reply, meta: { ...reply.meta, tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue } } };
+          callback(null, toWire(reply, replyEncoding));
+        },
         (err: unknown) => {
           logger.debug({ err: (err as Error).message }, 'predict failed');
           callback(toServiceError(err));

@@ -1,32 +1,27 @@
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition } from '@grpc/proto-loader';
 import { Code, InferError } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
-import { seldonProto } from '../protocol/proto-loader';
-import { fromWire, toWire } from '../protocol/seldon-message';
-import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
+import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { channelLimits } from '../rpc/server';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { fromServiceError } from '../rpc/status';
 
 /**
  * NodeClient over gRPC: one channel per node, reused by every request; the walk's deadline and abort signal become
- * the call's deadline and cancellation; the node's own status comes back as an InferError naming the hop.
+ * the call's deadline and cancellation; the node's own status comes back as an InferError naming the hop. The
+ * graph's hop codec (src/protocol/hop-codec.ts) decides the method path and how messages become bytes.
  */
-
-const METHOD_PATH: Record<NodeMethod, [service: string, rpc: string]> = {
-  predict: ['seldon.protos.Model', 'Predict'],
-  transformInput: ['seldon.protos.Transformer', 'TransformInput'],
-  transformOutput: ['seldon.protos.OutputTransformer', 'TransformOutput'],
-  route: ['seldon.protos.Router', 'Route'],
-  aggregate: ['seldon.protos.Combiner', 'Aggregate'],
-};
 
 export interface HopObserver {
   /** Called after each hop with the node's reported compute time (µs) when it sent one. */
   (node: NodeSpec, method: NodeMethod, ms: number, computeUs: number | undefined, error?: InferError): void;
+}
+
+/** HopOptions with an observer of this one call: how a per-request timeline learns the node's compute time. */
+export interface ObservedHopOptions extends HopOptions {
+  observe?: HopObserver;
 }
 
 export class GrpcNodeClient implements NodeClient {
@@ -37,23 +32,21 @@ export class GrpcNodeClient implements NodeClient {
     private readonly addresses: Record<string, string>,
     private readonly observe?: HopObserver,
     private readonly channelOptions: grpc.ChannelOptions = {},
+    /** Per-node client interceptors (tracing); none when tracing is off. */
+    private readonly interceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[],
   ) {}
 
   call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
-    const [service, rpc] = METHOD_PATH[method];
-    const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<object, object>;
-    const codec = this.graph.codec;
-    const request: WireSeldonMessage | WireSeldonMessageList = Array.isArray(input)
-      ? { seldonMessages: input.map((m) => toWire(m, codec)) }
-      : toWire(input, codec);
+    const wire = hopWire(this.graph.codec, method);
+    const request = wire.encode(input);
     const client = this.client(node);
     const t0 = performance.now();
-    const context = `node '${node.name}' (${service.replace('seldon.protos.', '')}/${rpc})`;
+    const context = `node '${node.name}' (${hopMethodLabel(this.graph.codec, method)})`;
     return new Promise<InferMessage>((resolve, reject) => {
       if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`));
-      let outcome: { err: grpc.ServiceError | null; reply: WireSeldonMessage | undefined } | undefined;
+      let outcome: { err: grpc.ServiceError | null; reply: unknown } | undefined;
       // grpc-js calls the unary callback before it emits 'status' (which carries the trailer with the node's
       // compute time), so the hop completes on 'status'.
       const finish = (trailer: grpc.Metadata | undefined): void => {
@@ -65,20 +58,22 @@ export class GrpcNodeClient implements NodeClient {
         if (err || !reply) {
           const e = fromServiceError(err ?? new Error('empty reply'), context);
           this.observe?.(node, method, ms, computeUs, e);
+          (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs, e);
           return reject(e);
         }
         try {
-          const msg = fromWire(reply);
+          const msg = wire.decode(reply);
           this.observe?.(node, method, ms, computeUs);
+          (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs);
           resolve(msg);
         } catch (e) {
           reject(fromServiceError(e, `${context}: bad reply`));
         }
       };
       const call = client.makeUnaryRequest(
-        def.path,
-        def.requestSerialize as (v: object) => Buffer,
-        def.responseDeserialize as (b: Buffer) => WireSeldonMessage,
+        wire.path,
+        wire.serialize,
+        wire.deserialize,
         request,
         new grpc.Metadata(),
         { deadline: opts.deadline },
@@ -103,6 +98,7 @@ export class GrpcNodeClient implements NodeClient {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
         ...this.channelOptions,
+        ...(this.interceptors ? { interceptors: this.interceptors(node, address) } : {}),
       });
       this.clients.set(node.name, c);
     }

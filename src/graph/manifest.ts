@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
-import { NODE_TYPES, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue } from './spec';
+import { NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -19,9 +19,10 @@ export const DEFAULTS = {
   codec: 'tftensor' as HopCodec,
   maxMessageBytes: 16 * 1024 * 1024,
   restart: { maxRestarts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000 },
+  tracing: { sampleRatio: 1 },
 };
 
-const CODECS: readonly HopCodec[] = ['tftensor', 'tensor', 'ndarray'];
+const CODECS: readonly HopCodec[] = ['tftensor', 'tensor', 'ndarray', 'flatbuffers'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Obj = Record<string, unknown>;
@@ -98,9 +99,50 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', p, seen, baseDir, maxMessageBytes) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
+  const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
+  if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
   if (namespace) out.namespace = namespace;
+  if (tracing) out.tracing = tracing;
   return out;
+}
+
+function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
+  const at = 'spec.tracing';
+  if (!isObj(raw)) {
+    p.add(at, 'must be a mapping with exporter, endpoint, sampleRatio');
+    return undefined;
+  }
+  p.keys(at, raw, ['exporter', 'endpoint', 'sampleRatio']);
+  let exporter: TraceExporterKind = 'none';
+  if (TRACE_EXPORTERS.includes(raw.exporter as TraceExporterKind)) exporter = raw.exporter as TraceExporterKind;
+  else p.add(`${at}.exporter`, `must be one of ${TRACE_EXPORTERS.join(', ')}, got ${JSON.stringify(raw.exporter)}`);
+  const out: TracingSpec = { exporter, sampleRatio: DEFAULTS.tracing.sampleRatio };
+  if (raw.endpoint !== undefined) {
+    const bad = typeof raw.endpoint === 'string' ? traceEndpointProblem(exporter, raw.endpoint) : 'must be a string';
+    if (bad) p.add(`${at}.endpoint`, `${JSON.stringify(raw.endpoint)}: ${bad}`);
+    else out.endpoint = raw.endpoint as string;
+  }
+  if (raw.sampleRatio !== undefined) {
+    const r = raw.sampleRatio;
+    if (typeof r !== 'number' || !(r >= 0 && r <= 1)) p.add(`${at}.sampleRatio`, `must be a number from 0 to 1, got ${JSON.stringify(r)}`);
+    else out.sampleRatio = r;
+  }
+  return out;
+}
+
+/** What is wrong with a tracing endpoint for this exporter, if anything (the manifest, `up` flags and env share it). */
+export function traceEndpointProblem(exporter: TraceExporterKind, ep: string): string | undefined {
+  const isUrl = /^https?:\/\/[^/\s]+/.test(ep);
+  if (exporter === 'jaeger') {
+    if (isUrl) return undefined;
+    // The Jaeger agent takes spans over UDP: host:port, no scheme.
+    return !ep.startsWith('unix:') && endpointProblem(ep) === undefined
+      ? undefined
+      : 'expected a collector URL (http://host:14268/api/traces) or an agent host:port (UDP)';
+  }
+  if (exporter === 'otlp-grpc' || exporter === 'otlp-http') return isUrl ? undefined : 'expected an http(s):// URL';
+  return undefined;
 }
 
 const NODE_FIELDS = ['name', 'type', 'implementation', 'parameters', 'children', 'endpoint', 'runtime'] as const;

@@ -7,7 +7,8 @@ export type NodeType = (typeof NODE_TYPES)[number];
 
 export type ParamValue = string | number | boolean;
 
-export type HopCodec = 'tftensor' | 'tensor' | 'ndarray';
+/** Seldon DefaultData encodings over protobuf, or FlatBuffers (protos/infergraph/tensor.fbs) on its own service. */
+export type HopCodec = 'tftensor' | 'tensor' | 'ndarray' | 'flatbuffers';
 
 export interface NodeRuntime {
   /** Per-node limit for received and sent gRPC messages, bytes. */
@@ -45,7 +46,20 @@ export interface GraphSpec {
   codec: HopCodec;
   /** Max message size on the executor's external API and its client channels. */
   maxMessageBytes: number;
+  /** spec.tracing when the manifest has one; the standard OTEL_* variables can override it (src/telemetry/config.ts). */
+  tracing?: TracingSpec;
   graph: NodeSpec;
+}
+
+export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
+export type TraceExporterKind = (typeof TRACE_EXPORTERS)[number];
+
+export interface TracingSpec {
+  exporter: TraceExporterKind;
+  /** OTLP: http(s) URL; Jaeger: http(s) collector URL (…/api/traces) or agent host:port (UDP). Absent: the exporter's default. */
+  endpoint?: string;
+  /** Fraction of new traces sampled, 0..1; nodes always follow the executor's decision. */
+  sampleRatio: number;
 }
 
 export function walkNodes(root: NodeSpec): NodeSpec[] {

@@ -94,7 +94,7 @@ spec:
       "m.yaml: kind: must be 'InferenceGraph', got \"Deployment\"",
       'm.yaml: metadata.name: must be a DNS-1123 label (lowercase letters, digits, \'-\', at most 63), got "UPPER"',
       'm.yaml: spec.deadlineMs: must be an integer >= 1, got -5',
-      'm.yaml: spec.codec: must be one of tftensor, tensor, ndarray, got "protobuf"',
+      'm.yaml: spec.codec: must be one of tftensor, tensor, ndarray, flatbuffers, got "protobuf"',
       'm.yaml: spec.graph: required: the root node of the graph',
     ]);
   });

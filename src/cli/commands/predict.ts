@@ -1,7 +1,10 @@
+import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SeldonClient } from '../../client/seldon-client';
 import type { InferMessage, Payload } from '../../message/message';
+import { TIMELINE_HEADER, TIMELINE_TAG } from '../../telemetry/timeline';
+import { parseTimeline, renderWaterfall } from '../../telemetry/waterfall';
 import { isDType } from '../../tensor/dtype';
 import { parseNpy } from '../../tensor/npy';
 import { fromNumbers, toNumbers, type Tensor } from '../../tensor/tensor';
@@ -75,7 +78,8 @@ export function registerPredict(program: Command): void {
     .option('--timeout <ms>', 'deadline for the request', '30000')
     .option('--repeat <n>', 'send the request n times sequentially and print latency percentiles', '1')
     .option('--json', 'print the reply as JSON')
-    .action(async (o: { addr: string; image?: string; tensor?: string; timeout: string; repeat: string; json?: boolean }) => {
+    .option('--trace', "print the (last) request's per-hop waterfall: start, duration, compute vs transport")
+    .action(async (o: { addr: string; image?: string; tensor?: string; timeout: string; repeat: string; json?: boolean; trace?: boolean }) => {
       if (!!o.image === !!o.tensor) throw new Error('give exactly one of --image or --tensor');
       const payload: Payload = o.image
         ? { kind: 'bin', data: readFileSync(o.image) }
@@ -86,16 +90,29 @@ export function registerPredict(program: Command): void {
       let reply: InferMessage | undefined;
       try {
         for (let i = 0; i < n; i++) {
+          // Only the last request asks for its timeline, so --repeat percentiles stay those of plain requests.
+          const metadata = new grpc.Metadata();
+          if (o.trace && i === n - 1) metadata.set(TIMELINE_HEADER, '1');
           const t0 = performance.now();
-          reply = await client.predict(payload, { timeoutMs: Number(o.timeout) });
+          reply = await client.predict(payload, { timeoutMs: Number(o.timeout), metadata });
           times.push(performance.now() - t0);
         }
       } finally {
         client.close();
       }
       if (!reply) return;
+      const timelineTag = reply.meta.tags[TIMELINE_TAG];
       if (o.json) console.log(JSON.stringify({ payload: reply.payload.kind === 'json' ? reply.payload.data : reply.payload.kind, meta: reply.meta }, null, 2));
-      else console.log(describeReply(reply));
+      else {
+        const { [TIMELINE_TAG]: _timeline, ...tags } = reply.meta.tags;
+        console.log(describeReply({ ...reply, meta: { ...reply.meta, tags } }));
+      }
+      if (o.trace && !o.json) {
+        const timeline = parseTimeline(timelineTag);
+        const traceId = reply.meta.tags.trace_id;
+        if (timeline) console.log(renderWaterfall(timeline, { traceId: typeof traceId === 'string' ? traceId : undefined }));
+        else console.log('no timeline in the reply: the executor is older than predict --trace, or sits behind something that drops meta tags');
+      }
       if (n === 1) console.log(`round trip: ${(times[0] as number).toFixed(2)} ms`);
       else {
         const s = [...times].sort((a, b) => a - b);

@@ -3,12 +3,22 @@ import { startExecutorServer } from '../../executor/executor-server';
 import { loadManifestFile } from '../../graph/manifest';
 import { findNode, walkNodes } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
+import { startTracing, type Tracing } from '../../telemetry';
 import { createLogger } from '../../util/logger';
 import { serveUntilStopped } from '../process';
 
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
+const closeThenFlush = (close: () => Promise<void>, tracing: Tracing | undefined) => async (): Promise<void> => {
+  try {
+    await close();
+  } finally {
+    await tracing?.shutdown();
+  }
+};
 
 export function registerServe(program: Command): void {
   program
@@ -28,8 +38,9 @@ export function registerServe(program: Command): void {
       }
       const logger = createLogger(node.name, o.logLevel);
       const address = o.socket ? `unix:${o.socket}` : o.port ? `0.0.0.0:${o.port}` : o.address;
-      const running = await startNodeServer({ graph, node, address, logger });
-      serveUntilStopped(running.address, () => running.close(), logger);
+      const tracing = await startTracing({ graph, node }, logger);
+      const running = await startNodeServer({ graph, node, address, logger, work: tracing?.work, serverInterceptors: tracing?.serverInterceptors });
+      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
     });
 
   program
@@ -52,7 +63,15 @@ export function registerServe(program: Command): void {
         addresses[name] = kv.slice(i + 1);
       }
       const address = o.port ? `0.0.0.0:${o.port}` : o.address;
-      const running = await startExecutorServer({ graph, addresses, address, logger });
-      serveUntilStopped(running.address, () => running.close(), logger);
+      const tracing = await startTracing({ graph }, logger);
+      const running = await startExecutorServer({
+        graph,
+        addresses,
+        address,
+        logger,
+        serverInterceptors: tracing?.serverInterceptors,
+        clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
+      });
+      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
     });
 }

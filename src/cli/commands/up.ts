@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
 import { Supervisor, type Transport } from '../../runner/supervisor';
+import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
@@ -15,11 +16,18 @@ export function registerUp(program: Command): void {
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
     .option('--log-level <level>', 'log level of every process', 'info')
-    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string }) => {
+    .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
+    .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
+    .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
+    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
       if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file);
       const logger = createLogger('infergraph-up', o.logLevel);
+      // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
+      const env = tracingEnvFromFlags({ exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio }, graph.tracing);
+      // What every child will resolve: checked here too, so a bad setting fails once, before anything is spawned.
+      const tracing = resolveTracing(graph.tracing, { ...process.env, ...env });
       const sup = new Supervisor({
         graph,
         manifestPath: file,
@@ -27,6 +35,7 @@ export function registerUp(program: Command): void {
         transport: o.transport as Transport,
         logger,
         childArgs: ['--log-level', o.logLevel],
+        env,
         out: (line) => console.log(line),
         onFatal: (err) => {
           console.error(`infergraph: ${err.message}; graph stopped`);
@@ -47,5 +56,6 @@ export function registerUp(program: Command): void {
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes)`);
+      if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
     });
 }

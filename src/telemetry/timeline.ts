@@ -1,0 +1,85 @@
+import type * as grpc from '@grpc/grpc-js';
+import { codeName, toInferError } from '../errors';
+import type { ObservedHopOptions } from '../executor/grpc-node-client';
+import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { NodeSpec } from '../graph/spec';
+import type { InferMessage } from '../message/message';
+
+/**
+ * The per-request hop timeline behind `infergraph predict --trace`, for people without Jaeger at hand. A client asks
+ * for it with the request metadata `x-infergraph-timeline: 1`; the executor then walks that one request through a
+ * TimelineRecorder wrapped around its node client and returns the hops in meta.tags.infergraph_timeline. It needs
+ * no tracing SDK, and a request that does not ask pays nothing: the recorder exists only for the requests that do.
+ * Compute is the node's own time for the call (its `infergraph-compute-us` trailer); transport is the rest of the
+ * hop as the executor saw it: (de)serialization on both sides, HTTP/2, the event loops.
+ */
+
+export const TIMELINE_HEADER = 'x-infergraph-timeline';
+export const TIMELINE_TAG = 'infergraph_timeline';
+
+export interface TimelineHop {
+  node: string;
+  method: NodeMethod;
+  /** ms from the start of the walk */
+  start_ms: number;
+  duration_ms: number;
+  /** absent when the node sent no compute trailer (a foreign Seldon node) */
+  compute_ms?: number;
+  transport_ms?: number;
+  /** gRPC status name when the hop failed */
+  status?: string;
+}
+
+export interface Timeline {
+  /** the walk, first hop to answer, ms */
+  total_ms: number;
+  hops: TimelineHop[];
+}
+
+export const wantsTimeline = (metadata: grpc.Metadata): boolean => {
+  const v = metadata.get(TIMELINE_HEADER)[0];
+  return v !== undefined && String(v) !== '0' && String(v) !== '';
+};
+
+const ms = (x: number): number => Math.round(x * 1000) / 1000;
+
+export class TimelineRecorder implements NodeClient {
+  private readonly t0 = performance.now();
+  private readonly hops: TimelineHop[] = [];
+
+  constructor(private readonly inner: NodeClient) {}
+
+  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+    const start = performance.now();
+    let computeUs: number | undefined;
+    const observed: ObservedHopOptions = { ...opts, observe: (_n, _m, _ms, c) => (computeUs = c) };
+    const record = (status?: string): void => {
+      const duration = performance.now() - start;
+      const hop: TimelineHop = { node: node.name, method, start_ms: ms(start - this.t0), duration_ms: ms(duration) };
+      if (computeUs !== undefined && Number.isFinite(computeUs)) {
+        hop.compute_ms = ms(computeUs / 1000);
+        hop.transport_ms = ms(Math.max(0, duration - computeUs / 1000));
+      }
+      if (status) hop.status = status;
+      this.hops.push(hop);
+    };
+    const p =
+      method === 'aggregate'
+        ? this.inner.call(node, method, input as InferMessage[], observed)
+        : this.inner.call(node, method, input as InferMessage, observed);
+    return p.then(
+      (reply) => (record(), reply),
+      (err: unknown) => {
+        record(codeName(toInferError(err).code));
+        throw err;
+      },
+    );
+  }
+
+  finish(): Timeline {
+    const hops = [...this.hops].sort((a, b) => a.start_ms - b.start_ms);
+    return { total_ms: ms(performance.now() - this.t0), hops };
+  }
+}

@@ -1,0 +1,26 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { WorkRunner } from '../components/call-context';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { TracingConfig } from './config';
+
+/** Which process this is: the executor of `graph` (no node) or one of its nodes. Names the service and resource. */
+export interface ProcessIdentity {
+  graph: GraphSpec;
+  node?: NodeSpec;
+}
+
+/**
+ * What a process needs from tracing, in gRPC and component terms only — the servers and the GrpcNodeClient take
+ * these without knowing OpenTelemetry.
+ */
+export interface Tracing {
+  readonly config: TracingConfig;
+  /** For the process's grpc.Server: continue the caller's trace, open the server span. */
+  readonly serverInterceptors: grpc.ServerInterceptor[];
+  /** For the executor's channel to `node`: a client span per hop, traceparent in the metadata. */
+  clientInterceptors(node: NodeSpec, address: string): grpc.Interceptor[];
+  /** ctx.work() as spans. */
+  readonly work: WorkRunner;
+  /** forceFlush, then shutdown: every finished span reaches the exporter before the process exits. */
+  shutdown(): Promise<void>;
+}
