@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { ConfigError, InferError, codeName } from '../errors';
+import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
@@ -19,6 +20,7 @@ registerValidate(program);
 registerModels(program);
 registerEval(program);
 registerComponents(program);
+registerBench(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);

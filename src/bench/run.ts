@@ -1,0 +1,289 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Progress } from '../client/progress';
+import { describePayload, type InferMessage } from '../message/message';
+import { walkNodes, type GraphSpec } from '../graph/spec';
+import { Supervisor, type Transport } from '../runner/supervisor';
+import type { Logger } from '../util/logger';
+import { analyseLevel, type LevelResult } from './analysis';
+import { InProcessTarget } from './inprocess';
+import type { BenchInput } from './input';
+import { runLevel, warm, type LevelOptions } from './load';
+import { ProcWatch, type WatchedProcess } from './procstat';
+import { renderHtml } from './report-html';
+import { ExecutorTarget, type BenchTarget } from './target';
+
+/**
+ * `infergraph bench`: warm-up, a sweep of concurrency levels against the graph's executor, then the in-process
+ * baseline (same manifest, same components, one process, no gRPC) in the same run, so the report's ratios compare
+ * numbers taken minutes apart on the same machine. Writes bench-report.json and bench-report.html.
+ */
+
+export interface BenchOptions {
+  /** the manifest: starts the graph (unless `address` is given) and gives the critical path and the baseline */
+  graph?: GraphSpec;
+  graphFile?: string;
+  /** an already running executor */
+  address?: string;
+  transport: Transport;
+  concurrency: number[];
+  durationS: number;
+  warmupS: number;
+  stability: number;
+  input: BenchInput;
+  outDir: string;
+  baseline: boolean;
+  /** onnx-model intra-op threads in the baseline; undefined keeps the manifest's values */
+  baselineOnnxThreads?: number;
+  timeoutMs: number;
+  logger: Logger;
+  progress: boolean;
+  command: string;
+  /** extra arguments for the graph's processes (e.g. --log-level warn) */
+  childArgs?: string[];
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  value: number | null;
+  met: boolean | null;
+  note?: string;
+}
+
+export interface BenchReport {
+  kind: 'infergraph-bench';
+  version: 1;
+  startedAt: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavg: number[] };
+  graph?: { name: string; file?: string; codec: string; nodes: string[] };
+  target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
+  input: string;
+  answer?: string;
+  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number };
+  levels: LevelResult[];
+  baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
+  ratios?: {
+    latency?: { concurrency: number; graphMeanMs: number; inProcessMeanMs: number; graphP50Ms: number; inProcessP50Ms: number; ratio: number };
+    throughput?: { concurrency: number; graph: number; inProcess: number; ratio: number };
+  };
+  targets: TargetCheck[];
+  files: { json: string; html: string };
+}
+
+const BENCH_PROCESS: WatchedProcess = { name: 'bench', role: 'client', pid: process.pid };
+
+function describeAnswer(m: InferMessage | undefined): string | undefined {
+  if (!m) return undefined;
+  const p = m.payload;
+  if (p.kind === 'json') {
+    const pred = (p.data as { predictions?: { index?: number; label?: string; score?: number }[] } | null)?.predictions?.[0];
+    if (pred && typeof pred.index === 'number') return `top-1 ${pred.label ?? `class ${pred.index}`} (index ${pred.index}, score ${pred.score?.toFixed(4)})`;
+    return JSON.stringify(p.data).slice(0, 200);
+  }
+  if (p.kind === 'tensor' && p.tensor.dtype !== 'string') {
+    const vals = Array.from(p.tensor.data.slice(0, 6) as ArrayLike<number | bigint>, Number);
+    return `${describePayload(p)}: ${vals.join(', ')}${p.tensor.data.length > 6 ? ', …' : ''}`;
+  }
+  return describePayload(p);
+}
+
+class Clock {
+  private readonly t0 = performance.now();
+  private readonly bar: Progress | undefined;
+  private label = '';
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly plannedS: number, enabled: boolean) {
+    this.bar = enabled ? new Progress(Math.max(1, Math.round(plannedS * 10)), 'bench') : undefined;
+    if (this.bar) this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  set(label: string): void {
+    this.label = label;
+    this.tick();
+  }
+
+  tick(): void {
+    if (!this.bar) return;
+    const total = Math.max(1, Math.round(this.plannedS * 10));
+    const done = Math.min(total - 1, Math.round(((performance.now() - this.t0) / 1000) * 10));
+    this.bar.update(done, this.label);
+  }
+
+  finish(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.bar) this.bar.update(Math.max(1, Math.round(this.plannedS * 10)), 'done');
+  }
+}
+
+async function sweep(
+  target: BenchTarget,
+  levels: number[],
+  o: { durationS: number; warmupS: number; stability: number; root?: GraphSpec['graph']; procs: () => WatchedProcess[]; clock: Clock; tag: string },
+): Promise<LevelResult[]> {
+  const max = Math.max(...levels);
+  const min = Math.min(...levels);
+  // Warm-up at both ends of the sweep: JIT tiers for the one-request-at-a-time path and the busy path, channels,
+  // onnxruntime's first-run allocations. Measured on this machine: grpc-js calls get 2-3x cheaper after ~10k calls.
+  const warmMs = o.warmupS * 1000;
+  o.clock.set(`${o.tag} warm-up`);
+  const w1 = await warm(target, min, warmMs / 2);
+  const w2 = await warm(target, max, warmMs / 2);
+  const warmErrors = [...w1.errors, ...w2.errors];
+  if (warmErrors.length && w1.requests + w2.requests === warmErrors.length) throw new Error(`${target.label}: every warm-up request failed: ${warmErrors[0]}`);
+  const out: LevelResult[] = [];
+  for (const c of levels) {
+    const lo: LevelOptions = { concurrency: c, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability };
+    o.clock.set(`${o.tag} c=${c}`);
+    const watch = new ProcWatch(o.procs);
+    watch.start();
+    const run = await runLevel(target, lo, (p) => o.clock.set(`${o.tag} c=${c} ${p.lastThroughput.toFixed(1)} req/s p50 ${p.lastP50.toFixed(2)} ms`));
+    out.push(analyseLevel(run, o.root, watch.stop()));
+  }
+  return out;
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  if (!o.graph && !o.address) throw new Error('bench needs --graph FILE (to start the graph) or --addr HOST:PORT (a running executor)');
+  const levels = [...new Set(o.concurrency)].sort((a, b) => a - b);
+  if (levels.length === 0 || levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency must be positive integers, got ${o.concurrency.join(',')}`);
+  const baselineLevels = [...new Set([Math.min(...levels), Math.max(...levels)])];
+  const doBaseline = o.baseline && !!o.graph;
+  const planned =
+    o.warmupS + levels.length * o.durationS * 1.2 + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0) + (o.address ? 0 : 3);
+  const startedAt = new Date().toISOString();
+  const clock = new Clock(planned, o.progress);
+
+  let sup: Supervisor | undefined;
+  let address = o.address;
+  let target: ExecutorTarget | undefined;
+  let levelsOut: LevelResult[] = [];
+  let baseline: BenchReport['baseline'];
+  let answer: string | undefined;
+  try {
+    if (!address) {
+      const graph = o.graph as GraphSpec;
+      clock.set('starting graph');
+      sup = new Supervisor({
+        graph,
+        manifestPath: path.resolve(o.graphFile as string),
+        executorAddress: '127.0.0.1:0',
+        transport: o.transport,
+        logger: o.logger,
+        childArgs: o.childArgs ?? ['--log-level', 'warn'],
+      });
+      address = (await sup.start()).executorAddress;
+    }
+    const s = sup;
+    const procs = (): WatchedProcess[] => [
+      BENCH_PROCESS,
+      ...(s?.info().processes ?? []).filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, role: p.role, pid: p.pid as number })),
+    ];
+    target = new ExecutorTarget(address, o.input.payload, { timeoutMs: o.timeoutMs, timeline: true, maxMessageBytes: o.graph?.maxMessageBytes });
+    const probe = await target.send();
+    if (!probe.ok) throw new Error(`the graph at ${address} fails the bench request: ${probe.error}`);
+    levelsOut = await sweep(target, levels, { ...o, root: o.graph?.graph, procs, clock, tag: 'graph' });
+    answer = describeAnswer(target.firstReply());
+    await target.close();
+    target = undefined;
+    // The graph is stopped before the baseline: its idle processes would only hold memory.
+    if (sup) {
+      clock.set('stopping graph');
+      await sup.stop();
+      sup = undefined;
+    }
+    if (doBaseline) {
+      const graph = o.graph as GraphSpec;
+      const note =
+        o.baselineOnnxThreads === undefined
+          ? "the manifest's parameters as they are"
+          : `onnx-model intraOpThreads ${o.baselineOnnxThreads} (a single process runs its models one after the other, so each gets every core)`;
+      let inproc: InProcessTarget | undefined;
+      try {
+        clock.set('baseline: loading components');
+        inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, { onnxThreads: o.baselineOnnxThreads, logger: o.logger });
+        const bl = await sweep(inproc, baselineLevels, { ...o, root: graph.graph, procs: () => [BENCH_PROCESS], clock, tag: 'in-process' });
+        baseline = { levels: bl, note, ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}) };
+        const same = describeAnswer(inproc.firstReply());
+        if (same && same !== answer) baseline.note += `; its answer differs from the graph's: ${same}`;
+      } catch (err) {
+        baseline = { levels: [], note, error: (err as Error).message };
+      } finally {
+        await inproc?.close();
+      }
+    }
+  } finally {
+    clock.finish();
+    await target?.close();
+    await sup?.stop();
+  }
+
+  const report: BenchReport = {
+    kind: 'infergraph-bench',
+    version: 1,
+    startedAt,
+    command: o.command,
+    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    target: { mode: o.address ? 'address' : 'graph', address: address as string, ...(o.address ? {} : { transport: o.transport }) },
+    input: o.input.description,
+    options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability },
+    levels: levelsOut,
+    targets: [],
+    files: { json: path.join(o.outDir, 'bench-report.json'), html: path.join(o.outDir, 'bench-report.html') },
+  };
+  if (answer) report.answer = answer;
+  if (o.graph) {
+    report.graph = { name: o.graph.name, codec: o.graph.codec, nodes: walkNodes(o.graph.graph).map((n) => `${n.name} (${n.type}, ${n.implementation})`) };
+    if (o.graphFile) report.graph.file = o.graphFile;
+  }
+  if (baseline) report.baseline = baseline;
+  report.ratios = ratios(report);
+  report.targets = targetChecks(report);
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(report.files.json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(report.files.html, renderHtml(report));
+  return report;
+}
+
+function ratios(r: BenchReport): BenchReport['ratios'] {
+  const bl = r.baseline?.levels ?? [];
+  if (!bl.length || !r.levels.length) return undefined;
+  const out: NonNullable<BenchReport['ratios']> = {};
+  const cMin = Math.min(...bl.map((l) => l.concurrency));
+  const cMax = Math.max(...bl.map((l) => l.concurrency));
+  const g1 = r.levels.find((l) => l.concurrency === cMin);
+  const b1 = bl.find((l) => l.concurrency === cMin);
+  if (g1 && b1 && b1.latency.mean > 0) {
+    out.latency = { concurrency: cMin, graphMeanMs: g1.latency.mean, inProcessMeanMs: b1.latency.mean, graphP50Ms: g1.latency.p50, inProcessP50Ms: b1.latency.p50, ratio: round3(g1.latency.mean / b1.latency.mean) };
+  }
+  const g8 = r.levels.find((l) => l.concurrency === cMax);
+  const b8 = bl.find((l) => l.concurrency === cMax);
+  if (g8 && b8 && b8.throughput > 0) out.throughput = { concurrency: cMax, graph: g8.throughput, inProcess: b8.throughput, ratio: round3(g8.throughput / b8.throughput) };
+  return out;
+}
+
+/** The issue's targets for this machine, evaluated on this run. */
+function targetChecks(r: BenchReport): TargetCheck[] {
+  const c1 = r.levels.find((l) => l.concurrency === 1);
+  const ov = c1?.overhead;
+  const t = r.ratios?.throughput;
+  const check = (name: string, target: string, value: number | undefined, ok: (v: number) => boolean, note?: string): TargetCheck => ({
+    name,
+    target,
+    value: value === undefined ? null : value,
+    met: value === undefined ? null : ok(value),
+    ...(note ? { note } : {}),
+  });
+  return [
+    check('graph overhead, c=1, mean (ms)', '<= 1.5', ov?.mean, (v) => v <= 1.5),
+    check('graph overhead, c=1, p99 (ms)', '<= 4', ov?.p99, (v) => v <= 4),
+    check(`throughput graph / in-process, c=${t?.concurrency ?? 8}`, '>= 0.85', t?.ratio, (v) => v >= 0.85),
+  ];
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export const defaultOutDir = (): string => path.join(process.cwd(), 'bench-results', new Date().toISOString().replace(/[:.]/g, '-'));

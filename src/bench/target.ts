@@ -1,0 +1,83 @@
+import * as grpc from '@grpc/grpc-js';
+import { codeName } from '../errors';
+import { emptyMeta, type InferMessage, type Payload } from '../message/message';
+import { executorPredictWire } from '../protocol/hop-codec';
+import { channelLimits } from '../rpc/server';
+import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
+import { parseTimeline } from '../telemetry/waterfall';
+
+/** What the load generator drives: the graph's executor over gRPC, or the same graph in-process (baseline). */
+export interface BenchTarget {
+  readonly label: string;
+  send(): Promise<Sample>;
+  /** The first successful answer, for the report (proves the bench measured real answers). */
+  firstReply(): InferMessage | undefined;
+  close(): Promise<void>;
+}
+
+export interface Sample {
+  ok: boolean;
+  /** end-to-end latency seen by the client, ms */
+  ms: number;
+  error?: string;
+  /** the executor's per-hop timeline (x-infergraph-timeline), when it sent one */
+  timeline?: Timeline;
+}
+
+const passBytes = (b: Buffer): Buffer => b;
+
+/**
+ * Seldon.Predict against a running executor. The request is encoded once; every call asks for the hop timeline, which
+ * the executor records per request (src/telemetry/timeline.ts) and returns in meta.tags.
+ */
+export class ExecutorTarget implements BenchTarget {
+  readonly label: string;
+  private readonly client: grpc.Client;
+  private readonly wire = executorPredictWire('tftensor');
+  private readonly request: Buffer;
+  private first: InferMessage | undefined;
+
+  constructor(
+    readonly address: string,
+    payload: Payload,
+    private readonly opts: { timeoutMs: number; timeline: boolean; maxMessageBytes?: number },
+  ) {
+    this.label = `executor ${address}`;
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? 64 * 2 ** 20));
+    this.request = this.wire.serialize(this.wire.encode({ meta: emptyMeta(), payload }));
+  }
+
+  send(): Promise<Sample> {
+    const md = new grpc.Metadata();
+    if (this.opts.timeline) md.set(TIMELINE_HEADER, '1');
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      this.client.makeUnaryRequest(this.wire.path, passBytes, this.wire.deserialize, this.request, md, { deadline: Date.now() + this.opts.timeoutMs }, (err, reply) => {
+        const ms = performance.now() - t0;
+        if (err || reply === undefined) {
+          resolve({ ok: false, ms, error: err ? `${codeName(err.code)}: ${err.details}` : 'empty reply' });
+          return;
+        }
+        try {
+          const msg = this.wire.decode(reply);
+          const timeline = parseTimeline(msg.meta.tags[TIMELINE_TAG]);
+          if (!this.first) {
+            const { [TIMELINE_TAG]: _t, ...tags } = msg.meta.tags;
+            this.first = { ...msg, meta: { ...msg.meta, tags } };
+          }
+          resolve(timeline ? { ok: true, ms, timeline } : { ok: true, ms });
+        } catch (e) {
+          resolve({ ok: false, ms, error: `bad reply: ${(e as Error).message}` });
+        }
+      });
+    });
+  }
+
+  firstReply(): InferMessage | undefined {
+    return this.first;
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

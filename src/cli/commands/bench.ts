@@ -1,0 +1,136 @@
+import type { Command } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { ALL_CODECS, renderHopMarkdown, runHopBench } from '../../bench/hop';
+import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput } from '../../bench/input';
+import { renderMarkdown } from '../../bench/report-html';
+import { defaultOutDir, runBench } from '../../bench/run';
+import { loadManifestFile } from '../../graph/manifest';
+import type { HopCodec } from '../../graph/spec';
+import type { Transport } from '../../runner/supervisor';
+import { createLogger } from '../../util/logger';
+import { loadTensorFile } from './predict';
+
+/** `infergraph bench` (a graph under load, with the in-process baseline) and `infergraph bench hop` (codecs). */
+
+const ints = (flag: string, v: string): number[] => {
+  const xs = v.split(',').map((s) => Number(s.trim()));
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag} expects positive integers separated by commas, got '${v}'`);
+  return xs;
+};
+const positive = (flag: string, v: string): number => {
+  const x = Number(v);
+  if (!(x > 0)) throw new Error(`${flag} expects a positive number of seconds, got '${v}'`);
+  return x;
+};
+const transports = (v: string): Transport[] => {
+  const xs = v.split(',').map((s) => s.trim());
+  for (const x of xs) if (x !== 'unix' && x !== 'tcp') throw new Error(`--transport must be unix or tcp (or both: unix,tcp), got '${x}'`);
+  return xs as Transport[];
+};
+
+interface BenchFlags {
+  graph?: string;
+  addr?: string;
+  concurrency: string;
+  duration: string;
+  warmup: string;
+  image?: string;
+  tensor?: string;
+  tensorShape: string;
+  out?: string;
+  transport: string;
+  baseline: boolean;
+  baselineThreads: string;
+  stability: string;
+  timeout: string;
+  progress: boolean;
+  logLevel: string;
+}
+
+export function registerBench(program: Command): void {
+  const bench = program
+    .command('bench')
+    .description('load-test a graph: warm-up, concurrency sweep, per-hop breakdown, graph overhead, CPU/RSS, in-process baseline; JSON + HTML report')
+    .option('-g, --graph <file>', 'graph manifest: the bench starts the graph (unless --addr) and uses the manifest for the critical path and the baseline')
+    .option('--addr <host:port>', 'a running executor instead of starting the graph')
+    .option('-c, --concurrency <list>', 'concurrency levels (requests in flight)', '1,2,4,8')
+    .option('-d, --duration <seconds>', 'measurement time per level (3 windows; up to 2x more until stable)', '6')
+    .option('-w, --warmup <seconds>', 'warm-up before the sweep (half at the lowest, half at the highest concurrency)', '8')
+    .option('--image <file>', 'image sent as binData (default: the first ../shared/imagenet/dev image, else a generated JPEG)')
+    .option('--tensor <file>', 'tensor sent instead (.npy or JSON), for graphs that do not start with jpeg-input')
+    .option('--tensor-shape <dims>', 'shape of the generated float32 tensor sent to graphs without jpeg-input', '1,4')
+    .option('-o, --out <dir>', 'report folder (default bench-results/<timestamp>)')
+    .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
+    .option('--no-baseline', 'skip the in-process baseline')
+    .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
+    .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
+    .option('--timeout <ms>', 'deadline per request', '30000')
+    .option('--no-progress', 'no progress bar')
+    .option('--log-level <level>', 'log level of the graph processes and the bench', 'warn')
+    .action(async (o: BenchFlags) => {
+      if (!o.graph && !o.addr) throw new Error('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
+      if (o.image && o.tensor) throw new Error('give at most one of --image and --tensor');
+      const graph = o.graph ? loadManifestFile(o.graph) : undefined;
+      let input: BenchInput;
+      if (o.image) input = imageFile(o.image);
+      else if (o.tensor) {
+        const tensor = loadTensorFile(o.tensor);
+        input = { payload: { kind: 'tensor', tensor }, description: `tensor ${o.tensor} ${tensor.dtype} [${tensor.shape.join(',')}]` };
+      } else if (!graph || graphTakesImage(graph)) input = await defaultImage();
+      else input = shapedTensor(ints('--tensor-shape', o.tensorShape));
+      const threads = o.baselineThreads === 'manifest' ? undefined : ints('--baseline-threads', o.baselineThreads)[0];
+      const [transport] = transports(o.transport);
+      const outDir = path.resolve(o.out ?? defaultOutDir());
+      const report = await runBench({
+        ...(graph ? { graph, graphFile: path.resolve(o.graph as string) } : {}),
+        ...(o.addr ? { address: o.addr } : {}),
+        transport: transport as Transport,
+        concurrency: ints('--concurrency', o.concurrency),
+        durationS: positive('--duration', o.duration),
+        warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
+        stability: positive('--stability', o.stability),
+        input,
+        outDir,
+        baseline: o.baseline,
+        ...(threads !== undefined ? { baselineOnnxThreads: threads } : {}),
+        timeoutMs: Number(o.timeout),
+        logger: createLogger('infergraph-bench', o.logLevel),
+        progress: o.progress,
+        command: `infergraph ${process.argv.slice(2).join(' ')}`,
+        childArgs: ['--log-level', o.logLevel],
+      });
+      console.log(renderMarkdown(report));
+      console.log(`\nreport: ${report.files.html}\n        ${report.files.json}`);
+    });
+
+  bench
+    .command('hop')
+    .description('per-hop overhead of each hop codec: a tensor through one identity node process, round trip minus node compute')
+    .option('--codecs <list>', `codecs to compare (${ALL_CODECS.join(', ')})`, ALL_CODECS.join(','))
+    .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
+    .option('-t, --transport <list>', 'unix, tcp or both (unix,tcp)', 'unix,tcp')
+    .option('-d, --duration <seconds>', 'measured seconds per codec and transport', '6')
+    .option('-w, --warmup <seconds>', 'warm-up seconds per transport (shared by the codecs)', '6')
+    .option('--rounds <n>', 'codecs take turns this many times', '3')
+    .option('-o, --out <dir>', 'also write hop-report.json and hop-report.html here')
+    .option('--no-progress', 'no progress bar')
+    .action(async (o: { codecs: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean }) => {
+      const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
+      for (const c of codecs) if (!ALL_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${ALL_CODECS.join(', ')})`);
+      const report = await runHopBench({
+        shape: ints('--shape', o.shape),
+        codecs,
+        transports: transports(o.transport),
+        durationS: positive('--duration', o.duration),
+        warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
+        rounds: ints('--rounds', o.rounds)[0] as number,
+        logger: createLogger('infergraph-bench-hop', 'warn'),
+        progress: o.progress,
+        ...(o.out ? { outDir: path.resolve(o.out) } : {}),
+        command: `infergraph ${process.argv.slice(2).join(' ')}`,
+      });
+      console.log(renderHopMarkdown(report));
+      if (o.out) console.log(`\nreport: ${path.resolve(o.out, 'hop-report.html')}`);
+    });
+}
