@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Progress } from '../client/progress';
 import { GrpcNodeClient } from '../executor/grpc-node-client';
 import { loadManifestFile } from '../graph/manifest';
-import type { GraphSpec, HopCodec } from '../graph/spec';
+import type { HopCodec, NodeSpec } from '../graph/spec';
 import { emptyMeta, type InferMessage } from '../message/message';
 import { hopWire } from '../protocol/hop-codec';
 import { Supervisor, type Transport } from '../runner/supervisor';
@@ -27,7 +27,10 @@ export const ALL_CODECS: readonly HopCodec[] = ['tftensor', 'flatbuffers', 'tens
 export interface HopBenchOptions {
   shape: number[];
   codecs: HopCodec[];
+  modes: HopMode[];
   transports: Transport[];
+  /** idle ms before each measured call: 0 measures the hot path; tens of ms, what a graph node idle between requests pays */
+  gapsMs: number[];
   /** measured seconds per codec and transport, spread over `rounds` */
   durationS: number;
   warmupS: number;
@@ -36,11 +39,15 @@ export interface HopBenchOptions {
   progress: boolean;
   outDir?: string;
   command: string;
+  nodeFlags?: readonly string[];
 }
 
 export interface HopResult {
   transport: Transport;
+  mode: HopMode;
   codec: HopCodec;
+  /** idle time before each measured call */
+  gapMs: number;
   requestBytes: number;
   calls: number;
   roundTrip: Summary;
@@ -54,25 +61,38 @@ export interface HopReport {
   startedAt: string;
   command: string;
   machine: { cpus: number; cpuModel: string; node: string };
+  /** V8 flags of the node process and of this client */
+  nodeFlags: string[];
   tensor: string;
   tensorBytes: number;
   results: HopResult[];
 }
 
 interface Entry {
-  client?: GrpcNodeClient;
+  client: GrpcNodeClient;
   compute: number[];
   rtt: number[];
-  echoOk: boolean;
+  checked: boolean;
   last?: number;
 }
 
+export type HopMode = 'echo' | 'one-way';
+
+/**
+ * Two nodes: `echo` (identity) answers with the tensor it got, like a transformer; `sink` (a router that always
+ * answers "no route", a [1,1] tensor) takes the tensor and answers almost nothing, like a model taking an image.
+ */
 const MANIFEST = `apiVersion: infergraph.dev/v1alpha1
 kind: InferenceGraph
 metadata: {name: hop-bench}
 spec:
   maxMessageBytes: 268435456
-  graph: {name: echo, type: MODEL, implementation: identity}
+  graph:
+    name: sink
+    type: ROUTER
+    implementation: fixed-router
+    parameters: {route: -2}
+    children: [{name: echo, type: MODEL, implementation: identity}]
 `;
 
 function sameTensor(a: InferMessage, b: InferMessage): boolean {
@@ -88,6 +108,8 @@ function sameTensor(a: InferMessage, b: InferMessage): boolean {
   return true;
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const input = shapedTensor(o.shape);
   const msg: InferMessage = { meta: emptyMeta('hop-bench'), payload: input.payload };
@@ -95,72 +117,83 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const file = path.join(tmp, 'hop.yaml');
   writeFileSync(file, MANIFEST);
   const base = loadManifestFile(file);
-  const planned = o.transports.length * (o.warmupS + o.durationS * o.codecs.length + 1);
+  const cases = o.modes.flatMap((mode) => o.codecs.map((codec) => ({ mode, codec, key: `${mode} ${codec}` })));
+  const planned = o.transports.length * (o.warmupS + o.durationS * cases.length * o.gapsMs.length + 1);
   const bar = o.progress ? new Progress(Math.max(1, Math.round(planned)), 'bench hop') : undefined;
   const t0 = performance.now();
   const tick = (label: string): void => bar?.update(Math.min(Math.round(planned) - 1, Math.round((performance.now() - t0) / 1000)), label);
   const results: HopResult[] = [];
   try {
     for (const transport of o.transports) {
-      const sup = new Supervisor({ graph: base, manifestPath: file, executorAddress: '127.0.0.1:0', transport, logger: o.logger, childArgs: ['--log-level', 'warn'] });
+      const sup = new Supervisor({ graph: base, manifestPath: file, executorAddress: '127.0.0.1:0', transport, logger: o.logger, childArgs: ['--log-level', 'warn'], ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}) });
       const info = await sup.start();
-      const node = base.graph;
-      const address = info.processes.find((p) => p.name === node.name)?.address as string;
+      const sink = base.graph;
+      const echo = base.graph.children[0] as NodeSpec;
+      const addresses = Object.fromEntries(info.processes.map((p) => [p.name, p.address]));
+      const clients = new Map<HopCodec, GrpcNodeClient>();
+      let last: number | undefined;
+      for (const codec of o.codecs) {
+        // The observer hears the node's compute trailer of each call; calls are sequential, so `last` is this call's.
+        clients.set(codec, new GrpcNodeClient({ ...base, codec }, addresses, (_n, _m, _ms, computeUs) => (last = computeUs)));
+      }
       try {
-        const clients = new Map<HopCodec, Entry>();
-        for (const codec of o.codecs) {
-          const graph: GraphSpec = { ...base, codec };
-          const entry: Entry = { compute: [], rtt: [], echoOk: false };
-          // The observer hears the node's compute trailer of each call; calls are sequential, so `last` is ours.
-          entry.client = new GrpcNodeClient(graph, { [node.name]: address }, (_n, _m, _ms, computeUs) => (entry.last = computeUs));
-          clients.set(codec, entry);
-        }
-        const call = async (codec: HopCodec, record: boolean): Promise<void> => {
-          const c = clients.get(codec) as Required<Pick<Entry, 'client'>> & Entry;
-          c.last = undefined;
-          const s = performance.now();
-          const reply = await c.client.call(node, 'predict', msg, { deadline: Date.now() + 60_000, signal: new AbortController().signal });
-          const rtt = performance.now() - s;
-          if (!c.echoOk) {
-            c.echoOk = sameTensor(msg, reply);
-            if (!c.echoOk) throw new Error(`${codec}: the echoed tensor differs from the one sent`);
+        for (const gap of o.gapsMs) {
+          const entries = new Map<string, Entry>(cases.map((c) => [c.key, { client: clients.get(c.codec) as GrpcNodeClient, compute: [], rtt: [], checked: false }]));
+          const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
+            const e = entries.get(key) as Entry;
+            last = undefined;
+            const hop = { deadline: Date.now() + 60_000, signal: new AbortController().signal };
+            const s = performance.now();
+            const reply = mode === 'echo' ? await e.client.call(echo, 'predict', msg, hop) : await e.client.call(sink, 'route', msg, hop);
+            const rtt = performance.now() - s;
+            if (!e.checked) {
+              const ok = mode === 'echo' ? sameTensor(msg, reply) : reply.payload.kind === 'tensor' && reply.payload.tensor.data.length === 1;
+              if (!ok) throw new Error(`${key}: unexpected reply (${reply.payload.kind})`);
+              e.checked = true;
+            }
+            if (record) {
+              e.rtt.push(rtt);
+              e.compute.push((last ?? 0) / 1000);
+            }
+          };
+          const forMs = async (key: string, mode: HopMode, ms: number, record: boolean): Promise<void> => {
+            const until = performance.now() + ms;
+            do {
+              if (record && gap > 0) await sleep(gap);
+              await call(key, mode, record);
+            } while (performance.now() < until);
+          };
+          if (gap === o.gapsMs[0]) {
+            for (const c of cases) {
+              tick(`${transport} warm-up ${c.key}`);
+              await forMs(c.key, c.mode, (o.warmupS * 1000) / cases.length, false);
+            }
           }
-          if (record) {
-            c.rtt.push(rtt);
-            c.compute.push((c.last ?? 0) / 1000);
+          for (let r = 0; r < o.rounds; r++) {
+            for (const c of cases) {
+              tick(`${transport} gap ${gap} ms round ${r + 1}/${o.rounds} ${c.key}`);
+              await forMs(c.key, c.mode, (o.durationS * 1000) / o.rounds, true);
+            }
           }
-        };
-        const forMs = async (codec: HopCodec, ms: number, record: boolean): Promise<void> => {
-          const until = performance.now() + ms;
-          do await call(codec, record);
-          while (performance.now() < until);
-        };
-        for (const codec of o.codecs) {
-          tick(`${transport} warm-up ${codec}`);
-          await forMs(codec, (o.warmupS * 1000) / o.codecs.length, false);
-        }
-        for (let r = 0; r < o.rounds; r++) {
-          for (const codec of o.codecs) {
-            tick(`${transport} round ${r + 1}/${o.rounds} ${codec}`);
-            await forMs(codec, (o.durationS * 1000) / o.rounds, true);
+          for (const c of cases) {
+            const e = entries.get(c.key) as Entry;
+            const wire = hopWire(c.codec, c.mode === 'echo' ? 'predict' : 'route');
+            results.push({
+              transport,
+              mode: c.mode,
+              codec: c.codec,
+              gapMs: gap,
+              requestBytes: wire.serialize(wire.encode(msg)).byteLength,
+              calls: e.rtt.length,
+              roundTrip: summarize(e.rtt),
+              compute: summarize(e.compute),
+              overhead: summarize(e.rtt.map((x, i) => x - (e.compute[i] as number))),
+              echoOk: e.checked,
+            });
           }
-        }
-        for (const codec of o.codecs) {
-          const c = clients.get(codec) as Entry;
-          const wire = hopWire(codec, 'predict');
-          results.push({
-            transport,
-            codec,
-            requestBytes: wire.serialize(wire.encode(msg)).byteLength,
-            calls: c.rtt.length,
-            roundTrip: summarize(c.rtt),
-            compute: summarize(c.compute),
-            overhead: summarize(c.rtt.map((x, i) => x - (c.compute[i] as number))),
-            echoOk: c.echoOk,
-          });
-          c.client?.close();
         }
       } finally {
+        clients.forEach((c) => c.close());
         await sup.stop();
       }
     }
@@ -174,6 +207,7 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
     startedAt: new Date().toISOString(),
     command: o.command,
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    nodeFlags: [...(o.nodeFlags ?? process.execArgv)],
     tensor: input.description,
     tensorBytes: t,
     results,
@@ -190,13 +224,13 @@ const f2 = (x: number): string => x.toFixed(3);
 
 export function renderHopMarkdown(r: HopReport): string {
   const lines = [
-    `Tensor: ${r.tensor}, one call at a time through an identity node (request and echoed reply both carry it).`,
+    `Tensor: ${r.tensor}, one call at a time. echo: the tensor goes to the node and comes back; one-way: it goes to the node, a [1,1] answer comes back.`,
     '',
-    '| transport | codec | request bytes | calls | round trip p50 ms | mean ms | p99 ms | node compute p50 ms | overhead p50 ms | overhead mean ms | overhead p99 ms |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| transport | mode | codec | gap ms | request bytes | calls | round trip p50 ms | mean ms | p99 ms | overhead p50 ms | overhead mean ms | overhead p99 ms |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.results.map(
       (x) =>
-        `| ${x.transport} | ${x.codec} | ${x.requestBytes} | ${x.calls} | ${f2(x.roundTrip.p50)} | ${f2(x.roundTrip.mean)} | ${f2(x.roundTrip.p99)} | ${f2(x.compute.p50)} | ${f2(x.overhead.p50)} | ${f2(x.overhead.mean)} | ${f2(x.overhead.p99)} |`,
+        `| ${x.transport} | ${x.mode} | ${x.codec} | ${x.gapMs} | ${x.requestBytes} | ${x.calls} | ${f2(x.roundTrip.p50)} | ${f2(x.roundTrip.mean)} | ${f2(x.roundTrip.p99)} | ${f2(x.overhead.p50)} | ${f2(x.overhead.mean)} | ${f2(x.overhead.p99)} |`,
     ),
   ];
   return lines.join('\n');
@@ -204,7 +238,7 @@ export function renderHopMarkdown(r: HopReport): string {
 
 function renderHopHtml(r: HopReport): string {
   const rows = r.results.map((x) => ({
-    label: `${x.transport} ${x.codec}`,
+    label: `${x.transport} ${x.mode} ${x.codec}${x.gapMs ? ` gap ${x.gapMs}` : ''}`,
     segments: [
       { name: 'overhead (p50)', value: x.overhead.p50 },
       { name: 'node compute (p50)', value: x.compute.p50 },

@@ -120,6 +120,7 @@ ${CHART_CSS}
 <h1>infergraph bench${r.graph ? `: ${esc(r.graph.name)}` : ''}</h1>
 <p>${esc(r.startedAt)} · ${r.machine.cpus} × ${esc(r.machine.cpuModel)} · Node ${esc(r.machine.node)} · ${esc(r.machine.platform)} · load average at the end ${r.machine.loadavg.join(' ')}</p>
 <pre>${esc(r.command)}</pre>
+<p class="note">Node/V8 flags of the bench and the graph's processes: ${r.options.nodeFlags.length ? r.options.nodeFlags.map((f) => `<code>${esc(f)}</code>`).join(' ') : 'none'}</p>
 <p>Target: ${r.target.mode === 'graph' ? `graph started by the bench (${esc(r.target.transport ?? '')} hops), executor at` : 'running executor at'} <code>${esc(r.target.address)}</code>${r.graph ? ` · hop codec <code>${esc(r.graph.codec)}</code>` : ''}<br>
 Input: ${esc(r.input)}${r.answer ? `<br>Answer: ${esc(r.answer)}` : ''}</p>
 ${r.graph ? `<p class="note">Nodes: ${r.graph.nodes.map(esc).join(' · ')}</p>` : ''}

@@ -42,6 +42,8 @@ export interface BenchOptions {
   command: string;
   /** extra arguments for the graph's processes (e.g. --log-level warn) */
   childArgs?: string[];
+  /** Node/V8 flags of the graph's processes (Supervisor default when absent) */
+  nodeFlags?: readonly string[];
 }
 
 export interface TargetCheck {
@@ -62,7 +64,7 @@ export interface BenchReport {
   target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
   input: string;
   answer?: string;
-  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number };
+  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number; nodeFlags: string[] };
   levels: LevelResult[];
   baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
   ratios?: {
@@ -174,6 +176,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         transport: o.transport,
         logger: o.logger,
         childArgs: o.childArgs ?? ['--log-level', 'warn'],
+        ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
       });
       address = (await sup.start()).executorAddress;
     }
@@ -229,7 +232,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
     target: { mode: o.address ? 'address' : 'graph', address: address as string, ...(o.address ? {} : { transport: o.transport }) },
     input: o.input.description,
-    options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability },
+    options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability, nodeFlags: [...process.execArgv] },
     levels: levelsOut,
     targets: [],
     files: { json: path.join(o.outDir, 'bench-report.json'), html: path.join(o.outDir, 'bench-report.html') },

@@ -50,7 +50,11 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
     const abort = new AbortController();
-    call.on('cancelled', () => abort.abort());
+    // grpc-js emits 'cancelled' for every call once its stream closes: only an unanswered request has a walk to stop.
+    let answered = false;
+    call.on('cancelled', () => {
+      if (!answered) abort.abort();
+    });
     const clientDeadline = call.getDeadline();
     const d = clientDeadline instanceof Date ? clientDeadline.getTime() : Number(clientDeadline);
     const deadline = Number.isFinite(d) ? d : Date.now() + graph.deadlineMs;
@@ -65,10 +69,12 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       })
       .then(
         (reply) => {
+          answered = true;
           if (timeline) reply = { ...reply, meta: { ...reply.meta, tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue } } };
           callback(null, toWire(reply, replyEncoding));
         },
         (err: unknown) => {
+          answered = true;
           logger.debug({ err: (err as Error).message }, 'predict failed');
           callback(toServiceError(err));
         },

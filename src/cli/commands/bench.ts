@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { ALL_CODECS, renderHopMarkdown, runHopBench } from '../../bench/hop';
+import { ALL_CODECS, renderHopMarkdown, runHopBench, type HopMode } from '../../bench/hop';
 import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput } from '../../bench/input';
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
 import type { HopCodec } from '../../graph/spec';
-import type { Transport } from '../../runner/supervisor';
+import { reexecWithFlags } from '../../bench/reexec';
+import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
 import { loadTensorFile } from './predict';
 
@@ -46,9 +47,24 @@ interface BenchFlags {
   timeout: string;
   progress: boolean;
   logLevel: string;
+  nodeFlags?: string;
+}
+
+/** --node-flags: '' for none; default the Supervisor's. */
+const nodeFlagsOf = (v: string | undefined): readonly string[] => (v === undefined ? CHILD_NODE_FLAGS : v.split(/\s+/).filter(Boolean));
+
+/** Same V8 flags in the bench process as in the graph's processes (see reexec.ts); true when a child did the work. */
+async function ranInChild(flags: readonly string[]): Promise<boolean> {
+  const code = reexecWithFlags(flags);
+  if (!code) return false;
+  process.exitCode = await code;
+  return true;
 }
 
 export function registerBench(program: Command): void {
+  // `bench` and `bench hop` share option names (--duration, --out ...): with positional options, those after `hop`
+  // are hop's. Commander needs it on every ancestor; the root has no options of its own for it to change.
+  program.enablePositionalOptions();
   const bench = program
     .command('bench')
     .description('load-test a graph: warm-up, concurrency sweep, per-hop breakdown, graph overhead, CPU/RSS, in-process baseline; JSON + HTML report')
@@ -68,7 +84,11 @@ export function registerBench(program: Command): void {
     .option('--timeout <ms>', 'deadline per request', '30000')
     .option('--no-progress', 'no progress bar')
     .option('--log-level <level>', 'log level of the graph processes and the bench', 'warn')
+    .option('--node-flags <flags>', `Node/V8 flags of every graph process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
+    .enablePositionalOptions()
     .action(async (o: BenchFlags) => {
+      const nodeFlags = nodeFlagsOf(o.nodeFlags);
+      if (await ranInChild(nodeFlags)) return;
       if (!o.graph && !o.addr) throw new Error('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
       if (o.image && o.tensor) throw new Error('give at most one of --image and --tensor');
       const graph = o.graph ? loadManifestFile(o.graph) : undefined;
@@ -99,6 +119,7 @@ export function registerBench(program: Command): void {
         progress: o.progress,
         command: `infergraph ${process.argv.slice(2).join(' ')}`,
         childArgs: ['--log-level', o.logLevel],
+        nodeFlags,
       });
       console.log(renderMarkdown(report));
       console.log(`\nreport: ${report.files.html}\n        ${report.files.json}`);
@@ -109,18 +130,31 @@ export function registerBench(program: Command): void {
     .description('per-hop overhead of each hop codec: a tensor through one identity node process, round trip minus node compute')
     .option('--codecs <list>', `codecs to compare (${ALL_CODECS.join(', ')})`, ALL_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
+    .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')
+    .option('--gaps <ms list>', 'idle ms before each measured call, e.g. 0,50 (0: hot path; 50: a node idle between requests, as in a graph at concurrency 1)', '0')
     .option('-t, --transport <list>', 'unix, tcp or both (unix,tcp)', 'unix,tcp')
     .option('-d, --duration <seconds>', 'measured seconds per codec and transport', '6')
     .option('-w, --warmup <seconds>', 'warm-up seconds per transport (shared by the codecs)', '6')
     .option('--rounds <n>', 'codecs take turns this many times', '3')
     .option('-o, --out <dir>', 'also write hop-report.json and hop-report.html here')
     .option('--no-progress', 'no progress bar')
-    .action(async (o: { codecs: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean }) => {
+    .option('--node-flags <flags>', `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
+    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
+      const nodeFlags = nodeFlagsOf(o.nodeFlags);
+      if (await ranInChild(nodeFlags)) return;
       const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
       for (const c of codecs) if (!ALL_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${ALL_CODECS.join(', ')})`);
+      const modes = o.modes.split(',').map((s) => s.trim()) as HopMode[];
+      for (const m of modes) if (m !== 'echo' && m !== 'one-way') throw new Error(`--modes: unknown mode '${m}' (echo, one-way)`);
       const report = await runHopBench({
         shape: ints('--shape', o.shape),
         codecs,
+        modes,
+        gapsMs: o.gaps.split(',').map((g) => {
+          const x = Number(g);
+          if (!(x >= 0)) throw new Error(`--gaps expects milliseconds >= 0, got '${g}'`);
+          return x;
+        }),
         transports: transports(o.transport),
         durationS: positive('--duration', o.duration),
         warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
@@ -129,6 +163,7 @@ export function registerBench(program: Command): void {
         progress: o.progress,
         ...(o.out ? { outDir: path.resolve(o.out) } : {}),
         command: `infergraph ${process.argv.slice(2).join(' ')}`,
+        nodeFlags,
       });
       console.log(renderHopMarkdown(report));
       if (o.out) console.log(`\nreport: ${path.resolve(o.out, 'hop-report.html')}`);

@@ -17,6 +17,7 @@ import { numel, shapeToString, type Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition, ComponentMetadata, TensorMetadata } from '../api';
 import { Params, softmaxRows, throwIfGone } from './common';
 import { readMetadataProps } from './onnx-metadata-props';
+import { normalisationTable, normalisePlanar } from './uint8-normalise';
 
 const NAME = 'onnx-model';
 /** metadata_props key our model generator writes into synthetic (random-weight) models. */
@@ -34,6 +35,8 @@ export interface OnnxModelConfig {
   softmax: boolean;
   inputName?: string;
   outputName?: string;
+  /** Accept uint8 NCHW pixels and normalise them here (jpeg-input outputDtype: uint8): per-channel mean and std. */
+  normalizeUint8?: { mean: number[]; std: number[] };
 }
 
 /** ORT element types our Tensor can carry as they are. float16 outputs are widened to float32. */
@@ -118,12 +121,14 @@ class OnnxModel implements Component {
   private outputs: IoSpec[] = [];
   private synthetic = false;
   private readonly label: string;
+  private readonly lut: Float32Array | undefined;
 
   constructor(
     private readonly cfg: OnnxModelConfig,
     private readonly ctx: ComponentContext,
   ) {
     this.label = path.basename(cfg.model);
+    if (cfg.normalizeUint8) this.lut = normalisationTable(cfg.normalizeUint8.mean, cfg.normalizeUint8.std);
   }
 
   async load(): Promise<void> {
@@ -188,7 +193,11 @@ class OnnxModel implements Component {
     if (payload.kind !== 'tensor') {
       throw invalidArgument(`model input '${want.name}' expects a ${describeSpec(want)} tensor, got ${describePayload(payload)}`);
     }
-    const t = payload.tensor;
+    let t = payload.tensor;
+    const channels = this.cfg.normalizeUint8?.mean.length;
+    if (this.lut && t.dtype === 'uint8' && want.type === 'float32' && t.shape.length >= 2 && t.shape[1] === channels) {
+      t = { dtype: 'float32', shape: t.shape, data: normalisePlanar(t.data as Uint8Array, t.shape, this.lut) };
+    }
     if (t.dtype !== want.type || !shapeMatches(want.shape, t.shape)) {
       throw invalidArgument(`model input '${want.name}' expects ${describeSpec(want)}, got ${t.dtype} ${shapeToString(t.shape)}`);
     }
@@ -247,7 +256,16 @@ export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelCo
     softmax: p.boolean('softmax', false),
     inputName: p.optionalString('inputName'),
     outputName: p.optionalString('outputName'),
+    ...(p.boolean('normalizeUint8', false) ? { normalizeUint8: meanStd(p) } : {}),
   };
+}
+
+function meanStd(p: Params): { mean: number[]; std: number[] } {
+  const mean = p.numberList('mean', '0.485,0.456,0.406') as number[];
+  const std = p.numberList('std', '0.229,0.224,0.225') as number[];
+  if (mean.length !== std.length) throw new ConfigError([`${NAME}: 'mean' has ${mean.length} values but 'std' has ${std.length}; give one per channel`]);
+  if (std.some((x) => x === 0)) throw new ConfigError([`${NAME}: 'std' must not contain 0`]);
+  return { mean, std };
 }
 
 const definition: ComponentDefinition = {
@@ -267,6 +285,15 @@ const definition: ComponentDefinition = {
     softmax: { type: 'boolean', default: false, description: 'Apply softmax along the last axis of the output (raw scores -> probabilities).' },
     inputName: { type: 'string', description: "Model input to feed (default: the model's only input)." },
     outputName: { type: 'string', description: "Model output to return (default: the model's first output)." },
+    normalizeUint8: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Accept uint8 [N,C,H,W] pixels (jpeg-input outputDtype: uint8, a quarter of the bytes on the wire) and normalise them here, ' +
+        '(v/255 - mean)/std per channel, exactly as jpeg-input would; float32 input is still taken as it is.',
+    },
+    mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel mean for normalizeUint8 (after /255).' },
+    std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel standard deviation for normalizeUint8.' },
   },
   create(params, ctx: ComponentContext): Component {
     return new OnnxModel(onnxModelConfig(params), ctx);

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { HopReport } from '../../src/bench/hop';
+import type { BenchReport } from '../../src/bench/run';
+import { CLI, REPO } from '../helpers/graph-process';
+
+/**
+ * CI checks that the benchmarks run and their reports parse, nothing about speed (benchmarks are commands, not timed
+ * tests): a very short bench of the test ensemble, and a very short hop bench with two codecs.
+ */
+
+const run = promisify(execFile);
+
+describe('infergraph bench (smoke run)', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-bench-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('benches the test ensemble at two levels, with the in-process baseline, and writes JSON and HTML reports', async () => {
+    const out = path.join(dir, 'ensemble');
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress'],
+      { timeout: 90_000 },
+    );
+    assert.match(stdout, /\| graph \| 1 \|/);
+    const r = JSON.parse(readFileSync(path.join(out, 'bench-report.json'), 'utf8')) as BenchReport;
+    assert.equal(r.kind, 'infergraph-bench');
+    assert.deepEqual(r.levels.map((l) => l.concurrency), [1, 2]);
+    for (const l of r.levels) {
+      assert.ok(l.requests > 0 && l.throughput > 0, `c=${l.concurrency}: no requests`);
+      assert.equal(l.errors, 0, l.errorExamples.join('; '));
+      assert.ok(l.latency.p50 > 0 && l.latency.p99 >= l.latency.p50);
+      assert.ok(l.overhead && l.criticalCompute, 'no per-request timelines');
+      assert.deepEqual(l.hops.map((h) => `${h.node}/${h.method}`).sort(), ['ensemble/aggregate', 'model-a/predict', 'model-b/predict', 'preprocess/transformInput', 'top1/transformOutput']);
+      // Six graph processes and the bench itself, each with CPU and memory.
+      assert.equal(l.processes.length, 7);
+      assert.ok(l.processes.every((p) => p.rssMB > 0));
+    }
+    assert.match(r.answer ?? '', /tensor float32\[1,4\]/);
+    assert.deepEqual(r.baseline?.levels.map((l) => l.concurrency), [1, 2]);
+    assert.ok(r.ratios?.latency && r.ratios.throughput);
+    assert.equal(r.targets.length, 3);
+    const html = readFileSync(path.join(out, 'bench-report.html'), 'utf8');
+    assert.match(html, /<svg[\s\S]*<\/svg>/);
+    assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), 'the report must be self-contained');
+  });
+
+  it('bench hop compares codecs through one node and reports per-hop overhead', async () => {
+    const out = path.join(dir, 'hop');
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'bench', 'hop', '--codecs', 'tftensor,flatbuffers', '--shape', '1,3,32,32', '--transport', 'unix', '--duration', '0.6', '--warmup', '0.3', '--rounds', '2', '--out', out, '--no-progress'],
+      { timeout: 60_000 },
+    );
+    assert.match(stdout, /\| unix \| one-way \| flatbuffers \|/);
+    const r = JSON.parse(readFileSync(path.join(out, 'hop-report.json'), 'utf8')) as HopReport;
+    assert.deepEqual(r.results.map((x) => `${x.mode} ${x.codec}`), ['echo tftensor', 'echo flatbuffers', 'one-way tftensor', 'one-way flatbuffers']);
+    for (const x of r.results) {
+      assert.ok(x.echoOk && x.calls > 0 && x.roundTrip.p50 > 0 && x.overhead.p50 > 0, JSON.stringify(x));
+      assert.ok(x.requestBytes > 3 * 32 * 32 * 4);
+    }
+    assert.ok(existsSync(path.join(out, 'hop-report.html')));
+  });
+});
