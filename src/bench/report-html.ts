@@ -139,7 +139,7 @@ ${lineChart({ title: 'Throughput versus concurrency', xLabel: 'concurrency (requ
 ${lineChart({ title: 'Latency versus concurrency', xLabel: 'concurrency (requests in flight)', yLabel: 'ms', series: latency, xTicks: xs, xLog: xs.length > 1 && Math.max(...xs) / Math.min(...xs) >= 4, yLog: true })}
 ${lineChart({ title: 'Latency distribution (CDF)', xLabel: 'end-to-end latency, ms (log)', yLabel: 'percentile', series: cdf, xLog: true, yMin: 0 })}
 <h2>Where the time goes</h2>
-<p class="note">Each hop as the executor saw it: the node's own compute (its infergraph-compute-us trailer) and transport, the rest of the hop (encoding on both sides, HTTP/2, the event loops of both processes). The last bar splits the client's end-to-end time into critical-path compute and graph overhead.</p>
+<p class="note">Each hop as the executor saw it: the node's own compute (its infergraph-compute-us trailer) and transport, the rest of the hop (encoding on both sides, HTTP/2, the event loops of both processes). The last bar splits the client's end-to-end time into critical-path compute and graph overhead. At concurrency above 1 a request also waits while its node computes another one (a node runs its component one request at a time: onnxruntime-node runs on the node's JS thread), and that wait lands in transport.</p>
 ${hopCharts}
 ${blHop}
 <h2>Processes</h2>

@@ -289,4 +289,4 @@ function targetChecks(r: BenchReport): TargetCheck[] {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-export const defaultOutDir = (): string => path.join(process.cwd(), 'bench-results', new Date().toISOString().replace(/[:.]/g, '-'));
+export const defaultOutDir = (): string => path.join(process.cwd(), 'bench-out', new Date().toISOString().replace(/[:.]/g, '-'));

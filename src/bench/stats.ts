@@ -34,8 +34,13 @@ export const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a
 export function logHistogram(values: readonly number[], bins = 40): { edges: number[]; counts: number[] } {
   const pos = values.filter((v) => v > 0);
   if (pos.length === 0) return { edges: [], counts: [] };
-  let lo = Math.min(...pos);
-  let hi = Math.max(...pos);
+  // A loop, not Math.min(...pos): an in-process level can have 100k+ samples, more arguments than the stack holds.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of pos) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (hi <= lo) hi = lo * 1.01 + 1e-6;
   lo = lo * 0.999;
   const a = Math.log(lo);

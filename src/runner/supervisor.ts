@@ -56,8 +56,8 @@ const CLI_MAIN = path.resolve(__dirname, '../cli/main.js');
  * V8 heap sizing for every child. Hops allocate several tensor-sized Buffers per call (encode, gRPC framing,
  * reassembly); V8 counts them against a global limit that scales with the small JS heap of a node process, so with
  * the defaults a node moving 602 KB tensors runs a full mark-compact every few calls. Measured with `infergraph
- * bench hop` (tftensor, 1×3×224×224 echo): mean round trip 5.0 → 2.7 ms and client CPU 3.9 → 1.7 ms per call; RSS
- * grows by tens of MB per process at most. Not settable from NODE_OPTIONS, hence flags here.
+ * bench hop` (1×3×224×224 echo): mean round trip 4.4–4.8 → 2.8–3.1 ms, p99 21–23 → 12 ms; RSS grows by tens of MB
+ * per process at most. Not settable from NODE_OPTIONS, hence flags here.
  */
 export const CHILD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--initial-old-space-size=128'];
 

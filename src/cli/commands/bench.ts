@@ -38,7 +38,7 @@ interface BenchFlags {
   warmup: string;
   image?: string;
   tensor?: string;
-  tensorShape: string;
+  tensorShape?: string;
   out?: string;
   transport: string;
   baseline: boolean;
@@ -75,8 +75,8 @@ export function registerBench(program: Command): void {
     .option('-w, --warmup <seconds>', 'warm-up before the sweep (half at the lowest, half at the highest concurrency)', '8')
     .option('--image <file>', 'image sent as binData (default: the first ../shared/imagenet/dev image, else a generated JPEG)')
     .option('--tensor <file>', 'tensor sent instead (.npy or JSON), for graphs that do not start with jpeg-input')
-    .option('--tensor-shape <dims>', 'shape of the generated float32 tensor sent to graphs without jpeg-input', '1,4')
-    .option('-o, --out <dir>', 'report folder (default bench-results/<timestamp>)')
+    .option('--tensor-shape <dims>', 'send a generated float32 tensor of this shape (default for graphs without jpeg-input: 1,4)')
+    .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
     .option('--no-baseline', 'skip the in-process baseline')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
@@ -97,8 +97,9 @@ export function registerBench(program: Command): void {
       else if (o.tensor) {
         const tensor = loadTensorFile(o.tensor);
         input = { payload: { kind: 'tensor', tensor }, description: `tensor ${o.tensor} ${tensor.dtype} [${tensor.shape.join(',')}]` };
-      } else if (!graph || graphTakesImage(graph)) input = await defaultImage();
-      else input = shapedTensor(ints('--tensor-shape', o.tensorShape));
+      } else if (o.tensorShape) input = shapedTensor(ints('--tensor-shape', o.tensorShape));
+      else if (!graph || graphTakesImage(graph)) input = await defaultImage();
+      else input = shapedTensor([1, 4]);
       const threads = o.baselineThreads === 'manifest' ? undefined : ints('--baseline-threads', o.baselineThreads)[0];
       const [transport] = transports(o.transport);
       const outDir = path.resolve(o.out ?? defaultOutDir());
