@@ -15,6 +15,7 @@ import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../../graph/spec';
 import type { Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
+import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { pillowBilinearResizeCrop } from './resample';
 
@@ -63,15 +64,6 @@ export function resizedSize(width: number, height: number, size: number): { widt
   return width <= height
     ? { width: size, height: Math.floor((size * height) / width) }
     : { width: Math.floor((size * width) / height), height: size };
-}
-
-/** Per-channel lookup table: lut[c * 256 + v] = (v / 255 - mean[c]) / std[c]. */
-function normalisationTable(mean: readonly number[], std: readonly number[]): Float32Array {
-  const lut = new Float32Array(3 * 256);
-  for (let c = 0; c < 3; c++) {
-    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - (mean[c] as number)) / (std[c] as number);
-  }
-  return lut;
 }
 
 /** HWC uint8 (3 channels) to planar [1,3,H,W]. */
