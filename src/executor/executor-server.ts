@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { unimplemented } from '../errors';
+import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
@@ -98,7 +98,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       collectModelMetadata(graph, opts.addresses).then((models) => {
         const m = models[call.request.name ?? ''];
         if (m) callback(null, m);
-        else callback({ code: grpc.status.NOT_FOUND, details: `no model named '${call.request.name}' in graph ${graph.name} (models: ${Object.keys(models).join(', ')})` });
+        else callback(toServiceError(new InferError(Code.NOT_FOUND, `no model named '${call.request.name}' in graph ${graph.name} (models: ${Object.keys(models).join(', ')})`)));
       }, (err: unknown) => callback(toServiceError(err)));
     }) as grpc.UntypedHandleCall,
     SendFeedback: ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>

@@ -24,7 +24,6 @@ import type { Logger } from '../util/logger';
  * executor and the bench can split compute from transport.
  */
 
-
 const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
   MODEL: 'Model',
   TRANSFORMER: 'Transformer',
@@ -66,7 +65,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     reflect: seldonProto().def,
     interceptors: opts.serverInterceptors,
   });
-  const h = new Handlers(component, node, seldonEncoding(graph.codec), opts.work ?? plainWork, logger);
+  const h = new Handlers(component, node, seldonEncoding(graph.codec), opts.work ?? plainWork);
   const typed: grpc.UntypedServiceImplementation = {};
   const generic: grpc.UntypedServiceImplementation = {
     TransformInput: h.unary('transformInput'),
@@ -107,6 +106,11 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   };
 }
 
+/** Settles a unary call from run()'s result: the reply with its trailer, or the error mapped to its status. */
+function respond<R>(callback: grpc.sendUnaryData<R>): [(r: [R, grpc.Metadata]) => void, (err: unknown) => void] {
+  return [([reply, trailer]) => callback(null, reply, trailer), (err) => callback(toServiceError(err))];
+}
+
 class Handlers {
   private readonly staticTags;
 
@@ -115,7 +119,6 @@ class Handlers {
     private readonly node: NodeSpec,
     private readonly codec: TensorEncoding,
     private readonly work: WorkRunner,
-    private readonly logger: Logger,
   ) {
     this.staticTags = component.tags?.() ?? {};
   }
@@ -125,10 +128,7 @@ class Handlers {
       this.run(call, () => {
         const msg = fromWire(call.request);
         return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
-      }, method, toWire).then(
-        ([reply, trailer]) => callback(null, reply, trailer),
-        (err: unknown) => callback(toServiceError(err)),
-      );
+      }, method, toWire).then(...respond(callback));
     };
   }
 
@@ -138,10 +138,7 @@ class Handlers {
         const msgs = (call.request.seldonMessages ?? []).map(fromWire);
         const first = msgs[0];
         return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
-      }, 'aggregate', toWire).then(
-        ([reply, trailer]) => callback(null, reply, trailer),
-        (err: unknown) => callback(toServiceError(err)),
-      );
+      }, 'aggregate', toWire).then(...respond(callback));
     };
   }
 
@@ -155,10 +152,7 @@ class Handlers {
         }
         const msgs = decodeFlatMessageList(call.request);
         return { meta: msgs[0]?.meta ?? emptyMeta(), encoding: this.codec, inputs: msgs.map((m) => m.payload) };
-      }, method, encodeFlatMessage).then(
-        ([reply, trailer]) => callback(null, reply, trailer),
-        (err: unknown) => callback(toServiceError(err)),
-      );
+      }, method, encodeFlatMessage).then(...respond(callback));
     };
   }
 
