@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../client/progress';
-import { GrpcNodeClient } from '../executor/grpc-node-client';
+import { GrpcNodeClient, type ObservedHopOptions } from '../executor/grpc-node-client';
 import { loadManifestFile } from '../graph/manifest';
 import type { HopCodec, NodeSpec } from '../graph/spec';
 import { emptyMeta, type InferMessage } from '../message/message';
@@ -133,8 +133,7 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
       const clients = new Map<HopCodec, GrpcNodeClient>();
       let last: number | undefined;
       for (const codec of o.codecs) {
-        // The observer hears the node's compute trailer of each call; calls are sequential, so `last` is this call's.
-        clients.set(codec, new GrpcNodeClient({ ...base, codec }, addresses, (_n, _m, _ms, computeUs) => (last = computeUs)));
+        clients.set(codec, new GrpcNodeClient({ ...base, codec }, addresses));
       }
       try {
         for (const gap of o.gapsMs) {
@@ -142,7 +141,8 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
           const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
             const e = entries.get(key) as Entry;
             last = undefined;
-            const hop = { deadline: Date.now() + 60_000, signal: new AbortController().signal };
+            // The per-call observer hears the node's compute trailer of this call.
+            const hop: ObservedHopOptions = { deadline: Date.now() + 60_000, signal: new AbortController().signal, observe: (_n, _m, _ms, computeUs) => (last = computeUs) };
             const s = performance.now();
             const reply = mode === 'echo' ? await e.client.call(echo, 'predict', msg, hop) : await e.client.call(sink, 'route', msg, hop);
             const rtt = performance.now() - s;

@@ -13,7 +13,7 @@ import { bind, channelLimits, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
-import { GrpcNodeClient, type HopObserver } from './grpc-node-client';
+import { GrpcNodeClient } from './grpc-node-client';
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -26,7 +26,6 @@ export interface ExecutorOptions {
   addresses: Record<string, string>;
   address: string;
   logger: Logger;
-  observe?: HopObserver;
   /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
   serverInterceptors?: grpc.ServerInterceptor[];
   clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
@@ -39,7 +38,7 @@ export interface RunningExecutor {
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
-  const client = new GrpcNodeClient(graph, opts.addresses, opts.observe, {}, opts.clientInterceptors);
+  const client = new GrpcNodeClient(graph, opts.addresses, opts.clientInterceptors);
   const executor = new GraphExecutor(graph, client);
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,

@@ -30,8 +30,6 @@ export class GrpcNodeClient implements NodeClient {
   constructor(
     private readonly graph: GraphSpec,
     private readonly addresses: Record<string, string>,
-    private readonly observe?: HopObserver,
-    private readonly channelOptions: grpc.ChannelOptions = {},
     /** Per-node client interceptors (tracing); none when tracing is off. */
     private readonly interceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[],
   ) {}
@@ -57,13 +55,11 @@ export class GrpcNodeClient implements NodeClient {
         const { err, reply } = outcome ?? { err: null, reply: undefined };
         if (err || !reply) {
           const e = fromServiceError(err ?? new Error('empty reply'), context);
-          this.observe?.(node, method, ms, computeUs, e);
           (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs, e);
           return reject(e);
         }
         try {
           const msg = wire.decode(reply);
-          this.observe?.(node, method, ms, computeUs);
           (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs);
           resolve(msg);
         } catch (e) {
@@ -97,7 +93,6 @@ export class GrpcNodeClient implements NodeClient {
         // Fail fast when a node is down (UNAVAILABLE) instead of waiting for it: the runner restarts it.
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
-        ...this.channelOptions,
         ...(this.interceptors ? { interceptors: this.interceptors(node, address) } : {}),
       });
       this.clients.set(node.name, c);
