@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../client/progress';
-import { GrpcNodeClient, type ObservedHopOptions } from '../executor/grpc-node-client';
+import { GrpcNodeClient } from '../executor/grpc-node-client';
 import { loadManifestFile } from '../graph/manifest';
+import type { ObservedHopOptions } from '../graph/node-client';
 import type { HopCodec, NodeSpec } from '../graph/spec';
 import { emptyMeta, type InferMessage } from '../message/message';
 import { hopWire } from '../protocol/hop-codec';
@@ -21,8 +22,6 @@ import { CHART_CSS, esc, stackedBars } from './svg';
  * time. Per-hop overhead = round trip − the node's compute (its trailer): both encodings of the request and of the
  * echoed reply, HTTP/2 and both event loops. Codecs take turns in rounds so drift on a shared machine hits all alike.
  */
-
-export const ALL_CODECS: readonly HopCodec[] = ['tftensor', 'flatbuffers', 'tensor', 'ndarray'];
 
 export interface HopBenchOptions {
   shape: number[];

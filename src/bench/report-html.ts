@@ -1,5 +1,5 @@
 import type { LevelResult } from './analysis';
-import type { BenchReport } from './run';
+import type { BenchReport } from './report';
 import { CHART_CSS, esc, lineChart, stackedBars, type BarRow, type Series } from './svg';
 
 /** The bench report as one self-contained HTML page (inline SVG, inline CSS, no scripts) and as Markdown. */

@@ -12,6 +12,7 @@ import type { BenchInput } from './input';
 import { runLevel, warm, type LevelOptions } from './load';
 import { ProcWatch, type WatchedProcess } from './procstat';
 import { renderHtml } from './report-html';
+import type { BenchReport, TargetCheck } from './report';
 import { ExecutorTarget, type BenchTarget } from './target';
 
 /**
@@ -46,34 +47,7 @@ export interface BenchOptions {
   nodeFlags?: readonly string[];
 }
 
-export interface TargetCheck {
-  name: string;
-  target: string;
-  value: number | null;
-  met: boolean | null;
-  note?: string;
-}
-
-export interface BenchReport {
-  kind: 'infergraph-bench';
-  version: 1;
-  startedAt: string;
-  command: string;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavg: number[] };
-  graph?: { name: string; file?: string; codec: string; nodes: string[] };
-  target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
-  input: string;
-  answer?: string;
-  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number; nodeFlags: string[] };
-  levels: LevelResult[];
-  baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
-  ratios?: {
-    latency?: { concurrency: number; graphMeanMs: number; inProcessMeanMs: number; graphP50Ms: number; inProcessP50Ms: number; ratio: number };
-    throughput?: { concurrency: number; graph: number; inProcess: number; ratio: number };
-  };
-  targets: TargetCheck[];
-  files: { json: string; html: string };
-}
+export type { BenchReport, TargetCheck } from './report';
 
 const BENCH_PROCESS: WatchedProcess = { name: 'bench', role: 'client', pid: process.pid };
 

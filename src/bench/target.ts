@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { codeName } from '../errors';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { executorPredictWire } from '../protocol/hop-codec';
-import { channelLimits } from '../rpc/server';
+import { channelLimits } from '../rpc/channel-options';
 import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
 import { parseTimeline } from '../telemetry/waterfall';
 

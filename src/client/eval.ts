@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseLabels } from '../components/builtin/top1-output';
+import { parseLabels } from '../util/labels';
 import { percentile } from '../util/stats';
 import { Progress } from './progress';
 import { SeldonClient } from './seldon-client';

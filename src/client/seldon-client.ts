@@ -4,7 +4,7 @@ import { emptyMeta } from '../message/message';
 import { serviceClientCtor } from '../protocol/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireGraphMetadata, WireSeldonMessage } from '../protocol/wire-types';
-import { channelLimits } from '../rpc/server';
+import { channelLimits } from '../rpc/channel-options';
 import { fromServiceError } from '../rpc/status';
 
 /** A client of the executor's Seldon service, used by `predict`, `eval`, `bench` and the tests. */

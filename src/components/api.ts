@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { NodeType, ParamValue } from '../graph/spec';
+import type { NodeType, ParamValue } from './types';
 import type { JsonValue, Meta, Metric, Payload } from '../message/message';
 
 /**
@@ -55,6 +55,8 @@ export interface Component {
   metadata?(): ComponentMetadata;
   close?(): Promise<void> | void;
 }
+
+export { NODE_TYPES, type NodeType, type ParamValue } from './types';
 
 export type ParamType = 'string' | 'number' | 'integer' | 'boolean' | 'path';
 

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, InferError } from '../errors';
-import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
-import { channelLimits } from '../rpc/server';
+import { channelLimits } from '../rpc/channel-options';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { fromServiceError } from '../rpc/status';
 
@@ -13,16 +13,6 @@ import { fromServiceError } from '../rpc/status';
  * the call's deadline and cancellation; the node's own status comes back as an InferError naming the hop. The
  * graph's hop codec (src/protocol/hop-codec.ts) decides the method path and how messages become bytes.
  */
-
-export interface HopObserver {
-  /** Called after each hop with the node's reported compute time (µs) when it sent one. */
-  (node: NodeSpec, method: NodeMethod, ms: number, computeUs: number | undefined, error?: InferError): void;
-}
-
-/** HopOptions with an observer of this one call: how a per-request timeline learns the node's compute time. */
-export interface ObservedHopOptions extends HopOptions {
-  observe?: HopObserver;
-}
 
 export class GrpcNodeClient implements NodeClient {
   private readonly clients = new Map<string, grpc.Client>();

@@ -4,7 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
-import { NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
+import { endpointProblem, traceEndpointProblem } from './endpoint';
+import { HOP_CODECS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -22,7 +23,6 @@ export const DEFAULTS = {
   tracing: { sampleRatio: 1 },
 };
 
-const CODECS: readonly HopCodec[] = ['tftensor', 'tensor', 'ndarray', 'flatbuffers'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type Obj = Record<string, unknown>;
@@ -91,14 +91,13 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const maxMessageBytes = p.posInt('spec.maxMessageBytes', spec.maxMessageBytes, DEFAULTS.maxMessageBytes, 1024);
   let codec = DEFAULTS.codec;
   if (spec.codec !== undefined) {
-    if (CODECS.includes(spec.codec as HopCodec)) codec = spec.codec as HopCodec;
-    else p.add('spec.codec', `must be one of ${CODECS.join(', ')}, got ${JSON.stringify(spec.codec)}`);
+    if (HOP_CODECS.includes(spec.codec as HopCodec)) codec = spec.codec as HopCodec;
+    else p.add('spec.codec', `must be one of ${HOP_CODECS.join(', ')}, got ${JSON.stringify(spec.codec)}`);
   }
 
   const seen = new Map<string, string>();
   const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', p, seen, baseDir, maxMessageBytes) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
-  if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
@@ -129,20 +128,6 @@ function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
     else out.sampleRatio = r;
   }
   return out;
-}
-
-/** What is wrong with a tracing endpoint for this exporter, if anything (the manifest, `up` flags and env share it). */
-export function traceEndpointProblem(exporter: TraceExporterKind, ep: string): string | undefined {
-  const isUrl = /^https?:\/\/[^/\s]+/.test(ep);
-  if (exporter === 'jaeger') {
-    if (isUrl) return undefined;
-    // The Jaeger agent takes spans over UDP: host:port, no scheme.
-    return !ep.startsWith('unix:') && endpointProblem(ep) === undefined
-      ? undefined
-      : 'expected a collector URL (http://host:14268/api/traces) or an agent host:port (UDP)';
-  }
-  if (exporter === 'otlp-grpc' || exporter === 'otlp-http') return isUrl ? undefined : 'expected an http(s):// URL';
-  return undefined;
 }
 
 const NODE_FIELDS = ['name', 'type', 'implementation', 'parameters', 'children', 'endpoint', 'runtime'] as const;
@@ -201,18 +186,6 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
   const node: NodeSpec = { name, type, implementation, parameters, children, runtime, path: where };
   if (endpoint) node.endpoint = endpoint;
   return node;
-}
-
-export function endpointProblem(ep: string): string | undefined {
-  if (ep.startsWith('unix:')) {
-    const file = ep.slice(5).replace(/^\/\/(?=\/)/, '');
-    return file.startsWith('/') ? undefined : 'a unix socket endpoint needs an absolute path (unix:/path/to.sock)';
-  }
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d+)$/.exec(ep);
-  if (!m) return "expected host:port, [ipv6]:port or unix:/absolute/path";
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return `port ${port} is out of range 1-65535`;
-  return undefined;
 }
 
 function validateRuntime(raw: unknown, at: string, p: Problems, graphMax: number): NodeSpec['runtime'] {

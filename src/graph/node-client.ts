@@ -1,14 +1,28 @@
+import type { InferError } from '../errors';
+import type { NodeMethod } from '../message/hop';
 import type { InferMessage } from '../message/message';
 import type { NodeSpec } from './spec';
 
-/** The Seldon node methods the walk calls. */
-export type NodeMethod = 'predict' | 'transformInput' | 'transformOutput' | 'route' | 'aggregate';
+export { NODE_METHODS, type NodeMethod } from '../message/hop';
 
 export interface HopOptions {
   /** Absolute deadline, ms since epoch; every hop carries the same end-to-end deadline. */
   deadline: number;
   /** Aborted when the request is cancelled or a sibling branch failed. */
   signal: AbortSignal;
+}
+
+export interface HopObserver {
+  /** Called after each hop with the node's reported compute time (µs) when it sent one. */
+  (node: NodeSpec, method: NodeMethod, ms: number, computeUs: number | undefined, error?: InferError): void;
+}
+
+/**
+ * HopOptions with an observer of this one call: how a per-request timeline learns the node's compute time. Clients
+ * that can measure it (gRPC from the trailer, in-process directly) call it; others may ignore it.
+ */
+export interface ObservedHopOptions extends HopOptions {
+  observe?: HopObserver;
 }
 
 /**

@@ -2,13 +2,13 @@
  * The typed graph specification that manifest validation produces (src/graph/manifest.ts) and everything else reads.
  * Defaults are applied during validation, so these fields are all present.
  */
-export const NODE_TYPES = ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
+import type { NodeType, ParamValue } from '../components/types';
+import type { HopCodec } from '../message/hop';
 
-export type ParamValue = string | number | boolean;
-
-/** Seldon DefaultData encodings over protobuf, or FlatBuffers (protos/infergraph/tensor.fbs) on its own service. */
-export type HopCodec = 'tftensor' | 'tensor' | 'ndarray' | 'flatbuffers';
+// Node types and parameter values belong to the component API; methods and codecs sit below src/graph and
+// src/protocol. Re-exported so the spec reads as one vocabulary.
+export { NODE_TYPES, type NodeType, type ParamValue } from '../components/types';
+export { HOP_CODECS, type HopCodec } from '../message/hop';
 
 export interface NodeRuntime {
   /** Per-node limit for received and sent gRPC messages, bytes. */

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { NodeMethod } from '../graph/node-client';
+import type { NodeMethod } from '../message/hop';
 
 /**
  * The gRPC service that carries FlatBuffers hop messages (protos/infergraph/tensor.fbs): infergraph.v1.FlatBuffersNode.

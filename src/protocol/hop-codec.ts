@@ -1,6 +1,5 @@
 import type { MethodDefinition } from '@grpc/proto-loader';
-import type { NodeMethod } from '../graph/node-client';
-import type { HopCodec } from '../graph/spec';
+import type { HopCodec, NodeMethod } from '../message/hop';
 import type { InferMessage, TensorEncoding } from '../message/message';
 import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers';
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers-service';

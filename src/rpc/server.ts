@@ -5,18 +5,12 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { EventEmitter } from 'node:events';
 import { lstatSync, unlinkSync } from 'node:fs';
+import { channelLimits } from './channel-options';
 
 /**
  * gRPC server bootstrap shared by the executor and every node: message limits, grpc.health.v1 (NOT_SERVING until
  * the process is ready), and server reflection so grpcurl-style clients can list the services.
  */
-
-export function channelLimits(maxMessageBytes: number): grpc.ChannelOptions {
-  return {
-    'grpc.max_receive_message_length': maxMessageBytes,
-    'grpc.max_send_message_length': maxMessageBytes,
-  };
-}
 
 /**
  * HTTP/2 receive window of our servers. Node's default, 64 KB per stream and per connection, makes a 602 KB request

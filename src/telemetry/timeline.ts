@@ -1,7 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { codeName, toInferError } from '../errors';
-import type { ObservedHopOptions } from '../executor/grpc-node-client';
-import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 

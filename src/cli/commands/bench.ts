@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { ALL_CODECS, renderHopMarkdown, runHopBench, type HopMode } from '../../bench/hop';
+import { renderHopMarkdown, runHopBench, type HopMode } from '../../bench/hop';
 import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput } from '../../bench/input';
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
-import type { HopCodec } from '../../graph/spec';
+import { HOP_CODECS, type HopCodec } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
@@ -129,7 +129,7 @@ export function registerBench(program: Command): void {
   bench
     .command('hop')
     .description('per-hop overhead of each hop codec: a tensor through one identity node process, round trip minus node compute')
-    .option('--codecs <list>', `codecs to compare (${ALL_CODECS.join(', ')})`, ALL_CODECS.join(','))
+    .option('--codecs <list>', `codecs to compare (${HOP_CODECS.join(', ')})`, HOP_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
     .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')
     .option('--gaps <ms list>', 'idle ms before each measured call, e.g. 0,50 (0: hot path; 50: a node idle between requests, as in a graph at concurrency 1)', '0')
@@ -144,7 +144,7 @@ export function registerBench(program: Command): void {
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
       const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
-      for (const c of codecs) if (!ALL_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${ALL_CODECS.join(', ')})`);
+      for (const c of codecs) if (!HOP_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${HOP_CODECS.join(', ')})`);
       const modes = o.modes.split(',').map((s) => s.trim()) as HopMode[];
       for (const m of modes) if (m !== 'echo' && m !== 'one-way') throw new Error(`--modes: unknown mode '${m}' (echo, one-way)`);
       const report = await runHopBench({

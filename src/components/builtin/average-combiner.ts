@@ -3,7 +3,7 @@
  * of an ensemble. Output is float32, or float64 when any input is float64.
  */
 import { ConfigError, invalidArgument } from '../../errors';
-import type { ParamValue } from '../../graph/spec';
+import type { ParamValue } from '../types';
 import { describePayload, type Payload } from '../../message/message';
 import type { TypedArray } from '../../tensor/dtype';
 import { shapeToString, type Tensor } from '../../tensor/tensor';

@@ -3,7 +3,7 @@
  * Deliberately free of heavy imports (sharp, onnxruntime) so every built-in can use it.
  */
 import { ConfigError, InferError, Code, deadlineExceeded } from '../../errors';
-import type { ParamValue } from '../../graph/spec';
+import type { ParamValue } from '../types';
 import type { CallContext } from '../api';
 
 /**

@@ -12,7 +12,7 @@
 import sharp from 'sharp';
 import { ConfigError, InferError, invalidArgument, internal } from '../../errors';
 import { describePayload, type Payload } from '../../message/message';
-import type { ParamValue } from '../../graph/spec';
+import type { ParamValue } from '../types';
 import type { Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
 import { normalisationTable } from './uint8-normalise';

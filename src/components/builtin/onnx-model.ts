@@ -10,7 +10,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ConfigError, failedPrecondition, internal, invalidArgument } from '../../errors';
-import type { ParamValue } from '../../graph/spec';
+import type { ParamValue } from '../types';
 import { describePayload, type Payload } from '../../message/message';
 import type { DType, TypedArray } from '../../tensor/dtype';
 import { numel, shapeToString, type Tensor } from '../../tensor/tensor';

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError, invalidArgument } from '../../errors';
-import type { ParamValue } from '../../graph/spec';
+import type { ParamValue } from '../types';
+import { parseLabels, type Label } from '../../util/labels';
 import { describePayload, type JsonValue, type Payload } from '../../message/message';
 import type { TypedArray } from '../../tensor/dtype';
 import { shapeToString } from '../../tensor/tensor';
@@ -13,36 +14,8 @@ import { Params, softmaxRows } from './common';
 
 const NAME = 'top1-output';
 export const SYNTHETIC_NOTE = 'synthetic weights: class is meaningless';
-
-export interface Label {
-  wnid: string;
-  name: string;
-}
-
-/**
- * Parses `index<TAB>wnid<TAB>name` lines; indexes must run 0, 1, 2, ... in order. Empty lines and lines starting with
- * '#' are skipped. Errors name file:line.
- */
-export function parseLabels(text: string, file: string): Label[] {
-  const labels: Label[] = [];
-  const lines = text.split(/\r?\n/);
-  lines.forEach((line, i) => {
-    if (line.trim() === '' || line.startsWith('#')) return;
-    const where = `${file}:${i + 1}`;
-    const fields = line.split('\t');
-    if (fields.length !== 3) {
-      throw new ConfigError([`${NAME}: ${where}: expected index<TAB>wnid<TAB>name (3 tab-separated fields), got ${fields.length}: ${JSON.stringify(line)}`]);
-    }
-    const [index, wnid, name] = fields.map((f) => f.trim()) as [string, string, string];
-    if (!/^\d+$/.test(index) || Number(index) !== labels.length) {
-      throw new ConfigError([`${NAME}: ${where}: expected index ${labels.length}, got ${JSON.stringify(index)}`]);
-    }
-    if (wnid === '' || name === '') throw new ConfigError([`${NAME}: ${where}: empty ${wnid === '' ? 'wnid' : 'name'}`]);
-    labels.push({ wnid, name });
-  });
-  if (labels.length === 0) throw new ConfigError([`${NAME}: ${file}: no labels`]);
-  return labels;
-}
+// The labels parser is shared with `infergraph eval`; re-exported for users of this component's module.
+export { parseLabels, type Label } from '../../util/labels';
 
 interface Entry {
   index: number;

@@ -1,0 +1,33 @@
+import type { Transport } from '../runner/supervisor';
+import type { LevelResult } from './analysis';
+
+/** What `infergraph bench` writes (bench-report.json) and renders (report-html.ts): its own module, so both import it. */
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  value: number | null;
+  met: boolean | null;
+  note?: string;
+}
+
+export interface BenchReport {
+  kind: 'infergraph-bench';
+  version: 1;
+  startedAt: string;
+  command: string;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavg: number[] };
+  graph?: { name: string; file?: string; codec: string; nodes: string[] };
+  target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
+  input: string;
+  answer?: string;
+  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number; nodeFlags: string[] };
+  levels: LevelResult[];
+  baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
+  ratios?: {
+    latency?: { concurrency: number; graphMeanMs: number; inProcessMeanMs: number; graphP50Ms: number; inProcessP50Ms: number; ratio: number };
+    throughput?: { concurrency: number; graph: number; inProcess: number; ratio: number };
+  };
+  targets: TargetCheck[];
+  files: { json: string; html: string };
+}

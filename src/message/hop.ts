@@ -1,0 +1,15 @@
+/**
+ * The vocabulary of one hop, below src/graph and src/protocol so both can use it: the node methods the walk calls
+ * and the codecs a graph can put on its hops. src/graph/spec.ts and src/graph/node-client.ts re-export them.
+ */
+
+/** The Seldon node methods the walk calls. */
+export const NODE_METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate'] as const;
+export type NodeMethod = (typeof NODE_METHODS)[number];
+
+/**
+ * Seldon DefaultData encodings over protobuf, or FlatBuffers (protos/infergraph/tensor.fbs) on its own service. The
+ * one list: manifest validation, the hop wire (src/protocol/hop-codec.ts) and `bench hop --codecs` read it.
+ */
+export const HOP_CODECS = ['tftensor', 'tensor', 'ndarray', 'flatbuffers'] as const;
+export type HopCodec = (typeof HOP_CODECS)[number];
