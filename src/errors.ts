@@ -3,6 +3,7 @@
  * InferError carrying a gRPC status code; the one mapping to grpc-js ServiceError lives in src/rpc/status.ts.
  * This file deliberately does not import grpc-js so that components can throw these without seeing gRPC.
  */
+import { NODE_METHODS, type NodeMethod } from './message/hop';
 
 /** Numeric gRPC status codes (identical to grpc-js `status`). */
 export const Code = {
@@ -29,15 +30,63 @@ export type CodeValue = (typeof Code)[keyof typeof Code];
 export const codeName = (code: number): string =>
   (Object.keys(Code) as (keyof typeof Code)[]).find((k) => Code[k] === code) ?? `CODE_${code}`;
 
+/** Marks InferErrors across copies of this package (a user component may bundle its own): Temporal's SDK does the same. */
+const BRAND = Symbol.for('infergraph.InferError');
+
+/** For checking a method name that came over the wire. */
+export const NODE_METHOD_SET: ReadonlySet<string> = new Set(NODE_METHODS);
+
+/** The hop an error happened on, when known: set by the node host and the executor's node clients. */
+export interface HopFields {
+  /** Graph node name. */
+  node?: string;
+  /** The node method the walk called (predict, transformInput, transformOutput, route, aggregate). */
+  method?: NodeMethod;
+}
+
 export class InferError extends Error {
+  readonly node?: string;
+  readonly method?: NodeMethod;
+
   constructor(
     readonly code: CodeValue,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown } & HopFields,
   ) {
-    super(message, options);
-    this.name = `InferError(${codeName(code)})`;
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'InferError';
+    if (options?.node !== undefined) this.node = options.node;
+    if (options?.method !== undefined) this.method = options.method;
   }
+
+  /** `instanceof` answers by the brand too, so it also recognises another copy's errors. */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return isInferError(x);
+  }
+}
+Object.defineProperty(InferError.prototype, BRAND, { value: true });
+
+/**
+ * True for an InferError of any copy of this package, recognised by its brand, not its class: a user component that
+ * bundles its own infergraph still gets its status code through.
+ */
+export function isInferError(x: unknown): x is InferError {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    (x as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (x as { code?: unknown }).code === 'number'
+  );
+}
+
+/** The same error with its hop filled in where it had none (it keeps what it had: the deepest hop knows best). */
+export function withHop(err: InferError, hop: HopFields): InferError {
+  const node = err.node ?? hop.node;
+  const method = err.method ?? hop.method;
+  if (node === err.node && method === err.method) return err;
+  const out = new InferError(err.code, err.message, { cause: err.cause, node, method });
+  if (err.stack) out.stack = err.stack;
+  return out;
 }
 
 export const invalidArgument = (msg: string, cause?: unknown): InferError =>
@@ -51,7 +100,7 @@ export const internal = (msg: string, cause?: unknown): InferError => new InferE
 
 /** Anything thrown becomes an InferError; unknown errors are INTERNAL with their message kept. */
 export function toInferError(err: unknown): InferError {
-  if (err instanceof InferError) return err;
+  if (isInferError(err)) return err;
   if (err instanceof Error) {
     // Errors that already carry a numeric gRPC code (grpc-js ServiceError) keep it.
     const code = (err as { code?: unknown }).code;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, InferError, codeName } from '../errors';
+import { ConfigError, codeName, isInferError } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
 import { registerEval } from './commands/eval';
@@ -24,7 +24,7 @@ registerBench(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);
-  else if (err instanceof InferError) console.error(`infergraph: ${codeName(err.code)}: ${err.message}`);
+  else if (isInferError(err)) console.error(`infergraph: ${codeName(err.code)}: ${err.message}`);
   else console.error(`infergraph: ${(err as Error).message ?? String(err)}`);
   process.exit(err instanceof ConfigError ? 2 : 1);
 });

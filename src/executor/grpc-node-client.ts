@@ -32,8 +32,9 @@ export class GrpcNodeClient implements NodeClient {
     const client = this.client(node);
     const t0 = performance.now();
     const context = `node '${node.name}' (${hopMethodLabel(this.graph.codec, method)})`;
+    const hop = { node: node.name, method };
     return new Promise<InferMessage>((resolve, reject) => {
-      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`));
+      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
       let outcome: { err: grpc.ServiceError | null; reply: unknown } | undefined;
       // grpc-js calls the unary callback before it emits 'status' (which carries the trailer with the node's
       // compute time), so the hop completes on 'status'.
@@ -44,7 +45,7 @@ export class GrpcNodeClient implements NodeClient {
         const computeUs = v === undefined ? undefined : Number(v);
         const { err, reply } = outcome ?? { err: null, reply: undefined };
         if (err || !reply) {
-          const e = fromServiceError(err ?? new Error('empty reply'), context);
+          const e = fromServiceError(err ?? new Error('empty reply'), context, hop);
           (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs, e);
           return reject(e);
         }
@@ -53,7 +54,7 @@ export class GrpcNodeClient implements NodeClient {
           (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs);
           resolve(msg);
         } catch (e) {
-          reject(fromServiceError(e, `${context}: bad reply`));
+          reject(fromServiceError(e, `${context}: bad reply`, hop));
         }
       };
       const call = client.makeUnaryRequest(

@@ -1,22 +1,49 @@
 import * as grpc from '@grpc/grpc-js';
-import { Code, InferError, toInferError, type CodeValue } from '../errors';
+import { Code, InferError, NODE_METHOD_SET, toInferError, type CodeValue, type HopFields } from '../errors';
+import { ERROR_METHOD_TRAILER, ERROR_NODE_TRAILER } from './trailers';
 
 /**
  * The one place where errors become gRPC statuses (server side) and gRPC statuses become InferErrors (client
- * side). Unknown errors are INTERNAL with their message kept.
+ * side). Unknown errors are INTERNAL with their message kept. An error's hop (node, method) rides in trailers, so it
+ * survives the trip through the executor to the client as fields, not only as words in the message.
  */
 export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const e = toInferError(err);
-  return { code: e.code as number as grpc.status, details: e.message, metadata: new grpc.Metadata() };
+  const metadata = new grpc.Metadata();
+  if (e.node !== undefined) metadata.set(ERROR_NODE_TRAILER, e.node);
+  if (e.method !== undefined) metadata.set(ERROR_METHOD_TRAILER, e.method);
+  return { code: e.code as number as grpc.status, details: e.message, metadata };
 }
 
-/** A failed client call, with the peer's own status code; `context` says which hop failed. */
-export function fromServiceError(err: unknown, context: string): InferError {
+/** The hop fields a peer sent in its error trailers (a node, or an executor relaying a node's error). */
+function peerHop(err: Partial<grpc.ServiceError>): HopFields {
+  const md = err.metadata instanceof grpc.Metadata ? err.metadata : undefined;
+  const node = md?.get(ERROR_NODE_TRAILER)[0];
+  const method = md?.get(ERROR_METHOD_TRAILER)[0];
+  const out: HopFields = {};
+  if (typeof node === 'string' && node) out.node = node;
+  if (typeof method === 'string' && NODE_METHOD_SET.has(method)) out.method = method as HopFields['method'];
+  return out;
+}
+
+/**
+ * A failed client call, with the peer's own status code; `context` says which hop failed (in the message) and `hop`
+ * names it as fields. Without `hop`, the fields are the ones the peer sent, if any.
+ */
+export function fromServiceError(err: unknown, context: string, hop: HopFields = {}): InferError {
   const se = err as Partial<grpc.ServiceError>;
   if (typeof se?.code === 'number' && se.code !== grpc.status.OK) {
     const details = se.details || se.message || 'no details';
-    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, { cause: err });
+    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, { cause: err, ...peerHop(se), ...defined(hop) });
   }
   const e = toInferError(err);
-  return new InferError(e.code === Code.OK ? Code.INTERNAL : e.code, `${context}: ${e.message}`, { cause: err });
+  const fields = { node: e.node, method: e.method, ...defined(hop) };
+  return new InferError(e.code === Code.OK ? Code.INTERNAL : e.code, `${context}: ${e.message}`, { cause: err, ...fields });
 }
+
+const defined = (h: HopFields): HopFields => {
+  const out: HopFields = {};
+  if (h.node !== undefined) out.node = h.node;
+  if (h.method !== undefined) out.method = h.method;
+  return out;
+};

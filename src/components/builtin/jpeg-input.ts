@@ -10,7 +10,7 @@
  * table per channel: cheaper than a multiply-add per sample, and exactly (v/255 - mean)/std rounded once to float32.
  */
 import sharp from 'sharp';
-import { ConfigError, InferError, invalidArgument, internal } from '../../errors';
+import { ConfigError, invalidArgument, internal, isInferError } from '../../errors';
 import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../types';
 import type { Tensor } from '../../tensor/tensor';
@@ -208,7 +208,7 @@ class JpegInput implements Component {
         ({ data, info } = await shrinkCrop(input).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
       }
     } catch (err) {
-      if (err instanceof InferError) throw err;
+      if (isInferError(err)) throw err;
       throw decodeError(err, format, bytes, maxPixels);
     }
     if (info.channels !== 3 || data.byteLength !== crop * crop * 3) {
