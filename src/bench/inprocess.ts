@@ -1,11 +1,10 @@
-import type { Component } from '../components/api';
-import { CollectingCallContext } from '../components/call-context';
-import { loadComponentDefinition } from '../components/registry';
+import type { ComponentDefinition, ModelMetadata } from '../components/api';
 import { unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec, type ParamValue } from '../graph/spec';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
+import { ComponentHost } from '../node/component-host';
 import { TimelineRecorder } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import type { BenchTarget, Sample } from './target';
@@ -27,59 +26,49 @@ export interface InProcessOptions {
   logger: Logger;
 }
 
-/** NodeClient that calls components in this process; the reply meta is what node-server would send. */
+/** NodeClient that calls components in this process through the same ComponentHost a node process serves. */
 export class LocalNodeClient implements NodeClient {
-  private constructor(private readonly components: Map<string, { component: Component; staticTags: InferMessage['meta']['tags'] }>) {}
+  private constructor(private readonly hosts: Map<string, ComponentHost>) {}
 
   static async create(graph: GraphSpec, opts: InProcessOptions): Promise<LocalNodeClient> {
-    const map = new Map<string, { component: Component; staticTags: InferMessage['meta']['tags'] }>();
+    const hosts = new Map<string, ComponentHost>();
+    const threads = opts.onnxThreads;
+    const parameters = threads === undefined ? undefined : (def: ComponentDefinition, params: Record<string, ParamValue>) =>
+      def.name === 'onnx-model' ? { ...params, intraOpThreads: threads } : params;
     try {
       for (const node of walkNodes(graph.graph)) {
         if (node.endpoint) throw new Error(`node '${node.name}' is an external endpoint (${node.endpoint}): it cannot run in-process`);
-        const def = loadComponentDefinition(node.implementation);
-        const params: Record<string, ParamValue> = { ...node.parameters };
-        if (def.name === 'onnx-model' && opts.onnxThreads !== undefined) params.intraOpThreads = opts.onnxThreads;
-        const component = await def.create(params, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger: opts.logger });
-        // Registered before load() so a failure further on still closes it.
-        map.set(node.name, { component, staticTags: {} });
-        await component.load?.();
-        (map.get(node.name) as { staticTags: InferMessage['meta']['tags'] }).staticTags = component.tags?.() ?? {};
+        hosts.set(node.name, await ComponentHost.create(graph, node, { logger: opts.logger, ...(parameters ? { parameters } : {}) }));
       }
     } catch (err) {
-      await Promise.allSettled([...map.values()].map((c) => c.component.close?.()));
+      await Promise.allSettled([...hosts.values()].map((h) => h.close()));
       throw err;
     }
-    return new LocalNodeClient(map);
+    return new LocalNodeClient(hosts);
   }
 
   call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
   async call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
-    const entry = this.components.get(node.name);
-    if (!entry) throw unimplemented(`no in-process component for node '${node.name}'`);
-    const { component: c, staticTags } = entry;
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
-    const ctx = new CollectingCallContext(meta, opts.signal, opts.deadline);
-    const missing = (): never => {
-      throw unimplemented(`${node.name}: component does not implement ${method}`);
-    };
-    const t0 = performance.now();
-    let payload: Payload;
-    if (method === 'aggregate') payload = await (c.aggregate ?? missing).call(c, (input as InferMessage[]).map((m) => m.payload), ctx);
-    else if (method === 'route') {
-      const route = await (c.route ?? missing).call(c, (input as InferMessage).payload, ctx);
-      payload = { kind: 'tensor', tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) } };
-    } else payload = await (c[method] ?? missing).call(c, (input as InferMessage).payload, ctx);
-    const ms = performance.now() - t0;
-    (opts as ObservedHopOptions).observe?.(node, method, ms, Math.round(ms * 1000));
-    return {
-      meta: { puid: meta.puid, tags: { ...staticTags, ...ctx.tags }, routing: {}, requestPath: {}, metrics: [...ctx.metrics, ...(c.metrics?.() ?? [])] },
-      payload,
-    };
+    const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
+    const { message, computeUs } = await this.host(node).invoke(method, inputs, { meta, signal: opts.signal, deadline: opts.deadline });
+    (opts as ObservedHopOptions).observe?.(node, method, computeUs / 1000, computeUs);
+    return message;
+  }
+
+  async metadata(node: NodeSpec): Promise<ModelMetadata> {
+    return this.host(node).metadata();
+  }
+
+  private host(node: NodeSpec): ComponentHost {
+    const h = this.hosts.get(node.name);
+    if (!h) throw unimplemented(`no in-process component for node '${node.name}'`);
+    return h;
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.components.values()].map((c) => c.component.close?.()));
+    await Promise.allSettled([...this.hosts.values()].map((h) => h.close()));
   }
 }
 

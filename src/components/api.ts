@@ -39,6 +39,15 @@ export interface ComponentMetadata {
   outputs?: TensorMetadata[];
 }
 
+/** A node's metadata as the graph reports it (Seldon ModelMetadata without protobuf): the component's, named. */
+export interface ModelMetadata {
+  name: string;
+  platform: string;
+  versions: string[];
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
 export interface Component {
   /** Heavy start-up work (loading weights). The node reports SERVING only after it resolves. */
   load?(): Promise<void>;

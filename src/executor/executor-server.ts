@@ -1,15 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition } from '@grpc/proto-loader';
 import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
-import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { collectModelMetadata } from '../graph/metadata';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
-import { binaryInputMetadata, graphMetadataToWire } from '../protocol/metadata';
+import { binaryInputMetadata, graphMetadataToWire, modelMetadataToWire } from '../protocol/metadata';
 import { seldonProto, serviceDefinition } from '../protocol/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
-import { channelLimits } from '../rpc/channel-options';
+import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
@@ -49,15 +49,9 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   });
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
-    const abort = new AbortController();
-    // grpc-js emits 'cancelled' for every call once its stream closes: only an unanswered request has a walk to stop.
-    let answered = false;
-    call.on('cancelled', () => {
-      if (!answered) abort.abort();
-    });
-    const clientDeadline = call.getDeadline();
-    const d = clientDeadline instanceof Date ? clientDeadline.getTime() : Number(clientDeadline);
-    const deadline = Number.isFinite(d) ? d : Date.now() + graph.deadlineMs;
+    // Only an unanswered request has a walk to stop; the client's deadline, else the graph's, bounds every hop.
+    const scope = callScope(call);
+    const deadline = scope.deadline ?? Date.now() + graph.deadlineMs;
     let replyEncoding: TensorEncoding = seldonEncoding(graph.codec);
     // Only a request that asks for its hop timeline walks through a recorder (predict --trace); others pay nothing.
     const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(client) : undefined;
@@ -65,24 +59,30 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       .then(() => {
         const req = fromWire(call.request);
         if (req.payload.kind === 'tensor' && req.payload.encoding) replyEncoding = req.payload.encoding;
-        return (timeline ? new GraphExecutor(graph, timeline) : executor).execute(req, { deadline, signal: abort.signal });
+        return (timeline ? new GraphExecutor(graph, timeline) : executor).execute(req, { deadline, signal: scope.signal });
       })
       .then(
         (reply) => {
-          answered = true;
+          scope.finish();
           if (timeline) reply = { ...reply, meta: { ...reply.meta, tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue } } };
           callback(null, toWire(reply, replyEncoding));
         },
         (err: unknown) => {
-          answered = true;
+          scope.finish();
           logger.debug({ err: (err as Error).message }, 'predict failed');
           callback(toServiceError(err));
         },
       );
   };
 
+  /** The nodes' metadata in Seldon's wire form, asked through the node client (best effort, see collectModelMetadata). */
+  const wireModels = async (): Promise<Record<string, WireModelMetadata>> => {
+    const models = await collectModelMetadata(graph, client);
+    return Object.fromEntries(Object.entries(models).map(([name, m]) => [name, modelMetadataToWire(m.name, m)]));
+  };
+
   const graphMetadata: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) => {
-    collectModelMetadata(graph, opts.addresses).then(
+    wireModels().then(
       (models) => {
         const root = graph.graph;
         callback(null, graphMetadataToWire(graph.name, models, [binaryInputMetadata()], models[root.name]?.outputs ?? []));
@@ -95,7 +95,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     Predict: predict,
     GraphMetadata: graphMetadata,
     ModelMetadata: ((call: grpc.ServerUnaryCall<{ name?: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      collectModelMetadata(graph, opts.addresses).then((models) => {
+      wireModels().then((models) => {
         const m = models[call.request.name ?? ''];
         if (m) callback(null, m);
         else callback(toServiceError(new InferError(Code.NOT_FOUND, `no model named '${call.request.name}' in graph ${graph.name} (models: ${Object.keys(models).join(', ')})`)));
@@ -115,31 +115,4 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       client.close();
     },
   };
-}
-
-/** Model metadata of the MODEL and TRANSFORMER nodes, asked of the nodes themselves (best effort, 2 s). */
-async function collectModelMetadata(graph: GraphSpec, addresses: Record<string, string>): Promise<Record<string, WireModelMetadata>> {
-  const out: Record<string, WireModelMetadata> = {};
-  const nodes = walkNodes(graph.graph).filter((n) => n.type === 'MODEL' || n.type === 'TRANSFORMER');
-  await Promise.all(
-    nodes.map(async (n) => {
-      const address = addresses[n.name] ?? n.endpoint;
-      const service = n.type === 'MODEL' ? 'seldon.protos.Model' : 'seldon.protos.Transformer';
-      const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>).Metadata as MethodDefinition<object, object>;
-      if (!address) return;
-      const c = new grpc.Client(address, grpc.credentials.createInsecure(), channelLimits(graph.maxMessageBytes));
-      try {
-        out[n.name] = await new Promise<WireModelMetadata>((resolve, reject) =>
-          c.makeUnaryRequest(def.path, def.requestSerialize as (v: object) => Buffer, def.responseDeserialize as (b: Buffer) => WireModelMetadata, {}, { deadline: Date.now() + 2000 }, (err, v) =>
-            err || !v ? reject(err ?? new Error('empty')) : resolve(v),
-          ),
-        );
-      } catch {
-        out[n.name] = { name: n.name, versions: [], platform: n.implementation, inputs: [], outputs: [] };
-      } finally {
-        c.close();
-      }
-    }),
-  );
-  return out;
 }

@@ -1,9 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { Code, InferError } from '../errors';
+import type { ModelMetadata } from '../components/api';
+import { Code, InferError, unimplemented } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
+import { metadataRpc, modelMetadataFromWire } from '../protocol/metadata';
 import { channelLimits } from '../rpc/channel-options';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { fromServiceError } from '../rpc/status';
@@ -71,6 +73,24 @@ export class GrpcNodeClient implements NodeClient {
       const onAbort = (): void => call.cancel();
       opts.signal.addEventListener('abort', onAbort, { once: true });
       call.on('status', (s: grpc.StatusObject) => finish(s.metadata));
+    });
+  }
+
+  /** Seldon's Model/Transformer Metadata rpc on the node's channel; other node types have none. */
+  metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata> {
+    const hop = { node: node.name };
+    const context = `node '${node.name}' (Metadata)`;
+    return new Promise<ModelMetadata>((resolve, reject) => {
+      const rpc = metadataRpc(node.type);
+      if (!rpc) return reject(unimplemented(`${context}: a ${node.type} node serves no Metadata`));
+      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
+      const call = this.client(node).makeUnaryRequest(rpc.path, rpc.serialize, rpc.deserialize, {}, new grpc.Metadata(), { deadline: opts.deadline }, (err, v) => {
+        opts.signal.removeEventListener('abort', onAbort);
+        if (err || !v) reject(fromServiceError(err ?? new Error('empty reply'), context, hop));
+        else resolve(modelMetadataFromWire(v, node.name));
+      });
+      const onAbort = (): void => call.cancel();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -1,3 +1,4 @@
+import type { ModelMetadata } from '../components/api';
 import type { InferError } from '../errors';
 import type { NodeMethod } from '../message/hop';
 import type { InferMessage } from '../message/message';
@@ -32,4 +33,6 @@ export interface ObservedHopOptions extends HopOptions {
 export interface NodeClient {
   call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  /** The node's model metadata (Seldon's Metadata rpc over gRPC); rejects when the node cannot say. */
+  metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata>;
 }

@@ -1,27 +1,28 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Component, ComponentDefinition } from '../components/api';
-import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
-import { loadComponentDefinition } from '../components/registry';
+import type { WorkRunner } from '../components/call-context';
 import { unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
-import { emptyMeta, type InferMessage, type Payload, type TensorEncoding } from '../message/message';
-import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/proto-loader';
-import { fromWire, toWire } from '../protocol/seldon-message';
+import type { NodeMethod } from '../message/hop';
+import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
 import { decodeFlatMessage, decodeFlatMessageList, encodeFlatMessage } from '../protocol/flatbuffers';
 import { FLAT_RPC_METHOD, FLAT_RPCS, FLAT_SERVICE, flatNodeService } from '../protocol/flatbuffers-service';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { modelMetadataToWire } from '../protocol/metadata';
+import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/proto-loader';
+import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
+import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { Logger } from '../util/logger';
+import { ComponentHost } from './component-host';
 
 /**
- * The node runtime: hosts one component behind the Seldon services its node type needs (plus Generic), health and
- * reflection. Requests are decoded to internal messages, handed to the component, and the reply carries only what
- * this node added to meta (the executor merges). Server-side compute time goes back in the trailer so the
- * executor and the bench can split compute from transport.
+ * The node runtime's gRPC front end: serves one ComponentHost behind the Seldon services its node type needs (plus
+ * Generic and infergraph.v1.FlatBuffersNode), health and reflection. Requests are decoded to internal messages and
+ * handed to the host; the reply carries only what this node added to meta (the executor merges), and the host's
+ * compute time goes back in a trailer so the executor and the bench can split compute from transport.
  */
 
 const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
@@ -31,8 +32,6 @@ const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
   COMBINER: 'Combiner',
   ROUTER: 'Router',
 };
-
-type Method = 'predict' | 'transformInput' | 'transformOutput' | 'route' | 'aggregate';
 
 export interface NodeServerOptions {
   graph: GraphSpec;
@@ -52,11 +51,7 @@ export interface RunningNode {
 
 export async function startNodeServer(opts: NodeServerOptions): Promise<RunningNode> {
   const { node, graph, logger } = opts;
-  const def: ComponentDefinition = loadComponentDefinition(node.implementation);
-  const component = await def.create(node.parameters, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger });
-  const t0 = performance.now();
-  await component.load?.();
-  logger.info({ node: node.name, implementation: def.name, loadMs: Math.round(performance.now() - t0) }, 'component loaded');
+  const host = await ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
 
   const service = TYPE_SERVICE[node.type];
   const bundle = createServer({
@@ -65,7 +60,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     reflect: seldonProto().def,
     interceptors: opts.serverInterceptors,
   });
-  const h = new Handlers(component, node, seldonEncoding(graph.codec), opts.work ?? plainWork);
+  const h = new Handlers(host, seldonEncoding(graph.codec));
   const typed: grpc.UntypedServiceImplementation = {};
   const generic: grpc.UntypedServiceImplementation = {
     TransformInput: h.unary('transformInput'),
@@ -101,7 +96,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     async close() {
       bundle.setServing(false);
       await shutdown(bundle.server);
-      await component.close?.();
+      await host.close();
     },
   };
 }
@@ -111,19 +106,15 @@ function respond<R>(callback: grpc.sendUnaryData<R>): [(r: [R, grpc.Metadata]) =
   return [([reply, trailer]) => callback(null, reply, trailer), (err) => callback(toServiceError(err))];
 }
 
+type Decoded = { meta: Meta; encoding: TensorEncoding; inputs: Payload | Payload[] };
+
 class Handlers {
-  private readonly staticTags;
-
   constructor(
-    private readonly component: Component,
-    private readonly node: NodeSpec,
+    private readonly host: ComponentHost,
     private readonly codec: TensorEncoding,
-    private readonly work: WorkRunner,
-  ) {
-    this.staticTags = component.tags?.() ?? {};
-  }
+  ) {}
 
-  unary(method: Exclude<Method, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
+  unary(method: Exclude<NodeMethod, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
     return (call, callback) => {
       this.run(call, () => {
         const msg = fromWire(call.request);
@@ -143,7 +134,7 @@ class Handlers {
   }
 
   /** infergraph.v1.FlatBuffersNode: bytes decoded here, so a malformed FlatBuffer is INVALID_ARGUMENT. */
-  flat(method: Method): grpc.handleUnaryCall<Buffer, Buffer> {
+  flat(method: NodeMethod): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
       this.run(call, () => {
         if (method !== 'aggregate') {
@@ -159,7 +150,8 @@ class Handlers {
   metadata(): grpc.handleUnaryCall<unknown, unknown> {
     return (_call, callback) => {
       try {
-        callback(null, modelMetadataToWire(this.node.name, this.component.metadata?.() ?? {}));
+        const m = this.host.metadata();
+        callback(null, modelMetadataToWire(m.name, m));
       } catch (err) {
         callback(toServiceError(err));
       }
@@ -167,7 +159,7 @@ class Handlers {
   }
 
   unimplementedCall(name: string): grpc.handleUnaryCall<unknown, unknown> {
-    return (_call, callback) => callback(toServiceError(unimplemented(`${this.node.name}: ${name} is not supported`)));
+    return (_call, callback) => callback(toServiceError(unimplemented(`${this.host.node.name}: ${name} is not supported`)));
   }
 
   /** Replies in the encoding the caller used for tensors (as Seldon components do), else the graph's codec. */
@@ -177,58 +169,22 @@ class Handlers {
 
   private async run<R>(
     call: grpc.ServerUnaryCall<unknown, unknown>,
-    decode: () => { meta: InferMessage['meta']; encoding: TensorEncoding; inputs: Payload | Payload[] },
-    method: Method,
+    decode: () => Decoded,
+    method: NodeMethod,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, grpc.Metadata]> {
     const { meta, encoding, inputs } = decode();
-    const abort = new AbortController();
-    // grpc-js emits 'cancelled' for every call once its stream closes, answered or not: abort only unfinished work
-    // (an abort() builds a DOMException with a stack trace, measurable per call).
-    let finished = false;
-    call.on('cancelled', () => {
-      if (!finished) abort.abort();
-    });
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined;
-    const ctx = new CollectingCallContext(meta, abort.signal, deadlineMs, this.work);
-    // Compute is the component's own time: message decoding and encoding count as transport, so a faster codec
-    // shows up as less transport and graph overhead (the bench), not as less compute.
-    const t0 = performance.now();
-    const payload = await this.invoke(method, inputs, ctx);
-    finished = true;
-    const computeUs = Math.round((performance.now() - t0) * 1000);
-    const reply: InferMessage = {
-      meta: {
-        puid: meta.puid,
-        tags: { ...this.staticTags, ...ctx.tags },
-        routing: {},
-        requestPath: {},
-        metrics: [...ctx.metrics, ...(this.component.metrics?.() ?? [])],
-      },
-      payload,
-    };
-    const wire = encode(reply, encoding);
+    const scope = callScope(call);
+    let reply;
+    try {
+      reply = await this.host.invoke(method, inputs, { meta, signal: scope.signal, deadline: scope.deadline });
+    } finally {
+      scope.finish();
+    }
+    const { message, computeUs } = reply;
+    const wire = encode(message, encoding);
     const trailer = new grpc.Metadata();
     trailer.set(COMPUTE_TRAILER, String(computeUs));
     return [wire, trailer];
-  }
-
-  private async invoke(method: Method, inputs: Payload | Payload[], ctx: CollectingCallContext): Promise<Payload> {
-    const c = this.component;
-    const missing = (): never => {
-      throw unimplemented(`${this.node.name}: component does not implement ${method}`);
-    };
-    switch (method) {
-      case 'aggregate':
-        return (c.aggregate ?? missing).call(c, inputs as Payload[], ctx);
-      case 'route': {
-        const route = await (c.route ?? missing).call(c, inputs as Payload, ctx);
-        // Seldon routers answer with the child index as a [[N]] tensor.
-        return { kind: 'tensor', tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) } };
-      }
-      default:
-        return (c[method] ?? missing).call(c, inputs as Payload, ctx);
-    }
   }
 }

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { ModelMetadata } from '../components/api';
 import { codeName, toInferError } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { NodeSpec } from '../graph/spec';
@@ -47,6 +48,10 @@ export class TimelineRecorder implements NodeClient {
   private readonly hops: TimelineHop[] = [];
 
   constructor(private readonly inner: NodeClient) {}
+
+  metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata> {
+    return this.inner.metadata(node, opts);
+  }
 
   call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;

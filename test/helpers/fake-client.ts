@@ -1,3 +1,4 @@
+import type { ModelMetadata } from '../../src/components/api';
 import { Code, InferError } from '../../src/errors';
 import type { HopOptions, NodeClient, NodeMethod } from '../../src/graph/node-client';
 import type { NodeSpec } from '../../src/graph/spec';
@@ -16,9 +17,24 @@ export interface CallRecord {
 
 export type Handler = (input: InferMessage | InferMessage[], opts: HopOptions) => Promise<Payload | InferMessage> | Payload | InferMessage;
 
+/** A node's metadata answer: the metadata, or what the node does instead (fails, never answers...). */
+export type MetadataHandler = (opts: HopOptions) => Promise<ModelMetadata> | ModelMetadata;
+
 export class FakeClient implements NodeClient {
   readonly calls: CallRecord[] = [];
-  constructor(private readonly handlers: Record<string, Handler>) {}
+  /** Every metadata request: node name and the options it carried. */
+  readonly metadataCalls: { node: string; opts: HopOptions }[] = [];
+  constructor(
+    private readonly handlers: Record<string, Handler>,
+    private readonly metadataHandlers: Record<string, MetadataHandler> = {},
+  ) {}
+
+  async metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata> {
+    this.metadataCalls.push({ node: node.name, opts });
+    const h = this.metadataHandlers[node.name];
+    if (!h) throw new InferError(Code.UNIMPLEMENTED, `no fake metadata for ${node.name}`);
+    return h(opts);
+  }
 
   call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;

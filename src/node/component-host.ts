@@ -1,0 +1,121 @@
+import type { Component, ComponentDefinition, ModelMetadata } from '../components/api';
+import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
+import { loadComponentDefinition } from '../components/registry';
+import type { ParamValue } from '../components/types';
+import { toInferError, unimplemented, withHop } from '../errors';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { NodeMethod } from '../message/hop';
+import type { InferMessage, JsonValue, Meta, Payload } from '../message/message';
+import type { Logger } from '../util/logger';
+
+/**
+ * One component, hosted: created and loaded from its NodeSpec, invoked by method name with internal payloads, its
+ * reply meta built, its compute time measured (MLServer's DataPlane). Protocol-free: the gRPC node server
+ * (node-server.ts) and the in-process baseline (src/bench/inprocess.ts) are thin front ends over it, and so will be
+ * any later transport.
+ */
+
+export interface HostOptions {
+  logger: Logger;
+  /** Runs ctx.work() units; tracing swaps in one that opens spans. Per call, HostCall.work overrides it. */
+  work?: WorkRunner;
+  /** Adjusts the validated parameters before create() (the in-process baseline sets onnx-model's threads). */
+  parameters?: (definition: ComponentDefinition, params: Record<string, ParamValue>) => Record<string, ParamValue>;
+}
+
+/** What one invocation needs besides its inputs. */
+export interface HostCall {
+  /** The request meta as received (the first message's, for aggregate). */
+  meta: Readonly<Meta>;
+  signal: AbortSignal;
+  /** Absolute deadline, ms since epoch. */
+  deadline?: number;
+  work?: WorkRunner;
+}
+
+export interface HostReply {
+  /** The component's answer, with only what this node added to meta: the caller merges. */
+  message: InferMessage;
+  /** The component's own time for the call, µs: decoding and encoding around it count as transport. */
+  computeUs: number;
+}
+
+export class ComponentHost {
+  private readonly staticTags: Record<string, JsonValue>;
+
+  private constructor(
+    readonly node: NodeSpec,
+    readonly definition: ComponentDefinition,
+    private readonly component: Component,
+    private readonly work: WorkRunner,
+  ) {
+    this.staticTags = component.tags?.() ?? {};
+  }
+
+  /** Creates and loads the node's component; a component whose load() fails is closed before the error is thrown. */
+  static async create(graph: GraphSpec, node: NodeSpec, opts: HostOptions): Promise<ComponentHost> {
+    const definition = loadComponentDefinition(node.implementation);
+    const params = opts.parameters ? opts.parameters(definition, { ...node.parameters }) : node.parameters;
+    const component = await definition.create(params, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger: opts.logger });
+    const t0 = performance.now();
+    try {
+      await component.load?.();
+    } catch (err) {
+      await Promise.resolve(component.close?.()).catch(() => undefined);
+      throw err;
+    }
+    opts.logger.info({ node: node.name, implementation: definition.name, loadMs: Math.round(performance.now() - t0) }, 'component loaded');
+    return new ComponentHost(node, definition, component, opts.work ?? plainWork);
+  }
+
+  /**
+   * Calls the component's `method`: one payload, or the children's payloads for aggregate. Errors are InferErrors
+   * naming this node and method (UNIMPLEMENTED when the component lacks the method).
+   */
+  async invoke(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
+    const ctx = new CollectingCallContext(call.meta, call.signal, call.deadline, call.work ?? this.work);
+    const t0 = performance.now();
+    let payload: Payload;
+    try {
+      payload = await this.dispatch(method, inputs, ctx);
+    } catch (err) {
+      throw withHop(toInferError(err), { node: this.node.name, method });
+    }
+    const computeUs = Math.round((performance.now() - t0) * 1000);
+    const meta: Meta = {
+      puid: call.meta.puid,
+      tags: { ...this.staticTags, ...ctx.tags },
+      routing: {},
+      requestPath: {},
+      metrics: [...ctx.metrics, ...(this.component.metrics?.() ?? [])],
+    };
+    return { message: { meta, payload }, computeUs };
+  }
+
+  metadata(): ModelMetadata {
+    const m = this.component.metadata?.() ?? {};
+    return { name: this.node.name, platform: m.platform ?? '', versions: m.versions ?? [], inputs: m.inputs ?? [], outputs: m.outputs ?? [] };
+  }
+
+  async close(): Promise<void> {
+    await this.component.close?.();
+  }
+
+  private async dispatch(method: NodeMethod, inputs: Payload | Payload[], ctx: CollectingCallContext): Promise<Payload> {
+    const c = this.component;
+    const missing = (): never => {
+      throw unimplemented(`${this.node.name}: component does not implement ${method}`);
+    };
+    switch (method) {
+      case 'aggregate':
+        return (c.aggregate ?? missing).call(c, inputs as Payload[], ctx);
+      case 'route': {
+        const route = await (c.route ?? missing).call(c, inputs as Payload, ctx);
+        // Seldon routers answer with the child index as a [[N]] tensor.
+        return { kind: 'tensor', tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) } };
+      }
+      default:
+        return (c[method] ?? missing).call(c, inputs as Payload, ctx);
+    }
+  }
+}
