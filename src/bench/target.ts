@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { codeName } from '../errors';
+import { DEFAULTS } from '../graph/manifest';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { executorPredictWire } from '../protocol/hop-codec';
 import { channelLimits } from '../rpc/channel-options';
@@ -43,7 +44,7 @@ export class ExecutorTarget implements BenchTarget {
     private readonly opts: { timeoutMs: number; timeline: boolean; maxMessageBytes?: number },
   ) {
     this.label = `executor ${address}`;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? 64 * 2 ** 20));
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes));
     this.request = this.wire.serialize(this.wire.encode({ meta: emptyMeta(), payload }));
   }
 

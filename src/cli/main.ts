@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ConfigError, codeName, isInferError } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
@@ -13,6 +13,9 @@ import { registerValidate } from './commands/validate';
 /** The `infergraph` command line. Each command lives in src/cli/commands. */
 const program = new Command();
 program.name('infergraph').description('Seldon-style inference graphs: one process per node, gRPC with typed tensors').version('0.1.0');
+// Commander's own usage errors (unknown option, missing argument) throw instead of exiting, so they exit 2 below as
+// every other configuration problem does; set before the commands so each inherits it.
+program.exitOverride();
 registerUp(program);
 registerServe(program);
 registerPredict(program);
@@ -23,6 +26,8 @@ registerComponents(program);
 registerBench(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // Commander has printed its message (or the help/version text, exit code 0).
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);
   else if (isInferError(err)) console.error(`infergraph: ${codeName(err.code)}: ${err.message}`);
   else console.error(`infergraph: ${(err as Error).message ?? String(err)}`);

@@ -18,6 +18,8 @@ export interface EvalOptions {
   concurrency?: number;
   limit?: number;
   timeoutMs?: number;
+  /** The client's message limit (the executor's spec.maxMessageBytes); the manifest default when absent. */
+  maxMessageBytes?: number;
   progress?: boolean;
 }
 
@@ -43,7 +45,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     .sort();
   if (o.limit) files = files.slice(0, o.limit);
   if (files.length === 0) throw new Error(`no <wnid>_*.JPEG images in ${o.imagesDir}`);
-  const client = new SeldonClient(o.address);
+  const client = new SeldonClient(o.address, o.maxMessageBytes === undefined ? {} : { maxMessageBytes: o.maxMessageBytes });
   const progress = o.progress === false ? undefined : new Progress(files.length, 'eval');
   const latencies: number[] = [];
   const errors: EvalResult['errors'] = [];

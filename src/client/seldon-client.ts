@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { DEFAULTS } from '../graph/manifest';
 import type { InferMessage, TensorEncoding } from '../message/message';
 import { emptyMeta } from '../message/message';
 import { serviceClientCtor } from '../protocol/proto-loader';
@@ -16,7 +17,8 @@ export class SeldonClient {
     opts: { maxMessageBytes?: number; encoding?: TensorEncoding } = {},
   ) {
     const Ctor = serviceClientCtor('Seldon');
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? 64 * 1024 * 1024));
+    // The manifest's default limit unless told the graph's: a client allowing more than the executor only fails later.
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes));
     this.encoding = opts.encoding ?? 'tftensor';
   }
 

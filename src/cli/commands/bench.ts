@@ -6,29 +6,20 @@ import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
-import { HOP_CODECS, type HopCodec } from '../../graph/spec';
+import { HOP_CODECS } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
+import { enumFlag, enumListFlag, intFlag, intListFlag, logLevelFlag, numberFlag, numberListFlag, usageError } from '../flags';
 import { loadTensorFile } from './predict';
 
 /** `infergraph bench` (a graph under load, with the in-process baseline) and `infergraph bench hop` (codecs). */
 
-const ints = (flag: string, v: string): number[] => {
-  const xs = v.split(',').map((s) => Number(s.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag} expects positive integers separated by commas, got '${v}'`);
-  return xs;
-};
-const positive = (flag: string, v: string): number => {
-  const x = Number(v);
-  if (!(x > 0)) throw new Error(`${flag} expects a positive number of seconds, got '${v}'`);
-  return x;
-};
-const transports = (v: string): Transport[] => {
-  const xs = v.split(',').map((s) => s.trim());
-  for (const x of xs) if (x !== 'unix' && x !== 'tcp') throw new Error(`--transport must be unix or tcp (or both: unix,tcp), got '${x}'`);
-  return xs as Transport[];
-};
+const TRANSPORTS: readonly Transport[] = ['unix', 'tcp'];
+const HOP_MODES: readonly HopMode[] = ['echo', 'one-way'];
+/** Seconds of measurement (> 0) and of warm-up (>= 0). */
+const seconds = (flag: string, v: string): number => numberFlag(flag, v, { above: 0, max: 86_400 });
+const warmupSeconds = (v: string): number => numberFlag('--warmup', v, { min: 0, max: 86_400 });
 
 interface BenchFlags {
   graph?: string;
@@ -87,39 +78,47 @@ export function registerBench(program: Command): void {
     .option('--node-flags <flags>', `Node/V8 flags of every graph process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
     .enablePositionalOptions()
     .action(async (o: BenchFlags) => {
+      // Every flag is checked before anything starts (and before the re-exec, so a mistake is reported once).
+      if (!o.graph && !o.addr) throw usageError('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
+      if (o.image && o.tensor) throw usageError('give at most one of --image and --tensor');
+      const concurrency = intListFlag('--concurrency', o.concurrency, { min: 1, max: 4096 });
+      const durationS = seconds('--duration', o.duration);
+      const warmupS = warmupSeconds(o.warmup);
+      const stability = numberFlag('--stability', o.stability, { above: 0, max: 1 });
+      const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
+      const transport = enumFlag('--transport', o.transport, TRANSPORTS);
+      const threads = o.baselineThreads === 'manifest' ? undefined : intFlag('--baseline-threads', o.baselineThreads, { min: 0, max: 1024 });
+      const tensorShape = o.tensorShape === undefined ? undefined : intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
+      const logLevel = logLevelFlag(o.logLevel);
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
-      if (!o.graph && !o.addr) throw new Error('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
-      if (o.image && o.tensor) throw new Error('give at most one of --image and --tensor');
       const graph = o.graph ? loadManifestFile(o.graph) : undefined;
       let input: BenchInput;
       if (o.image) input = imageFile(o.image);
       else if (o.tensor) {
         const tensor = loadTensorFile(o.tensor);
         input = { payload: { kind: 'tensor', tensor }, description: `tensor ${o.tensor} ${tensor.dtype} [${tensor.shape.join(',')}]` };
-      } else if (o.tensorShape) input = shapedTensor(ints('--tensor-shape', o.tensorShape));
+      } else if (tensorShape) input = shapedTensor(tensorShape);
       else if (!graph || graphTakesImage(graph)) input = await defaultImage();
       else input = shapedTensor([1, 4]);
-      const threads = o.baselineThreads === 'manifest' ? undefined : ints('--baseline-threads', o.baselineThreads)[0];
-      const [transport] = transports(o.transport);
       const outDir = path.resolve(o.out ?? defaultOutDir());
       const report = await runBench({
         ...(graph ? { graph, graphFile: path.resolve(o.graph as string) } : {}),
         ...(o.addr ? { address: o.addr } : {}),
-        transport: transport as Transport,
-        concurrency: ints('--concurrency', o.concurrency),
-        durationS: positive('--duration', o.duration),
-        warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
-        stability: positive('--stability', o.stability),
+        transport,
+        concurrency,
+        durationS,
+        warmupS,
+        stability,
         input,
         outDir,
         baseline: o.baseline,
         ...(threads !== undefined ? { baselineOnnxThreads: threads } : {}),
-        timeoutMs: Number(o.timeout),
-        logger: createLogger('infergraph-bench', o.logLevel),
+        timeoutMs,
+        logger: createLogger('infergraph-bench', logLevel),
         progress: o.progress,
         command: `infergraph ${process.argv.slice(2).join(' ')}`,
-        childArgs: ['--log-level', o.logLevel],
+        childArgs: ['--log-level', logLevel],
         nodeFlags,
       });
       console.log(renderMarkdown(report));
@@ -141,25 +140,20 @@ export function registerBench(program: Command): void {
     .option('--no-progress', 'no progress bar')
     .option('--node-flags <flags>', `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
     .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
+      const checked = {
+        shape: intListFlag('--shape', o.shape, { min: 1 }),
+        codecs: enumListFlag('--codecs', o.codecs, HOP_CODECS),
+        modes: enumListFlag('--modes', o.modes, HOP_MODES),
+        gapsMs: numberListFlag('--gaps', o.gaps, { min: 0, max: 60_000 }),
+        transports: enumListFlag('--transport', o.transport, TRANSPORTS),
+        durationS: seconds('--duration', o.duration),
+        warmupS: warmupSeconds(o.warmup),
+        rounds: intFlag('--rounds', o.rounds, { min: 1, max: 1000 }),
+      };
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
-      const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
-      for (const c of codecs) if (!HOP_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${HOP_CODECS.join(', ')})`);
-      const modes = o.modes.split(',').map((s) => s.trim()) as HopMode[];
-      for (const m of modes) if (m !== 'echo' && m !== 'one-way') throw new Error(`--modes: unknown mode '${m}' (echo, one-way)`);
       const report = await runHopBench({
-        shape: ints('--shape', o.shape),
-        codecs,
-        modes,
-        gapsMs: o.gaps.split(',').map((g) => {
-          const x = Number(g);
-          if (!(x >= 0)) throw new Error(`--gaps expects milliseconds >= 0, got '${g}'`);
-          return x;
-        }),
-        transports: transports(o.transport),
-        durationS: positive('--duration', o.duration),
-        warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
-        rounds: ints('--rounds', o.rounds)[0] as number,
+        ...checked,
         logger: createLogger('infergraph-bench-hop', 'warn'),
         progress: o.progress,
         ...(o.out ? { outDir: path.resolve(o.out) } : {}),

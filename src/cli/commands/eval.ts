@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { evaluate } from '../../client/eval';
+import { DEFAULTS } from '../../graph/manifest';
+import { intFlag } from '../flags';
 
 /** `infergraph eval`: top-1/top-5 accuracy and latency of a running classification graph over labelled images. */
 export function registerEval(program: Command): void {
@@ -11,14 +13,18 @@ export function registerEval(program: Command): void {
     .requiredOption('--labels <file>', 'labels TSV: index<TAB>wnid<TAB>name')
     .option('-c, --concurrency <n>', 'requests in flight', '1')
     .option('--limit <n>', 'only the first n images')
+    .option('--timeout <ms>', 'deadline per request', '30000')
+    .option('--max-message-bytes <n>', "largest request or reply (the executor's spec.maxMessageBytes)", String(DEFAULTS.maxMessageBytes))
     .option('--json', 'print the result as JSON')
-    .action(async (o: { addr: string; images: string; labels: string; concurrency: string; limit?: string; json?: boolean }) => {
+    .action(async (o: { addr: string; images: string; labels: string; concurrency: string; limit?: string; timeout: string; maxMessageBytes: string; json?: boolean }) => {
       const r = await evaluate({
         address: o.addr,
         imagesDir: o.images,
         labelsFile: o.labels,
-        concurrency: Number(o.concurrency),
-        ...(o.limit ? { limit: Number(o.limit) } : {}),
+        concurrency: intFlag('--concurrency', o.concurrency, { min: 1, max: 1024 }),
+        ...(o.limit !== undefined ? { limit: intFlag('--limit', o.limit, { min: 1 }) } : {}),
+        timeoutMs: intFlag('--timeout', o.timeout, { min: 1 }),
+        maxMessageBytes: intFlag('--max-message-bytes', o.maxMessageBytes, { min: 1024 }),
       });
       if (o.json) {
         console.log(JSON.stringify(r, null, 2));

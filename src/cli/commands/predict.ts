@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { SeldonClient } from '../../client/seldon-client';
+import { DEFAULTS } from '../../graph/manifest';
 import type { InferMessage, Payload } from '../../message/message';
 import { TIMELINE_HEADER, TIMELINE_TAG } from '../../telemetry/timeline';
 import { parseTimeline, renderWaterfall } from '../../telemetry/waterfall';
@@ -9,6 +10,7 @@ import { isDType } from '../../tensor/dtype';
 import { parseNpy } from '../../tensor/npy';
 import { fromNumbers, toNumbers, type Tensor } from '../../tensor/tensor';
 import { percentile } from '../../util/stats';
+import { intFlag, usageError } from '../flags';
 
 /** `infergraph predict`: one request (or --repeat N of them) to a running graph, with the round-trip time. */
 
@@ -79,13 +81,16 @@ export function registerPredict(program: Command): void {
     .option('--repeat <n>', 'send the request n times sequentially and print latency percentiles', '1')
     .option('--json', 'print the reply as JSON')
     .option('--trace', "print the (last) request's per-hop waterfall: start, duration, compute vs transport")
-    .action(async (o: { addr: string; image?: string; tensor?: string; timeout: string; repeat: string; json?: boolean; trace?: boolean }) => {
-      if (!!o.image === !!o.tensor) throw new Error('give exactly one of --image or --tensor');
+    .option('--max-message-bytes <n>', "largest request or reply (the executor's spec.maxMessageBytes)", String(DEFAULTS.maxMessageBytes))
+    .action(async (o: { addr: string; image?: string; tensor?: string; timeout: string; repeat: string; json?: boolean; trace?: boolean; maxMessageBytes: string }) => {
+      if (!!o.image === !!o.tensor) throw usageError('give exactly one of --image or --tensor');
+      const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
+      const n = intFlag('--repeat', o.repeat, { min: 1 });
+      const maxMessageBytes = intFlag('--max-message-bytes', o.maxMessageBytes, { min: 1024 });
       const payload: Payload = o.image
         ? { kind: 'bin', data: readFileSync(o.image) }
         : { kind: 'tensor', tensor: loadTensorFile(o.tensor as string) };
-      const client = new SeldonClient(o.addr);
-      const n = Math.max(1, Number(o.repeat));
+      const client = new SeldonClient(o.addr, { maxMessageBytes });
       const times: number[] = [];
       let reply: InferMessage | undefined;
       try {
@@ -94,7 +99,7 @@ export function registerPredict(program: Command): void {
           const metadata = new grpc.Metadata();
           if (o.trace && i === n - 1) metadata.set(TIMELINE_HEADER, '1');
           const t0 = performance.now();
-          reply = await client.predict(payload, { timeoutMs: Number(o.timeout), metadata });
+          reply = await client.predict(payload, { timeoutMs, metadata });
           times.push(performance.now() - t0);
         }
       } finally {

@@ -5,6 +5,7 @@ import { findNode, walkNodes } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { createLogger } from '../../util/logger';
+import { logLevelFlag, portFlag, usageError } from '../flags';
 import { serveUntilStopped } from '../process';
 
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
@@ -31,13 +32,15 @@ export function registerServe(program: Command): void {
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; logLevel: string }) => {
+      const logLevel = logLevelFlag(o.logLevel);
+      const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const graph = loadManifestFile(o.graph);
       const node = findNode(graph, o.node);
       if (!node) {
-        throw new Error(`no node '${o.node}' in ${o.graph} (nodes: ${walkNodes(graph.graph).map((n) => n.name).join(', ')})`);
+        throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${walkNodes(graph.graph).map((n) => n.name).join(', ')})`);
       }
-      const logger = createLogger(node.name, o.logLevel);
-      const address = o.socket ? `unix:${o.socket}` : o.port ? `0.0.0.0:${o.port}` : o.address;
+      const logger = createLogger(node.name, logLevel);
+      const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
       const tracing = await startTracing({ graph, node }, logger);
       const running = await startNodeServer({ graph, node, address, logger, work: tracing?.work, serverInterceptors: tracing?.serverInterceptors });
       serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
@@ -52,17 +55,19 @@ export function registerServe(program: Command): void {
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; logLevel: string }) => {
+      const logLevel = logLevelFlag(o.logLevel);
+      const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const graph = loadManifestFile(o.graph);
-      const logger = createLogger(`${graph.name}-executor`, o.logLevel);
+      const logger = createLogger(`${graph.name}-executor`, logLevel);
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
       for (const kv of o.nodeAddress) {
         const i = kv.indexOf('=');
         const name = kv.slice(0, i);
-        if (i < 1 || !findNode(graph, name)) throw new Error(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+        if (i < 1 || !findNode(graph, name)) throw usageError(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
         addresses[name] = kv.slice(i + 1);
       }
-      const address = o.port ? `0.0.0.0:${o.port}` : o.address;
+      const address = port !== undefined ? `0.0.0.0:${port}` : o.address;
       const tracing = await startTracing({ graph }, logger);
       const running = await startExecutorServer({
         graph,

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
-import { Supervisor, type Transport } from '../../runner/supervisor';
+import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
+import { enumFlag, logLevelFlag, portFlag } from '../flags';
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
@@ -20,10 +21,12 @@ export function registerUp(program: Command): void {
     .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
     .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
-      if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
+      const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
+      const logLevel = logLevelFlag(o.logLevel);
+      const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file);
-      const logger = createLogger('infergraph-up', o.logLevel);
+      const logger = createLogger('infergraph-up', logLevel);
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags({ exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio }, graph.tracing);
       // What every child will resolve: checked here too, so a bad setting fails once, before anything is spawned.
@@ -31,10 +34,10 @@ export function registerUp(program: Command): void {
       const sup = new Supervisor({
         graph,
         manifestPath: file,
-        executorAddress: o.port ? `127.0.0.1:${o.port}` : o.address,
-        transport: o.transport as Transport,
+        executorAddress: port !== undefined ? `127.0.0.1:${port}` : o.address,
+        transport,
         logger,
-        childArgs: ['--log-level', o.logLevel],
+        childArgs: ['--log-level', logLevel],
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {

@@ -69,7 +69,7 @@ class AverageCombiner implements Component {
 }
 
 export function averageWeights(values: Record<string, ParamValue>): number[] | undefined {
-  const weights = new Params(NAME, values).numberList('weights');
+  const weights = new Params(NAME, values, definition.parameters).numberList('weights');
   if (weights) {
     if (weights.some((x) => x < 0)) throw new ConfigError([`${NAME}: parameter 'weights' must not be negative, got ${weights.join(',')}`]);
     if (!(weights.reduce((a, b) => a + b, 0) > 0)) throw new ConfigError([`${NAME}: parameter 'weights' must not sum to 0`]);

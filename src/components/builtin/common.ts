@@ -4,30 +4,38 @@
  */
 import { ConfigError, InferError, Code, deadlineExceeded } from '../../errors';
 import type { ParamValue } from '../types';
-import type { CallContext } from '../api';
+import type { CallContext, ParamSchema } from '../api';
 
 /**
- * Typed access to a component's parameters. The node runtime has already validated them against the schema and
- * applied defaults; these readers apply the same defaults again so a component can be created directly (tests,
- * embedding) and turn a wrong value into a ConfigError that names the component and the parameter.
+ * Typed access to a component's parameters. Defaults live only in the component's schema (`definition.parameters`):
+ * manifest validation applies them, and these readers apply the same ones again, so a component created directly
+ * (tests, embedding, the in-process baseline) behaves the same. A wrong value becomes a ConfigError naming the
+ * component and the parameter.
  */
 export class Params {
   constructor(
     private readonly component: string,
     private readonly values: Record<string, ParamValue>,
+    private readonly schema: Record<string, ParamSchema>,
   ) {}
 
   private bad(name: string, expected: string, got: unknown): ConfigError {
     return new ConfigError([`${this.component}: parameter '${name}' must be ${expected}, got ${JSON.stringify(got)}`]);
   }
 
+  /** The given value, else the schema's default. */
+  private raw(name: string): ParamValue | undefined {
+    if (!Object.hasOwn(this.schema, name)) throw new Error(`${this.component}: parameter '${name}' is not in its schema`);
+    return this.values[name] ?? this.schema[name]?.default;
+  }
+
   has(name: string): boolean {
-    const v = this.values[name];
+    const v = this.raw(name);
     return v !== undefined && v !== '';
   }
 
-  string(name: string, fallback?: string): string {
-    const v = this.values[name] ?? fallback;
+  string(name: string): string {
+    const v = this.raw(name);
     if (v === undefined) throw new ConfigError([`${this.component}: parameter '${name}' is required`]);
     if (typeof v !== 'string') throw this.bad(name, 'a string', v);
     return v;
@@ -37,14 +45,24 @@ export class Params {
     return this.has(name) ? this.string(name) : undefined;
   }
 
-  oneOf<T extends string>(name: string, choices: readonly T[], fallback: T): T {
-    const v = this.string(name, fallback);
+  oneOf<T extends string>(name: string, choices: readonly T[]): T {
+    const v = this.string(name);
     if (!(choices as readonly string[]).includes(v)) throw this.bad(name, `one of ${choices.join(', ')}`, v);
     return v as T;
   }
 
-  integer(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-    const raw = this.values[name] ?? fallback;
+  number(name: string, min = -Infinity, max = Infinity): number {
+    const raw = this.raw(name);
+    const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      const range = min === -Infinity && max === Infinity ? '' : max === Infinity ? ` >= ${min}` : ` in ${min}..${max}`;
+      throw this.bad(name, `a number${range}`, raw);
+    }
+    return v;
+  }
+
+  integer(name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.raw(name);
     const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
@@ -53,17 +71,17 @@ export class Params {
     return v;
   }
 
-  boolean(name: string, fallback: boolean): boolean {
-    const v = this.values[name] ?? fallback;
+  boolean(name: string): boolean {
+    const v = this.raw(name);
     if (typeof v === 'boolean') return v;
     if (v === 'true') return true;
     if (v === 'false') return false;
     throw this.bad(name, 'true or false', v);
   }
 
-  /** A comma-separated list of finite numbers, e.g. "0.485,0.456,0.406". */
-  numberList(name: string, fallback?: string, length?: number): number[] | undefined {
-    const raw = this.values[name] ?? fallback;
+  /** A comma-separated list of finite numbers, e.g. "0.485,0.456,0.406"; undefined when unset and no default. */
+  numberList(name: string, length?: number): number[] | undefined {
+    const raw = this.raw(name);
     if (raw === undefined || raw === '') return undefined;
     const parts = typeof raw === 'number' ? [raw] : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : null;
     const nums = parts?.map((p) => (typeof p === 'number' ? p : p === '' ? NaN : Number(p)));

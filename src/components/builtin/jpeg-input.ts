@@ -235,20 +235,20 @@ function configureSharp(): void {
 }
 
 export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputConfig {
-  const p = new Params(NAME, values);
-  const resize = p.integer('resize', 256, 1, 16384);
-  const crop = p.integer('crop', 224, 1, 16384);
+  const p = new Params(NAME, values, definition.parameters);
+  const resize = p.integer('resize', 1, 16384);
+  const crop = p.integer('crop', 1, 16384);
   if (crop > resize) {
     throw new ConfigError([`${NAME}: parameter 'crop' (${crop}) must not exceed 'resize' (${resize})`]);
   }
   return {
     resize,
     crop,
-    mean: p.numberList('mean', '0.485,0.456,0.406', 3) as [number, number, number],
-    std: p.numberList('std', '0.229,0.224,0.225', 3) as [number, number, number],
-    maxPixels: p.integer('maxPixels', 40_000_000, 1),
-    outputDtype: p.oneOf('outputDtype', ['float32', 'uint8'] as const, 'float32'),
-    failOn: p.oneOf('failOn', FAIL_ON, 'truncated'),
+    mean: p.numberList('mean', 3) as [number, number, number],
+    std: p.numberList('std', 3) as [number, number, number],
+    maxPixels: p.integer('maxPixels', 1),
+    outputDtype: p.oneOf('outputDtype', ['float32', 'uint8'] as const),
+    failOn: p.oneOf('failOn', FAIL_ON),
   };
 }
 

@@ -246,23 +246,23 @@ class OnnxModel implements Component {
 }
 
 export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelConfig {
-  const p = new Params(NAME, values);
+  const p = new Params(NAME, values, definition.parameters);
   return {
     model: p.string('model'),
-    intraOpThreads: p.integer('intraOpThreads', 1, 0, 1024),
-    interOpThreads: p.integer('interOpThreads', 1, 0, 1024),
-    spinning: p.boolean('spinning', false),
-    graphOptimization: p.oneOf('graphOptimization', OPTIMIZATION, 'all'),
-    softmax: p.boolean('softmax', false),
+    intraOpThreads: p.integer('intraOpThreads', 0, 1024),
+    interOpThreads: p.integer('interOpThreads', 0, 1024),
+    spinning: p.boolean('spinning'),
+    graphOptimization: p.oneOf('graphOptimization', OPTIMIZATION),
+    softmax: p.boolean('softmax'),
     inputName: p.optionalString('inputName'),
     outputName: p.optionalString('outputName'),
-    ...(p.boolean('normalizeUint8', false) ? { normalizeUint8: meanStd(p) } : {}),
+    ...(p.boolean('normalizeUint8') ? { normalizeUint8: meanStd(p) } : {}),
   };
 }
 
 function meanStd(p: Params): { mean: number[]; std: number[] } {
-  const mean = p.numberList('mean', '0.485,0.456,0.406') as number[];
-  const std = p.numberList('std', '0.229,0.224,0.225') as number[];
+  const mean = p.numberList('mean') as number[];
+  const std = p.numberList('std') as number[];
   if (mean.length !== std.length) throw new ConfigError([`${NAME}: 'mean' has ${mean.length} values but 'std' has ${std.length}; give one per channel`]);
   if (std.some((x) => x === 0)) throw new ConfigError([`${NAME}: 'std' must not contain 0`]);
   return { mean, std };

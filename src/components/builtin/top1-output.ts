@@ -121,8 +121,8 @@ function toFloat32(d: TypedArray): Float32Array {
 }
 
 export function top1Config(values: Record<string, ParamValue>): { labels?: string; softmax: boolean; topK: number } {
-  const p = new Params(NAME, values);
-  return { labels: p.optionalString('labels'), softmax: p.boolean('softmax', false), topK: p.integer('topK', 1, 1, 1_000_000) };
+  const p = new Params(NAME, values, definition.parameters);
+  return { labels: p.optionalString('labels'), softmax: p.boolean('softmax'), topK: p.integer('topK', 1, 1_000_000) };
 }
 
 const definition: ComponentDefinition = {

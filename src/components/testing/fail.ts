@@ -1,12 +1,13 @@
 import { Code, InferError, type CodeValue } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
+import { Params } from '../builtin/common';
 import type { Payload } from '../../message/message';
 
 /**
  * Fails every request with gRPC status `code` (or exits the process when `exit` is set), after `delayMs`.
  * Tests use it to prove error propagation and sibling cancellation.
  */
-export default defineComponent({
+const definition = defineComponent({
   name: 'fail',
   description: 'fails every request with the given gRPC status code and message (tests)',
   types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'],
@@ -16,11 +17,14 @@ export default defineComponent({
     delayMs: { type: 'integer', default: 0, description: 'wait this long before failing' },
   },
   create(params, ctx) {
+    const p = new Params('fail', params, definition.parameters);
+    const code = p.integer('code', 1, 16) as CodeValue;
+    const message = p.string('message');
+    const delay = p.integer('delayMs');
     const fail = async (_input: unknown, call: CallContext): Promise<never> => {
-      const delay = params.delayMs as number;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       void call;
-      throw new InferError(params.code as CodeValue, `${ctx.nodeName}: ${String(params.message)}`);
+      throw new InferError(code, `${ctx.nodeName}: ${message}`);
     };
     const failPayload = fail as (i: Payload, c: CallContext) => Promise<Payload>;
     return {
@@ -32,3 +36,5 @@ export default defineComponent({
     };
   },
 });
+
+export default definition;

@@ -1,8 +1,9 @@
 import type { Payload } from '../../message/message';
 import { defineComponent, type CallContext } from '../api';
+import { Params } from '../builtin/common';
 
 /** Returns its input unchanged; serves any single-input node type. Tests use it to prove the walk. */
-export default defineComponent({
+const definition = defineComponent({
   name: 'identity',
   description: 'returns its input unchanged (tests, debugging)',
   types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
@@ -10,7 +11,7 @@ export default defineComponent({
     tag: { type: 'string', description: 'if set, adds the tag {<tag>: <node name>} to every response' },
   },
   create(params, ctx) {
-    const tag = params.tag as string | undefined;
+    const tag = new Params('identity', params, definition.parameters).optionalString('tag');
     const pass = (input: Payload, call: CallContext): Payload => {
       if (tag) call.addTags({ [tag]: ctx.nodeName });
       return input;
@@ -18,3 +19,5 @@ export default defineComponent({
     return { predict: pass, transformInput: pass, transformOutput: pass };
   },
 });
+
+export default definition;

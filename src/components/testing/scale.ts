@@ -2,10 +2,11 @@ import { invalidArgument } from '../../errors';
 import { describePayload } from '../../message/message';
 import type { Tensor } from '../../tensor/tensor';
 import { defineComponent, type CallContext } from '../api';
+import { Params } from '../builtin/common';
 import type { Payload } from '../../message/message';
 
 /** Multiplies a numeric tensor by `factor` and adds `offset` (float32 out). A stand-in for a model in tests. */
-export default defineComponent({
+const definition = defineComponent({
   name: 'scale',
   description: 'y = x * factor + offset on a numeric tensor (tests, examples)',
   types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
@@ -14,8 +15,9 @@ export default defineComponent({
     offset: { type: 'number', default: 0, description: 'added after scaling' },
   },
   create(params, ctx) {
-    const factor = params.factor as number;
-    const offset = params.offset as number;
+    const p = new Params('scale', params, definition.parameters);
+    const factor = p.number('factor');
+    const offset = p.number('offset');
     const run = (input: Payload, call: CallContext): Promise<Payload> =>
       call.work('scale', () => {
         if (input.kind !== 'tensor' || input.tensor.dtype === 'string') {
@@ -31,3 +33,5 @@ export default defineComponent({
     return { predict: run, transformInput: run, transformOutput: run };
   },
 });
+
+export default definition;

@@ -1,12 +1,13 @@
 import { deadlineExceeded } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
+import { Params } from '../builtin/common';
 import type { Payload } from '../../message/message';
 
 /**
  * Waits `ms` then returns its input; stops early (CANCELLED/DEADLINE_EXCEEDED) when the call is aborted.
  * Tests use it to prove deadline propagation and sibling cancellation reach the node.
  */
-export default defineComponent({
+const definition = defineComponent({
   name: 'sleep',
   description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',
   types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
@@ -14,7 +15,7 @@ export default defineComponent({
     ms: { type: 'integer', required: true, description: 'how long to wait' },
   },
   create(params, ctx) {
-    const ms = params.ms as number;
+    const ms = new Params('sleep', params, definition.parameters).integer('ms');
     const run = (input: Payload, call: CallContext): Promise<Payload> =>
       new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -33,3 +34,5 @@ export default defineComponent({
     return { predict: run, transformInput: run, transformOutput: run };
   },
 });
+
+export default definition;

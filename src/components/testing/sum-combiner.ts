@@ -2,9 +2,10 @@ import { invalidArgument } from '../../errors';
 import { describePayload } from '../../message/message';
 import { shapeToString } from '../../tensor/tensor';
 import { defineComponent } from '../api';
+import { Params } from '../builtin/common';
 
 /** Element-wise sum or mean of its children's tensors (float32 out). */
-export default defineComponent({
+const definition = defineComponent({
   name: 'sum-combiner',
   description: "element-wise sum (mode: sum) or mean (mode: mean) of the children's tensors",
   types: ['COMBINER'],
@@ -12,8 +13,7 @@ export default defineComponent({
     mode: { type: 'string', default: 'sum', description: "'sum' or 'mean'" },
   },
   create(params, ctx) {
-    const mode = params.mode as string;
-    if (mode !== 'sum' && mode !== 'mean') throw new Error(`mode must be 'sum' or 'mean', got '${mode}'`);
+    const mode = new Params('sum-combiner', params, definition.parameters).oneOf('mode', ['sum', 'mean'] as const);
     return {
       aggregate: (inputs, call) =>
         call.work('combine', () => {
@@ -39,3 +39,5 @@ export default defineComponent({
     };
   },
 });
+
+export default definition;
