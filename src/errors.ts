@@ -30,7 +30,7 @@ export type CodeValue = (typeof Code)[keyof typeof Code];
 export const codeName = (code: number): string =>
   (Object.keys(Code) as (keyof typeof Code)[]).find((k) => Code[k] === code) ?? `CODE_${code}`;
 
-/** Marks InferErrors across copies of this package (a user component may bundle its own): Temporal's SDK does the same. */
+/** Marks InferErrors across copies of this package (a user component may bundle its own), as Temporal's SDK does. */
 const BRAND = Symbol.for('infergraph.InferError');
 
 /** For checking a method name that came over the wire. */

@@ -4,7 +4,16 @@
  */
 export { defineComponent } from './components/api';
 export type { CallContext, Component, ComponentContext, ComponentDefinition, ComponentMetadata, ParamSchema } from './components/api';
-export { Code, InferError, isInferError, invalidArgument, failedPrecondition, internal, resourceExhausted, unavailable } from './errors';
+export {
+  Code,
+  InferError,
+  isInferError,
+  invalidArgument,
+  failedPrecondition,
+  internal,
+  resourceExhausted,
+  unavailable,
+} from './errors';
 export type { InferMessage, JsonValue, Meta, Metric, Payload } from './message/message';
 export { describePayload } from './message/message';
 export type { DType } from './tensor/dtype';

@@ -33,12 +33,16 @@ export class LocalNodeClient implements NodeClient {
   static async create(graph: GraphSpec, opts: InProcessOptions): Promise<LocalNodeClient> {
     const hosts = new Map<string, ComponentHost>();
     const threads = opts.onnxThreads;
-    const parameters = threads === undefined ? undefined : (def: ComponentDefinition, params: Record<string, ParamValue>) =>
-      def.name === 'onnx-model' ? { ...params, intraOpThreads: threads } : params;
+    const parameters =
+      threads === undefined
+        ? undefined
+        : (def: ComponentDefinition, params: Record<string, ParamValue>): Record<string, ParamValue> =>
+            def.name === 'onnx-model' ? { ...params, intraOpThreads: threads } : params;
+    const hostOptions = { logger: opts.logger, ...(parameters ? { parameters } : {}) };
     try {
       for (const node of walkNodes(graph.graph)) {
         if (node.endpoint) throw new Error(`node '${node.name}' is an external endpoint (${node.endpoint}): it cannot run in-process`);
-        hosts.set(node.name, await ComponentHost.create(graph, node, { logger: opts.logger, ...(parameters ? { parameters } : {}) }));
+        hosts.set(node.name, await ComponentHost.create(graph, node, hostOptions));
       }
     } catch (err) {
       await Promise.allSettled([...hosts.values()].map((h) => h.close()));
@@ -52,7 +56,8 @@ export class LocalNodeClient implements NodeClient {
   async call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
     const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
-    const { message, computeUs } = await this.host(node).invoke(method, inputs, { meta, signal: opts.signal, deadline: opts.deadline });
+    const call = { meta, signal: opts.signal, deadline: opts.deadline };
+    const { message, computeUs } = await this.host(node).invoke(method, inputs, call);
     (opts as ObservedHopOptions).observe?.(node, method, computeUs / 1000, computeUs);
     return message;
   }

@@ -1,7 +1,7 @@
 import type { Transport } from '../runner/supervisor';
 import type { LevelResult } from './analysis';
 
-/** What `infergraph bench` writes (bench-report.json) and renders (report-html.ts): its own module, so both import it. */
+/** What `infergraph bench` writes (bench-report.json) and renders (report-html.ts); both import it from here. */
 
 export interface TargetCheck {
   name: string;
@@ -21,11 +21,27 @@ export interface BenchReport {
   target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
   input: string;
   answer?: string;
-  options: { concurrency: number[]; durationS: number; warmupS: number; windowMs: number; stableWindows: number; maxWindows: number; stability: number; nodeFlags: string[] };
+  options: {
+    concurrency: number[];
+    durationS: number;
+    warmupS: number;
+    windowMs: number;
+    stableWindows: number;
+    maxWindows: number;
+    stability: number;
+    nodeFlags: string[];
+  };
   levels: LevelResult[];
   baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
   ratios?: {
-    latency?: { concurrency: number; graphMeanMs: number; inProcessMeanMs: number; graphP50Ms: number; inProcessP50Ms: number; ratio: number };
+    latency?: {
+      concurrency: number;
+      graphMeanMs: number;
+      inProcessMeanMs: number;
+      graphP50Ms: number;
+      inProcessP50Ms: number;
+      ratio: number;
+    };
     throughput?: { concurrency: number; graph: number; inProcess: number; ratio: number };
   };
   targets: TargetCheck[];

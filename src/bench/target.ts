@@ -44,7 +44,8 @@ export class ExecutorTarget implements BenchTarget {
     private readonly opts: { timeoutMs: number; timeline: boolean; maxMessageBytes?: number },
   ) {
     this.label = `executor ${address}`;
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes));
+    const limits = channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes);
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure(), limits);
     this.request = this.wire.serialize(this.wire.encode({ meta: emptyMeta(), payload }));
   }
 

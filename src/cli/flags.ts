@@ -21,7 +21,8 @@ function rangeText(kind: string, { min, max }: Range): string {
   return kind;
 }
 
-const inRange = (x: number, { min, max }: Range): boolean => (min === undefined || x >= min) && (max === undefined || x <= max);
+const inRange = (x: number, { min, max }: Range): boolean =>
+  (min === undefined || x >= min) && (max === undefined || x <= max);
 
 /** A decimal integer: "8", not "8.5", "0x8", "1e3" or "". */
 function parseInteger(s: string): number {
@@ -43,7 +44,10 @@ export function numberFlag(flag: string, v: string, range: Range & { above?: num
   const x = parseNumber(v);
   const aboveOk = range.above === undefined || x > range.above;
   if (!Number.isFinite(x) || !inRange(x, range) || !aboveOk) {
-    const what = range.above !== undefined ? `a number > ${range.above}${range.max !== undefined ? ` and <= ${range.max}` : ''}` : rangeText('a number', range);
+    const what =
+      range.above !== undefined
+        ? `a number > ${range.above}${range.max !== undefined ? ` and <= ${range.max}` : ''}`
+        : rangeText('a number', range);
     fail(flag, what, v);
   }
   return x;
@@ -54,14 +58,16 @@ const items = (v: string): string[] => v.split(',').map((s) => s.trim());
 /** Comma-separated integers, at least one. */
 export function intListFlag(flag: string, v: string, range: Range = {}): number[] {
   const xs = items(v).map(parseInteger);
-  if (xs.some((x) => !Number.isSafeInteger(x) || !inRange(x, range))) fail(flag, `${rangeText('integers', range)} separated by commas`, v);
+  if (xs.some((x) => !Number.isSafeInteger(x) || !inRange(x, range)))
+    fail(flag, `${rangeText('integers', range)} separated by commas`, v);
   return xs;
 }
 
 /** Comma-separated numbers, at least one. */
 export function numberListFlag(flag: string, v: string, range: Range = {}): number[] {
   const xs = items(v).map(parseNumber);
-  if (xs.some((x) => !Number.isFinite(x) || !inRange(x, range))) fail(flag, `${rangeText('numbers', range)} separated by commas`, v);
+  if (xs.some((x) => !Number.isFinite(x) || !inRange(x, range)))
+    fail(flag, `${rangeText('numbers', range)} separated by commas`, v);
   return xs;
 }
 

@@ -45,7 +45,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     .sort();
   if (o.limit) files = files.slice(0, o.limit);
   if (files.length === 0) throw new Error(`no <wnid>_*.JPEG images in ${o.imagesDir}`);
-  const client = new SeldonClient(o.address, o.maxMessageBytes === undefined ? {} : { maxMessageBytes: o.maxMessageBytes });
+  const client = new SeldonClient(o.address, o.maxMessageBytes ? { maxMessageBytes: o.maxMessageBytes } : {});
   const progress = o.progress === false ? undefined : new Progress(files.length, 'eval');
   const latencies: number[] = [];
   const errors: EvalResult['errors'] = [];

@@ -18,7 +18,8 @@ export class SeldonClient {
   ) {
     const Ctor = serviceClientCtor('Seldon');
     // The manifest's default limit unless told the graph's: a client allowing more than the executor only fails later.
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes));
+    const limits = channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes);
+    this.client = new Ctor(address, grpc.credentials.createInsecure(), limits);
     this.encoding = opts.encoding ?? 'tftensor';
   }
 

@@ -59,7 +59,8 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       .then(() => {
         const req = fromWire(call.request);
         if (req.payload.kind === 'tensor' && req.payload.encoding) replyEncoding = req.payload.encoding;
-        return (timeline ? new GraphExecutor(graph, timeline) : executor).execute(req, { deadline, signal: scope.signal });
+        const walk = timeline ? new GraphExecutor(graph, timeline) : executor;
+        return walk.execute(req, { deadline, signal: scope.signal });
       })
       .then(
         (reply) => {
@@ -75,7 +76,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       );
   };
 
-  /** The nodes' metadata in Seldon's wire form, asked through the node client (best effort, see collectModelMetadata). */
+  /** The nodes' metadata in Seldon's wire form, asked through the node client (best effort: collectModelMetadata). */
   const wireModels = async (): Promise<Record<string, WireModelMetadata>> => {
     const models = await collectModelMetadata(graph, client);
     return Object.fromEntries(Object.entries(models).map(([name, m]) => [name, modelMetadataToWire(m.name, m)]));

@@ -1,11 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ModelMetadata } from '../components/api';
-import { Code, InferError, unimplemented } from '../errors';
+import { Code, InferError, unimplemented, type HopFields } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { metadataRpc, modelMetadataFromWire } from '../protocol/metadata';
+import type { WireModelMetadata } from '../protocol/wire-types';
 import { channelLimits } from '../rpc/channel-options';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { fromServiceError } from '../rpc/status';
@@ -15,6 +16,9 @@ import { fromServiceError } from '../rpc/status';
  * the call's deadline and cancellation; the node's own status comes back as an InferError naming the hop. The
  * graph's hop codec (src/protocol/hop-codec.ts) decides the method path and how messages become bytes.
  */
+
+const cancelledBefore = (context: string, hop: HopFields): InferError =>
+  new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop);
 
 export class GrpcNodeClient implements NodeClient {
   private readonly clients = new Map<string, grpc.Client>();
@@ -36,7 +40,7 @@ export class GrpcNodeClient implements NodeClient {
     const context = `node '${node.name}' (${hopMethodLabel(this.graph.codec, method)})`;
     const hop = { node: node.name, method };
     return new Promise<InferMessage>((resolve, reject) => {
-      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
+      if (opts.signal.aborted) return reject(cancelledBefore(context, hop));
       let outcome: { err: grpc.ServiceError | null; reply: unknown } | undefined;
       // grpc-js calls the unary callback before it emits 'status' (which carries the trailer with the node's
       // compute time), so the hop completes on 'status'.
@@ -83,12 +87,21 @@ export class GrpcNodeClient implements NodeClient {
     return new Promise<ModelMetadata>((resolve, reject) => {
       const rpc = metadataRpc(node.type);
       if (!rpc) return reject(unimplemented(`${context}: a ${node.type} node serves no Metadata`));
-      if (opts.signal.aborted) return reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
-      const call = this.client(node).makeUnaryRequest(rpc.path, rpc.serialize, rpc.deserialize, {}, new grpc.Metadata(), { deadline: opts.deadline }, (err, v) => {
+      if (opts.signal.aborted) return reject(cancelledBefore(context, hop));
+      const settle = (err: grpc.ServiceError | null, v?: WireModelMetadata): void => {
         opts.signal.removeEventListener('abort', onAbort);
         if (err || !v) reject(fromServiceError(err ?? new Error('empty reply'), context, hop));
         else resolve(modelMetadataFromWire(v, node.name));
-      });
+      };
+      const call = this.client(node).makeUnaryRequest(
+        rpc.path,
+        rpc.serialize,
+        rpc.deserialize,
+        {},
+        new grpc.Metadata(),
+        { deadline: opts.deadline },
+        settle,
+      );
       const onAbort = (): void => call.cancel();
       opts.signal.addEventListener('abort', onAbort, { once: true });
     });

@@ -10,7 +10,11 @@ export const METADATA_TIMEOUT_MS = 2000;
  * all at once. Best effort: a node that cannot answer in time is listed with its implementation as the platform and
  * no tensors, so one slow node never fails the whole answer.
  */
-export async function collectModelMetadata(graph: GraphSpec, client: NodeClient, timeoutMs = METADATA_TIMEOUT_MS): Promise<Record<string, ModelMetadata>> {
+export async function collectModelMetadata(
+  graph: GraphSpec,
+  client: NodeClient,
+  timeoutMs = METADATA_TIMEOUT_MS,
+): Promise<Record<string, ModelMetadata>> {
   const out: Record<string, ModelMetadata> = {};
   const nodes = walkNodes(graph.graph).filter((n) => n.type === 'MODEL' || n.type === 'TRANSFORMER');
   const opts = { deadline: Date.now() + timeoutMs, signal: new AbortController().signal };

@@ -56,7 +56,12 @@ export class ComponentHost {
   static async create(graph: GraphSpec, node: NodeSpec, opts: HostOptions): Promise<ComponentHost> {
     const definition = loadComponentDefinition(node.implementation);
     const params = opts.parameters ? opts.parameters(definition, { ...node.parameters }) : node.parameters;
-    const component = await definition.create(params, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger: opts.logger });
+    const component = await definition.create(params, {
+      nodeName: node.name,
+      nodeType: node.type,
+      baseDir: graph.baseDir,
+      logger: opts.logger,
+    });
     const t0 = performance.now();
     try {
       await component.load?.();
@@ -64,7 +69,10 @@ export class ComponentHost {
       await Promise.resolve(component.close?.()).catch(() => undefined);
       throw err;
     }
-    opts.logger.info({ node: node.name, implementation: definition.name, loadMs: Math.round(performance.now() - t0) }, 'component loaded');
+    opts.logger.info(
+      { node: node.name, implementation: definition.name, loadMs: Math.round(performance.now() - t0) },
+      'component loaded',
+    );
     return new ComponentHost(node, definition, component, opts.work ?? plainWork);
   }
 
@@ -94,14 +102,24 @@ export class ComponentHost {
 
   metadata(): ModelMetadata {
     const m = this.component.metadata?.() ?? {};
-    return { name: this.node.name, platform: m.platform ?? '', versions: m.versions ?? [], inputs: m.inputs ?? [], outputs: m.outputs ?? [] };
+    return {
+      name: this.node.name,
+      platform: m.platform ?? '',
+      versions: m.versions ?? [],
+      inputs: m.inputs ?? [],
+      outputs: m.outputs ?? [],
+    };
   }
 
   async close(): Promise<void> {
     await this.component.close?.();
   }
 
-  private async dispatch(method: NodeMethod, inputs: Payload | Payload[], ctx: CollectingCallContext): Promise<Payload> {
+  private async dispatch(
+    method: NodeMethod,
+    inputs: Payload | Payload[],
+    ctx: CollectingCallContext,
+  ): Promise<Payload> {
     const c = this.component;
     const missing = (): never => {
       throw unimplemented(`${this.node.name}: component does not implement ${method}`);

@@ -159,7 +159,8 @@ class Handlers {
   }
 
   unimplementedCall(name: string): grpc.handleUnaryCall<unknown, unknown> {
-    return (_call, callback) => callback(toServiceError(unimplemented(`${this.host.node.name}: ${name} is not supported`)));
+    const message = `${this.host.node.name}: ${name} is not supported`;
+    return (_call, callback) => callback(toServiceError(unimplemented(message)));
   }
 
   /** Replies in the encoding the caller used for tensors (as Seldon components do), else the graph's codec. */

@@ -24,7 +24,11 @@ export function modelMetadataToWire(name: string, m: ComponentMetadata): WireMod
   };
 }
 
-const tensorFromWire = (w: WireMessageMetadata): TensorMetadata => ({ name: w.name ?? '', datatype: w.datatype ?? '', shape: [...(w.shape ?? [])] });
+const tensorFromWire = (w: WireMessageMetadata): TensorMetadata => ({
+  name: w.name ?? '',
+  datatype: w.datatype ?? '',
+  shape: [...(w.shape ?? [])],
+});
 
 /** A node's Metadata answer; the node's graph name when it sent none. */
 export function modelMetadataFromWire(w: WireModelMetadata, name: string): ModelMetadata {
@@ -49,14 +53,22 @@ export function graphMetadataToWire(
 export const binaryInputMetadata = (): WireMessageMetadata => ({ messagetype: 'binData' });
 
 /** The node services that answer Metadata (Seldon's Model and Transformer). */
-const METADATA_SERVICE: Partial<Record<NodeType, string>> = { MODEL: 'seldon.protos.Model', TRANSFORMER: 'seldon.protos.Transformer' };
+const METADATA_SERVICE: Partial<Record<NodeType, string>> = {
+  MODEL: 'seldon.protos.Model',
+  TRANSFORMER: 'seldon.protos.Transformer',
+};
 
 /** How to ask a node of this type for its metadata over gRPC; undefined when its Seldon service has no Metadata. */
-export function metadataRpc(type: NodeType):
-  | { path: string; serialize: (v: object) => Buffer; deserialize: (b: Buffer) => WireModelMetadata }
-  | undefined {
+export function metadataRpc(
+  type: NodeType,
+): { path: string; serialize: (v: object) => Buffer; deserialize: (b: Buffer) => WireModelMetadata } | undefined {
   const service = METADATA_SERVICE[type];
   if (!service) return undefined;
-  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>).Metadata as MethodDefinition<object, object>;
-  return { path: def.path, serialize: def.requestSerialize, deserialize: def.responseDeserialize as (b: Buffer) => WireModelMetadata };
+  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)
+    .Metadata as MethodDefinition<object, object>;
+  return {
+    path: def.path,
+    serialize: def.requestSerialize,
+    deserialize: def.responseDeserialize as (b: Buffer) => WireModelMetadata,
+  };
 }

@@ -34,11 +34,13 @@ export function fromServiceError(err: unknown, context: string, hop: HopFields =
   const se = err as Partial<grpc.ServiceError>;
   if (typeof se?.code === 'number' && se.code !== grpc.status.OK) {
     const details = se.details || se.message || 'no details';
-    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, { cause: err, ...peerHop(se), ...defined(hop) });
+    const fields = { ...peerHop(se), ...defined(hop) };
+    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, { cause: err, ...fields });
   }
   const e = toInferError(err);
   const fields = { node: e.node, method: e.method, ...defined(hop) };
-  return new InferError(e.code === Code.OK ? Code.INTERNAL : e.code, `${context}: ${e.message}`, { cause: err, ...fields });
+  const code = e.code === Code.OK ? Code.INTERNAL : e.code;
+  return new InferError(code, `${context}: ${e.message}`, { cause: err, ...fields });
 }
 
 const defined = (h: HopFields): HopFields => {

@@ -22,7 +22,10 @@ export function parseLabels(text: string, file: string, who = 'top1-output'): La
     const where = `${file}:${i + 1}`;
     const fields = line.split('\t');
     if (fields.length !== 3) {
-      throw new ConfigError([`${who}: ${where}: expected index<TAB>wnid<TAB>name (3 tab-separated fields), got ${fields.length}: ${JSON.stringify(line)}`]);
+      throw new ConfigError([
+        `${who}: ${where}: expected index<TAB>wnid<TAB>name (3 tab-separated fields), ` +
+          `got ${fields.length}: ${JSON.stringify(line)}`,
+      ]);
     }
     const [index, wnid, name] = fields.map((f) => f.trim()) as [string, string, string];
     if (!/^\d+$/.test(index) || Number(index) !== labels.length) {

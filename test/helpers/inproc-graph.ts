@@ -21,7 +21,10 @@ export interface InProcGraph {
 
 export const PROBE = require.resolve('./probe-component');
 
-export async function startInProcGraph(yaml: string, opts: { clientMaxMessageBytes?: number } = {}): Promise<InProcGraph> {
+export async function startInProcGraph(
+  yaml: string,
+  opts: { clientMaxMessageBytes?: number } = {},
+): Promise<InProcGraph> {
   const graph = parseManifest(yaml, __dirname, 'inproc.yaml');
   const logger = createLogger('inproc', 'silent');
   const nodes = new Map<string, RunningNode>();
@@ -40,7 +43,10 @@ export async function startInProcGraph(yaml: string, opts: { clientMaxMessageByt
     await close();
     throw err;
   }
-  const client = new SeldonClient(executor.address, opts.clientMaxMessageBytes ? { maxMessageBytes: opts.clientMaxMessageBytes } : {});
+  const client = new SeldonClient(
+    executor.address,
+    opts.clientMaxMessageBytes ? { maxMessageBytes: opts.clientMaxMessageBytes } : {},
+  );
   return {
     graph,
     address: executor.address,

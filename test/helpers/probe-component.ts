@@ -35,7 +35,8 @@ export default defineComponent({
   create(params, ctx) {
     const ms = params.ms as number;
     const run = (input: Payload, call: CallContext): Promise<Payload> => {
-      if (call.meta.tags.foreign !== undefined) throw new BundledInferError(`${ctx.nodeName}: queue full (bundled copy)`);
+      if (call.meta.tags.foreign !== undefined)
+        throw new BundledInferError(`${ctx.nodeName}: queue full (bundled copy)`);
       const rec: ProbeRecord = { node: ctx.nodeName, deadline: call.deadline, aborted: false, finished: false };
       probeRecords().push(rec);
       return new Promise((resolve) => {

@@ -31,7 +31,10 @@ spec:
         implementation: sum-combiner
         children:
           - {name: slow, type: MODEL, implementation: ${PROBE}, parameters: {ms: 2000}}
-          - {name: broken, type: MODEL, implementation: fail, parameters: {code: 9, message: model is not warmed up, delayMs: 20}}
+          - name: broken
+            type: MODEL
+            implementation: fail
+            parameters: {code: 9, message: model is not warmed up, delayMs: 20}
       - {name: sleepy, type: MODEL, implementation: ${PROBE}, parameters: {ms: 1500}}
       - {name: small, type: MODEL, implementation: identity, runtime: {maxMessageBytes: 4096}}
       - name: pre
@@ -41,7 +44,10 @@ spec:
         children: [{name: after-pre, type: MODEL, implementation: identity}]
 `;
 
-const routed = (route: number, xs: number[]): InferMessage => ({ meta: { ...emptyMeta(), tags: { route } }, payload: vec(...xs) });
+const routed = (route: number, xs: number[]): InferMessage => ({
+  meta: { ...emptyMeta(), tags: { route } },
+  payload: vec(...xs),
+});
 
 async function rejects(p: Promise<unknown>): Promise<InferError> {
   try {
@@ -73,16 +79,23 @@ describe('in-process graph over gRPC: errors, deadlines, limits, metadata', () =
   beforeEach(() => probeRecords().splice(0));
 
   it("a node's INVALID_ARGUMENT reaches the client with its message, node and method", async () => {
-    const err = await rejects(g.client.predict({ meta: { ...emptyMeta(), tags: { route: 3 } }, payload: { kind: 'str', data: 'hello' } }));
+    const err = await rejects(
+      g.client.predict({ meta: { ...emptyMeta(), tags: { route: 3 } }, payload: { kind: 'str', data: 'hello' } }),
+    );
     assert.equal(err.code, Code.INVALID_ARGUMENT);
-    assert.match(err.message, /node 'pre' \(Transformer\/TransformInput\): pre: scale needs a numeric tensor, got strData/);
+    assert.match(
+      err.message,
+      /node 'pre' \(Transformer\/TransformInput\): pre: scale needs a numeric tensor, got strData/,
+    );
     assert.equal(err.node, 'pre');
     assert.equal(err.method, 'transformInput');
     assert.deepEqual(values(await g.client.predict(routed(3, [4]))), [8], 'still serving');
   });
 
   it("a component's error from its own bundled copy of the package keeps its status code", async () => {
-    const err = await rejects(g.client.predict({ meta: { ...emptyMeta(), tags: { route: 1, foreign: true } }, payload: vec(1) }));
+    const err = await rejects(
+      g.client.predict({ meta: { ...emptyMeta(), tags: { route: 1, foreign: true } }, payload: vec(1) }),
+    );
     assert.equal(err.code, Code.RESOURCE_EXHAUSTED, err.message);
     assert.match(err.message, /node 'sleepy' \(Model\/Predict\): sleepy: queue full \(bundled copy\)/);
     assert.deepEqual([err.node, err.method], ['sleepy', 'predict']);
@@ -106,7 +119,10 @@ describe('in-process graph over gRPC: errors, deadlines, limits, metadata', () =
     assert.ok(Date.now() - t0 < 1200);
     const rec = await probeEnded('sleepy');
     assert.equal(rec.aborted, true);
-    assert.ok(rec.deadline !== undefined && Math.abs(rec.deadline - (t0 + 300)) < 250, `node saw deadline ${rec.deadline} for ${t0 + 300}`);
+    assert.ok(
+      rec.deadline !== undefined && Math.abs(rec.deadline - (t0 + 300)) < 250,
+      `node saw deadline ${rec.deadline} for ${t0 + 300}`,
+    );
   });
 
   it("the graph's default deadline (spec.deadlineMs) reaches the node when the client sends none", async () => {
@@ -115,14 +131,23 @@ describe('in-process graph over gRPC: errors, deadlines, limits, metadata', () =
     try {
       const t0 = Date.now();
       const reply = await new Promise<unknown>((resolve, reject) =>
-        raw.makeUnaryRequest(wire.path, wire.serialize, wire.deserialize, wire.encode(routed(1, [5])), new grpc.Metadata(), {}, (err, r) =>
-          err ? reject(err) : resolve(r),
+        raw.makeUnaryRequest(
+          wire.path,
+          wire.serialize,
+          wire.deserialize,
+          wire.encode(routed(1, [5])),
+          new grpc.Metadata(),
+          {},
+          (err, r) => (err ? reject(err) : resolve(r)),
         ),
       );
       assert.deepEqual(values(wire.decode(reply)), [5]);
       const rec = await probeEnded('sleepy');
       assert.equal(rec.aborted, false);
-      assert.ok(rec.deadline !== undefined && Math.abs(rec.deadline - (t0 + 3000)) < 250, `node saw deadline ${rec.deadline} for ${t0 + 3000}`);
+      assert.ok(
+        rec.deadline !== undefined && Math.abs(rec.deadline - (t0 + 3000)) < 250,
+        `node saw deadline ${rec.deadline} for ${t0 + 3000}`,
+      );
     } finally {
       raw.close();
     }
@@ -135,18 +160,32 @@ describe('in-process graph over gRPC: errors, deadlines, limits, metadata', () =
     assert.ok(rec.deadline !== undefined && rec.deadline > t0 + 50_000, String(rec.deadline));
   });
 
-  it('message limits: the executor and a node answer RESOURCE_EXHAUSTED naming the limit, and keep serving', async () => {
-    const overGraph = await rejects(g.client.predict(routed(2, Array.from({ length: 20_000 }, (_, i) => i))));
+  it('message limits: executor and node answer RESOURCE_EXHAUSTED naming the limit, and keep serving', async () => {
+    const overGraph = await rejects(
+      g.client.predict(
+        routed(
+          2,
+          Array.from({ length: 20_000 }, (_, i) => i),
+        ),
+      ),
+    );
     assert.equal(overGraph.code, Code.RESOURCE_EXHAUSTED);
     assert.match(overGraph.message, /65536/);
-    const overNode = await rejects(g.client.predict(routed(2, Array.from({ length: 2000 }, (_, i) => i))));
+    const overNode = await rejects(
+      g.client.predict(
+        routed(
+          2,
+          Array.from({ length: 2000 }, (_, i) => i),
+        ),
+      ),
+    );
     assert.equal(overNode.code, Code.RESOURCE_EXHAUSTED);
     assert.match(overNode.message, /node 'small'.*4096/);
     assert.deepEqual([overNode.node, overNode.method], ['small', 'predict']);
     assert.deepEqual(values(await g.client.predict(routed(2, [3]))), [3]);
   });
 
-  it("GraphMetadata lists the models and transformers with what each node reports", async () => {
+  it('GraphMetadata lists the models and transformers with what each node reports', async () => {
     const md = await g.client.graphMetadata();
     assert.equal(md.name, 'inproc-errors');
     assert.deepEqual(Object.keys(md.models ?? {}).sort(), ['after-pre', 'broken', 'pre', 'sleepy', 'slow', 'small']);

@@ -48,7 +48,10 @@ children:
   - {name: first, type: MODEL, implementation: scale, parameters: {factor: 10}}
   - {name: second, type: MODEL, implementation: scale, parameters: {factor: 100}}`;
 
-const routed = (route: number, xs: number[]): InferMessage => ({ meta: { ...emptyMeta(), tags: { route } }, payload: vec(...xs) });
+const routed = (route: number, xs: number[]): InferMessage => ({
+  meta: { ...emptyMeta(), tags: { route } },
+  payload: vec(...xs),
+});
 
 for (const codec of ['tftensor', 'flatbuffers'] as const) {
   describe(`in-process graph over gRPC (${codec}): transformer, combiner, output transformer`, () => {
@@ -66,8 +69,19 @@ for (const codec of ['tftensor', 'flatbuffers'] as const) {
     it('merges meta from every node, combiner included', async () => {
       const reply = await g.client.predict({ meta: emptyMeta('puid-1'), payload: vec(1) });
       assert.equal(reply.meta.puid, 'puid-1');
-      assert.deepEqual(Object.keys(reply.meta.requestPath).sort(), ['ensemble', 'model-a', 'model-b', 'preprocess', 'top1']);
-      assert.deepEqual(reply.meta.metrics.map((m) => m.key).sort(), ['model-a_calls', 'model-b_calls', 'preprocess_calls', 'top1_calls']);
+      assert.deepEqual(Object.keys(reply.meta.requestPath).sort(), [
+        'ensemble',
+        'model-a',
+        'model-b',
+        'preprocess',
+        'top1',
+      ]);
+      assert.deepEqual(reply.meta.metrics.map((m) => m.key).sort(), [
+        'model-a_calls',
+        'model-b_calls',
+        'preprocess_calls',
+        'top1_calls',
+      ]);
     });
 
     it('a request that asks for its timeline gets every hop with the node compute time', async () => {
@@ -83,7 +97,8 @@ for (const codec of ['tftensor', 'flatbuffers'] as const) {
         'preprocess.transformInput',
         'top1.transformOutput',
       ]);
-      for (const h of timeline.hops) assert.ok(h.compute_ms !== undefined && h.compute_ms <= h.duration_ms, JSON.stringify(h));
+      for (const h of timeline.hops)
+        assert.ok(h.compute_ms !== undefined && h.compute_ms <= h.duration_ms, JSON.stringify(h));
     });
   });
 }

@@ -20,7 +20,10 @@ describe('CLI flag readers', () => {
     rejects(() => intFlag('--n', '2.5', { min: 1 }), "--n expects an integer >= 1, got '2.5'");
     rejects(() => intFlag('--n', '', { min: 1 }), "--n expects an integer >= 1, got ''");
     rejects(() => intFlag('--n', '0x10'), "--n expects an integer, got '0x10'");
-    rejects(() => intFlag('--port', '70000', { min: 0, max: 65535 }), "--port expects an integer from 0 to 65535, got '70000'");
+    rejects(
+      () => intFlag('--port', '70000', { min: 0, max: 65535 }),
+      "--port expects an integer from 0 to 65535, got '70000'",
+    );
     assert.equal(numberFlag('--r', '0.5', { min: 0, max: 1 }), 0.5);
     rejects(() => numberFlag('--r', 'abc', { min: 0, max: 1 }), "--r expects a number from 0 to 1, got 'abc'");
     rejects(() => numberFlag('--d', '0', { above: 0 }), "--d expects a number > 0, got '0'");
@@ -30,15 +33,24 @@ describe('CLI flag readers', () => {
     assert.deepEqual(intListFlag('-c', '1, 8', { min: 1 }), [1, 8]);
     rejects(() => intListFlag('-c', '1,,8', { min: 1 }), "-c expects integers >= 1 separated by commas, got '1,,8'");
     assert.deepEqual(numberListFlag('--gaps', '0,50', { min: 0 }), [0, 50]);
-    rejects(() => numberListFlag('--gaps', '-1', { min: 0 }), "--gaps expects numbers >= 0 separated by commas, got '-1'");
+    rejects(
+      () => numberListFlag('--gaps', '-1', { min: 0 }),
+      "--gaps expects numbers >= 0 separated by commas, got '-1'",
+    );
     assert.equal(enumFlag('-t', 'tcp', ['unix', 'tcp']), 'tcp');
     rejects(() => enumFlag('-t', 'udp', ['unix', 'tcp']), "-t expects one of unix, tcp, got 'udp'");
-    assert.deepEqual(enumListFlag('--codecs', 'tftensor,flatbuffers', ['tftensor', 'flatbuffers']), ['tftensor', 'flatbuffers']);
+    assert.deepEqual(enumListFlag('--codecs', 'tftensor,flatbuffers', ['tftensor', 'flatbuffers']), [
+      'tftensor',
+      'flatbuffers',
+    ]);
     rejects(
       () => enumListFlag('--codecs', 'tftensor,protobuf', ['tftensor', 'flatbuffers']),
       "--codecs expects a comma-separated list of tftensor, flatbuffers (unknown: 'protobuf'), got 'tftensor,protobuf'",
     );
-    rejects(() => enumListFlag('--codecs', 'tftensor,tftensor', ['tftensor']), "--codecs expects each of tftensor at most once, got 'tftensor,tftensor'");
+    rejects(
+      () => enumListFlag('--codecs', 'tftensor,tftensor', ['tftensor']),
+      "--codecs expects each of tftensor at most once, got 'tftensor,tftensor'",
+    );
   });
 });
 
@@ -51,17 +63,35 @@ function cli(...args: string[]): { status: number | null; stderr: string } {
 describe('CLI: a bad flag is a configuration error (exit 2) naming the flag and the value', () => {
   const graph = path.join(REPO, 'graphs/test-ensemble.yaml');
   const cases: [string[], RegExp][] = [
-    [['predict', '--addr', '127.0.0.1:1', '--image', 'x.jpg', '--repeat', '0'], /--repeat expects an integer >= 1, got '0'/],
-    [['predict', '--addr', '127.0.0.1:1', '--image', 'x.jpg', '--timeout', 'soon'], /--timeout expects an integer >= 1, got 'soon'/],
+    [
+      ['predict', '--addr', '127.0.0.1:1', '--image', 'x.jpg', '--repeat', '0'],
+      /--repeat expects an integer >= 1, got '0'/,
+    ],
+    [
+      ['predict', '--addr', '127.0.0.1:1', '--image', 'x.jpg', '--timeout', 'soon'],
+      /--timeout expects an integer >= 1, got 'soon'/,
+    ],
     [['predict', '--addr', '127.0.0.1:1'], /give exactly one of --image or --tensor/],
-    [['bench', '--graph', graph, '-c', '1,zero'], /--concurrency expects integers from 1 to 4096 separated by commas, got '1,zero'/],
+    [
+      ['bench', '--graph', graph, '-c', '1,zero'],
+      /--concurrency expects integers from 1 to 4096 separated by commas, got '1,zero'/,
+    ],
     [['bench', '--graph', graph, '-d', '0'], /--duration expects a number > 0 and <= 86400, got '0'/],
-    [['bench', 'hop', '--codecs', 'tftensor,protobuf'], /--codecs expects a comma-separated list of tftensor, tensor, ndarray, flatbuffers \(unknown: 'protobuf'\)/],
+    [
+      ['bench', 'hop', '--codecs', 'tftensor,protobuf'],
+      /--codecs expects a comma-separated list of tftensor, tensor, ndarray, flatbuffers \(unknown: 'protobuf'\)/,
+    ],
     [['up', graph, '--port', '70000'], /--port expects an integer from 0 to 65535, got '70000'/],
     [['up', graph, '--transport', 'udp'], /--transport expects one of unix, tcp, got 'udp'/],
-    [['eval', '--addr', '127.0.0.1:1', '--images', '.', '--labels', 'x', '-c', '-1'], /--concurrency expects an integer from 1 to 1024, got '-1'/],
+    [
+      ['eval', '--addr', '127.0.0.1:1', '--images', '.', '--labels', 'x', '-c', '-1'],
+      /--concurrency expects an integer from 1 to 1024, got '-1'/,
+    ],
     [['models', 'generate', '--seed=abc'], /--seed expects an integer from 0 to 4294967295, got 'abc'/],
-    [['node', '--graph', graph, '--node', 'nope'], /--node nope: no such node in .*test-ensemble\.yaml \(nodes: top1, preprocess, ensemble, model-a, model-b\)/],
+    [
+      ['node', '--graph', graph, '--node', 'nope'],
+      /--node nope: no such node in .*test-ensemble\.yaml \(nodes: top1, preprocess, ensemble, model-a, model-b\)/,
+    ],
     [['validate', graph, '--bogus'], /unknown option '--bogus'/],
   ];
   for (const [args, message] of cases) {

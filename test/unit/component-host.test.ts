@@ -31,7 +31,11 @@ spec:
 const logger = createLogger('host-test', 'silent');
 const g: GraphSpec = parseManifest(MANIFEST, '/');
 const at = (name: string): NodeSpec => findNode(g, name) as NodeSpec;
-const call = () => ({ meta: { ...emptyMeta('p-1'), tags: { upstream: 'x' } }, signal: new AbortController().signal, deadline: Date.now() + 5000 });
+const call = () => ({
+  meta: { ...emptyMeta('p-1'), tags: { upstream: 'x' } },
+  signal: new AbortController().signal,
+  deadline: Date.now() + 5000,
+});
 
 describe('ComponentHost', () => {
   it('invokes by method, answers with only what the node added to meta, and times the component', async () => {

@@ -58,12 +58,19 @@ describe('InferError', () => {
   });
 
   it('keeps node and method through the status mapping, and the message users read', () => {
-    const fromNode = new InferError(Code.INVALID_ARGUMENT, 'expects a tensor', { node: 'pre', method: 'transformInput' });
-    // The executor's hop client: its own hop context in the message and the fields.
-    const atExecutor = fromServiceError(overTheWire(toServiceError(fromNode)), "node 'pre' (Transformer/TransformInput)", {
+    const fromNode = new InferError(Code.INVALID_ARGUMENT, 'expects a tensor', {
       node: 'pre',
       method: 'transformInput',
     });
+    // The executor's hop client: its own hop context in the message and the fields.
+    const atExecutor = fromServiceError(
+      overTheWire(toServiceError(fromNode)),
+      "node 'pre' (Transformer/TransformInput)",
+      {
+        node: 'pre',
+        method: 'transformInput',
+      },
+    );
     assert.equal(atExecutor.code, Code.INVALID_ARGUMENT);
     assert.equal(atExecutor.message, "node 'pre' (Transformer/TransformInput): expects a tensor");
     // The client of the executor knows no hop: the fields come from the executor's trailers.
@@ -86,8 +93,14 @@ describe('InferError', () => {
     assert.equal(theirs.node, 'inner');
     assert.equal(theirs.method, undefined);
     // A non-gRPC failure (an undecodable reply) keeps its code and gains the hop.
-    const bad = fromServiceError(new InferError(Code.INVALID_ARGUMENT, 'truncated'), 'ctx: bad reply', { node: 'n', method: 'route' });
-    assert.deepEqual([bad.code, bad.node, bad.method, bad.message], [Code.INVALID_ARGUMENT, 'n', 'route', 'ctx: bad reply: truncated']);
+    const bad = fromServiceError(new InferError(Code.INVALID_ARGUMENT, 'truncated'), 'ctx: bad reply', {
+      node: 'n',
+      method: 'route',
+    });
+    assert.deepEqual(
+      [bad.code, bad.node, bad.method, bad.message],
+      [Code.INVALID_ARGUMENT, 'n', 'route', 'ctx: bad reply: truncated'],
+    );
   });
 
   it('withHop fills missing fields only', () => {

@@ -118,7 +118,8 @@ describe('manifest validation reports everything at once', () => {
       base('name: Bad\ntype: MODEL\nimplementation: scale', '  tracing:\n    exporter: zipkin\n    sampleRatio: 2\n'),
     );
     assert.deepEqual(p, [
-      'm.yaml: spec.graph (Bad): name must be a DNS-1123 label (lowercase letters, digits, \'-\', at most 63), got "Bad"',
+      'm.yaml: spec.graph (Bad): name must be a DNS-1123 label ' +
+        `(lowercase letters, digits, '-', at most 63), got "Bad"`,
       "m.yaml: spec.graph (Bad): missing required parameter 'factor' (number: multiplier)",
       'm.yaml: spec.tracing.exporter: must be one of none, jaeger, otlp-grpc, otlp-http, got "zipkin"',
       'm.yaml: spec.tracing.sampleRatio: must be a number from 0 to 1, got 2',

@@ -17,7 +17,9 @@ const meta = (name: string, platform = 'onnx'): ModelMetadata => ({
 
 // top1 (OUTPUT_TRANSFORMER) → pre (TRANSFORMER) → ens (COMBINER) → [a, b] (MODEL)
 const ensemble = graph(
-  node('top1', 'OUTPUT_TRANSFORMER', [node('pre', 'TRANSFORMER', [node('ens', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])])]),
+  node('top1', 'OUTPUT_TRANSFORMER', [
+    node('pre', 'TRANSFORMER', [node('ens', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])]),
+  ]),
 );
 
 describe('model metadata through the NodeClient (fake)', () => {
@@ -28,9 +30,15 @@ describe('model metadata through the NodeClient (fake)', () => {
     assert.deepEqual(Object.keys(models), ['pre', 'a', 'b']);
     assert.deepEqual(models.a, meta('a'));
     assert.equal(models.pre?.platform, 'sharp');
-    assert.deepEqual(c.metadataCalls.map((x) => x.node), ['pre', 'a', 'b']);
+    assert.deepEqual(
+      c.metadataCalls.map((x) => x.node),
+      ['pre', 'a', 'b'],
+    );
     for (const { opts } of c.metadataCalls) {
-      assert.ok(opts.deadline >= before + METADATA_TIMEOUT_MS && opts.deadline <= Date.now() + METADATA_TIMEOUT_MS, String(opts.deadline));
+      assert.ok(
+        opts.deadline >= before + METADATA_TIMEOUT_MS && opts.deadline <= Date.now() + METADATA_TIMEOUT_MS,
+        String(opts.deadline),
+      );
     }
     assert.equal(new Set(c.metadataCalls.map((x) => x.opts.deadline)).size, 1, 'one deadline for the whole answer');
   });
@@ -60,7 +68,16 @@ describe('model metadata through the NodeClient (fake)', () => {
 
   it('a timeline recorder passes metadata through to the client it wraps', async () => {
     const c = new FakeClient({}, { a: () => meta('a') });
-    assert.deepEqual(await new TimelineRecorder(c).metadata(node('a', 'MODEL'), { deadline: Date.now() + 1000, signal: new AbortController().signal }), meta('a'));
-    assert.deepEqual(c.metadataCalls.map((x) => x.node), ['a']);
+    assert.deepEqual(
+      await new TimelineRecorder(c).metadata(node('a', 'MODEL'), {
+        deadline: Date.now() + 1000,
+        signal: new AbortController().signal,
+      }),
+      meta('a'),
+    );
+    assert.deepEqual(
+      c.metadataCalls.map((x) => x.node),
+      ['a'],
+    );
   });
 });

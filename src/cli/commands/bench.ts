@@ -10,7 +10,16 @@ import { HOP_CODECS } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
-import { enumFlag, enumListFlag, intFlag, intListFlag, logLevelFlag, numberFlag, numberListFlag, usageError } from '../flags';
+import {
+  enumFlag,
+  enumListFlag,
+  intFlag,
+  intListFlag,
+  logLevelFlag,
+  numberFlag,
+  numberListFlag,
+  usageError,
+} from '../flags';
 import { loadTensorFile } from './predict';
 
 /** `infergraph bench` (a graph under load, with the in-process baseline) and `infergraph bench hop` (codecs). */
@@ -79,7 +88,9 @@ export function registerBench(program: Command): void {
     .enablePositionalOptions()
     .action(async (o: BenchFlags) => {
       // Every flag is checked before anything starts (and before the re-exec, so a mistake is reported once).
-      if (!o.graph && !o.addr) throw usageError('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
+      if (!o.graph && !o.addr) {
+        throw usageError('give --graph FILE (the bench starts the graph) or --addr HOST:PORT (a running executor)');
+      }
       if (o.image && o.tensor) throw usageError('give at most one of --image and --tensor');
       const concurrency = intListFlag('--concurrency', o.concurrency, { min: 1, max: 4096 });
       const durationS = seconds('--duration', o.duration);
@@ -87,8 +98,11 @@ export function registerBench(program: Command): void {
       const stability = numberFlag('--stability', o.stability, { above: 0, max: 1 });
       const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
       const transport = enumFlag('--transport', o.transport, TRANSPORTS);
-      const threads = o.baselineThreads === 'manifest' ? undefined : intFlag('--baseline-threads', o.baselineThreads, { min: 0, max: 1024 });
-      const tensorShape = o.tensorShape === undefined ? undefined : intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
+      const threads =
+        o.baselineThreads === 'manifest'
+          ? undefined
+          : intFlag('--baseline-threads', o.baselineThreads, { min: 0, max: 1024 });
+      const tensorShape = o.tensorShape && intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
       const logLevel = logLevelFlag(o.logLevel);
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;

@@ -4,6 +4,19 @@ import { DEFAULTS } from '../../graph/manifest';
 import { intFlag } from '../flags';
 
 /** `infergraph eval`: top-1/top-5 accuracy and latency of a running classification graph over labelled images. */
+interface EvalFlags {
+  addr: string;
+  images: string;
+  labels: string;
+  concurrency: string;
+  limit?: string;
+  timeout: string;
+  maxMessageBytes: string;
+  json?: boolean;
+}
+
+const MAX_MESSAGE_DEFAULT = String(DEFAULTS.maxMessageBytes);
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -14,9 +27,9 @@ export function registerEval(program: Command): void {
     .option('-c, --concurrency <n>', 'requests in flight', '1')
     .option('--limit <n>', 'only the first n images')
     .option('--timeout <ms>', 'deadline per request', '30000')
-    .option('--max-message-bytes <n>', "largest request or reply (the executor's spec.maxMessageBytes)", String(DEFAULTS.maxMessageBytes))
+    .option('--max-message-bytes <n>', "largest request or reply (the graph's maxMessageBytes)", MAX_MESSAGE_DEFAULT)
     .option('--json', 'print the result as JSON')
-    .action(async (o: { addr: string; images: string; labels: string; concurrency: string; limit?: string; timeout: string; maxMessageBytes: string; json?: boolean }) => {
+    .action(async (o: EvalFlags) => {
       const r = await evaluate({
         address: o.addr,
         imagesDir: o.images,

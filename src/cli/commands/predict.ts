@@ -70,6 +70,19 @@ export function describeReply(m: InferMessage): string {
   return lines.join('\n');
 }
 
+interface PredictFlags {
+  addr: string;
+  image?: string;
+  tensor?: string;
+  timeout: string;
+  repeat: string;
+  json?: boolean;
+  trace?: boolean;
+  maxMessageBytes: string;
+}
+
+const MAX_MESSAGE_DEFAULT = String(DEFAULTS.maxMessageBytes);
+
 export function registerPredict(program: Command): void {
   program
     .command('predict')
@@ -81,8 +94,8 @@ export function registerPredict(program: Command): void {
     .option('--repeat <n>', 'send the request n times sequentially and print latency percentiles', '1')
     .option('--json', 'print the reply as JSON')
     .option('--trace', "print the (last) request's per-hop waterfall: start, duration, compute vs transport")
-    .option('--max-message-bytes <n>', "largest request or reply (the executor's spec.maxMessageBytes)", String(DEFAULTS.maxMessageBytes))
-    .action(async (o: { addr: string; image?: string; tensor?: string; timeout: string; repeat: string; json?: boolean; trace?: boolean; maxMessageBytes: string }) => {
+    .option('--max-message-bytes <n>', "largest request or reply (the graph's maxMessageBytes)", MAX_MESSAGE_DEFAULT)
+    .action(async (o: PredictFlags) => {
       if (!!o.image === !!o.tensor) throw usageError('give exactly one of --image or --tensor');
       const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
       const n = intFlag('--repeat', o.repeat, { min: 1 });

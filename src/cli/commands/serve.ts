@@ -37,7 +37,8 @@ export function registerServe(program: Command): void {
       const graph = loadManifestFile(o.graph);
       const node = findNode(graph, o.node);
       if (!node) {
-        throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${walkNodes(graph.graph).map((n) => n.name).join(', ')})`);
+        const names = walkNodes(graph.graph).map((n) => n.name);
+        throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);
       const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
@@ -64,7 +65,9 @@ export function registerServe(program: Command): void {
       for (const kv of o.nodeAddress) {
         const i = kv.indexOf('=');
         const name = kv.slice(0, i);
-        if (i < 1 || !findNode(graph, name)) throw usageError(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+        if (i < 1 || !findNode(graph, name)) {
+          throw usageError(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+        }
         addresses[name] = kv.slice(i + 1);
       }
       const address = port !== undefined ? `0.0.0.0:${port}` : o.address;

@@ -25,7 +25,9 @@ export class Params {
 
   /** The given value, else the schema's default. */
   private raw(name: string): ParamValue | undefined {
-    if (!Object.hasOwn(this.schema, name)) throw new Error(`${this.component}: parameter '${name}' is not in its schema`);
+    if (!Object.hasOwn(this.schema, name)) {
+      throw new Error(`${this.component}: parameter '${name}' is not in its schema`);
+    }
     return this.values[name] ?? this.schema[name]?.default;
   }
 

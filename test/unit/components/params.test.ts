@@ -29,14 +29,23 @@ spec:
 
 describe('component parameters: defaults only in the schema', () => {
   it('Params reads the schema default when a value is absent, and refuses a name the schema lacks', () => {
-    const schema = { n: { type: 'integer' as const, default: 7, description: '' }, s: { type: 'string' as const, description: '' } };
+    const schema = {
+      n: { type: 'integer' as const, default: 7, description: '' },
+      s: { type: 'string' as const, description: '' },
+    };
     const p = new Params('c', {}, schema);
     assert.equal(p.integer('n', 1, 10), 7);
     assert.equal(p.optionalString('s'), undefined);
-    assert.throws(() => p.string('s'), (e: unknown) => e instanceof ConfigError && e.message === "c: parameter 's' is required");
+    assert.throws(
+      () => p.string('s'),
+      (e: unknown) => e instanceof ConfigError && e.message === "c: parameter 's' is required",
+    );
     assert.throws(() => p.integer('nope'), /parameter 'nope' is not in its schema/);
     assert.equal(new Params('c', { n: '9' }, schema).integer('n', 1, 10), 9);
-    assert.throws(() => new Params('c', { n: 11 }, schema).integer('n', 1, 10), /c: parameter 'n' must be an integer in 1\.\.10, got 11/);
+    assert.throws(
+      () => new Params('c', { n: 11 }, schema).integer('n', 1, 10),
+      /c: parameter 'n' must be an integer in 1\.\.10, got 11/,
+    );
   });
 
   it('built-ins created directly get the same configuration as through a manifest', () => {
@@ -58,18 +67,29 @@ describe('component parameters: defaults only in the schema', () => {
     assert.equal(averageWeights({}), undefined);
   });
 
-  it('no built-in or test component repeats a default in code: each schema default is what a bare create() uses', async () => {
+  it('test components created bare use their schema defaults', async () => {
     // A component created with no parameters beyond the required ones behaves as the validated manifest node does.
     const logger = createLogger('params-test', 'silent');
     const make = async (name: string, params: Record<string, ParamValue>) =>
       loadComponentDefinition(name).create(params, { nodeName: name, nodeType: 'MODEL', baseDir: '/tmp', logger });
     const scale = await make('scale', { factor: 2 });
-    assert.deepEqual(values((await scale.predict?.(vec(1, 2), new CollectingCallContext())) ?? vec()), [2, 4], 'offset defaults to 0');
+    assert.deepEqual(
+      values((await scale.predict?.(vec(1, 2), new CollectingCallContext())) ?? vec()),
+      [2, 4],
+      'offset defaults to 0',
+    );
     const comb = await make('sum-combiner', {});
-    assert.deepEqual(values((await comb.aggregate?.([vec(1), vec(3)], new CollectingCallContext())) ?? vec()), [4], "mode defaults to 'sum'");
+    assert.deepEqual(
+      values((await comb.aggregate?.([vec(1), vec(3)], new CollectingCallContext())) ?? vec()),
+      [4],
+      "mode defaults to 'sum'",
+    );
     const router = await make('fixed-router', {});
     assert.equal(await router.route?.(vec(1), new CollectingCallContext()), -1, 'route defaults to -1 (all children)');
     const fail = await make('fail', {});
-    await assert.rejects(Promise.resolve(fail.predict?.(vec(1), new CollectingCallContext())), /fail: failing on purpose/);
+    await assert.rejects(
+      Promise.resolve(fail.predict?.(vec(1), new CollectingCallContext())),
+      /fail: failing on purpose/,
+    );
   });
 });
