@@ -1,4 +1,4 @@
-import type { Component, ComponentDefinition, ModelMetadata } from '../components/api';
+import type { CallContext, Component, ComponentDefinition, ModelMetadata } from '../components/api';
 import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
 import { loadComponentDefinition } from '../components/registry';
 import type { ParamValue } from '../components/types';
@@ -85,7 +85,9 @@ export class ComponentHost {
     const t0 = performance.now();
     let payload: Payload;
     try {
-      payload = await this.dispatch(method, inputs, ctx);
+      // One await per call: this is the hot path of every hop.
+      if (method === 'route') payload = routeAnswer(await this.route(inputs as Payload, ctx));
+      else payload = await this.answer(method, inputs, ctx);
     } catch (err) {
       throw withHop(toInferError(err), { node: this.node.name, method });
     }
@@ -115,25 +117,29 @@ export class ComponentHost {
     await this.component.close?.();
   }
 
-  private async dispatch(
-    method: NodeMethod,
-    inputs: Payload | Payload[],
-    ctx: CollectingCallContext,
-  ): Promise<Payload> {
+  /** The component's `method` called: no await of its own, so a hop costs one await (the hot path). */
+  private answer(method: Exclude<NodeMethod, 'route'>, inputs: Payload | Payload[], ctx: CallContext): Answer<Payload> {
     const c = this.component;
-    const missing = (): never => {
+    if (method === 'aggregate') return (c.aggregate ?? this.missing(method)).call(c, inputs as Payload[], ctx);
+    return (c[method] ?? this.missing(method)).call(c, inputs as Payload, ctx);
+  }
+
+  private route(input: Payload, ctx: CallContext): Answer<number> {
+    const c = this.component;
+    return (c.route ?? this.missing('route')).call(c, input, ctx);
+  }
+
+  private missing(method: NodeMethod): () => never {
+    return () => {
       throw unimplemented(`${this.node.name}: component does not implement ${method}`);
     };
-    switch (method) {
-      case 'aggregate':
-        return (c.aggregate ?? missing).call(c, inputs as Payload[], ctx);
-      case 'route': {
-        const route = await (c.route ?? missing).call(c, inputs as Payload, ctx);
-        // Seldon routers answer with the child index as a [[N]] tensor.
-        return { kind: 'tensor', tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) } };
-      }
-      default:
-        return (c[method] ?? missing).call(c, inputs as Payload, ctx);
-    }
   }
 }
+
+type Answer<T> = T | Promise<T>;
+
+/** Seldon routers answer with the child index as a [[N]] tensor. */
+const routeAnswer = (route: number): Payload => ({
+  kind: 'tensor',
+  tensor: { dtype: 'float64', shape: [1, 1], data: new Float64Array([route]) },
+});
