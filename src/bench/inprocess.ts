@@ -47,7 +47,7 @@ export class LocalNodeClient implements NodeClient {
         (map.get(node.name) as { staticTags: InferMessage['meta']['tags'] }).staticTags = component.tags?.() ?? {};
       }
     } catch (err) {
-      await Promise.allSettled([...map.values()].map((c) => c.component.close?.()));
+      await Promise.allSettled([...map.values()].map(async (c) => c.component.close?.()));
       throw err;
     }
     return new LocalNodeClient(map);
@@ -80,7 +80,7 @@ export class LocalNodeClient implements NodeClient {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.components.values()].map((c) => c.component.close?.()));
+    await Promise.allSettled([...this.components.values()].map(async (c) => c.component.close?.()));
   }
 }
 

@@ -7,7 +7,7 @@ import { Code, InferError, toInferError, type CodeValue } from '../errors';
  */
 export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const e = toInferError(err);
-  return { code: e.code as number as grpc.status, details: e.message, metadata: new grpc.Metadata() };
+  return { code: e.code, details: e.message, metadata: new grpc.Metadata() };
 }
 
 /** A failed client call, with the peer's own status code; `context` says which hop failed. */

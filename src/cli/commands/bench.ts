@@ -145,8 +145,9 @@ export function registerBench(program: Command): void {
       if (await ranInChild(nodeFlags)) return;
       const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
       for (const c of codecs) if (!ALL_CODECS.includes(c)) throw new Error(`--codecs: unknown codec '${c}' (known: ${ALL_CODECS.join(', ')})`);
-      const modes = o.modes.split(',').map((s) => s.trim()) as HopMode[];
-      for (const m of modes) if (m !== 'echo' && m !== 'one-way') throw new Error(`--modes: unknown mode '${m}' (echo, one-way)`);
+      const rawModes = o.modes.split(',').map((s) => s.trim());
+      for (const m of rawModes) if (m !== 'echo' && m !== 'one-way') throw new Error(`--modes: unknown mode '${m}' (echo, one-way)`);
+      const modes = rawModes as HopMode[];
       const report = await runHopBench({
         shape: ints('--shape', o.shape),
         codecs,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
-import { Supervisor, type Transport } from '../../runner/supervisor';
+import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 
@@ -32,7 +32,7 @@ export function registerUp(program: Command): void {
         graph,
         manifestPath: file,
         executorAddress: o.port ? `127.0.0.1:${o.port}` : o.address,
-        transport: o.transport as Transport,
+        transport: o.transport,
         logger,
         childArgs: ['--log-level', o.logLevel],
         env,

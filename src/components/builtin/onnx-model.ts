@@ -220,7 +220,7 @@ class OnnxModel implements Component {
     );
     const value = results[outName];
     if (!value) throw internal(`${NAME}: onnxruntime returned no output '${outName}'`);
-    const out = fromOrt(value as ort.Tensor, outName);
+    const out = fromOrt(value, outName);
     if (this.cfg.softmax && (out.dtype === 'float32' || out.dtype === 'float64')) {
       softmaxRows(out.data as Float32Array | Float64Array, out.shape[out.shape.length - 1] ?? out.data.length);
     }

@@ -27,8 +27,8 @@ export default defineComponent({
       predict: failPayload,
       transformInput: failPayload,
       transformOutput: failPayload,
-      aggregate: fail as (i: Payload[], c: CallContext) => Promise<Payload>,
-      route: fail as (i: Payload, c: CallContext) => Promise<number>,
+      aggregate: fail,
+      route: fail,
     };
   },
 });
