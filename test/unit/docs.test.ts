@@ -52,6 +52,43 @@ describe('docs', () => {
     );
   });
 
+  it('docs/cli.md has a section for every command, listing each of its flags', () => {
+    const help = (args: string[]): string =>
+      execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
+    const commandsOf = (text: string): string[] =>
+      [...(text.split('Commands:\n')[1] ?? '').matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    const cli = readFileSync(path.join(DOCS, 'cli.md'), 'utf8');
+    const sections = new Map(
+      cli
+        .split(/^## /m)
+        .slice(1)
+        .map((sec) => [sec.slice(0, sec.indexOf('\n')).trim(), sec] as const),
+    );
+    const commands: string[][] = [];
+    for (const c of commandsOf(help([]))) {
+      commands.push([c]);
+      for (const sub of commandsOf(help([c]))) commands.push([c, sub]);
+    }
+    assert.ok(
+      commands.length >= 10,
+      `expected the CLI's commands, found ${commands.map((c) => c.join(' ')).join(', ')}`,
+    );
+    const problems: string[] = [];
+    for (const c of commands) {
+      const name = c.join(' ');
+      const text = help(c);
+      const options = text.split('Options:\n')[1]?.split('\nCommands:')[0] ?? '';
+      const flags = [...options.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]).filter((f) => f !== '--help');
+      const section = sections.get(name);
+      // A bare group such as `models` (only subcommands, no flags of its own) is documented by its subcommands.
+      if (!section && !(flags.length === 0 && commandsOf(text).length > 0)) problems.push(`no section '## ${name}'`);
+      for (const flag of flags) {
+        if (section && !section.includes(flag)) problems.push(`'## ${name}' does not document ${flag}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
   it('the anchor slugs follow GitHub', () => {
     const a = headingAnchors('# A `b` c\n## 1. Per-hop cost (one run)\n```\n# not a heading\n```\n## A b c\n');
     assert.deepEqual([...a], ['a-b-c', '1-per-hop-cost-one-run', 'a-b-c-1']);
