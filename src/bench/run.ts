@@ -204,7 +204,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     startedAt,
     command: o.command,
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-    target: { mode: o.address ? 'address' : 'graph', address: address as string, ...(o.address ? {} : { transport: o.transport }) },
+    target: { mode: o.address ? 'address' : 'graph', address, ...(o.address ? {} : { transport: o.transport }) },
     input: o.input.description,
     options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability, nodeFlags: [...process.execArgv] },
     levels: levelsOut,

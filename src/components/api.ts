@@ -88,6 +88,8 @@ export interface ComponentDefinition {
   /** Built-in name, e.g. 'onnx-model'. */
   name: string;
   description: string;
+  /** Longer markdown for docs/components.md (`infergraph components --markdown`): behaviour, errors. */
+  details?: string;
   /** The node types this component can serve. */
   types: readonly NodeType[];
   parameters: Record<string, ParamSchema>;

@@ -1,4 +1,4 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { collectModelMetadata } from '../graph/metadata';

@@ -187,7 +187,7 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
     try {
       const def = loadComponentDefinition(implementation);
       if (!def.types.includes(type)) {
-        p.add(at, `implementation '${o.implementation}' cannot serve a ${type} node (it serves ${def.types.join(', ')})`);
+        p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${def.types.join(', ')})`);
       }
       parameters = applyParamSchema(def.parameters, rawParams, at, p, baseDir);
     } catch (err) {

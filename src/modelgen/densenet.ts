@@ -1,7 +1,7 @@
 // DenseNet-169 exactly as torchvision.models.densenet169 builds it: growth rate 32, blocks of 6-12-32-32 dense
 // layers, bottleneck width bn_size * growth = 128, 64 initial features, transitions halving the channels.
 // Conv weights use torchvision's init, Kaiming-normal with the default fan_in.
-import { INPUT_DIMS, INPUT_NAME, Layers, NUM_CLASSES, OUTPUT_DIMS, OUTPUT_NAME } from './layers';
+import { INPUT_DIMS, INPUT_NAME, type Layers, NUM_CLASSES, OUTPUT_DIMS, OUTPUT_NAME } from './layers';
 
 const GROWTH_RATE = 32;
 const BLOCK_CONFIG = [6, 12, 32, 32] as const;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { buildDenseNet169 } from './densenet';
-import { FanMode, Layers } from './layers';
+import { type FanMode, Layers } from './layers';
 import { OnnxGraphBuilder } from './onnx-builder';
 import { readOnnxMetadata } from './onnx-metadata';
 import { isSeed, Prng } from './prng';

@@ -1,8 +1,8 @@
 // torchvision-style layers on top of the graph builder. Initializers are named like the torchvision state_dict
 // ('layer1.0.conv1.weight', 'features.norm0.running_var') and node outputs like the module path, so a generated
 // graph reads side by side with the PyTorch model it imitates.
-import { attr, OnnxGraphBuilder } from './onnx-builder';
-import { Prng } from './prng';
+import { attr, type OnnxGraphBuilder } from './onnx-builder';
+import type { Prng } from './prng';
 
 /** Graph I/O shared by both networks: ImageNet NCHW in, raw logits out, batch size left symbolic. */
 export const INPUT_NAME = 'input';

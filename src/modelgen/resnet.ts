@@ -1,6 +1,6 @@
 // ResNet-50 exactly as torchvision.models.resnet50 builds it (the "v1.5" layout: in a downsampling bottleneck the
 // stride sits on the 3x3 conv, not the first 1x1). Conv weights use torchvision's init, Kaiming-normal fan_out.
-import { INPUT_DIMS, INPUT_NAME, Layers, NUM_CLASSES, OUTPUT_DIMS, OUTPUT_NAME } from './layers';
+import { INPUT_DIMS, INPUT_NAME, type Layers, NUM_CLASSES, OUTPUT_DIMS, OUTPUT_NAME } from './layers';
 
 const EXPANSION = 4;
 /** Bottleneck blocks per stage and each stage's bottleneck width. */

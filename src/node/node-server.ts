@@ -116,7 +116,7 @@ class Handlers {
 
   unary(method: Exclude<NodeMethod, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
     return (call, callback) => {
-      this.run(call, () => {
+      void this.run(call, () => {
         const msg = fromWire(call.request);
         return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
       }, method, toWire).then(...respond(callback));
@@ -125,7 +125,7 @@ class Handlers {
 
   aggregate(): grpc.handleUnaryCall<WireSeldonMessageList, WireSeldonMessage> {
     return (call, callback) => {
-      this.run(call, () => {
+      void this.run(call, () => {
         const msgs = (call.request.seldonMessages ?? []).map(fromWire);
         const first = msgs[0];
         return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
@@ -136,7 +136,7 @@ class Handlers {
   /** infergraph.v1.FlatBuffersNode: bytes decoded here, so a malformed FlatBuffer is INVALID_ARGUMENT. */
   flat(method: NodeMethod): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
-      this.run(call, () => {
+      void this.run(call, () => {
         if (method !== 'aggregate') {
           const msg = decodeFlatMessage(call.request);
           return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };

@@ -1,7 +1,7 @@
 import { Builder } from 'flatbuffers';
 import { invalidArgument } from '../errors';
 import type { InferMessage, JsonValue, Meta, Metric, MetricType, Payload, Status } from '../message/message';
-import type { DType, NumericDType } from '../tensor/dtype';
+import type { DType } from '../tensor/dtype';
 import { checkTensor, tensorBytes, viewBytes, type Tensor } from '../tensor/tensor';
 
 /**
@@ -283,14 +283,14 @@ class Reader {
   /** Tables of a vector of offsets. */
   tables(table: number, slot: number): number[] {
     const [start, n] = this.vector(table, slot, 4);
-    const out: number[] = new Array(n);
+    const out = new Array<number>(n);
     for (let i = 0; i < n; i++) out[i] = this.deref(start + 4 * i);
     return out;
   }
 
   longs(table: number, slot: number): number[] {
     const [start, n] = this.vector(table, slot, 8);
-    const out: number[] = new Array(n);
+    const out = new Array<number>(n);
     for (let i = 0; i < n; i++) out[i] = Number(this.dv.getBigInt64(start + 8 * i, true));
     return out;
   }
@@ -306,8 +306,8 @@ function readTensor(r: Reader, t: number): Tensor {
     return checkTensor({ dtype, shape, data }, 'flatbuffers tensor');
   }
   // Zero-copy when the sender's preamble did its job; one copy otherwise (viewBytes).
-  const data = viewBytes(dtype as NumericDType, r.bytesAt(t, T.data), 'flatbuffers tensor');
-  return checkTensor({ dtype, shape, data } as Tensor, 'flatbuffers tensor');
+  const data = viewBytes(dtype, r.bytesAt(t, T.data), 'flatbuffers tensor');
+  return checkTensor({ dtype, shape, data }, 'flatbuffers tensor');
 }
 
 function parseJson(text: string, what: string): JsonValue {

@@ -17,8 +17,9 @@ import type { WireSeldonMessage } from './wire-types';
 export interface HopWire {
   path: string;
   encode(input: InferMessage | InferMessage[]): unknown;
-  serialize(request: unknown): Buffer;
-  deserialize(bytes: Buffer): unknown;
+  // Properties, not methods: grpc-js calls these detached from the object.
+  serialize: (request: unknown) => Buffer;
+  deserialize: (bytes: Buffer) => unknown;
   decode(reply: unknown): InferMessage;
 }
 
@@ -68,8 +69,8 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
   return {
     path: def.path,
     encode: (input) => (Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding)),
-    serialize: def.requestSerialize as (v: unknown) => Buffer,
-    deserialize: def.responseDeserialize as (b: Buffer) => unknown,
+    serialize: def.requestSerialize as (request: unknown) => Buffer,
+    deserialize: def.responseDeserialize,
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
 }
@@ -83,8 +84,8 @@ export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopW
   return {
     path: def.path,
     encode: (input) => toWire(input as InferMessage, encoding),
-    serialize: def.requestSerialize as (v: unknown) => Buffer,
-    deserialize: def.responseDeserialize as (b: Buffer) => unknown,
+    serialize: def.requestSerialize as (request: unknown) => Buffer,
+    deserialize: def.responseDeserialize,
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
 }

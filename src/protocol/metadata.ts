@@ -69,6 +69,6 @@ export function metadataRpc(
   return {
     path: def.path,
     serialize: def.requestSerialize,
-    deserialize: def.responseDeserialize as (b: Buffer) => WireModelMetadata,
+    deserialize: def.responseDeserialize,
   };
 }

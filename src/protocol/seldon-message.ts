@@ -55,11 +55,11 @@ function ndarrayToPayload(list: JsonValue[], names: string[] | undefined): Paylo
   const named = names?.length ? { names } : {};
   if (flat.length === numel(shape)) {
     if (flat.every((x) => typeof x === 'number')) {
-      return { kind: 'tensor', tensor: fromNumbers('float64', shape, flat as number[]), encoding: 'ndarray', ...named };
+      return { kind: 'tensor', tensor: fromNumbers('float64', shape, flat), encoding: 'ndarray', ...named };
     }
     if (flat.every((x) => typeof x === 'string')) {
       const enc = new TextEncoder();
-      const tensor: Tensor = { dtype: 'string', shape, data: (flat as string[]).map((s) => enc.encode(s)) };
+      const tensor: Tensor = { dtype: 'string', shape, data: flat.map((s) => enc.encode(s)) };
       return { kind: 'tensor', tensor, encoding: 'ndarray', ...named };
     }
   }

@@ -52,7 +52,7 @@ export function tensorFromTf(tf: WireTensorProto): Tensor {
     if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(v);
     else (data as Float32Array)[i] = Number(v);
   }
-  return { dtype, shape, data } as Tensor;
+  return { dtype, shape, data };
 }
 
 function typedVals(tf: WireTensorProto, dtype: NumericDType): readonly (number | string | boolean)[] {

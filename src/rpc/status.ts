@@ -12,7 +12,7 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   if (e.node !== undefined) metadata.set(ERROR_NODE_TRAILER, e.node);
   if (e.method !== undefined) metadata.set(ERROR_METHOD_TRAILER, e.method);
-  return { code: e.code as number as grpc.status, details: e.message, metadata };
+  return { code: e.code, details: e.message, metadata };
 }
 
 /** The hop fields a peer sent in its error trailers (a node, or an executor relaying a node's error). */

@@ -12,7 +12,7 @@ import {
   type TextMapSetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { codeName } from '../errors';
+import { Code, codeName } from '../errors';
 import { jsonToValue } from '../protocol/json-value';
 import type { WireSeldonMessage } from '../protocol/wire-types';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
@@ -66,7 +66,7 @@ function perMethod<T>(make: (service: string, rpc: string) => T): (path: string)
 
 function endWithStatus(span: Span, code: number, details: string | undefined): void {
   span.setAttribute('rpc.grpc.status_code', code);
-  if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(code)}: ${details ?? ''}` });
+  if (code !== Code.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(code)}: ${details ?? ''}` });
   span.end(nowHr());
 }
 

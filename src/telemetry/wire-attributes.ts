@@ -70,6 +70,6 @@ export function payloadAttributes(message: unknown, prefix: string): Attributes 
     out[`${prefix}.payload_bytes`] = bytes;
     return out;
   }
-  out[`${prefix}.payload_bytes`] = describeOne(message as WireSeldonMessage, prefix, out);
+  out[`${prefix}.payload_bytes`] = describeOne(message, prefix, out);
   return out;
 }

@@ -37,7 +37,7 @@ export const DTYPES: Readonly<Record<NumericDType, DTypeInfo>> = {
   uint8: { name: 'uint8', bytes: 1, ctor: Uint8Array, tf: 4 },
   int16: { name: 'int16', bytes: 2, ctor: Int16Array, tf: 5 },
   int8: { name: 'int8', bytes: 1, ctor: Int8Array, tf: 6 },
-  int64: { name: 'int64', bytes: 8, ctor: BigInt64Array as unknown as TypedArrayCtor, tf: 9 },
+  int64: { name: 'int64', bytes: 8, ctor: BigInt64Array, tf: 9 },
   bool: { name: 'bool', bytes: 1, ctor: Uint8Array, tf: 10 },
   uint16: { name: 'uint16', bytes: 2, ctor: Uint16Array, tf: 17 },
 };

@@ -64,7 +64,7 @@ export function fromNumbers(dtype: NumericDType, shape: number[], values: ArrayL
   } else {
     (data as Exclude<TypedArray, BigInt64Array>).set(values);
   }
-  return checkTensor({ dtype, shape, data } as Tensor);
+  return checkTensor({ dtype, shape, data });
 }
 
 /** Elements as JS numbers (for small tensors: ndarray encoding, printing). */

@@ -62,8 +62,8 @@ export async function upGraph(manifest: string, args: string[] = [], env: Record
       }
     }
   };
-  createInterface({ input: runner.stdout! }).on('line', (l) => (stdout.push(l), onLine(l)));
-  createInterface({ input: runner.stderr! }).on('line', (l) => (stderr.push(l), onLine(l)));
+  createInterface({ input: runner.stdout }).on('line', (l) => (stdout.push(l), onLine(l)));
+  createInterface({ input: runner.stderr }).on('line', (l) => (stderr.push(l), onLine(l)));
   const waitFor = (re: RegExp, ms = 30_000): Promise<string> => {
     const seen = [...stdout, ...stderr].find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);

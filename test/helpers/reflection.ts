@@ -10,7 +10,7 @@ export function listServices(address: string): Promise<string[]> {
   const client = new pkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
     const call = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> }).ServerReflectionInfo();
-    call.on('data', (res) => {
+    call.on('data', (res: { list_services_response?: { service: { name: string }[] } }) => {
       resolve((res.list_services_response?.service ?? []).map((s: { name: string }) => s.name).sort());
       call.end();
     });

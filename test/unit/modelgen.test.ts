@@ -10,12 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ConfigError } from '../../src/errors';
 import {
-  Arch,
+  type Arch,
   ARCHS,
   buildModel,
   ensureModels,
   EXPECTED_PARAMS,
-  GeneratedModel,
+  type GeneratedModel,
   GENERATOR_VERSION,
   META_KEYS,
   SYNTHETIC_NOTE,

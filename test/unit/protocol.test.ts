@@ -12,8 +12,8 @@ import { parseNpy } from '../../src/tensor/npy';
 
 const predict = (): MethodDefinition<object, object> =>
   (seldonProto().def['seldon.protos.Model'] as Record<string, MethodDefinition<object, object>>).Predict as MethodDefinition<object, object>;
-const encode = (w: WireSeldonMessage): Buffer => predict().requestSerialize(w as object);
-const decode = (b: Buffer): WireSeldonMessage => predict().requestDeserialize(b) as WireSeldonMessage;
+const encode = (w: WireSeldonMessage): Buffer => predict().requestSerialize(w);
+const decode = (b: Buffer): WireSeldonMessage => predict().requestDeserialize(b);
 const roundTrip = (m: InferMessage, enc: 'tftensor' | 'tensor' | 'ndarray' = 'tftensor'): InferMessage => fromWire(decode(encode(toWire(m, enc))));
 
 describe('Seldon wire protocol', () => {

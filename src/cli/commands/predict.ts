@@ -23,7 +23,7 @@ export function loadTensorFile(file: string): Tensor {
     const o = j as { dtype?: string; shape?: number[]; data?: unknown[] };
     const dtype = o.dtype ?? 'float32';
     if (!isDType(dtype) || dtype === 'string') throw new Error(`${file}: unsupported dtype '${dtype}'`);
-    const data = ((o.data ?? []) as unknown[]).flat(Infinity) as number[];
+    const data = (o.data ?? []).flat(Infinity) as number[];
     return fromNumbers(dtype, o.shape ?? [data.length], data);
   }
   if (!Array.isArray(j)) throw new Error(`${file}: expected a JSON object {dtype, shape, data} or a nested list`);

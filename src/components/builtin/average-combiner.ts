@@ -80,6 +80,9 @@ export function averageWeights(values: Record<string, ParamValue>): number[] | u
 const definition: ComponentDefinition = {
   name: NAME,
   description: "Element-wise mean of the children's tensors (identical shapes), optionally weighted.",
+  details:
+    'Inputs that are not numeric tensors, shapes that differ (the message names them) and a number of ' +
+    'weights that differs from the number of children are INVALID_ARGUMENT.',
   types: ['COMBINER'],
   parameters: {
     weights: {

@@ -1,4 +1,5 @@
 import type { ComponentDefinition } from '../api';
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loaders: a module loads when its component is used */
 
 type Module = { default: ComponentDefinition };
 

@@ -257,6 +257,11 @@ const definition: ComponentDefinition = {
   description:
     'ImageNet preprocessing: JPEG/PNG/WebP binData -> EXIF orientation, RGB, resize shorter side (bilinear), centre crop, ' +
     '/255, mean/std normalisation -> float32 NCHW [1,3,crop,crop] tftensor named "input".',
+  details:
+    'These inputs are rejected with INVALID_ARGUMENT, the message saying which problem it was: empty ' +
+    'binData, a payload that is not binData, a truncated or corrupt image, something that is not an ' +
+    'image, or more pixels than `maxPixels` (decompression bombs: the size is read from the header ' +
+    'and checked before decoding).',
   types: ['TRANSFORMER'],
   parameters: {
     resize: { type: 'integer', default: 256, description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.' },

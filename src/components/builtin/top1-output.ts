@@ -128,6 +128,16 @@ export function top1Config(values: Record<string, ParamValue>): { labels?: strin
 const definition: ComponentDefinition = {
   name: NAME,
   description: 'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k.',
+  details: [
+    'Answers JSON: `{"predictions": [{index, score, wnid?, label?, topK?}], "synthetic"?, ' +
+      '"note"?}`.',
+    '',
+    '- The labels file has the format of `../shared/imagenet/labels.tsv` ' +
+      '(`index<TAB>wnid<TAB>name`) and is checked at load: a bad line fails with the file and line ' +
+      'number; a class count that differs from the scores is INVALID_ARGUMENT.',
+    '- When the model tagged its answer `synthetic` (random weights), the answer says the class ' +
+      'is meaningless.',
+  ].join('\n'),
   types: ['OUTPUT_TRANSFORMER'],
   parameters: {
     labels: { type: 'path', description: 'TSV file of index<TAB>wnid<TAB>name lines, one per class in order.' },

@@ -31,8 +31,8 @@ const definition = defineComponent({
       predict: failPayload,
       transformInput: failPayload,
       transformOutput: failPayload,
-      aggregate: fail as (i: Payload[], c: CallContext) => Promise<Payload>,
-      route: fail as (i: Payload, c: CallContext) => Promise<number>,
+      aggregate: fail,
+      route: fail,
     };
   },
 });

@@ -1,4 +1,5 @@
 import type { ComponentDefinition } from '../api';
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loaders: a module loads when its component is used */
 
 /** Small components used by tests and examples to prove the graph walk without real models. */
 export const TEST_LOADERS: Record<string, () => ComponentDefinition> = {

@@ -60,7 +60,7 @@ describe('average-combiner', () => {
 
   it('shapes must be identical', async () => {
     await rejectsWith(
-      () => Promise.resolve(make().aggregate!([t('float32', [1, 1000], Array(1000).fill(0)), t('float32', [1, 1001], Array(1001).fill(0))], callContext())),
+      () => Promise.resolve(make().aggregate!([t('float32', [1, 1000], new Array<number>(1000).fill(0)), t('float32', [1, 1001], new Array<number>(1001).fill(0))], callContext())),
       Code.INVALID_ARGUMENT,
       'inputs must have identical shapes, got [1,1000], [1,1001]',
     );

@@ -22,7 +22,7 @@ describe('ImageNet dev-100 accuracy (in process)', () => {
     if (!modelFile || !labels || !dev) return t.skip(`missing ../shared/${MOBILENET}, ../shared/${LABELS} or ../shared/${DEV_DIR}`);
 
     const pre = jpegInput.create({}, componentContext('TRANSFORMER')) as Component;
-    const model = (await onnxModel.create({ model: modelFile }, componentContext('MODEL'))) as Component;
+    const model = await onnxModel.create({ model: modelFile }, componentContext('MODEL'));
     const post = top1Output.create({ labels }, componentContext('OUTPUT_TRANSFORMER')) as Component;
     await model.load?.();
     await post.load?.();

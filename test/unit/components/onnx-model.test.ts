@@ -15,7 +15,7 @@ import { callContext, componentContext, configError, DEV_DIR, LABELS, MOBILENET,
 import { writeIdentityModel } from './onnx-fixture';
 
 const model = async (params: Record<string, string | number | boolean>): Promise<Component> => {
-  const c = (await onnxModel.create(params, componentContext('MODEL', 'model'))) as Component;
+  const c = await onnxModel.create(params, componentContext('MODEL', 'model'));
   await c.load?.();
   return c;
 };

@@ -55,7 +55,7 @@ describe('uint8 pixels normalised in the model node', () => {
   it('onnx-model normalizeUint8 takes uint8 NCHW input (and float32 as before); without it uint8 is INVALID_ARGUMENT', async () => {
     const px = Uint8Array.from({ length: 3 * 2 * 2 }, (_, i) => i * 20);
     const u8: Payload = { kind: 'tensor', tensor: { dtype: 'uint8', shape: [1, 3, 2, 2], data: px } };
-    const m = (await onnxModel.create({ model: path.join(dir, 'img.onnx'), normalizeUint8: true }, componentContext('MODEL'))) as Component;
+    const m = await onnxModel.create({ model: path.join(dir, 'img.onnx'), normalizeUint8: true }, componentContext('MODEL'));
     await m.load?.();
     const out = tensorOf(await m.predict!(u8, callContext()));
     assert.equal(out.dtype, 'float32');
@@ -65,7 +65,7 @@ describe('uint8 pixels normalised in the model node', () => {
     assert.deepEqual(same.data, f32);
     await m.close?.();
 
-    const plain = (await onnxModel.create({ model: path.join(dir, 'img.onnx') }, componentContext('MODEL'))) as Component;
+    const plain = await onnxModel.create({ model: path.join(dir, 'img.onnx') }, componentContext('MODEL'));
     await plain.load?.();
     await rejectsWith(() => Promise.resolve(plain.predict!(u8, callContext())), Code.INVALID_ARGUMENT, /expects float32/);
     await plain.close?.();
