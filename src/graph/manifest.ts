@@ -5,18 +5,7 @@ import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
-import {
-  HOP_CODECS,
-  NODE_TYPES,
-  TRACE_EXPORTERS,
-  type GraphSpec,
-  type HopCodec,
-  type NodeSpec,
-  type NodeType,
-  type ParamValue,
-  type TraceExporterKind,
-  type TracingSpec,
-} from './spec';
+import { HOP_CODECS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
