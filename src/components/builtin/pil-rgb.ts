@@ -13,6 +13,7 @@
  * Options turn on EXIF orientation and ICC conversion for users who want displayed colours rather than stored ones.
  */
 import sharp from 'sharp';
+import { internal } from '../../errors';
 import type { Rect } from './resample';
 
 export interface DecodeOptions {
@@ -105,6 +106,6 @@ export async function decodeRgbWindow(buf: Buffer, meta: sharp.Metadata, window:
 
 function expect(info: sharp.OutputInfo, channels: number, pixels: number): void {
   if (info.channels !== channels || info.width * info.height !== pixels) {
-    throw new Error(`decoder produced ${info.width}x${info.height}x${info.channels}, expected ${pixels} pixels x ${channels}`);
+    throw internal(`jpeg-input: decoder produced ${info.width}x${info.height}x${info.channels}, expected ${pixels} pixels x ${channels}`);
   }
 }
