@@ -5,7 +5,7 @@
  * after a warm-up pass, so machine noise hits all of them alike. Prints, per configuration, the median over images of
  * each image's median time (transformInput: decode, resize, crop, normalise to float32).
  *
- *   node dist/bench/jpeg-input-time.js [--images DIR] [--rounds 3] [--before path/to/jpeg-input.js]
+ *   node dist/bench/jpeg-input-time.js [--images DIR] [--rounds 3] [--before path/to/jpeg-input.js] [--per-image]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     const m = median(perImage);
     const p90 = [...perImage].sort((a, b) => a - b)[Math.floor(perImage.length * 0.9)] as number;
     console.log(`${name.padEnd(60)} median ${m.toFixed(2)} ms  p90 ${p90.toFixed(2)} ms  (${(m / base).toFixed(2)}x default)`);
+    if (process.argv.includes('--per-image')) perImage.forEach((t, i) => console.log(`  ${files[i]}: ${t.toFixed(1)} ms`));
   });
 }
 
