@@ -326,5 +326,8 @@ describe('jpeg-input: bad input is INVALID_ARGUMENT saying what is wrong', () =>
     await configError(() => make({ mean: '0.1,0.2' }), "parameter 'mean'");
     await configError(() => make({ outputDtype: 'float16' }), "parameter 'outputDtype'", 'float32, uint8');
     await configError(() => make({ resize: 0 }), "parameter 'resize'");
+    await configError(() => make({ exifOrientation: 'yes' }), "parameter 'exifOrientation' must be true or false");
+    await configError(() => make({ colourManagement: 1 }), "parameter 'colourManagement'");
+    await configError(() => make({ fastShrinkOnLoad: 'fast' }), "parameter 'fastShrinkOnLoad'");
   });
 });
