@@ -1,7 +1,7 @@
 /**
  * Writes the images of test/fixtures/pil-convert: small images in the formats and modes where Pillow's
  * Image.convert('RGB') and libvips' defaults part ways (grey, CMYK with and without the Adobe marker, palette with and
- * without transparency, RGBA, grey+alpha, 16-bit RGB/RGBA/grey, EXIF orientation, a Display-P3 ICC profile, WebP with
+ * without transparency, RGBA, grey+alpha, 16-bit RGB/RGBA/grey/grey+alpha, EXIF orientation, a Display-P3 ICC profile, WebP with
  * alpha, progressive 4:2:0), some larger and some smaller than the resize target. Then run expected.py there
  * (Pillow + numpy) to write what torchvision's transform gives for each; the unit test compares jpeg-input with that.
  * The images are committed, so sharp/libvips upgrades cannot change the inputs under the expectations.
@@ -32,15 +32,16 @@ const img = (w: number, h: number, channels: 3 | 4): sharp.Sharp => sharp(pixels
  * 16-bit samples whose low bytes matter: Pillow keeps the high byte of RGB(A) (rounding would differ) and clips grey
  * to 0..255 (so the grey values span both sides of 255).
  */
-function img16(w: number, h: number, channels: 1 | 3 | 4): sharp.Sharp {
+function img16(w: number, h: number, channels: 1 | 2 | 3 | 4): sharp.Sharp {
   const b = new Uint16Array(w * h * channels);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      const px = channels === 1 ? [Math.floor((x * 600) / w) + y] : [(x * 65535) / w, (y * 65535) / h, (x * y * 997) % 65536, 40000 + x * 99];
+      const grey = [Math.floor((x * 600) / w) + y, 40000 + x * 99];
+      const px = channels <= 2 ? grey : [(x * 65535) / w, (y * 65535) / h, (x * y * 997) % 65536, 40000 + x * 99];
       b.set(px.slice(0, channels).map(Math.floor), (y * w + x) * channels);
     }
   }
-  return sharp(b, { raw: { width: w, height: h, channels } }).toColourspace(channels === 1 ? 'grey16' : 'rgb16');
+  return sharp(b, { raw: { width: w, height: h, channels } }).toColourspace(channels <= 2 ? 'grey16' : 'rgb16');
 }
 
 /** The JPEG without its APP14 (Adobe) segments: Pillow assumes Adobe-inverted CMYK regardless. */
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     'rgb16.png': img16(...small, 3).png().toBuffer(),
     'rgba16.png': img16(...medium, 4).png().toBuffer(),
     'grey16.png': img16(...medium, 1).png().toBuffer(),
+    'grey-alpha16.png': img16(...small, 2).png().toBuffer(),
     'rgba.webp': img(...big, 4).webp({ quality: 80 }).toBuffer(),
   };
   for (const [name, data] of Object.entries(files)) {

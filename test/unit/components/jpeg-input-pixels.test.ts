@@ -112,7 +112,7 @@ describe('jpeg-input pixels vs Pillow on formats it was not tuned on (test/fixtu
   const params = { resize: 64, crop: 56 };
 
   it('fixtures are present', () => {
-    assert.ok(images.length >= 17, `${images.length} fixture images in ${FIXTURES}`);
+    assert.ok(images.length >= 18, `${images.length} fixture images in ${FIXTURES}`);
   });
 
   for (const f of images) {
