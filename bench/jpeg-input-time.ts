@@ -6,6 +6,11 @@
  * each image's median time (transformInput: decode, resize, crop, normalise to float32).
  *
  *   node dist/bench/jpeg-input-time.js [--images DIR] [--rounds 3] [--before path/to/jpeg-input.js] [--per-image]
+ *
+ * A previous build to compare with, e.g. the commit before torchvision-exact preprocessing:
+ *   mkdir /tmp/old && git archive 8955a1f | tar -x -C /tmp/old && ln -s "$PWD/node_modules" /tmp/old/node_modules
+ *   (cd /tmp/old && npx tsc -p tsconfig.json)
+ *   node dist/bench/jpeg-input-time.js --rounds 5 --before /tmp/old/dist/src/components/builtin/jpeg-input.js
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
