@@ -1,8 +1,9 @@
 /**
  * Writes the images of test/fixtures/pil-convert: small images in the formats and modes where Pillow's
  * Image.convert('RGB') and libvips' defaults part ways (grey, CMYK with and without the Adobe marker, palette with and
- * without transparency, RGBA, grey+alpha, 16-bit RGB/RGBA/grey/grey+alpha, EXIF orientation, a Display-P3 ICC profile, WebP with
- * alpha, progressive 4:2:0), some larger and some smaller than the resize target. Then run expected.py there
+ * without transparency, RGBA, grey+alpha, 16-bit RGB/RGBA/grey/grey+alpha, EXIF orientation, a Display-P3 ICC
+ * profile, WebP with alpha, progressive 4:2:0), some larger and some
+ * smaller than the resize target. Then run expected.py there
  * (Pillow + numpy) to write what torchvision's transform gives for each; the unit test compares jpeg-input with that.
  * The images are committed, so sharp/libvips upgrades cannot change the inputs under the expectations.
  *
@@ -26,7 +27,8 @@ function pixels(w: number, h: number, channels: 3 | 4): Buffer {
   return b;
 }
 
-const img = (w: number, h: number, channels: 3 | 4): sharp.Sharp => sharp(pixels(w, h, channels), { raw: { width: w, height: h, channels } });
+const img = (w: number, h: number, channels: 3 | 4): sharp.Sharp =>
+  sharp(pixels(w, h, channels), { raw: { width: w, height: h, channels } });
 
 /**
  * 16-bit samples whose low bytes matter: Pillow keeps the high byte of RGB(A) (rounding would differ) and clips grey
@@ -89,7 +91,9 @@ async function main(): Promise<void> {
     const b = await data;
     writeFileSync(path.join(OUT, name), b);
     const m = await sharp(b).metadata();
-    console.log(`${name}: ${m.width}x${m.height} ${m.space} ${m.channels}ch ${m.depth} alpha=${m.hasAlpha} icc=${!!m.icc} orientation=${m.orientation ?? '-'} ${b.length} B`);
+    const orientation = m.orientation ?? '-';
+    const what = `${m.space} ${m.channels}ch ${m.depth} alpha=${m.hasAlpha} icc=${!!m.icc} orientation=${orientation}`;
+    console.log(`${name}: ${m.width}x${m.height} ${what} ${b.length} B`);
   }
 }
 

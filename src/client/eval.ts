@@ -77,7 +77,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         const p = reply.payload;
         const pred = p.kind === 'json' ? (p.data as { predictions?: { index: number; topK?: { index: number }[] }[] }).predictions?.[0] : undefined;
         if (!pred) throw new Error(`answer is not a top1-output classification (${p.kind})`);
-        answers.set(file, pred.topK ? { index: pred.index, topK: pred.topK.map((x) => x.index) } : { index: pred.index });
+        answers.set(file, { index: pred.index, ...(pred.topK ? { topK: pred.topK.map((x) => x.index) } : {}) });
         if (pred.index === expected) top1++;
         else misses.push({ file, expected, got: pred.index });
         if (pred.topK && pred.topK.length >= 5) {

@@ -69,7 +69,11 @@ export function readReference(file: string): Map<string, ReferencePrediction> {
 }
 
 /** Compares the graph's answers (file -> answer) with the reference. */
-export function compareWithReference(answers: Map<string, Answer>, reference: Map<string, ReferencePrediction>, source: string): ReferenceAgreement {
+export function compareWithReference(
+  answers: Map<string, Answer>,
+  reference: Map<string, ReferencePrediction>,
+  source: string,
+): ReferenceAgreement {
   let compared = 0;
   let agree = 0;
   let overlap = 0;

@@ -14,7 +14,9 @@ import { CLI, REPO, SHARED, upGraph, type RunningGraph } from '../helpers/graph-
 /** Runs the infergraph CLI; resolves with stdout, rejects with stderr on a non-zero exit. */
 function runCli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -92,20 +94,28 @@ describe('accuracy: real MobileNetV2 graph over ImageNet dev-100, as real proces
     await g?.stop();
   });
 
-  it('agrees with the torchvision reference predictions on >= 99 of 100 images; top-1 >= 80 % (reference 82 %)', async () => {
-    const r = await evaluate({ address: g.address, imagesDir: DEV, labelsFile: LABELS, concurrency: 2, progress: false, referenceFile: REFERENCE });
+  it('agrees with the torchvision reference on >= 99 of 100 images; top-1 >= 80 % (reference 82 %)', async () => {
+    const r = await evaluate({
+      address: g.address,
+      imagesDir: DEV,
+      labelsFile: LABELS,
+      concurrency: 2,
+      progress: false,
+      referenceFile: REFERENCE,
+    });
     const a = r.reference;
     assert.ok(a, 'evaluate reports the reference agreement');
+    const pct = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(1)} %`);
     console.log(
-      `dev-100 through the graph: top-1 ${(100 * r.top1).toFixed(1)} %, top-5 ${r.top5 === null ? 'n/a' : (100 * r.top5).toFixed(1)} %, ` +
-        `p50 ${r.latencyMs.p50.toFixed(1)} ms; reference agreement ${a.top1Agree}/${a.compared}, top-5 overlap ` +
-        `${a.top5Overlap === null ? 'n/a' : (100 * a.top5Overlap).toFixed(1)} %; disagree: ${JSON.stringify(a.disagree)}`,
+      `dev-100 through the graph: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)}, p50 ${r.latencyMs.p50.toFixed(1)} ms; ` +
+        `reference agreement ${a.top1Agree}/${a.compared}, top-5 overlap ${pct(a.top5Overlap)}; ` +
+        `disagree: ${JSON.stringify(a.disagree)}`,
     );
     assert.equal(r.images, 100);
     assert.deepEqual(r.errors, []);
     assert.equal(a.compared, 100);
     assert.deepEqual(a.notInReference, []);
-    assert.ok(a.top1Agree >= 99, `top-1 agrees with the reference on ${a.top1Agree}/100: ${JSON.stringify(a.disagree)}`);
+    assert.ok(a.top1Agree >= 99, `agrees on ${a.top1Agree}/100: ${JSON.stringify(a.disagree)}`);
     assert.equal(a.disagree.length, 100 - a.top1Agree);
     assert.ok(a.top5Overlap !== null && a.top5Overlap >= 0.95, `top-5 overlap ${a.top5Overlap}`);
     assert.ok(r.top1 >= 0.8, `top-1 ${r.top1}`);
@@ -122,8 +132,10 @@ describe('accuracy: real MobileNetV2 graph over ImageNet dev-100, as real proces
     const file = path.join(dir, 'predictions.tsv');
     writeFileSync(file, edited);
     try {
-      const out = await runCli(['eval', '--addr', g.address, '--images', DEV, '--labels', LABELS, '--limit', '5', '--reference', file]);
-      assert.match(out, /reference .*predictions\.tsv: top-1 agreement 4\/5 \(80\.0 %\)   top-5 overlap: \d+\.\d % \(over the 4 images with a top-5 in both\)/);
+      const flags = ['--addr', g.address, '--images', DEV, '--labels', LABELS, '--limit', '5', '--reference', file];
+      const out = await runCli(['eval', ...flags]);
+      assert.match(out, /reference .*predictions\.tsv: top-1 agreement 4\/5 \(80\.0 %\)   top-5 overlap: \d+\.\d %/);
+      assert.match(out, /top-5 overlap: \d+\.\d % \(over the 4 images with a top-5 in both\)/);
       assert.ok(out.includes(`disagrees: ${first[0]}: got ${first[1]}, reference ${wrong}`), out);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,8 @@ describe('eval --reference: parsing', () => {
   });
 
   it('bad lines name the file, the line and the problem', () => {
-    assert.throws(() => parseReference('file\ttop1\ttop5\na.JPEG\tfive\n', 'p.tsv'), /p\.tsv line 2: 'five' is not a class index/);
+    const bad = 'file\ttop1\ttop5\na.JPEG\tfive\n';
+    assert.throws(() => parseReference(bad, 'p.tsv'), /p\.tsv line 2: 'five' is not a class index/);
     assert.throws(() => parseReference('a.JPEG 5\n', 'p.tsv'), /p\.tsv line 1: expected file<TAB>top1\[<TAB>top5\]/);
     assert.throws(() => parseReference('a.JPEG\t5\nb\t1\na.JPEG\t5\n', 'p.tsv'), /line 3: a\.JPEG is listed twice/);
     assert.throws(() => parseReference('a.JPEG\t5\t4,5\n', 'p.tsv'), /top5 should start with top1 \(5\)/);

@@ -2,6 +2,16 @@ import type { Command } from 'commander';
 import { evaluate } from '../../client/eval';
 import type { ReferenceAgreement } from '../../client/reference';
 
+interface EvalFlags {
+  addr: string;
+  images: string;
+  labels: string;
+  concurrency: string;
+  limit?: string;
+  reference?: string;
+  json?: boolean;
+}
+
 function printAgreement(a: ReferenceAgreement, pct: (x: number) => string): void {
   const over = a.top5Compared < a.compared ? ` (over the ${a.top5Compared} images with a top-5 in both)` : '';
   const top5 = a.top5Overlap === null ? '' : `   top-5 overlap: ${pct(a.top5Overlap)}${over}`;
@@ -9,7 +19,8 @@ function printAgreement(a: ReferenceAgreement, pct: (x: number) => string): void
   for (const d of a.disagree) console.log(`  disagrees: ${d.file}: got ${d.got}, reference ${d.reference}`);
   if (a.notInReference.length) {
     const more = a.notInReference.length > 5 ? ', ...' : '';
-    console.log(`  not in the reference (not compared): ${a.notInReference.length} (${a.notInReference.slice(0, 5).join(', ')}${more})`);
+    const some = a.notInReference.slice(0, 5).join(', ');
+    console.log(`  not in the reference (not compared): ${a.notInReference.length} (${some}${more})`);
   }
 }
 
@@ -25,7 +36,7 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'only the first n images')
     .option('--reference <file>', 'reference predictions TSV (file<TAB>top1<TAB>top5): report agreement image by image')
     .option('--json', 'print the result as JSON')
-    .action(async (o: { addr: string; images: string; labels: string; concurrency: string; limit?: string; reference?: string; json?: boolean }) => {
+    .action(async (o: EvalFlags) => {
       const r = await evaluate({
         address: o.addr,
         imagesDir: o.images,

@@ -43,7 +43,10 @@ export function decodeError(err: unknown, format: ImageFormat, b: Uint8Array, ma
     return invalidArgument(`${NAME}: truncated ${what}: ${msg}`, err);
   }
   if (/exceeds pixel limit/i.test(msg)) {
-    return invalidArgument(`${NAME}: ${what} has more pixels than the limit of ${maxPixels} (parameter maxPixels)`, err);
+    return invalidArgument(
+      `${NAME}: ${what} has more pixels than the limit of ${maxPixels} (parameter maxPixels)`,
+      err,
+    );
   }
   return invalidArgument(`${NAME}: corrupt ${what}: ${msg}`, err);
 }

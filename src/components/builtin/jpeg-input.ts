@@ -166,9 +166,10 @@ class JpegInput implements Component {
   }
 
   /**
-   * The fastShrinkOnLoad path: libvips resamples (JPEG shrink-on-load by DCT scaling, then its 'linear' reduce), which
-   * is faster on large images but not Pillow's pixels (dev images: 0.22 grey levels off on average, 1.7 on the worst). Images that
-   * need Pillow's own colour handling (alpha, CMYK, 16-bit) are decoded that way first, so only resampling differs.
+   * The fastShrinkOnLoad path: libvips resamples (JPEG shrink-on-load by DCT scaling, then its 'linear' reduce),
+   * which is faster on large images but not Pillow's pixels (dev images: 0.22 grey levels off on average, 1.7 on the
+   * worst). Images that need Pillow's own colour handling (alpha, CMYK, 16-bit) are decoded that way first, so only
+   * resampling differs.
    */
   private async libvipsResizeCrop(buf: Buffer, meta: sharp.Metadata, shown: Size, rc: ResizeCrop): Promise<Uint8Array> {
     const { crop, maxPixels, failOn, exifOrientation, colourManagement } = this.cfg;
@@ -181,7 +182,8 @@ class JpegInput implements Component {
     const plain = !meta.hasAlpha && meta.depth === 'uchar' && (colourManagement || meta.space !== 'cmyk');
     let input: sharp.Sharp;
     if (plain) {
-      input = sharp(buf, { failOn, limitInputPixels: maxPixels, autoOrient: exifOrientation, ignoreIcc: !colourManagement });
+      const ignoreIcc = !colourManagement;
+      input = sharp(buf, { failOn, limitInputPixels: maxPixels, autoOrient: exifOrientation, ignoreIcc });
     } else {
       const rgb = await decodeRgbWindow(buf, meta, { left: 0, top: 0, ...shown }, this.cfg);
       input = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
@@ -215,14 +217,27 @@ function configureSharp(): void {
  * them from here when a component is created directly).
  */
 const PARAMETERS = {
-  resize: { type: 'integer', default: 256, description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.' },
+  resize: {
+    type: 'integer',
+    default: 256,
+    description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.',
+  },
   crop: { type: 'integer', default: 224, description: 'Side of the centre crop (pixels); must not exceed resize.' },
-  mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel (R,G,B) mean subtracted after /255.' },
-  std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel (R,G,B) standard deviation divided by.' },
+  mean: {
+    type: 'string',
+    default: '0.485,0.456,0.406',
+    description: 'Per-channel (R,G,B) mean subtracted after /255.',
+  },
+  std: {
+    type: 'string',
+    default: '0.229,0.224,0.225',
+    description: 'Per-channel (R,G,B) standard deviation divided by.',
+  },
   maxPixels: {
     type: 'integer',
     default: 40_000_000,
-    description: 'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
+    description:
+      'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
   },
   outputDtype: {
     type: 'string',
@@ -240,7 +255,8 @@ const PARAMETERS = {
     type: 'boolean',
     default: false,
     description:
-      'Rotate/flip by the EXIF orientation tag (phone photos shown upright). torchvision does not, so off by default. ' +
+      'Rotate/flip by the EXIF orientation tag (phone photos shown upright). torchvision does not, so off by ' +
+      'default. ' +
       'Dev-100 pixels: unchanged (no dev image has the tag); latency: within noise.',
   },
   colourManagement: {

@@ -75,7 +75,12 @@ export function sixteenBitToRgb(samples: Uint16Array, pixels: number, channels: 
  * (sharp metadata). The whole image is decoded (libvips cannot decode a JPEG partly), but only the window is copied
  * out of libvips.
  */
-export async function decodeRgbWindow(buf: Buffer, meta: sharp.Metadata, window: Rect, o: DecodeOptions): Promise<DecodedRgb> {
+export async function decodeRgbWindow(
+  buf: Buffer,
+  meta: sharp.Metadata,
+  window: Rect,
+  o: DecodeOptions,
+): Promise<DecodedRgb> {
   const img = sharp(buf, {
     failOn: o.failOn,
     limitInputPixels: o.maxPixels,
@@ -86,26 +91,38 @@ export async function decodeRgbWindow(buf: Buffer, meta: sharp.Metadata, window:
   const done = (data: Uint8Array): DecodedRgb => ({ data, width: window.width, height: window.height });
 
   if (!o.colourManagement && meta.space === 'cmyk') {
-    const { data, info } = await img.pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await img
+      .pipelineColourspace('cmyk')
+      .toColourspace('cmyk')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
     expect(info, 4, pixels);
     return done(cmykToRgb(data, pixels));
   }
   if (!o.colourManagement && meta.depth === 'ushort' && (meta.space === 'rgb16' || meta.space === 'grey16')) {
     const channels = meta.channels ?? 0;
-    const { data, info } = await img.toColourspace(meta.space).raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const { data, info } = await img
+      .toColourspace(meta.space)
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true });
     expect(info, channels, pixels);
     // Copy once: the Buffer may sit at an odd offset, and Uint16Array needs an aligned view.
     const samples = new Uint16Array(pixels * channels);
     new Uint8Array(samples.buffer).set(data);
     return done(sixteenBitToRgb(samples, pixels, channels));
   }
-  const { data, info } = await img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await img
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   expect(info, 3, pixels);
   return done(data);
 }
 
 function expect(info: sharp.OutputInfo, channels: number, pixels: number): void {
   if (info.channels !== channels || info.width * info.height !== pixels) {
-    throw internal(`jpeg-input: decoder produced ${info.width}x${info.height}x${info.channels}, expected ${pixels} pixels x ${channels}`);
+    const got = `${info.width}x${info.height}x${info.channels}`;
+    throw internal(`jpeg-input: decoder produced ${got}, expected ${pixels} pixels x ${channels}`);
   }
 }

@@ -151,7 +151,15 @@ export function pillowBilinearResizeCrop(
 }
 
 /** One row of the horizontal pass; `rowStart` is where source column 0 of this row would be in `src`. */
-function horizontalRow(src: Uint8Array, rowStart: number, dst: Uint8Array, dstStart: number, h: Taps, width: number, channels: number): void {
+function horizontalRow(
+  src: Uint8Array,
+  rowStart: number,
+  dst: Uint8Array,
+  dstStart: number,
+  h: Taps,
+  width: number,
+  channels: number,
+): void {
   if (channels === 3) {
     // The hot loop (~60 M multiply-adds for a 12 MP photo): locals, int32 arithmetic (sums stay below 2^31 as the
     // weights sum to 2^22), no helper calls. About 25 % faster than the generic loop below.

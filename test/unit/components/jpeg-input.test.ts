@@ -140,7 +140,9 @@ describe('jpeg-input: output', () => {
     const [r2, , b2] = pixel(upright, 112, 180);
     assert.ok(r1 > 200 && b1 < 50, `top should be red, got ${pixel(upright, 112, 40).join(',')}`);
     assert.ok(b2 > 200 && r2 < 50, `bottom should be blue, got ${pixel(upright, 112, 180).join(',')}`);
-    for (const t of [await run(make({ outputDtype: 'uint8' }), jpg), await run(make({ outputDtype: 'uint8', fastShrinkOnLoad: true }), jpg)]) {
+    const exact = await run(make({ outputDtype: 'uint8' }), jpg);
+    const fast = await run(make({ outputDtype: 'uint8', fastShrinkOnLoad: true }), jpg);
+    for (const t of [exact, fast]) {
       const [lr, , lb] = pixel(t, 40, 112);
       const [rr, , rb] = pixel(t, 180, 112);
       assert.ok(lr > 200 && lb < 50, `stored layout: left should be red, got ${pixel(t, 40, 112).join(',')}`);
@@ -241,17 +243,19 @@ describe('resample: Pillow bilinear', () => {
     }
   });
 
-  it('when reducing, libvips linear (fastShrinkOnLoad) and the Pillow resampler (the default) nearly agree', async () => {
+  it('when reducing, libvips linear (fastShrinkOnLoad) and the Pillow resampler (default) nearly agree', async () => {
     const w0 = 500;
     const h0 = 375;
     const img = drawn(w0, h0, (x, y) => [(x * 255) / w0, (y * 255) / h0, (((x + y) % 64) * 255) / 64]);
     const png = await img.png().toBuffer();
     const fast = await run(make({ outputDtype: 'uint8', fastShrinkOnLoad: true }), png);
     const raw = await sharp(png).raw().toBuffer();
-    assert.deepEqual(
-      await run(make({ outputDtype: 'uint8' }), png),
-      { dtype: 'uint8', shape: [1, 3, 224, 224], data: toPlanar(pillowBilinearResizeCrop(raw, w0, h0, 3, { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 })) },
-    );
+    const window = { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 };
+    assert.deepEqual(await run(make({ outputDtype: 'uint8' }), png), {
+      dtype: 'uint8',
+      shape: [1, 3, 224, 224],
+      data: toPlanar(pillowBilinearResizeCrop(raw, w0, h0, 3, window)),
+    });
     const ref = pillowBilinearResizeCrop(raw, w0, h0, 3, { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 });
     let sum = 0;
     let max = 0;
