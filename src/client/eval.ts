@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseLabels } from '../util/labels';
 import { percentile } from '../util/stats';
 import { Progress } from './progress';
+import { compareWithReference, readReference, type Answer, type ReferenceAgreement } from './reference';
 import { SeldonClient } from './seldon-client';
 
 /**
@@ -21,6 +22,8 @@ export interface EvalOptions {
   /** The client's message limit (the executor's spec.maxMessageBytes); the manifest default when absent. */
   maxMessageBytes?: number;
   progress?: boolean;
+  /** Reference predictions (file<TAB>top1<TAB>top5) to report agreement with; see reference.ts. */
+  referenceFile?: string;
 }
 
 export interface EvalResult {
@@ -31,6 +34,8 @@ export interface EvalResult {
   latencyMs: { p50: number; p90: number; p99: number; mean: number };
   wallSeconds: number;
   misses: { file: string; expected: number; got: number }[];
+  /** Present when a reference file was given. */
+  reference?: ReferenceAgreement;
 }
 
 /** WordNet id -> class index, from a labels file in top1-output's format (same parser, same error messages). */
@@ -40,6 +45,9 @@ export function readWnidIndex(labelsFile: string): Map<string, number> {
 
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const wnids = readWnidIndex(o.labelsFile);
+  // Read before any request so a bad reference file fails fast.
+  const reference = o.referenceFile ? readReference(o.referenceFile) : undefined;
+  const answers = new Map<string, Answer>();
   let files = readdirSync(o.imagesDir)
     .filter((f) => /^n\d{8}_.*\.(jpe?g|png|webp)$/i.test(f))
     .sort();
@@ -71,6 +79,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         const p = reply.payload;
         const pred = p.kind === 'json' ? (p.data as { predictions?: { index: number; topK?: { index: number }[] }[] }).predictions?.[0] : undefined;
         if (!pred) throw new Error(`answer is not a top1-output classification (${p.kind})`);
+        answers.set(file, { index: pred.index, ...(pred.topK ? { topK: pred.topK.map((x) => x.index) } : {}) });
         if (pred.index === expected) top1++;
         else misses.push({ file, expected, got: pred.index });
         if (pred.topK && pred.topK.length >= 5) {
@@ -103,5 +112,6 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
     },
     wallSeconds: (performance.now() - t0) / 1000,
+    ...(reference && o.referenceFile ? { reference: compareWithReference(answers, reference, o.referenceFile) } : {}),
   };
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -7,12 +9,22 @@ import { evaluate } from '../../src/client/eval';
 import { SeldonClient } from '../../src/client/seldon-client';
 import { Code, InferError } from '../../src/errors';
 import { ensureModels } from '../../src/modelgen/generate';
-import { REPO, SHARED, upGraph, type RunningGraph } from '../helpers/graph-process';
+import { CLI, REPO, SHARED, upGraph, type RunningGraph } from '../helpers/graph-process';
+
+/** Runs the infergraph CLI; resolves with stdout, rejects with stderr on a non-zero exit. */
+function runCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+    );
+  });
+}
 
 const MOBILENET = path.join(SHARED, 'models/mobilenetv2-12-int8.onnx');
 const DEV = path.join(SHARED, 'imagenet/dev');
 const LABELS = path.join(SHARED, 'imagenet/labels.tsv');
-const sharedMissing = [MOBILENET, DEV, LABELS].filter((f) => !existsSync(f));
+const REFERENCE = path.join(SHARED, 'imagenet/reference/predictions.tsv');
+const sharedMissing = [MOBILENET, DEV, LABELS, REFERENCE].filter((f) => !existsSync(f));
 
 async function testJpeg(): Promise<Buffer> {
   const w = 500;
@@ -82,12 +94,51 @@ describe('accuracy: real MobileNetV2 graph over ImageNet dev-100, as real proces
     await g?.stop();
   });
 
-  it('reaches top-1 >= 80 % (in-process reference with this preprocessing: 82.0 %)', async () => {
-    const r = await evaluate({ address: g.address, imagesDir: DEV, labelsFile: LABELS, concurrency: 2, progress: false });
-    console.log(`dev-100 through the graph: top-1 ${(100 * r.top1).toFixed(1)} %, top-5 ${r.top5 === null ? 'n/a' : (100 * r.top5).toFixed(1)} %, p50 ${r.latencyMs.p50.toFixed(1)} ms`);
+  it('agrees with the torchvision reference on >= 99 of 100 images; top-1 >= 80 % (reference 82 %)', async () => {
+    const r = await evaluate({
+      address: g.address,
+      imagesDir: DEV,
+      labelsFile: LABELS,
+      concurrency: 2,
+      progress: false,
+      referenceFile: REFERENCE,
+    });
+    const a = r.reference;
+    assert.ok(a, 'evaluate reports the reference agreement');
+    const pct = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(1)} %`);
+    console.log(
+      `dev-100 through the graph: top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)}, p50 ${r.latencyMs.p50.toFixed(1)} ms; ` +
+        `reference agreement ${a.top1Agree}/${a.compared}, top-5 overlap ${pct(a.top5Overlap)}; ` +
+        `disagree: ${JSON.stringify(a.disagree)}`,
+    );
     assert.equal(r.images, 100);
     assert.deepEqual(r.errors, []);
+    assert.equal(a.compared, 100);
+    assert.deepEqual(a.notInReference, []);
+    assert.ok(a.top1Agree >= 99, `agrees on ${a.top1Agree}/100: ${JSON.stringify(a.disagree)}`);
+    assert.equal(a.disagree.length, 100 - a.top1Agree);
+    assert.ok(a.top5Overlap !== null && a.top5Overlap >= 0.95, `top-5 overlap ${a.top5Overlap}`);
     assert.ok(r.top1 >= 0.8, `top-1 ${r.top1}`);
     assert.ok(r.top5 !== null && r.top5 >= r.top1);
+  });
+
+  it('`infergraph eval --reference` prints the agreement and the disagreeing images', async () => {
+    // A reference that disagrees on purpose for one of the first five images, written next to the real one's lines.
+    const lines = readFileSync(REFERENCE, 'utf8').trim().split('\n');
+    const first = (lines[1] as string).split('\t');
+    const wrong = (Number(first[1]) + 1) % 1000;
+    const edited = [lines[0], `${first[0]}\t${wrong}`, ...lines.slice(2)].join('\n');
+    const dir = mkdtempSync(path.join(tmpdir(), 'infergraph-ref-'));
+    const file = path.join(dir, 'predictions.tsv');
+    writeFileSync(file, edited);
+    try {
+      const flags = ['--addr', g.address, '--images', DEV, '--labels', LABELS, '--limit', '5', '--reference', file];
+      const out = await runCli(['eval', ...flags]);
+      assert.match(out, /reference .*predictions\.tsv: top-1 agreement 4\/5 \(80\.0 %\)   top-5 overlap: \d+\.\d %/);
+      assert.match(out, /top-5 overlap: \d+\.\d % \(over the 4 images with a top-5 in both\)/);
+      assert.ok(out.includes(`disagrees: ${first[0]}: got ${first[1]}, reference ${wrong}`), out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -39,6 +39,14 @@ function drawn(width: number, height: number, px: (x: number, y: number) => RGB)
   return sharp(raw, { raw: { width, height, channels: 3 } });
 }
 
+/** HWC (3 channels) to planar CHW. */
+function toPlanar(hwc: Uint8Array): Uint8Array {
+  const n = hwc.length / 3;
+  const out = new Uint8Array(hwc.length);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = hwc[i * 3 + c] as number;
+  return out;
+}
+
 /** Pixel (x, y) of an NCHW uint8 [1,3,S,S] tensor. */
 function pixel(t: Tensor, x: number, y: number): RGB {
   const s = t.shape[3] as number;
@@ -122,16 +130,24 @@ describe('jpeg-input: output', () => {
     }
   });
 
-  it('applies EXIF orientation 6 (rotate 90 degrees clockwise)', async () => {
-    // Stored 300x200, left half red: displayed 200x300 with red on top.
+  it('ignores the EXIF orientation by default (as torchvision); exifOrientation: true applies it', async () => {
+    // Stored 300x200, left half red: displayed (orientation 6, rotated 90 degrees clockwise) 200x300 with red on top.
     const stored = drawn(300, 200, (x) => (x < 150 ? [255, 0, 0] : [0, 0, 255]));
     const jpg = await stored.jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
     assert.equal((await sharp(jpg).metadata()).orientation, 6);
-    const t = await run(make({ outputDtype: 'uint8' }), jpg);
-    const [r1, , b1] = pixel(t, 112, 40);
-    const [r2, , b2] = pixel(t, 112, 180);
-    assert.ok(r1 > 200 && b1 < 50, `top should be red, got ${pixel(t, 112, 40).join(',')}`);
-    assert.ok(b2 > 200 && r2 < 50, `bottom should be blue, got ${pixel(t, 112, 180).join(',')}`);
+    const upright = await run(make({ outputDtype: 'uint8', exifOrientation: true }), jpg);
+    const [r1, , b1] = pixel(upright, 112, 40);
+    const [r2, , b2] = pixel(upright, 112, 180);
+    assert.ok(r1 > 200 && b1 < 50, `top should be red, got ${pixel(upright, 112, 40).join(',')}`);
+    assert.ok(b2 > 200 && r2 < 50, `bottom should be blue, got ${pixel(upright, 112, 180).join(',')}`);
+    const exact = await run(make({ outputDtype: 'uint8' }), jpg);
+    const fast = await run(make({ outputDtype: 'uint8', fastShrinkOnLoad: true }), jpg);
+    for (const t of [exact, fast]) {
+      const [lr, , lb] = pixel(t, 40, 112);
+      const [rr, , rb] = pixel(t, 180, 112);
+      assert.ok(lr > 200 && lb < 50, `stored layout: left should be red, got ${pixel(t, 40, 112).join(',')}`);
+      assert.ok(rb > 200 && rr < 50, `stored layout: right should be blue, got ${pixel(t, 180, 112).join(',')}`);
+    }
   });
 
   it('PNG with alpha: alpha is dropped, colour kept (Pillow convert("RGB"))', async () => {
@@ -227,13 +243,19 @@ describe('resample: Pillow bilinear', () => {
     }
   });
 
-  it('when reducing, libvips linear (the fast path) and the Pillow resampler agree', async () => {
+  it('when reducing, libvips linear (fastShrinkOnLoad) and the Pillow resampler (default) nearly agree', async () => {
     const w0 = 500;
     const h0 = 375;
     const img = drawn(w0, h0, (x, y) => [(x * 255) / w0, (y * 255) / h0, (((x + y) % 64) * 255) / 64]);
     const png = await img.png().toBuffer();
-    const fast = await run(make({ outputDtype: 'uint8' }), png);
+    const fast = await run(make({ outputDtype: 'uint8', fastShrinkOnLoad: true }), png);
     const raw = await sharp(png).raw().toBuffer();
+    const window = { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 };
+    assert.deepEqual(await run(make({ outputDtype: 'uint8' }), png), {
+      dtype: 'uint8',
+      shape: [1, 3, 224, 224],
+      data: toPlanar(pillowBilinearResizeCrop(raw, w0, h0, 3, window)),
+    });
     const ref = pillowBilinearResizeCrop(raw, w0, h0, 3, { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 });
     let sum = 0;
     let max = 0;
@@ -308,5 +330,8 @@ describe('jpeg-input: bad input is INVALID_ARGUMENT saying what is wrong', () =>
     await configError(() => make({ mean: '0.1,0.2' }), "parameter 'mean'");
     await configError(() => make({ outputDtype: 'float16' }), "parameter 'outputDtype'", 'float32, uint8');
     await configError(() => make({ resize: 0 }), "parameter 'resize'");
+    await configError(() => make({ exifOrientation: 'yes' }), "parameter 'exifOrientation' must be true or false");
+    await configError(() => make({ colourManagement: 1 }), "parameter 'colourManagement'");
+    await configError(() => make({ fastShrinkOnLoad: 'fast' }), "parameter 'fastShrinkOnLoad'");
   });
 });
