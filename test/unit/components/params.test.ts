@@ -58,6 +58,9 @@ describe('component parameters: defaults only in the schema', () => {
       maxPixels: 40_000_000,
       outputDtype: 'float32',
       failOn: 'truncated',
+      exifOrientation: false,
+      colourManagement: false,
+      fastShrinkOnLoad: false,
     });
     assert.deepEqual(top1Config({}), top1Config(validated('top1-output', 'OUTPUT_TRANSFORMER')));
     assert.deepEqual(top1Config({}), { labels: undefined, softmax: false, topK: 1 });
