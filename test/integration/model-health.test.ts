@@ -66,22 +66,37 @@ spec:
     // Five callers: one request runs, four wait (maxQueue 4): saturated for the whole probe.
     let stop = false;
     let served = 0;
+    let refusedInLoop = 0;
     const callers = Array.from({ length: 5 }, async () => {
       while (!stop) {
-        await client.predict(image());
-        served++;
+        try {
+          await client.predict(image());
+          served++;
+        } catch (err) {
+          if ((err as InferError).code !== Code.RESOURCE_EXHAUSTED) throw err;
+          refusedInLoop++;
+        }
       }
     });
-    await new Promise((r) => setTimeout(r, 200));
-    // One more is refused at once, naming the limit.
-    const refusedAt = performance.now();
-    const refused = await client.predict(image()).then(
-      () => assert.fail('expected RESOURCE_EXHAUSTED'),
-      (e: unknown) => e as InferError,
+    await new Promise((r) => setTimeout(r, 300));
+    // Three more at once: with at most 1 + 4 admitted, some are refused at once, naming the limit.
+    const burstAt = performance.now();
+    const refusedAfter: number[] = [];
+    const burst = await Promise.allSettled(
+      [0, 1, 2].map(() =>
+        client.predict(image()).catch((e: unknown) => {
+          refusedAfter.push(performance.now() - burstAt);
+          throw e;
+        }),
+      ),
     );
-    assert.equal(refused.code, Code.RESOURCE_EXHAUSTED);
-    assert.match(refused.message, /maxQueue 4/);
-    assert.ok(performance.now() - refusedAt < runMs, 'refused without waiting for the running inference');
+    const refused = burst.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as InferError);
+    assert.ok(refused.length >= 1, 'the full queue refused at least one of the burst');
+    for (const e of refused) {
+      assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
+      assert.match(e.message, /queue full, 4 requests already waiting \(maxQueue 4\)/);
+    }
+    assert.ok(Math.max(...refusedAfter) < runMs, `refused without waiting for a run (${refusedAfter.map(Math.round).join(', ')} ms)`);
 
     const probe = new HealthProbe(node.address);
     const until = performance.now() + Math.max(2500, 6 * runMs);
@@ -91,11 +106,12 @@ spec:
     probe.close();
     const p99 = probe.percentile(99);
     const max = Math.max(...probe.latenciesMs);
-    console.log(`health under load: ${probe.latenciesMs.length} checks, p50 ${probe.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; one run ${runMs.toFixed(0)} ms; ${served} served`);
+    console.log(`health under load: ${refusedInLoop} refused in the loops, ${probe.latenciesMs.length} checks, p50 ${probe.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; one run ${runMs.toFixed(0)} ms; ${served} served`);
     assert.deepEqual(probe.errors, []);
     assert.ok(probe.statuses.every((s) => s === 'SERVING'));
     assert.ok(served >= 3, `the model kept serving (${served})`);
     // A check stuck behind inference would take up to a whole run; the bound leaves room for a shared, noisy machine.
-    assert.ok(p99 < Math.min(100, runMs / 2), `health p99 ${p99.toFixed(1)} ms with runs of ${runMs.toFixed(0)} ms`);
+    // The README's figure (p99 <= 50 ms) comes from bench/health-under-load.ts on a quieter machine.
+    assert.ok(p99 < runMs / 2, `health p99 ${p99.toFixed(1)} ms with runs of ${runMs.toFixed(0)} ms`);
   });
 });

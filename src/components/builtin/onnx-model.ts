@@ -27,7 +27,7 @@ const NAME = 'onnx-model';
 export const SYNTHETIC_KEY = 'infergraph.synthetic';
 
 /** Defaults for the instance pool, chosen by measurement (README performance section). */
-export const DEFAULTS = { instances: 1, maxQueue: 64, maxBatch: 1, maxQueueDelayMs: 2 } as const;
+export const DEFAULTS = { instances: 1, maxQueue: 64, maxBatch: 1, maxQueueDelayMs: 2, instanceNice: 0 } as const;
 
 const OPTIMIZATION = ['disabled', 'basic', 'extended', 'all'] as const;
 type Optimization = (typeof OPTIMIZATION)[number];
@@ -50,6 +50,8 @@ export interface OnnxModelConfig {
   /** Rows per run with dynamic batching; 1 = off. */
   maxBatch: number;
   maxQueueDelayMs: number;
+  /** Niceness of the instance threads relative to the node's main thread. */
+  instanceNice: number;
 }
 
 /** ORT element types our Tensor can carry as they are. float16 outputs are widened to float32. */
@@ -184,7 +186,7 @@ class OnnxModel implements Component {
       maxQueue: this.cfg.maxQueue,
       maxBatch: this.cfg.maxBatch,
       maxQueueDelayMs: this.cfg.maxQueueDelayMs,
-      init: { model: this.cfg.model, sessionOptions, softmax: this.cfg.softmax, lut: this.lut },
+      init: { model: this.cfg.model, sessionOptions, softmax: this.cfg.softmax, lut: this.lut, nice: this.cfg.instanceNice },
       onCrash: (instance, reason) => this.ctx.logger.error({ model: this.cfg.model, instance, reason }, `${NAME}: instance died; replacing it`),
     });
   }
@@ -257,6 +259,7 @@ export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelCo
     maxQueue: p.integer('maxQueue', DEFAULTS.maxQueue, 1, 1_000_000),
     maxBatch: p.integer('maxBatch', DEFAULTS.maxBatch, 1, 4096),
     maxQueueDelayMs: p.integer('maxQueueDelayMs', DEFAULTS.maxQueueDelayMs, 0, 60_000),
+    instanceNice: p.integer('instanceNice', DEFAULTS.instanceNice, 0, 19),
   };
 }
 
@@ -308,6 +311,12 @@ const definition: ComponentDefinition = {
       type: 'integer',
       default: DEFAULTS.maxBatch,
       description: 'Dynamic batching: requests queued together run as one batch of up to this many rows (needs a symbolic batch dimension); 1 = off.',
+    },
+    instanceNice: {
+      type: 'integer',
+      default: DEFAULTS.instanceNice,
+      description:
+        'Linux nice value (0-19) for the instance threads, so the main thread (health, admission) runs first on a busy CPU.',
     },
     maxQueueDelayMs: {
       type: 'integer',

@@ -8,6 +8,8 @@ export interface WorkerInit {
   model: string;
   sessionOptions: ort.InferenceSession.SessionOptions;
   softmax: boolean;
+  /** Scheduling niceness for the instance's threads (0 = as the process). */
+  nice: number;
   /** uint8 -> float32 lookup table (channel-major, 256 per channel) when the model normalises uint8 pixels. */
   lut?: Float32Array;
 }

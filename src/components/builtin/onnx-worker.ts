@@ -4,6 +4,8 @@
  * health checks, take cancellations and queue the next request. Inputs arrive and outputs leave as transferred
  * ArrayBuffers; uint8 pixels are normalised here, and softmax is applied here, to keep that work off the main thread.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { softmaxRows } from './common';
@@ -52,7 +54,23 @@ function describe(m: ort.InferenceSession.ValueMetadata): IoMeta {
   return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: m.shape } : { name: m.name, isTensor: false };
 }
 
+/**
+ * Lowers this thread's scheduling priority (Linux: nice is per thread; ORT's intra-op threads, created by the
+ * session below, inherit it), so that on a busy CPU the node's main thread, which answers health checks and
+ * admits or refuses requests, runs first. Elsewhere, or without permission, this is a no-op.
+ */
+function lowerPriority(nice: number): void {
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+  } catch {
+    // Not fatal: inference still runs off the main thread.
+  }
+}
+
 async function main(): Promise<void> {
+  lowerPriority(init.nice);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(init.model, init.sessionOptions);

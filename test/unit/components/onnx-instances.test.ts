@@ -3,7 +3,7 @@
  * A "slow" small CNN (224x224, 64 channels; tens of ms per run) keeps an instance busy while requests queue.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -155,6 +155,24 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     await m.close?.();
     await rejectsWith(() => waiting, Code.UNAVAILABLE, 'shutting down');
     assert.equal(rows(await running).length, 1, 'the running request finishes and answers');
+  });
+
+  it('instanceNice lowers the priority of the instance threads only', { skip: process.platform !== 'linux' }, async () => {
+    const niceOf = (): number[] =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // Fields after the parenthesised name; nice is field 19 of stat, the 17th after the name.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = niceOf().filter((n) => n === 7).length;
+    const m = await load({ instances: 2, instanceNice: 7 });
+    try {
+      // Each instance thread, and any thread it starts, runs at nice 7.
+      assert.ok(niceOf().filter((n) => n === 7).length - before >= 2, 'the instance threads are at nice 7');
+      assert.equal(niceOf()[0], 0, 'the main thread keeps its priority');
+    } finally {
+      await m.close?.();
+    }
   });
 
   it('configuration: maxBatch needs a symbolic batch dimension; instances and maxQueue are bounded', async () => {
