@@ -59,7 +59,7 @@ export async function quantizeFile(input: string, out: string, opts: QuantizeFil
   await fs.rename(tmp, out);
   log(
     `${out}: ${result.stats.weights} weight tensors int8, ${result.stats.activations} activations uint8, ` +
-      `${result.stats.foldedBatchNorms} BatchNorms and ${result.stats.foldedRelus} Relus folded (${(bytes.length / 1e6).toFixed(1)} MB)`,
+      `${result.stats.foldedBatchNorms} BatchNorms folded or made depthwise convs, ${result.stats.foldedRelus} Relus folded (${(bytes.length / 1e6).toFixed(1)} MB)`,
   );
   const res: QuantizeFileResult = { out, bytes: bytes.length, stats: result.stats, calibrationImages: inputs.length, ms: performance.now() - t0 };
   if (opts.evaluate) res.agreement = await agreement(source, bytes, inputs, spec);
