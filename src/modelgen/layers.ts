@@ -36,6 +36,7 @@ export class Layers {
     readonly graph: OnnxGraphBuilder,
     private readonly rng: Prng,
     private readonly fanMode: FanMode,
+    private readonly opts: { randomBatchNorm?: boolean } = {},
   ) {}
 
   /** Conv2d without bias (every conv in both networks is followed by BatchNorm). */
@@ -57,19 +58,27 @@ export class Layers {
     });
   }
 
-  /** Eval-mode BatchNorm2d with torchvision's initial state: gamma 1, beta 0, running mean 0, running var 1. */
+  /**
+   * Eval-mode BatchNorm2d with torchvision's initial state: gamma 1, beta 0, running mean 0, running var 1; or, with
+   * randomBatchNorm, statistics that look trained (gamma ~ 1 ± 0.2, beta and mean ~ ±0.1, var ~ 1 + |0.3 N|).
+   */
   batchNorm(x: string, name: string, channels: number): string {
     const g = this.graph;
-    const scale = g.addInitializer(`${name}.weight`, [channels], new Float32Array(channels).fill(1), {
-      trainable: true,
-    });
-    const bias = g.addInitializer(`${name}.bias`, [channels], new Float32Array(channels), { trainable: true });
-    const mean = g.addInitializer(`${name}.running_mean`, [channels], new Float32Array(channels), {
-      trainable: false,
-    });
-    const variance = g.addInitializer(`${name}.running_var`, [channels], new Float32Array(channels).fill(1), {
-      trainable: false,
-    });
+    const gamma = new Float32Array(channels).fill(1);
+    const beta = new Float32Array(channels);
+    const runMean = new Float32Array(channels);
+    const runVar = new Float32Array(channels).fill(1);
+    if (this.opts.randomBatchNorm) {
+      const noise = (std: number): Float32Array => this.rng.fillNormal(new Float32Array(channels), std);
+      noise(0.2).forEach((v, i) => (gamma[i] = 1 + v));
+      beta.set(noise(0.1));
+      runMean.set(noise(0.1));
+      noise(0.3).forEach((v, i) => (runVar[i] = 1 + Math.abs(v)));
+    }
+    const scale = g.addInitializer(`${name}.weight`, [channels], gamma, { trainable: true });
+    const bias = g.addInitializer(`${name}.bias`, [channels], beta, { trainable: true });
+    const mean = g.addInitializer(`${name}.running_mean`, [channels], runMean, { trainable: false });
+    const variance = g.addInitializer(`${name}.running_var`, [channels], runVar, { trainable: false });
     return g.addNode('BatchNormalization', [x, scale, bias, mean, variance], [name], {
       epsilon: attr.float(BN_EPSILON),
     });

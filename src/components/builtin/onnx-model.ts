@@ -1,23 +1,26 @@
 /**
  * onnx-model: runs one ONNX model with onnxruntime-node. One tensor in (validated against the model's declared dtype
- * and shape), one tensor out. Inputs are handed to ORT over the request's own typed array, without a copy.
+ * and shape), one tensor out.
  *
- * onnxruntime-node runs inference synchronously on the JS thread, so a node serves one inference at a time; that is
- * why thread counts default to 1 and spinning to off (measured: two sessions side by side, 81.8 ms with spinning,
- * 47.7 ms without).
+ * onnxruntime-node's run() is synchronous under its Promise, so inference runs in `instances` worker threads, each
+ * with its own session (onnx-pool.ts); the main thread validates, queues (bounded, cancel- and deadline-aware) and
+ * answers, and so keeps serving health checks while a model computes. Thread counts default to 1 and spinning to off
+ * (measured: two sessions side by side, 81.8 ms with spinning, 47.7 ms without).
  */
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { ConfigError, failedPrecondition, internal, invalidArgument } from '../../errors';
+import type * as ort from 'onnxruntime-node';
+import { ConfigError, failedPrecondition, invalidArgument } from '../../errors';
 import type { ParamValue } from '../types';
 import { describePayload, type Payload } from '../../message/message';
-import type { DType, TypedArray } from '../../tensor/dtype';
-import { numel, shapeToString, type Tensor } from '../../tensor/tensor';
+import type { DType } from '../../tensor/dtype';
+import { numel, shapeToString } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition, ComponentMetadata, TensorMetadata } from '../api';
-import { Params, softmaxRows, throwIfGone } from './common';
+import { Params, throwIfGone } from './common';
 import { readMetadataProps } from './onnx-metadata-props';
-import { normalisationTable, normalisePlanar } from './uint8-normalise';
+import { OnnxPool } from './onnx-pool';
+import type { IoMeta } from './onnx-worker-protocol';
+import { normalisationTable } from './uint8-normalise';
 
 const NAME = 'onnx-model';
 /** metadata_props key our model generator writes into synthetic (random-weight) models. */
@@ -37,6 +40,15 @@ export interface OnnxModelConfig {
   outputName?: string;
   /** Accept uint8 NCHW pixels and normalise them here (jpeg-input outputDtype: uint8): per-channel mean and std. */
   normalizeUint8?: { mean: number[]; std: number[] };
+  /** Worker threads, each with its own session. */
+  instances: number;
+  /** Requests that may wait for an instance; one more is refused with RESOURCE_EXHAUSTED. */
+  maxQueue: number;
+  /** Rows per run with dynamic batching; 1 = off. */
+  maxBatch: number;
+  maxQueueDelayMs: number;
+  /** Niceness of the instance threads relative to the node's main thread. */
+  instanceNice: number;
 }
 
 /** ORT element types our Tensor can carry as they are. float16 outputs are widened to float32. */
@@ -62,9 +74,9 @@ export function shapeMatches(expected: readonly (number | string)[], got: readon
   });
 }
 
-function tensorSpec(m: ort.InferenceSession.ValueMetadata, role: string, file: string): IoSpec {
+function tensorSpec(m: IoMeta, role: string, file: string): IoSpec {
   if (!m.isTensor) throw new ConfigError([`${NAME}: model ${file} ${role} '${m.name}' is not a tensor`]);
-  return { name: m.name, type: m.type, shape: m.shape };
+  return { name: m.name, type: m.type as ort.Tensor.Type, shape: m.shape ?? [] };
 }
 
 function pick(specs: IoSpec[], wanted: string | undefined, role: string, file: string): IoSpec {
@@ -79,42 +91,8 @@ function pick(specs: IoSpec[], wanted: string | undefined, role: string, file: s
   return found;
 }
 
-/** IEEE 754 half (as uint16 bits) to float32. */
-function halfToFloat(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i] as number;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const frac = h & 0x3ff;
-    out[i] =
-      exp === 0 ? sign * 2 ** -14 * (frac / 1024) : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * 2 ** (exp - 15) * (1 + frac / 1024);
-  }
-  return out;
-}
-
-function toOrt(t: Tensor, type: ort.Tensor.Type): ort.Tensor {
-  if (t.dtype === 'string') {
-    const dec = new TextDecoder();
-    return new ort.Tensor('string', t.data.map((s) => dec.decode(s)), t.shape);
-  }
-  // Same element type by construction (validated), so the typed array goes to ORT as it is: no copy.
-  return new ort.Tensor(type as 'float32', t.data as Float32Array, t.shape);
-}
-
-function fromOrt(v: ort.Tensor, name: string): Tensor {
-  const shape = Array.from(v.dims);
-  if (v.type === 'float16') return { dtype: 'float32', shape, data: halfToFloat(v.data as Uint16Array) };
-  if (v.type === 'string') {
-    const enc = new TextEncoder();
-    return { dtype: 'string', shape, data: (v.data as string[]).map((s) => enc.encode(s)) };
-  }
-  if (!DIRECT.has(v.type)) throw internal(`${NAME}: model output '${name}' has type ${v.type}, which infergraph cannot carry`);
-  return { dtype: v.type as Exclude<DType, 'string'>, shape, data: v.data as TypedArray };
-}
-
 class OnnxModel implements Component {
-  private session: ort.InferenceSession | undefined;
+  private pool: OnnxPool | undefined;
   private input!: IoSpec;
   private output!: IoSpec;
   private inputs: IoSpec[] = [];
@@ -139,7 +117,7 @@ class OnnxModel implements Component {
       throw new ConfigError([`${NAME}: model file ${model} does not exist or is not readable`]);
     }
     const allow = this.cfg.spinning ? '1' : '0';
-    const options: ort.InferenceSession.SessionOptions = {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: this.cfg.intraOpThreads,
       interOpNumThreads: this.cfg.interOpThreads,
       graphOptimizationLevel: this.cfg.graphOptimization,
@@ -148,84 +126,96 @@ class OnnxModel implements Component {
       extra: { session: { intra_op: { allow_spinning: allow }, inter_op: { allow_spinning: allow } } },
       logSeverityLevel: 3,
     };
-    let session: ort.InferenceSession;
+    const pool = this.newPool(sessionOptions);
+    await pool.start();
     try {
-      session = await ort.InferenceSession.create(model, options);
+      this.configure(pool);
     } catch (err) {
-      throw new ConfigError([`${NAME}: cannot load model ${model}: ${err instanceof Error ? err.message : String(err)}`]);
-    }
-    try {
-      this.inputs = session.inputMetadata.map((m) => tensorSpec(m, 'input', model));
-      this.outputs = session.outputMetadata.map((m) => tensorSpec(m, 'output', model));
-      if (this.inputs.length !== 1 && this.cfg.inputName === undefined) {
-        throw new ConfigError([
-          `${NAME}: model ${model} has ${this.inputs.length} inputs (${this.inputs.map((s) => s.name).join(', ')}); onnx-model feeds exactly one`,
-        ]);
-      }
-      this.input = pick(this.inputs, this.cfg.inputName, 'input', model);
-      this.output = pick(this.outputs, this.cfg.outputName, 'output', model);
-      if (this.input.type !== 'string' && !DIRECT.has(this.input.type)) {
-        throw new ConfigError([`${NAME}: model ${model} input '${this.input.name}' has type ${this.input.type}, which infergraph tensors cannot carry`]);
-      }
-      if (this.cfg.softmax && !['float32', 'float64', 'float16'].includes(this.output.type)) {
-        throw new ConfigError([`${NAME}: softmax needs a floating-point output; '${this.output.name}' is ${this.output.type}`]);
-      }
-    } catch (err) {
-      await session.release();
+      await pool.close();
       throw err;
     }
-    this.session = session;
+    this.pool = pool;
     try {
       this.synthetic = (await readMetadataProps(model))[SYNTHETIC_KEY] === 'true';
     } catch (err) {
       this.ctx.logger.warn({ model, err: (err as Error).message }, 'cannot read ONNX metadata_props; assuming real weights');
     }
+    const { instances, maxQueue, maxBatch } = this.cfg;
     this.ctx.logger.info(
-      { model, input: describeSpec(this.input), output: describeSpec(this.output), synthetic: this.synthetic },
+      { model, input: describeSpec(this.input), output: describeSpec(this.output), synthetic: this.synthetic, instances, maxQueue, maxBatch },
       `${NAME} loaded ${this.label}`,
     );
   }
 
+  /** Picks and checks the input and output to use from what the loaded instances report. */
+  private configure(pool: OnnxPool): void {
+    const { model } = this.cfg;
+    const io = pool.io;
+    this.inputs = io.inputs.map((m) => tensorSpec(m, 'input', model));
+    this.outputs = io.outputs.map((m) => tensorSpec(m, 'output', model));
+    if (this.inputs.length !== 1 && this.cfg.inputName === undefined) {
+      throw new ConfigError([
+        `${NAME}: model ${model} has ${this.inputs.length} inputs (${this.inputs.map((s) => s.name).join(', ')}); onnx-model feeds exactly one`,
+      ]);
+    }
+    this.input = pick(this.inputs, this.cfg.inputName, 'input', model);
+    this.output = pick(this.outputs, this.cfg.outputName, 'output', model);
+    if (this.input.type !== 'string' && !DIRECT.has(this.input.type)) {
+      throw new ConfigError([`${NAME}: model ${model} input '${this.input.name}' has type ${this.input.type}, which infergraph tensors cannot carry`]);
+    }
+    if (this.cfg.softmax && !['float32', 'float64', 'float16'].includes(this.output.type)) {
+      throw new ConfigError([`${NAME}: softmax needs a floating-point output; '${this.output.name}' is ${this.output.type}`]);
+    }
+    const batchDim = this.input.shape[0];
+    if (this.cfg.maxBatch > 1 && (this.input.shape.length === 0 || (typeof batchDim === 'number' && batchDim >= 0))) {
+      throw new ConfigError([
+        `${NAME}: maxBatch ${this.cfg.maxBatch} needs a model whose input '${this.input.name}' has a symbolic first (batch) ` +
+          `dimension; it is ${describeSpec(this.input)}`,
+      ]);
+    }
+    pool.setIo(this.input.name, this.output.name);
+  }
+
+  private newPool(sessionOptions: ort.InferenceSession.SessionOptions): OnnxPool {
+    return new OnnxPool({
+      what: `${NAME} ${this.label}`,
+      instances: this.cfg.instances,
+      maxQueue: this.cfg.maxQueue,
+      maxBatch: this.cfg.maxBatch,
+      maxQueueDelayMs: this.cfg.maxQueueDelayMs,
+      init: { model: this.cfg.model, sessionOptions, softmax: this.cfg.softmax, lut: this.lut, nice: this.cfg.instanceNice },
+      onCrash: (instance, reason) => this.ctx.logger.error({ model: this.cfg.model, instance, reason }, `${NAME}: instance died; replacing it`),
+    });
+  }
+
   async predict(payload: Payload, ctx: CallContext): Promise<Payload> {
-    const session = this.session;
-    if (!session) throw failedPrecondition(`${NAME}: model ${this.label} is not loaded`);
+    const pool = this.pool;
+    if (!pool) throw failedPrecondition(`${NAME}: model ${this.label} is not loaded`);
     const want = this.input;
     if (payload.kind !== 'tensor') {
       throw invalidArgument(`model input '${want.name}' expects a ${describeSpec(want)} tensor, got ${describePayload(payload)}`);
     }
-    let t = payload.tensor;
+    const t = payload.tensor;
     const channels = this.cfg.normalizeUint8?.mean.length;
-    if (this.lut && t.dtype === 'uint8' && want.type === 'float32' && t.shape.length >= 2 && t.shape[1] === channels) {
-      t = { dtype: 'float32', shape: t.shape, data: normalisePlanar(t.data as Uint8Array, t.shape, this.lut) };
-    }
-    if (t.dtype !== want.type || !shapeMatches(want.shape, t.shape)) {
+    // uint8 pixels are normalised by the worker (same table as jpeg-input), so validate as the float32 they become.
+    const normalise = !!this.lut && t.dtype === 'uint8' && want.type === 'float32' && t.shape.length >= 2 && t.shape[1] === channels;
+    const dtype: DType = normalise ? 'float32' : t.dtype;
+    if (dtype !== want.type || !shapeMatches(want.shape, t.shape)) {
       throw invalidArgument(`model input '${want.name}' expects ${describeSpec(want)}, got ${t.dtype} ${shapeToString(t.shape)}`);
     }
     if (t.data.length !== numel(t.shape)) {
       throw invalidArgument(`model input '${want.name}': shape ${shapeToString(t.shape)} needs ${numel(t.shape)} elements, got ${t.data.length}`);
     }
     throwIfGone(ctx, `${NAME} ${this.label}`);
-    const feeds = { [want.name]: toOrt(t, want.type) };
     const outName = this.output.name;
-    const results = await ctx.work(
-      'ort.run',
-      async () => {
-        try {
-          return await session.run(feeds, [outName]);
-        } catch (err) {
-          throw internal(`${NAME}: onnxruntime failed on ${this.label}: ${err instanceof Error ? err.message : String(err)}`, err);
-        }
-      },
-      { model: this.label, batch: t.shape[0] ?? 1, threads: this.cfg.intraOpThreads },
-    );
-    const value = results[outName];
-    if (!value) throw internal(`${NAME}: onnxruntime returned no output '${outName}'`);
-    const out = fromOrt(value, outName);
-    if (this.cfg.softmax && (out.dtype === 'float32' || out.dtype === 'float64')) {
-      softmaxRows(out.data as Float32Array | Float64Array, out.shape[out.shape.length - 1] ?? out.data.length);
-    }
+    const result = await ctx.work('ort.run', () => pool.submit({ tensor: t, normalise }, { signal: ctx.signal, deadline: ctx.deadline }), {
+      model: this.label,
+      batch: t.shape[0] ?? 1,
+      threads: this.cfg.intraOpThreads,
+      instances: this.cfg.instances,
+    });
     if (this.synthetic) ctx.addTags({ synthetic: true });
-    return { kind: 'tensor', tensor: out, names: [outName], encoding: 'tftensor' };
+    return { kind: 'tensor', tensor: result.tensor, names: [outName], encoding: 'tftensor' };
   }
 
   metadata(): ComponentMetadata {
@@ -238,10 +228,15 @@ class OnnxModel implements Component {
     return this.synthetic;
   }
 
+  /** The instance pool (tests count runs and crash instances through it). */
+  get instancePool(): OnnxPool | undefined {
+    return this.pool;
+  }
+
   async close(): Promise<void> {
-    const s = this.session;
-    this.session = undefined;
-    if (s) await s.release();
+    const p = this.pool;
+    this.pool = undefined;
+    if (p) await p.close();
   }
 }
 
@@ -257,6 +252,11 @@ export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelCo
     inputName: p.optionalString('inputName'),
     outputName: p.optionalString('outputName'),
     ...(p.boolean('normalizeUint8') ? { normalizeUint8: meanStd(p) } : {}),
+    instances: p.integer('instances', 1, 64),
+    maxQueue: p.integer('maxQueue', 1, 1_000_000),
+    maxBatch: p.integer('maxBatch', 1, 4096),
+    maxQueueDelayMs: p.integer('maxQueueDelayMs', 0, 60_000),
+    instanceNice: p.integer('instanceNice', 0, 19),
   };
 }
 
@@ -275,7 +275,21 @@ const definition: ComponentDefinition = {
     "- **At load** it reads the model's input and output names, dtypes and shapes.",
     '- **Per request** it checks the dtype and shape against the model: a mismatch is ' +
       'INVALID_ARGUMENT naming expected vs got; symbolic dimensions such as `batch_size` match any ' +
-      'size. The tensor is fed without copying and the output returned as a tftensor.',
+      'size. The output is returned as a tftensor.',
+    "- **Off the event loop:** onnxruntime-node's `run()` blocks the thread that calls it, so inference runs in " +
+      '`instances` worker threads, each with its own session (Triton\'s instance groups). The main thread only ' +
+      'validates, queues and answers, so health checks, cancellations and refusals are answered while a model ' +
+      'computes. A tensor is copied once into a fresh buffer that is transferred to the worker, which also does the ' +
+      'uint8 normalisation and the softmax.',
+    '- **Admission:** requests wait in one bounded FIFO (`src/util/work-queue.ts`): the request after `maxQueue` ' +
+      'waiting ones is refused at once with RESOURCE_EXHAUSTED naming the limit; a waiting request whose caller ' +
+      'cancels or whose deadline passes leaves the queue then (CANCELLED / DEADLINE_EXCEEDED) and never runs. A worker ' +
+      'that dies fails the request it held (INTERNAL, naming the instance) and is replaced. On close, queued requests ' +
+      'get UNAVAILABLE and running ones finish.',
+    '- **Dynamic batching** (`maxBatch` > 1, models with a symbolic batch dimension): requests queued together (same ' +
+      'dtype and row shape) run as one batch of up to `maxBatch` rows; a free instance waits at most ' +
+      '`maxQueueDelayMs` for a batch to fill. Off by default: on 2 cores it gave no more images/s ' +
+      '([performance](performance.md)).',
     '- **Synthetic models** (written by `infergraph models generate`) are recognised from their ' +
       'ONNX metadata, and every answer from them is tagged `synthetic: true`.',
     '- **Threads**: one intra-op thread and no spinning by default, because graph nodes share the ' +
@@ -304,6 +318,32 @@ const definition: ComponentDefinition = {
     },
     mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel mean for normalizeUint8 (after /255).' },
     std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel standard deviation for normalizeUint8.' },
+    instances: {
+      type: 'integer',
+      default: 1,
+      description: 'Worker threads, each with its own ORT session (Triton instance group); inference never runs on the node\'s main thread.',
+    },
+    maxQueue: {
+      type: 'integer',
+      default: 64,
+      description: 'Requests that may wait for a free instance; beyond it a request is refused at once with RESOURCE_EXHAUSTED.',
+    },
+    maxBatch: {
+      type: 'integer',
+      default: 1,
+      description: 'Dynamic batching: requests queued together run as one batch of up to this many rows (needs a symbolic batch dimension); 1 = off.',
+    },
+    instanceNice: {
+      type: 'integer',
+      default: 0,
+      description:
+        'Linux nice value (0-19) for the instance threads, so the main thread (health, admission) runs first on a busy CPU.',
+    },
+    maxQueueDelayMs: {
+      type: 'integer',
+      default: 2,
+      description: 'With maxBatch > 1: how long a free instance waits for more requests to fill a batch.',
+    },
   },
   create(params, ctx: ComponentContext): Component {
     return new OnnxModel(onnxModelConfig(params), ctx);

@@ -1,0 +1,55 @@
+/**
+ * Messages between onnx-model's main thread and its instance workers (worker_threads). Tensors travel as
+ * transferred ArrayBuffers: the sender gives up the buffer, nothing is copied.
+ */
+import type * as ort from 'onnxruntime-node';
+
+export interface WorkerInit {
+  model: string;
+  sessionOptions: ort.InferenceSession.SessionOptions;
+  softmax: boolean;
+  /** Scheduling niceness for the instance's threads (0 = as the process). */
+  nice: number;
+  /** uint8 -> float32 lookup table (channel-major, 256 per channel) when the model normalises uint8 pixels. */
+  lut?: Float32Array;
+}
+
+export type IoMeta = { name: string; isTensor: boolean; type?: string; shape?: readonly (number | string)[] };
+
+export type FromWorker =
+  | { type: 'ready'; inputs: IoMeta[]; outputs: IoMeta[] }
+  | { type: 'load-error'; message: string }
+  | {
+      type: 'result';
+      id: number;
+      dtype: string;
+      dims: number[];
+      buffer: ArrayBuffer;
+      byteOffset: number;
+      length: number;
+      /** String outputs travel by structured clone instead of the buffer. */
+      strings?: string[];
+      runMs: number;
+    }
+  | { type: 'run-error'; id: number; message: string };
+
+export type ToWorker =
+  | {
+      type: 'run';
+      id: number;
+      input: string;
+      output: string;
+      dtype: string;
+      dims: number[];
+      buffer: ArrayBuffer;
+      byteOffset: number;
+      length: number;
+      /** String inputs travel by structured clone instead of the buffer. */
+      strings?: string[];
+      /** uint8 pixels to normalise into float32 with the init's table before the run. */
+      normalise: boolean;
+    }
+  /** Release the session and end the thread, after the run in progress (if any) has answered. */
+  | { type: 'close' }
+  /** Throw an uncaught error in the worker, as a bug would (tests of crash recovery). */
+  | { type: 'crash' };
