@@ -14,6 +14,9 @@ import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import { GrpcNodeClient } from './grpc-node-client';
+import { NodeHealthWatcher } from './node-health';
+import { addV2Service } from './v2-service';
+import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -42,8 +45,8 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const executor = new GraphExecutor(graph, client);
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
-    services: ['seldon.protos.Seldon'],
-    reflect: seldonProto().def,
+    services: ['seldon.protos.Seldon', V2_SERVICE],
+    reflect: { ...seldonProto().def, ...v2Proto().def },
     interceptors: opts.serverInterceptors,
   });
 
@@ -103,12 +106,29 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     SendFeedback: ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
       callback(toServiceError(unimplemented('SendFeedback is not supported by this executor')))) as grpc.UntypedHandleCall,
   });
+  // Readiness is the nodes' health: NOT_SERVING while a node the graph needs is down (the runner restarts it).
+  const nodes = Object.fromEntries(walkNodes(graph.graph).flatMap((n) => {
+    const a = opts.addresses[n.name] ?? n.endpoint;
+    return a ? [[n.name, a]] : [];
+  }));
+  let closing = false;
+  const health = new NodeHealthWatcher({
+    nodes,
+    onChange: (ok, down) => {
+      if (closing) return;
+      bundle.setServing(ok);
+      if (ok) logger.info({ graph: graph.name }, 'all nodes SERVING: executor SERVING');
+      else logger.warn({ graph: graph.name, notServing: down }, 'a node is not serving: executor NOT_SERVING');
+    },
+  });
+  addV2Service(bundle.server, { graph, executor, nodeMetadata: () => collectModelMetadata(graph, opts.addresses), ready: () => health.allServing(), logger });
   const address = await bind(bundle.server, opts.address);
-  bundle.setServing(true);
-  logger.info({ graph: graph.name, address }, 'executor serving');
+  logger.info({ graph: graph.name, address }, 'executor listening');
   return {
     address,
     async close() {
+      closing = true;
+      health.close();
       bundle.setServing(false);
       await shutdown(bundle.server);
       client.close();

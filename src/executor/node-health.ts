@@ -1,0 +1,110 @@
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+
+/**
+ * The executor's view of its nodes' health: one grpc.health.v1 Watch stream per node on its own channel. A node
+ * that dies breaks its stream at once (no polling interval to wait out); the watch is re-opened every `retryMs` until
+ * the node answers again. Cost while healthy: one idle stream per node, no traffic.
+ */
+
+export type NodeHealth = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
+
+export interface NodeHealthOptions {
+  /** node name -> address */
+  nodes: Record<string, string>;
+  /** Called when "every node SERVING" flips, and once when it is first known. */
+  onChange?: (allServing: boolean, notServing: string[]) => void;
+  retryMs?: number;
+}
+
+interface Watched {
+  name: string;
+  client: grpc.Client;
+  status: NodeHealth;
+  call?: grpc.ClientReadableStream<unknown>;
+  retry?: NodeJS.Timeout;
+}
+
+const WATCH = healthService.Watch as grpc.MethodDefinition<{ service: string }, { status?: string }>;
+
+export class NodeHealthWatcher {
+  private readonly watched: Watched[];
+  private last: boolean | undefined;
+  private closed = false;
+  private readonly retryMs: number;
+
+  constructor(private readonly opts: NodeHealthOptions) {
+    this.retryMs = opts.retryMs ?? 250;
+    this.watched = Object.entries(opts.nodes).map(([name, address]) => ({
+      name,
+      status: 'UNKNOWN' as NodeHealth,
+      client: new grpc.Client(address, grpc.credentials.createInsecure(), {
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      }),
+    }));
+    for (const w of this.watched) this.watch(w);
+    if (this.watched.length === 0) this.update();
+  }
+
+  allServing(): boolean {
+    return this.watched.every((w) => w.status === 'SERVING');
+  }
+
+  notServing(): string[] {
+    return this.watched.filter((w) => w.status !== 'SERVING').map((w) => w.name);
+  }
+
+  statuses(): Record<string, NodeHealth> {
+    return Object.fromEntries(this.watched.map((w) => [w.name, w.status]));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watched) {
+      if (w.retry) clearTimeout(w.retry);
+      w.call?.cancel();
+      w.client.close();
+    }
+  }
+
+  private watch(w: Watched): void {
+    if (this.closed) return;
+    const call = w.client.makeServerStreamRequest(WATCH.path, WATCH.requestSerialize, WATCH.responseDeserialize, { service: '' });
+    w.call = call;
+    call.on('data', (m: { status?: string }) => this.set(w, m.status === 'SERVING' ? 'SERVING' : 'NOT_SERVING'));
+    call.on('error', (err: grpc.ServiceError) => {
+      // A node without grpc.health.v1 (an external Seldon component) cannot say: count it as serving while it answers.
+      if (err.code === grpc.status.UNIMPLEMENTED) return this.set(w, 'SERVING');
+      this.set(w, 'UNKNOWN');
+      this.again(w);
+    });
+    call.on('end', () => {
+      if (w.call === call && w.status === 'SERVING') {
+        this.set(w, 'UNKNOWN');
+        this.again(w);
+      }
+    });
+  }
+
+  private again(w: Watched): void {
+    if (this.closed || w.retry) return;
+    w.retry = setTimeout(() => {
+      w.retry = undefined;
+      this.watch(w);
+    }, this.retryMs);
+  }
+
+  private set(w: Watched, status: NodeHealth): void {
+    if (w.status === status) return;
+    w.status = status;
+    this.update();
+  }
+
+  private update(): void {
+    const all = this.allServing();
+    if (all === this.last) return;
+    this.last = all;
+    this.opts.onChange?.(all, this.notServing());
+  }
+}
