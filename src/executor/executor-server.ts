@@ -32,6 +32,8 @@ export interface ExecutorOptions {
   /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
   serverInterceptors?: grpc.ServerInterceptor[];
   clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
+  /** Tracing's active trace id, echoed in V2 answers. */
+  traceId?: () => string | undefined;
 }
 
 export interface RunningExecutor {
@@ -121,7 +123,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       else logger.warn({ graph: graph.name, notServing: down }, 'a node is not serving: executor NOT_SERVING');
     },
   });
-  addV2Service(bundle.server, { graph, executor, nodeMetadata: () => collectModelMetadata(graph, opts.addresses), ready: () => health.allServing(), logger });
+  addV2Service(bundle.server, { graph, executor, nodeMetadata: () => collectModelMetadata(graph, opts.addresses), ready: () => health.allServing(), traceId: opts.traceId, logger });
   const address = await bind(bundle.server, opts.address);
   logger.info({ graph: graph.name, address }, 'executor listening');
   return {

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { trace } from '@opentelemetry/api';
 import { Code, InferError } from '../errors';
 import type { GraphExecutor } from '../graph/executor';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
@@ -31,6 +30,8 @@ export interface V2ServiceOptions {
   nodeMetadata: () => Promise<Record<string, WireModelMetadata>>;
   /** Every node SERVING. */
   ready: () => boolean;
+  /** The active trace's id when tracing is on (src/telemetry); absent, no trace_id parameter. */
+  traceId?: () => string | undefined;
   logger: Logger;
 }
 
@@ -84,7 +85,7 @@ async function infer(
   checkModel: (name: string | undefined, version: string | undefined) => void,
 ): Promise<unknown> {
   // Read while the handler runs inside the server span's context (tracing on); later callbacks are not.
-  const traceId = trace.getActiveSpan()?.spanContext().traceId;
+  const traceId = o.traceId?.();
   checkModel(wire.model_name, wire.model_version);
   const req = inferRequestFromWire(wire);
   const abort = new AbortController();

@@ -16,10 +16,11 @@ export function registerUp(program: Command): void {
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
     .option('--log-level <level>', 'log level of every process', 'info')
+    .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
     .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
     .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
-    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
+    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; metrics: boolean; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
       if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file);
@@ -35,6 +36,7 @@ export function registerUp(program: Command): void {
         transport: o.transport as Transport,
         logger,
         childArgs: ['--log-level', o.logLevel],
+        metrics: o.metrics && (graph.metrics?.enabled ?? true),
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {
