@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
+import type { NodeClient } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
@@ -34,6 +35,9 @@ export interface ExecutorOptions {
   clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
   /** Tracing's active trace id, echoed in V2 answers. */
   traceId?: () => string | undefined;
+  /** Metrics (src/telemetry/graph-metrics.ts): sees the server before services are added, wraps the node client. */
+  onServer?: (server: grpc.Server) => void;
+  wrapNodeClient?: (client: NodeClient) => NodeClient;
 }
 
 export interface RunningExecutor {
@@ -44,13 +48,15 @@ export interface RunningExecutor {
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
   const client = new GrpcNodeClient(graph, opts.addresses, opts.clientInterceptors);
-  const executor = new GraphExecutor(graph, client);
+  const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(client) : client;
+  const executor = new GraphExecutor(graph, hops);
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
     services: ['seldon.protos.Seldon', V2_SERVICE],
     reflect: { ...seldonProto().def, ...v2Proto().def },
     interceptors: opts.serverInterceptors,
   });
+  opts.onServer?.(bundle.server);
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
     const abort = new AbortController();
@@ -64,7 +70,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     const deadline = Number.isFinite(d) ? d : Date.now() + graph.deadlineMs;
     let replyEncoding: TensorEncoding = seldonEncoding(graph.codec);
     // Only a request that asks for its hop timeline walks through a recorder (predict --trace); others pay nothing.
-    const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(client) : undefined;
+    const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(hops) : undefined;
     Promise.resolve()
       .then(() => {
         const req = fromWire(call.request);

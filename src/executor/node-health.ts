@@ -21,6 +21,8 @@ interface Watched {
   name: string;
   client: grpc.Client;
   status: NodeHealth;
+  /** Its first answer (or failure) arrived: until every node has one, there is no verdict to report. */
+  heard: boolean;
   call?: grpc.ClientReadableStream<unknown>;
   retry?: NodeJS.Timeout;
 }
@@ -38,6 +40,7 @@ export class NodeHealthWatcher {
     this.watched = Object.entries(opts.nodes).map(([name, address]) => ({
       name,
       status: 'UNKNOWN' as NodeHealth,
+      heard: false,
       client: new grpc.Client(address, grpc.credentials.createInsecure(), {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
@@ -96,12 +99,15 @@ export class NodeHealthWatcher {
   }
 
   private set(w: Watched, status: NodeHealth): void {
-    if (w.status === status) return;
+    const first = !w.heard;
+    w.heard = true;
+    if (w.status === status && !first) return;
     w.status = status;
     this.update();
   }
 
   private update(): void {
+    if (!this.watched.every((w) => w.heard)) return;
     const all = this.allServing();
     if (all === this.last) return;
     this.last = all;

@@ -4,7 +4,7 @@ import { loadManifestFile } from '../../graph/manifest';
 import { findNode, walkNodes } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
-import { executorClientMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/grpc-metrics';
+import { executorHopMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
@@ -59,8 +59,15 @@ export function registerServe(program: Command): void {
       const address = o.socket ? `unix:${o.socket}` : o.port ? `0.0.0.0:${o.port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
-      const serverInterceptors = [...(metrics ? [nodeServerMetrics(metrics, node)] : []), ...(tracing?.serverInterceptors ?? [])];
-      const running = await startNodeServer({ graph, node, address, logger, work: tracing?.work, serverInterceptors });
+      const running = await startNodeServer({
+        graph,
+        node,
+        address,
+        logger,
+        work: tracing?.work,
+        serverInterceptors: tracing?.serverInterceptors,
+        onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
+      });
       serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing, metrics), logger, { metrics: metrics?.url });
     });
 
@@ -87,16 +94,16 @@ export function registerServe(program: Command): void {
       const address = o.port ? `0.0.0.0:${o.port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
-      const hopMetrics = metrics ? executorClientMetrics(metrics, graph) : undefined;
       const running = await startExecutorServer({
         graph,
         addresses,
         address,
         logger,
-        serverInterceptors: [...(metrics ? [executorServerMetrics(metrics, graph)] : []), ...(tracing?.serverInterceptors ?? [])],
-        clientInterceptors:
-          tracing || hopMetrics ? (n, a) => [...(hopMetrics ? [hopMetrics(n)] : []), ...(tracing ? tracing.clientInterceptors(n, a) : [])] : undefined,
+        serverInterceptors: tracing?.serverInterceptors,
+        clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
         traceId: tracing ? () => tracing.currentTraceId() : undefined,
+        onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
+        wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
       });
       serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing, metrics), logger, { metrics: metrics?.url });
     });

@@ -1,0 +1,249 @@
+import * as grpc from '@grpc/grpc-js';
+import { toInferError } from '../errors';
+import type { ObservedHopOptions } from '../executor/grpc-node-client';
+import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { InferMessage } from '../message/message';
+import { hopWire } from '../protocol/hop-codec';
+import { COMPUTE_TRAILER } from '../rpc/trailers';
+import type { ProcessMetrics } from './metrics';
+
+/**
+ * What the executor and the nodes record. Executor: Seldon Core v1's own histograms, same names, labels and buckets,
+ * so dashboards built for Seldon's executor work; plus infergraph_* for what Seldon has not: hop transport versus
+ * node compute (the node's trailer), in-flight. Nodes: infergraph_node_* request and compute histograms, in-flight.
+ * Recorded by wrapping the servers' unary handlers and the executor's NodeClient rather than by gRPC interceptors:
+ * grpc-js interceptors cost ~3x more CPU per call (bench/metrics-cost.ts); the walk and handlers stay metric-free.
+ */
+
+/** Seldon's executor labels codes with Go's status names (codes.Code.String()). */
+const GO_CODE_NAMES = [
+  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
+  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable',
+  'DataLoss', 'Unauthenticated',
+];
+export const codeLabel = (code: number): string => GO_CODE_NAMES[code] ?? `Code(${code})`;
+
+/** Seldon's buckets: Prometheus' defaults (client_golang DefBuckets), seconds. */
+export const SELDON_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** A hop is ~0.1–2 ms: finer buckets below Seldon's first. */
+export const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The predictor labels of Seldon's metrics; a graph is one predictor named 'default' with no version annotation. */
+export const PREDICTOR = { predictor_name: 'default', predictor_version: '' };
+
+const elapsedSeconds = (t0: number): number => (performance.now() - t0) / 1000;
+
+/** Label children cached per key: labels() validates and builds its arguments, once per series here. */
+function cached<T>(make: (a: string, b: string) => T): (a: string, b: string) => T {
+  const m = new Map<string, T>();
+  return (a, b) => {
+    const k = `${a}\u0000${b}`;
+    let v = m.get(k);
+    if (!v) m.set(k, (v = make(a, b)));
+    return v;
+  };
+}
+
+function computeSeconds(md: grpc.Metadata | null | undefined): number | undefined {
+  const v = md?.get(COMPUTE_TRAILER)[0];
+  const us = v === undefined ? NaN : Number(v);
+  return Number.isFinite(us) ? us / 1e6 : undefined;
+}
+
+/** Applied to a grpc.Server before its services are added. */
+export type ServerMeter = (server: grpc.Server) => void;
+type CallEnd = (code: number, seconds: number, trailer: grpc.Metadata | null | undefined) => void;
+
+/**
+ * Wraps the unary handlers of every service added to `server` from now on: `begin(path)` when a call arrives, its
+ * result when the handler answers (a cancelled call's handler still answers, CANCELLED). Health and reflection are
+ * added before (src/rpc/server.ts), so they are not requests here.
+ */
+export function meterUnaryHandlers(server: grpc.Server, begin: (path: string) => CallEnd): void {
+  const addService = server.addService.bind(server);
+  server.addService = (service, impl) => {
+    const wrapped: grpc.UntypedServiceImplementation = { ...impl };
+    for (const [name, def] of Object.entries(service)) {
+      if (def.requestStream || def.responseStream) continue;
+      for (const key of [name, def.originalName]) {
+        const h = key ? (impl[key] as grpc.handleUnaryCall<unknown, unknown> | undefined) : undefined;
+        if (!key || !h) continue;
+        wrapped[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          const t0 = performance.now();
+          const end = begin(def.path);
+          h(call, (err, value, trailer, flags) => {
+            end(err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK, elapsedSeconds(t0), trailer ?? err?.metadata);
+            callback(err, value, trailer, flags);
+          });
+        }) as grpc.UntypedHandleCall;
+      }
+    }
+    addService(service, wrapped);
+  };
+}
+
+export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): ServerMeter {
+  const requests = new prom.Histogram({
+    name: 'seldon_api_executor_server_requests_seconds',
+    help: 'A histogram of latencies for executor server',
+    labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'service', 'method', 'code'],
+    buckets: SELDON_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new prom.Gauge({
+    name: 'infergraph_executor_in_flight_requests',
+    help: 'Requests the executor has accepted and not answered yet, by gRPC method',
+    labelNames: ['deployment_name', 'service'],
+    registers: [registry],
+  });
+  const series = cached((service, code) => requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code }));
+  const gauges = cached((service) => inFlight.labels({ deployment_name: graph.name, service }));
+  return (server) =>
+    meterUnaryHandlers(server, (path) => {
+      const g = gauges(path, '');
+      g.inc();
+      return (code, seconds) => {
+        g.dec();
+        series(path, codeLabel(code)).observe(seconds);
+      };
+    });
+}
+
+export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): ServerMeter {
+  const requests = new prom.Histogram({
+    name: 'infergraph_node_requests_seconds',
+    help: 'Calls served by this node, from the decoded request to the encoded answer (decode, component, encode)',
+    labelNames: ['node', 'method', 'code'],
+    buckets: FINE_BUCKETS,
+    registers: [registry],
+  });
+  const compute = new prom.Histogram({
+    name: 'infergraph_node_compute_seconds',
+    help: "The node's component time per call (what it reports in the infergraph-compute-us trailer)",
+    labelNames: ['node', 'method', 'code'],
+    buckets: FINE_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new prom.Gauge({
+    name: 'infergraph_node_in_flight_requests',
+    help: 'Calls this node has accepted and not answered yet: its queue depth',
+    labelNames: ['node'],
+    registers: [registry],
+  });
+  const gauge = inFlight.labels({ node: node.name });
+  const series = cached((method, code) => ({
+    requests: requests.labels({ node: node.name, method, code }),
+    compute: compute.labels({ node: node.name, method, code }),
+  }));
+  return (server) =>
+    meterUnaryHandlers(server, (path) => {
+      gauge.inc();
+      return (code, seconds, trailer) => {
+        gauge.dec();
+        const s = series(path, codeLabel(code));
+        s.requests.observe(seconds);
+        const c = computeSeconds(trailer);
+        if (c !== undefined) s.compute.observe(c);
+      };
+    });
+}
+
+/** Wraps the executor's NodeClient: one observation per hop, from the call to its settled answer. */
+export function executorHopMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): (client: NodeClient) => NodeClient {
+  const hop = new prom.Histogram({
+    name: 'seldon_api_executor_client_requests_seconds',
+    help: 'A histogram of latencies for client calls from executor',
+    labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'service', 'model_name', 'model_image', 'model_version', 'method', 'code'],
+    buckets: SELDON_BUCKETS,
+    registers: [registry],
+  });
+  const transport = new prom.Histogram({
+    name: 'infergraph_hop_transport_seconds',
+    help: "Hop time outside the node's component: encoding, gRPC, socket, decoding (the hop minus the node's compute)",
+    labelNames: ['deployment_name', 'model_name', 'service'],
+    buckets: FINE_BUCKETS,
+    registers: [registry],
+  });
+  const compute = new prom.Histogram({
+    name: 'infergraph_hop_compute_seconds',
+    help: 'Compute time the node reported for the hop (infergraph-compute-us trailer)',
+    labelNames: ['deployment_name', 'model_name', 'service'],
+    buckets: FINE_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new prom.Gauge({
+    name: 'infergraph_hop_in_flight_requests',
+    help: 'Calls from the executor to a node not answered yet',
+    labelNames: ['deployment_name', 'model_name'],
+    registers: [registry],
+  });
+  const byNode = new Map<string, { gauge: ReturnType<typeof inFlight.labels>; hops: ReturnType<typeof cached<ReturnType<typeof hop.labels>>> }>();
+  const forNode = (node: NodeSpec): NonNullable<ReturnType<typeof byNode.get>> => {
+    let v = byNode.get(node.name);
+    if (!v) {
+      const base = { deployment_name: graph.name, model_name: node.name };
+      v = {
+        gauge: inFlight.labels(base),
+        hops: cached((service, code) => hop.labels({ ...base, ...PREDICTOR, service, model_image: node.implementation, model_version: '', method: 'unary', code })),
+      };
+      byNode.set(node.name, v);
+    }
+    return v;
+  };
+  const split = cached((model_name, service) => ({
+    transport: transport.labels({ deployment_name: graph.name, model_name, service }),
+    compute: compute.labels({ deployment_name: graph.name, model_name, service }),
+  }));
+  return (inner) => new MeteredNodeClient(inner, (node, method) => {
+    const n = forNode(node);
+    const service = hopWire(graph.codec, method).path;
+    n.gauge.inc();
+    return (code, seconds, computeUs) => {
+      n.gauge.dec();
+      n.hops(service, codeLabel(code)).observe(seconds);
+      if (computeUs !== undefined && Number.isFinite(computeUs)) {
+        const s = split(node.name, service);
+        s.compute.observe(computeUs / 1e6);
+        s.transport.observe(Math.max(0, seconds - computeUs / 1e6));
+      }
+    };
+  });
+}
+
+type HopEnd = (code: number, seconds: number, computeUs: number | undefined) => void;
+
+/** A NodeClient that reports each hop; a per-call observer already in the options (a timeline) still gets its call. */
+class MeteredNodeClient implements NodeClient {
+  constructor(
+    private readonly inner: NodeClient,
+    private readonly begin: (node: NodeSpec, method: NodeMethod) => HopEnd,
+  ) {}
+
+  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+    const end = this.begin(node, method);
+    const t0 = performance.now();
+    let computeUs: number | undefined;
+    const outer = (opts as ObservedHopOptions).observe;
+    const observed: ObservedHopOptions = {
+      ...opts,
+      observe: (n, m, ms, c, e) => {
+        computeUs = c;
+        outer?.(n, m, ms, c, e);
+      },
+    };
+    const p =
+      method === 'aggregate'
+        ? this.inner.call(node, method, input as InferMessage[], observed)
+        : this.inner.call(node, method, input as InferMessage, observed);
+    return p.then(
+      (reply) => (end(grpc.status.OK, elapsedSeconds(t0), computeUs), reply),
+      (err: unknown) => {
+        end(toInferError(err).code, elapsedSeconds(t0), computeUs);
+        throw err;
+      },
+    );
+  }
+}
