@@ -8,6 +8,7 @@ import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire } from '../protocol/metadata';
 import { seldonProto, serviceDefinition } from '../protocol/proto-loader';
+import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { bind, channelLimits, createServer, shutdown } from '../rpc/server';
@@ -15,9 +16,8 @@ import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import { GrpcNodeClient } from './grpc-node-client';
-import { NodeHealthWatcher } from './node-health';
+import { watchGraphNodes } from './node-health';
 import { addV2Service } from './v2-service';
-import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -115,27 +115,13 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       callback(toServiceError(unimplemented('SendFeedback is not supported by this executor')))) as grpc.UntypedHandleCall,
   });
   // Readiness is the nodes' health: NOT_SERVING while a node the graph needs is down (the runner restarts it).
-  const nodes = Object.fromEntries(walkNodes(graph.graph).flatMap((n) => {
-    const a = opts.addresses[n.name] ?? n.endpoint;
-    return a ? [[n.name, a]] : [];
-  }));
-  let closing = false;
-  const health = new NodeHealthWatcher({
-    nodes,
-    onChange: (ok, down) => {
-      if (closing) return;
-      bundle.setServing(ok);
-      if (ok) logger.info({ graph: graph.name }, 'all nodes SERVING: executor SERVING');
-      else logger.warn({ graph: graph.name, notServing: down }, 'a node is not serving: executor NOT_SERVING');
-    },
-  });
+  const health = watchGraphNodes(graph, opts.addresses, (ok) => bundle.setServing(ok), logger);
   addV2Service(bundle.server, { graph, executor, nodeMetadata: () => collectModelMetadata(graph, opts.addresses), ready: () => health.allServing(), traceId: opts.traceId, logger });
   const address = await bind(bundle.server, opts.address);
   logger.info({ graph: graph.name, address }, 'executor listening');
   return {
     address,
     async close() {
-      closing = true;
       health.close();
       bundle.setServing(false);
       await shutdown(bundle.server);

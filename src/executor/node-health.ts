@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { walkNodes, type GraphSpec } from '../graph/spec';
+import type { Logger } from '../util/logger';
 
 /**
  * The executor's view of its nodes' health: one grpc.health.v1 Watch stream per node on its own channel. A node
@@ -107,10 +109,33 @@ export class NodeHealthWatcher {
   }
 
   private update(): void {
-    if (!this.watched.every((w) => w.heard)) return;
+    // Closing cancels the watches: their errors are not news.
+    if (this.closed || !this.watched.every((w) => w.heard)) return;
     const all = this.allServing();
     if (all === this.last) return;
     this.last = all;
     this.opts.onChange?.(all, this.notServing());
   }
+}
+
+/** Watches every node of `graph` (runner addresses, else manifest endpoints) and reports "all SERVING" changes. */
+export function watchGraphNodes(
+  graph: GraphSpec,
+  addresses: Record<string, string>,
+  setServing: (serving: boolean) => void,
+  logger: Logger,
+): NodeHealthWatcher {
+  const nodes: Record<string, string> = {};
+  for (const n of walkNodes(graph.graph)) {
+    const a = addresses[n.name] ?? n.endpoint;
+    if (a) nodes[n.name] = a;
+  }
+  return new NodeHealthWatcher({
+    nodes,
+    onChange: (ok, down) => {
+      setServing(ok);
+      if (ok) logger.info({ graph: graph.name }, 'all nodes SERVING: executor SERVING');
+      else logger.warn({ graph: graph.name, notServing: down }, 'a node is not serving: executor NOT_SERVING');
+    },
+  });
 }

@@ -10,7 +10,7 @@ import { REPO } from './graph-process';
 const PROTOS = path.join(REPO, 'protos/kserve');
 
 export interface V2Client {
-  call<T = Record<string, unknown>>(rpc: string, request: object, timeoutMs?: number): Promise<T>;
+  call<T = Record<string, unknown>>(rpc: string, request: object, timeoutMs?: number, metadata?: grpc.Metadata): Promise<T>;
   close(): void;
 }
 
@@ -27,15 +27,16 @@ export function v2Client(address: string): V2Client {
   // Triton's ModelConfig lives in GRPCInferenceService; the second file carries its types on a stand-in service.
   const mc = (pkg.inference.TritonModelConfig as grpc.ServiceClientConstructor).service.ModelConfig as grpc.MethodDefinition<object, object>;
   return {
-    call<T>(rpc: string, request: object, timeoutMs = 30_000): Promise<T> {
+    call<T>(rpc: string, request: object, timeoutMs = 30_000, metadata = new grpc.Metadata()): Promise<T> {
       const deadline = Date.now() + timeoutMs;
       return new Promise<T>((resolve, reject) => {
         const cb = (err: grpc.ServiceError | null, res?: unknown): void => (err ? reject(err) : resolve(res as T));
         if (rpc === 'ModelConfig') {
-          client.makeUnaryRequest('/inference.GRPCInferenceService/ModelConfig', mc.requestSerialize, mc.responseDeserialize, request, new grpc.Metadata(), { deadline }, cb);
+          client.makeUnaryRequest('/inference.GRPCInferenceService/ModelConfig', mc.requestSerialize, mc.responseDeserialize, request, metadata, { deadline }, cb);
           return;
         }
-        (client as unknown as Record<string, (r: object, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void>)[rpc]?.call(client, request, { deadline }, cb);
+        type Unary = (r: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void;
+        (client as unknown as Record<string, Unary>)[rpc]?.call(client, request, metadata, { deadline }, cb);
       });
     },
     close: () => client.close(),
