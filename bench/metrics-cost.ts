@@ -14,25 +14,43 @@ import path from 'node:path';
 import type { ObservedHopOptions } from '../src/executor/grpc-node-client';
 import type { NodeClient } from '../src/graph/node-client';
 import { emptyMeta, type InferMessage } from '../src/message/message';
-import { executorHopMetrics, executorServerMetrics, nodeServerMetrics, type ServerMeter } from '../src/telemetry/graph-metrics';
+import {
+  executorHopMetrics,
+  executorServerMetrics,
+  nodeServerMetrics,
+  type ServerMeter,
+} from '../src/telemetry/graph-metrics';
 import { createMetrics } from '../src/telemetry/metrics';
 import { COMPUTE_TRAILER } from '../src/rpc/trailers';
 import { graph, node } from '../test/helpers/spec';
 
 const pass = (b: Buffer): Buffer => b;
-const method = { path: '/seldon.protos.Model/Predict', requestStream: false, responseStream: false, requestSerialize: pass, requestDeserialize: pass, responseSerialize: pass, responseDeserialize: pass };
+const method = {
+  path: '/seldon.protos.Model/Predict',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: pass,
+  requestDeserialize: pass,
+  responseSerialize: pass,
+  responseDeserialize: pass,
+};
 
 async function echo(address: string, meter?: ServerMeter): Promise<grpc.Server> {
   const server = new grpc.Server();
   meter?.(server);
-  server.addService({ Predict: method }, {
-    Predict: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-      const trailer = new grpc.Metadata();
-      trailer.set(COMPUTE_TRAILER, '12');
-      cb(null, call.request, trailer);
+  server.addService(
+    { Predict: method },
+    {
+      Predict: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const trailer = new grpc.Metadata();
+        trailer.set(COMPUTE_TRAILER, '12');
+        cb(null, call.request, trailer);
+      },
     },
-  });
-  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+  );
   return server;
 }
 
@@ -70,7 +88,8 @@ async function main(): Promise<void> {
   const metered = executorHopMetrics(metrics, g)(meteredInner);
   const executor = nodeClient(`unix:${path.join(dir, 'exec.sock')}`);
   const signal = new AbortController().signal;
-  const call = (c: NodeClient): Promise<unknown> => c.call(g.graph, 'predict', msg, { deadline: Date.now() + 10_000, signal });
+  const call = (c: NodeClient): Promise<unknown> =>
+    c.call(g.graph, 'predict', msg, { deadline: Date.now() + 10_000, signal });
   // CPU time of this process per call (client and server both live here): unlike wall time, it does not grow when
   // other processes take the cores, which on a shared machine is most of the noise.
   const batch = async (c: NodeClient): Promise<[wall: number, cpu: number]> => {
@@ -82,9 +101,19 @@ async function main(): Promise<void> {
   };
   await wrappersAlone(await createMetrics(), g);
   for (const c of [plain, metered, executor]) for (let i = 0; i < 3000; i++) await call(c); // JIT warm-up
-  const res: Record<'plain' | 'hop' | 'executor' | 'again', [number, number][]> = { plain: [], hop: [], executor: [], again: [] };
+  const res: Record<'plain' | 'hop' | 'executor' | 'again', [number, number][]> = {
+    plain: [],
+    hop: [],
+    executor: [],
+    again: [],
+  };
   // The order rotates per batch; `again` is the plain call measured twice (A/A), the noise floor of the comparison.
-  const kinds = [['plain', plain], ['hop', metered], ['executor', executor], ['again', plain]] as const;
+  const kinds = [
+    ['plain', plain],
+    ['hop', metered],
+    ['executor', executor],
+    ['again', plain],
+  ] as const;
   for (let b = 0; b < batches; b++) {
     for (let k = 0; k < kinds.length; k++) {
       const [name, c] = kinds[(b + k) % kinds.length] as (typeof kinds)[number];
@@ -108,7 +137,10 @@ async function main(): Promise<void> {
 }
 
 /** The wrappers' own CPU per call around a NodeClient and a handler that do nothing: no gRPC noise at all. */
-async function wrappersAlone(metrics: Awaited<ReturnType<typeof createMetrics>>, g: ReturnType<typeof graph>): Promise<void> {
+async function wrappersAlone(
+  metrics: Awaited<ReturnType<typeof createMetrics>>,
+  g: ReturnType<typeof graph>,
+): Promise<void> {
   const msg: InferMessage = { meta: emptyMeta(), payload: { kind: 'none' } };
   const md = new grpc.Metadata();
   md.set(COMPUTE_TRAILER, '12');
@@ -128,21 +160,36 @@ async function wrappersAlone(metrics: Awaited<ReturnType<typeof createMetrics>>,
     const c = process.cpuUsage(c0);
     return (c.user + c.system) / n;
   };
-  const server = { impl: {} as grpc.UntypedServiceImplementation, addService(_d: unknown, impl: grpc.UntypedServiceImplementation) { this.impl = impl; } };
+  const server = {
+    impl: {} as grpc.UntypedServiceImplementation,
+    addService(_d: unknown, impl: grpc.UntypedServiceImplementation) {
+      this.impl = impl;
+    },
+  };
   nodeServerMetrics(metrics, g.graph)(server as unknown as grpc.Server);
   const handler = (_c: unknown, cb: grpc.sendUnaryData<unknown>): void => cb(null, msg, md);
   server.addService({ Predict: method }, { Predict: handler });
   const meteredHandler = server.impl.Predict as unknown as typeof handler;
   const noop = (): void => undefined;
   const rows: [string, () => unknown, () => unknown][] = [
-    ["executor: NodeClient call (Seldon client histogram, split, in-flight)", () => bare.call(g.graph, 'predict', msg, opts), () => wrapped.call(g.graph, 'predict', msg, opts)],
-    ['node: unary handler (request + compute histograms, in-flight)', () => handler({}, noop), () => meteredHandler({}, noop)],
+    [
+      'executor: NodeClient call (Seldon client histogram, split, in-flight)',
+      () => bare.call(g.graph, 'predict', msg, opts),
+      () => wrapped.call(g.graph, 'predict', msg, opts),
+    ],
+    [
+      'node: unary handler (request + compute histograms, in-flight)',
+      () => handler({}, noop),
+      () => meteredHandler({}, noop),
+    ],
   ];
   console.log('wrappers alone, CPU µs per call:            bare   metered   added');
   for (const [label, a, b] of rows) {
     const x = await cpuPerCall(a);
     const y = await cpuPerCall(b);
-    console.log(`${label.padEnd(70)}${x.toFixed(2).padStart(6)}${y.toFixed(2).padStart(10)}${(y - x).toFixed(2).padStart(8)}`);
+    console.log(
+      `${label.padEnd(70)}${x.toFixed(2).padStart(6)}${y.toFixed(2).padStart(10)}${(y - x).toFixed(2).padStart(8)}`,
+    );
   }
 }
 

@@ -35,7 +35,12 @@ console.log('|---|---|---|---|---|---|---|');
 for (const [c, { on, off }] of Object.entries(rows)) {
   const [ron, roff] = [mean(on.map((x) => x.rps)), mean(off.map((x) => x.rps))];
   const [pon, poff] = [mean(on.map((x) => x.p50)), mean(off.map((x) => x.p50))];
-  console.log(`| ${c} | ${ron.toFixed(1)} | ${roff.toFixed(1)} | ${(100 * (ron / roff - 1)).toFixed(1)} % | ${pon.toFixed(3)} | ${poff.toFixed(3)} | ${(pon - poff >= 0 ? '+' : '')}${(pon - poff).toFixed(3)} ms |`);
-  console.log(`|   | rounds: ${on.map((x) => x.rps.toFixed(0)).join(', ')} | ${off.map((x) => x.rps.toFixed(0)).join(', ')} | | ${on.map((x) => x.p50.toFixed(3)).join(', ')} | ${off.map((x) => x.p50.toFixed(3)).join(', ')} | |`);
+  const change = `${(100 * (ron / roff - 1)).toFixed(1)} %`;
+  const dp50 = `${pon - poff >= 0 ? '+' : ''}${(pon - poff).toFixed(3)} ms`;
+  const p50s = `${pon.toFixed(3)} | ${poff.toFixed(3)}`;
+  console.log(`| ${c} | ${ron.toFixed(1)} | ${roff.toFixed(1)} | ${change} | ${p50s} | ${dp50} |`);
+  const list = (xs, k, d) => xs.map((x) => x[k].toFixed(d)).join(', ');
+  const rps = `${list(on, 'rps', 0)} | ${list(off, 'rps', 0)}`;
+  console.log(`|   | rounds: ${rps} | | ${list(on, 'p50', 3)} | ${list(off, 'p50', 3)} | |`);
 }
 JS

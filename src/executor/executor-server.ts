@@ -116,7 +116,14 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   });
   // Readiness is the nodes' health: NOT_SERVING while a node the graph needs is down (the runner restarts it).
   const health = watchGraphNodes(graph, opts.addresses, (ok) => bundle.setServing(ok), logger);
-  addV2Service(bundle.server, { graph, executor, nodeMetadata: () => collectModelMetadata(graph, opts.addresses), ready: () => health.allServing(), traceId: opts.traceId, logger });
+  addV2Service(bundle.server, {
+    graph,
+    executor,
+    nodeMetadata: () => collectModelMetadata(graph, opts.addresses),
+    ready: () => health.allServing(),
+    traceId: opts.traceId,
+    logger,
+  });
   const address = await bind(bundle.server, opts.address);
   logger.info({ graph: graph.name, address }, 'executor listening');
   return {

@@ -75,7 +75,9 @@ export class NodeHealthWatcher {
 
   private watch(w: Watched): void {
     if (this.closed) return;
-    const call = w.client.makeServerStreamRequest(WATCH.path, WATCH.requestSerialize, WATCH.responseDeserialize, { service: '' });
+    const call = w.client.makeServerStreamRequest(WATCH.path, WATCH.requestSerialize, WATCH.responseDeserialize, {
+      service: '',
+    });
     w.call = call;
     call.on('data', (m: { status?: string }) => this.set(w, m.status === 'SERVING' ? 'SERVING' : 'NOT_SERVING'));
     call.on('error', (err: grpc.ServiceError) => {

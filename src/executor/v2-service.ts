@@ -43,20 +43,25 @@ export function addV2Service(server: grpc.Server, o: V2ServiceOptions): void {
   const modelSpec = async (): Promise<V2ModelSpec> => graphModelSpec(graph, await o.nodeMetadata());
   const checkModel = (name: string | undefined, version: string | undefined): void => {
     if (name !== graph.name) {
-      throw new InferError(Code.NOT_FOUND, `model '${name ?? ''}' not found: this server serves one model, '${graph.name}'`);
+      throw new InferError(
+        Code.NOT_FOUND,
+        `model '${name ?? ''}' not found: this server serves one model, '${graph.name}'`,
+      );
     }
     if (version && version !== MODEL_VERSION) {
       throw new InferError(Code.NOT_FOUND, `model '${name}' has no version '${version}' (versions: ${MODEL_VERSION})`);
     }
   };
-  const unary = (fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown): Handler => (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request as Record<string, unknown>, call))
-      .then(
-        (reply) => callback(null, reply),
-        (err: unknown) => callback(toServiceError(err)),
-      );
-  };
+  const unary =
+    (fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown): Handler =>
+    (call, callback) => {
+      Promise.resolve()
+        .then(() => fn(call.request as Record<string, unknown>, call))
+        .then(
+          (reply) => callback(null, reply),
+          (err: unknown) => callback(toServiceError(err)),
+        );
+    };
   const impl: Record<string, Handler> = {
     ServerLive: unary(() => ({ live: true })),
     ServerReady: unary(() => ({ ready: o.ready() })),
@@ -116,7 +121,13 @@ export function graphModelSpec(graph: GraphSpec, models: Record<string, WireMode
   const first = walkNodes(graph.graph).find((n) => n.type === 'MODEL' || n.type === 'TRANSFORMER');
   const declared = first ? toSpecs(models[first.name]?.inputs) : [];
   const inputs: V2TensorSpec[] = declared.length > 0 ? declared : [{ name: 'input', datatype: 'BYTES', shape: [1] }];
-  return { name: graph.name, platform: 'infergraph', versions: [MODEL_VERSION], inputs, outputs: graphOutputs(graph.graph, models) };
+  return {
+    name: graph.name,
+    platform: 'infergraph',
+    versions: [MODEL_VERSION],
+    inputs,
+    outputs: graphOutputs(graph.graph, models),
+  };
 }
 
 function graphOutputs(node: NodeSpec, models: Record<string, WireModelMetadata>): V2TensorSpec[] {
@@ -132,5 +143,7 @@ function graphOutputs(node: NodeSpec, models: Record<string, WireModelMetadata>)
 }
 
 function toSpecs(ts: { name?: string; datatype?: string; shape?: number[] }[] | undefined): V2TensorSpec[] {
-  return (ts ?? []).filter((t) => t.name && t.datatype).map((t) => ({ name: t.name as string, datatype: t.datatype as string, shape: t.shape ?? [] }));
+  return (ts ?? [])
+    .filter((t) => t.name && t.datatype)
+    .map((t) => ({ name: t.name as string, datatype: t.datatype as string, shape: t.shape ?? [] }));
 }

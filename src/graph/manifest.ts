@@ -4,7 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
-import { NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec, type MetricsSpec } from './spec';
+import { NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
+import type { MetricsSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -104,7 +105,8 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const metrics = validateMetrics(spec.metrics, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph, metrics };
+  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
+  out.metrics = metrics;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
   return out;
@@ -124,7 +126,8 @@ function validateMetrics(raw: unknown, p: Problems): MetricsSpec {
     else p.add(`${at}.enabled`, `must be true or false, got ${JSON.stringify(raw.enabled)}`);
   }
   if (raw.port !== undefined) {
-    if (typeof raw.port === 'number' && Number.isInteger(raw.port) && raw.port >= 1 && raw.port <= 65535) out.port = raw.port;
+    const port = raw.port;
+    if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) out.port = port;
     else p.add(`${at}.port`, `must be an integer from 1 to 65535, got ${JSON.stringify(raw.port)}`);
   }
   return out;

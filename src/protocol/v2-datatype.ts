@@ -39,7 +39,9 @@ export function v2Type(datatype: string | undefined, what: string): V2Type {
   if (row) return row;
   if (!datatype) throw invalidArgument(`${what}: no datatype (expected one of ${V2_DATATYPES.join(', ')})`);
   if (KNOWN_UNSUPPORTED.includes(datatype)) {
-    throw invalidArgument(`${what}: datatype ${datatype} is not supported by this server (supported: ${V2_DATATYPES.join(', ')})`);
+    throw invalidArgument(
+      `${what}: datatype ${datatype} is not supported by this server (supported: ${V2_DATATYPES.join(', ')})`,
+    );
   }
   throw invalidArgument(`${what}: unknown datatype '${datatype}' (expected one of ${V2_DATATYPES.join(', ')})`);
 }

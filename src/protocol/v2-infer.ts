@@ -36,11 +36,15 @@ export function inferRequestFromWire(w: WireModelInferRequest): V2InferRequest {
   const inputs = w.inputs ?? [];
   if (inputs.length !== 1) {
     const names = inputs.map((i) => `'${i.name ?? ''}'`).join(', ');
-    throw invalidArgument(`this graph takes exactly one input tensor, got ${inputs.length}${names ? ` (${names})` : ''}`);
+    throw invalidArgument(
+      `this graph takes exactly one input tensor, got ${inputs.length}${names ? ` (${names})` : ''}`,
+    );
   }
   const raw = w.raw_input_contents ?? [];
   if (raw.length > 0 && raw.length !== inputs.length) {
-    throw invalidArgument(`raw_input_contents has ${raw.length} entries for ${inputs.length} input(s): give one per input, in order`);
+    throw invalidArgument(
+      `raw_input_contents has ${raw.length} entries for ${inputs.length} input(s): give one per input, in order`,
+    );
   }
   const input = inputs[0] as WireInferInputTensor;
   const payload = inputPayload(input, raw[0]);
@@ -71,14 +75,19 @@ function inputPayload(input: WireInferInputTensor, raw: Uint8Array | undefined):
   const type = v2Type(input.datatype, what);
   const shape = (input.shape ?? []).map((d) => Number(d));
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw invalidArgument(`${what}: bad dimension ${d} in shape ${shapeToString(shape)}`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw invalidArgument(`${what}: bad dimension ${d} in shape ${shapeToString(shape)}`);
   }
   const n = numel(shape);
   const filled = filledFields(input.contents);
   let tensor: Tensor;
   if (raw !== undefined) {
-    if (filled.length > 0) throw invalidArgument(`${what}: has both contents (${filled.join(', ')}) and raw_input_contents; use one`);
-    tensor = type.dtype === 'string' ? { dtype: 'string', shape, data: splitBytes(raw, n, what) } : rawTensor(type, shape, raw, n, what);
+    if (filled.length > 0)
+      throw invalidArgument(`${what}: has both contents (${filled.join(', ')}) and raw_input_contents; use one`);
+    tensor =
+      type.dtype === 'string'
+        ? { dtype: 'string', shape, data: splitBytes(raw, n, what) }
+        : rawTensor(type, shape, raw, n, what);
   } else {
     tensor = typedTensor(type, shape, input.contents ?? {}, filled, n, what);
   }
@@ -97,7 +106,9 @@ function rawTensor(type: V2Type, shape: number[], raw: Uint8Array, n: number, wh
   const dtype = type.dtype as NumericDType;
   const need = n * DTYPES[dtype].bytes;
   if (raw.byteLength !== need) {
-    throw invalidArgument(`${what}: raw_input_contents has ${raw.byteLength} bytes, but ${type.name} ${shapeToString(shape)} needs ${need}`);
+    throw invalidArgument(
+      `${what}: raw_input_contents has ${raw.byteLength} bytes, but ${type.name} ${shapeToString(shape)} needs ${need}`,
+    );
   }
   return { dtype, shape, data: viewBytes(dtype, raw, what) };
 }
@@ -108,24 +119,45 @@ function splitBytes(raw: Uint8Array, n: number, what: string): Uint8Array[] {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let at = 0;
   while (at < raw.byteLength) {
-    if (at + 4 > raw.byteLength) throw invalidArgument(`${what}: raw BYTES element ${out.length} has a truncated 4-byte length prefix at offset ${at}`);
+    if (at + 4 > raw.byteLength)
+      throw invalidArgument(
+        `${what}: raw BYTES element ${out.length} has a truncated 4-byte length prefix at offset ${at}`,
+      );
     const len = view.getUint32(at, true);
     if (at + 4 + len > raw.byteLength) {
-      throw invalidArgument(`${what}: raw BYTES element ${out.length} says ${len} bytes at offset ${at}, but only ${raw.byteLength - at - 4} follow`);
+      throw invalidArgument(
+        `${what}: raw BYTES element ${out.length} says ${len} bytes at offset ${at}, ` +
+          `but only ${raw.byteLength - at - 4} follow`,
+      );
     }
     out.push(raw.subarray(at + 4, at + 4 + len));
     at += 4 + len;
   }
-  if (out.length !== n) throw invalidArgument(`${what}: raw_input_contents holds ${out.length} BYTES elements, but shape ${shapeToString([n])} needs ${n}`);
+  if (out.length !== n)
+    throw invalidArgument(
+      `${what}: raw_input_contents holds ${out.length} BYTES elements, but shape ${shapeToString([n])} needs ${n}`,
+    );
   return out;
 }
 
-function typedTensor(type: V2Type, shape: number[], c: WireTensorContents, filled: (keyof WireTensorContents)[], n: number, what: string): Tensor {
+function typedTensor(
+  type: V2Type,
+  shape: number[],
+  c: WireTensorContents,
+  filled: (keyof WireTensorContents)[],
+  n: number,
+  what: string,
+): Tensor {
   const wrong = filled.filter((f) => f !== type.field);
-  if (wrong.length > 0) throw invalidArgument(`${what}: datatype ${type.name} is carried in ${type.field}, but the request fills ${wrong.join(', ')}`);
+  if (wrong.length > 0)
+    throw invalidArgument(
+      `${what}: datatype ${type.name} is carried in ${type.field}, but the request fills ${wrong.join(', ')}`,
+    );
   const values = (c[type.field] ?? []) as unknown[];
   if (values.length !== n) {
-    throw invalidArgument(`${what}: shape ${shapeToString(shape)} needs ${n} ${type.name} values, ${type.field} has ${values.length}`);
+    throw invalidArgument(
+      `${what}: shape ${shapeToString(shape)} needs ${n} ${type.name} values, ${type.field} has ${values.length}`,
+    );
   }
   if (type.dtype === 'string') return { dtype: 'string', shape, data: values as Uint8Array[] };
   const dtype = type.dtype;
@@ -139,7 +171,8 @@ function typedTensor(type: V2Type, shape: number[], c: WireTensorContents, fille
   const range = INT_RANGE[dtype];
   values.forEach((v, i) => {
     const x = typeof v === 'boolean' ? Number(v) : Number(v);
-    if (range && (x < range[0] || x > range[1])) throw invalidArgument(`${what}: ${type.field}[${i}] = ${x} is out of range for ${type.name}`);
+    if (range && (x < range[0] || x > range[1]))
+      throw invalidArgument(`${what}: ${type.field}[${i}] = ${x} is out of range for ${type.name}`);
     d[i] = x;
   });
   return { dtype, shape, data };
@@ -176,7 +209,11 @@ export function answerOutputs(reply: InferMessage): V2Output[] {
     case 'str':
       return [{ name: 'output', tensor: { dtype: 'string', shape: [1], data: [enc.encode(p.data)] } }];
     case 'json':
-      return top1Outputs(p.data) ?? [{ name: 'json', tensor: { dtype: 'string', shape: [1], data: [enc.encode(JSON.stringify(p.data))] } }];
+      return (
+        top1Outputs(p.data) ?? [
+          { name: 'json', tensor: { dtype: 'string', shape: [1], data: [enc.encode(JSON.stringify(p.data))] } },
+        ]
+      );
     case 'none':
       return [];
   }
@@ -191,9 +228,22 @@ function top1Outputs(data: JsonValue): V2Output[] | undefined {
   const n = rows.length;
   const enc = new TextEncoder();
   return [
-    { name: 'index', tensor: { dtype: 'int64', shape: [n], data: BigInt64Array.from(rows, (r) => BigInt(r.index as number)) } },
-    { name: 'score', tensor: { dtype: 'float32', shape: [n], data: Float32Array.from(rows, (r) => r.score as number) } },
-    { name: 'label', tensor: { dtype: 'string', shape: [n], data: rows.map((r) => enc.encode(typeof r.label === 'string' ? r.label : '')) } },
+    {
+      name: 'index',
+      tensor: { dtype: 'int64', shape: [n], data: BigInt64Array.from(rows, (r) => BigInt(r.index as number)) },
+    },
+    {
+      name: 'score',
+      tensor: { dtype: 'float32', shape: [n], data: Float32Array.from(rows, (r) => r.score as number) },
+    },
+    {
+      name: 'label',
+      tensor: {
+        dtype: 'string',
+        shape: [n],
+        data: rows.map((r) => enc.encode(typeof r.label === 'string' ? r.label : '')),
+      },
+    },
   ];
 }
 
@@ -213,7 +263,10 @@ export function inferResponseToWire(reply: InferMessage, o: ResponseOptions): Wi
     const have = new Map(outs.map((x) => [x.name, x]));
     outs = o.outputs.map((name) => {
       const x = have.get(name);
-      if (!x) throw invalidArgument(`unknown output '${name}' requested (this graph answers with: ${[...have.keys()].join(', ') || 'nothing'})`);
+      if (!x)
+        throw invalidArgument(
+          `unknown output '${name}' requested (this graph answers with: ${[...have.keys()].join(', ') || 'nothing'})`,
+        );
       return x;
     });
   }
@@ -225,7 +278,11 @@ export function inferResponseToWire(reply: InferMessage, o: ResponseOptions): Wi
     id: o.id,
     parameters,
     outputs: outs.map(
-      (x): WireInferOutputTensor => ({ name: x.name, datatype: v2TypeOf(x.tensor.dtype).name, shape: x.tensor.shape.map(String) }),
+      (x): WireInferOutputTensor => ({
+        name: x.name,
+        datatype: v2TypeOf(x.tensor.dtype).name,
+        shape: x.tensor.shape.map(String),
+      }),
     ),
     raw_output_contents: outs.map((x) => rawBytes(x.tensor)),
   };
@@ -251,5 +308,7 @@ export function tensorFromRaw(datatype: string, shape: WireInt64[], raw: Uint8Ar
   const type = v2Type(datatype, what);
   const dims = shape.map(Number);
   const n = numel(dims);
-  return type.dtype === 'string' ? { dtype: 'string', shape: dims, data: splitBytes(raw, n, what) } : rawTensor(type, dims, raw, n, what);
+  return type.dtype === 'string'
+    ? { dtype: 'string', shape: dims, data: splitBytes(raw, n, what) }
+    : rawTensor(type, dims, raw, n, what);
 }

@@ -20,12 +20,23 @@ export interface V2ModelSpec {
   outputs: V2TensorSpec[];
 }
 
-const dims = (shape: (number | string)[]): string[] => shape.map((d) => String(typeof d === 'number' && d >= 0 ? d : -1));
+const dims = (shape: (number | string)[]): string[] =>
+  shape.map((d) => String(typeof d === 'number' && d >= 0 ? d : -1));
 
-const tensorMeta = (t: V2TensorSpec): WireV2TensorMetadata => ({ name: t.name, datatype: v2DatatypeName(t.datatype), shape: dims(t.shape) });
+const tensorMeta = (t: V2TensorSpec): WireV2TensorMetadata => ({
+  name: t.name,
+  datatype: v2DatatypeName(t.datatype),
+  shape: dims(t.shape),
+});
 
 export function v2ModelMetadata(m: V2ModelSpec): WireV2ModelMetadata {
-  return { name: m.name, versions: m.versions, platform: m.platform, inputs: m.inputs.map(tensorMeta), outputs: m.outputs.map(tensorMeta) };
+  return {
+    name: m.name,
+    versions: m.versions,
+    platform: m.platform,
+    inputs: m.inputs.map(tensorMeta),
+    outputs: m.outputs.map(tensorMeta),
+  };
 }
 
 export interface WireModelConfigResponse {
@@ -46,8 +57,17 @@ export function tritonModelConfig(m: V2ModelSpec): WireModelConfigResponse {
       platform: m.platform,
       backend: m.platform,
       max_batch_size: 0,
-      input: m.inputs.map((t) => ({ name: t.name, data_type: tritonDataType(v2DatatypeName(t.datatype)), format: 'FORMAT_NONE', dims: dims(t.shape) })),
-      output: m.outputs.map((t) => ({ name: t.name, data_type: tritonDataType(v2DatatypeName(t.datatype)), dims: dims(t.shape) })),
+      input: m.inputs.map((t) => ({
+        name: t.name,
+        data_type: tritonDataType(v2DatatypeName(t.datatype)),
+        format: 'FORMAT_NONE',
+        dims: dims(t.shape),
+      })),
+      output: m.outputs.map((t) => ({
+        name: t.name,
+        data_type: tritonDataType(v2DatatypeName(t.datatype)),
+        dims: dims(t.shape),
+      })),
     },
   };
 }

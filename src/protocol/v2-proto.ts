@@ -26,7 +26,10 @@ let cached: { def: protoLoader.PackageDefinition; service: grpc.ServiceDefinitio
 export function v2Proto(): { def: protoLoader.PackageDefinition; service: grpc.ServiceDefinition } {
   if (!cached) {
     const dir = protosDir();
-    const def = protoLoader.loadSync(V2_PROTO_FILES.map((f) => path.join(dir, f)), { ...V2_LOADER_OPTIONS, includeDirs: [dir] });
+    const def = protoLoader.loadSync(
+      V2_PROTO_FILES.map((f) => path.join(dir, f)),
+      { ...V2_LOADER_OPTIONS, includeDirs: [dir] },
+    );
     const base = def[V2_SERVICE] as protoLoader.ServiceDefinition;
     const carrier = (def['inference.TritonModelConfig'] as protoLoader.ServiceDefinition).ModelConfig as MethodDef;
     const service = { ...base, ModelConfig: { ...carrier, path: `/${V2_SERVICE}/ModelConfig` } };

@@ -131,7 +131,14 @@ export class Supervisor {
     const ex = this.children.find((c) => c.role === 'executor');
     return {
       executorAddress: ex?.address ?? '',
-      processes: this.children.map((c) => ({ name: c.name, role: c.role, pid: c.proc?.pid, address: c.address, metrics: c.metrics, restarts: c.restarts })),
+      processes: this.children.map((c) => ({
+        name: c.name,
+        role: c.role,
+        pid: c.proc?.pid,
+        address: c.address,
+        metrics: c.metrics,
+        restarts: c.restarts,
+      })),
     };
   }
 
@@ -154,7 +161,8 @@ export class Supervisor {
   private async launch(c: Child): Promise<void> {
     // Each process its own free port: several on one machine cannot share the manifest's fixed metrics port.
     const metricsArgs = ['--metrics-address', this.opts.metrics === false ? 'none' : '127.0.0.1:0'];
-    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...c.args, '--address', c.address, ...metricsArgs], {
+    const args = [...c.args, '--address', c.address, ...metricsArgs];
+    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });

@@ -19,16 +19,32 @@ import type { ProcessMetrics } from './metrics';
 
 /** Seldon's executor labels codes with Go's status names (codes.Code.String()). */
 const GO_CODE_NAMES = [
-  'OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied',
-  'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable',
-  'DataLoss', 'Unauthenticated',
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
 ];
 export const codeLabel = (code: number): string => GO_CODE_NAMES[code] ?? `Code(${code})`;
 
 /** Seldon's buckets: Prometheus' defaults (client_golang DefBuckets), seconds. */
 export const SELDON_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** A hop is ~0.1–2 ms: finer buckets below Seldon's first. */
-export const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const FINE_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** The predictor labels of Seldon's metrics; a graph is one predictor named 'default' with no version annotation. */
 export const PREDICTOR = { predictor_name: 'default', predictor_version: '' };
@@ -102,7 +118,11 @@ export function meterUnaryHandlers(server: grpc.Server, forMethod: (path: string
           const t0 = performance.now();
           m.start();
           h(call, (err, value, trailer, flags) => {
-            m.end(err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK, elapsedSeconds(t0), trailer ?? err?.metadata);
+            m.end(
+              err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK,
+              elapsedSeconds(t0),
+              trailer ?? err?.metadata,
+            );
             callback(err, value, trailer, flags);
           });
         }) as grpc.UntypedHandleCall;
@@ -120,12 +140,20 @@ export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph:
     buckets: SELDON_BUCKETS,
     registers: [registry],
   });
-  const inFlight = inFlightGauge(prom, registry, 'infergraph_executor_in_flight_requests',
-    'Requests the executor has accepted and not answered yet, by gRPC method', { deployment_name: graph.name }, 'service');
+  const inFlight = inFlightGauge(
+    prom,
+    registry,
+    'infergraph_executor_in_flight_requests',
+    'Requests the executor has accepted and not answered yet, by gRPC method',
+    { deployment_name: graph.name },
+    'service',
+  );
   return (server) =>
     meterUnaryHandlers(server, (service) => {
       const g = inFlight(service);
-      const byCode = perCode((code) => requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code }));
+      const byCode = perCode((code) =>
+        requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code }),
+      );
       return {
         start: () => g.n++,
         end: (code, seconds) => {
@@ -151,11 +179,20 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
     buckets: FINE_BUCKETS,
     registers: [registry],
   });
-  const gauge = inFlightGauge(prom, registry, 'infergraph_node_in_flight_requests',
-    'Calls this node has accepted and not answered yet: its queue depth', { node: node.name }, '')('');
+  const gauge = inFlightGauge(
+    prom,
+    registry,
+    'infergraph_node_in_flight_requests',
+    'Calls this node has accepted and not answered yet: its queue depth',
+    { node: node.name },
+    '',
+  )('');
   return (server) =>
     meterUnaryHandlers(server, (method) => {
-      const byCode = perCode((code) => ({ requests: requests.labels({ node: node.name, method, code }), compute: compute.labels({ node: node.name, method, code }) }));
+      const byCode = perCode((code) => ({
+        requests: requests.labels({ node: node.name, method, code }),
+        compute: compute.labels({ node: node.name, method, code }),
+      }));
       return {
         start: () => gauge.n++,
         end: (code, seconds, trailer) => {
@@ -170,11 +207,24 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
 }
 
 /** Wraps the executor's NodeClient: one observation per hop, from the call to its settled answer. */
-export function executorHopMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): (client: NodeClient) => NodeClient {
+export function executorHopMetrics(
+  { prom, registry }: ProcessMetrics,
+  graph: GraphSpec,
+): (client: NodeClient) => NodeClient {
   const hop = new prom.Histogram({
     name: 'seldon_api_executor_client_requests_seconds',
     help: 'A histogram of latencies for client calls from executor',
-    labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'service', 'model_name', 'model_image', 'model_version', 'method', 'code'],
+    labelNames: [
+      'deployment_name',
+      'predictor_name',
+      'predictor_version',
+      'service',
+      'model_name',
+      'model_image',
+      'model_version',
+      'method',
+      'code',
+    ],
     buckets: SELDON_BUCKETS,
     registers: [registry],
   });
@@ -192,8 +242,14 @@ export function executorHopMetrics({ prom, registry }: ProcessMetrics, graph: Gr
     buckets: FINE_BUCKETS,
     registers: [registry],
   });
-  const inFlight = inFlightGauge(prom, registry, 'infergraph_hop_in_flight_requests', 'Calls from the executor to a node not answered yet',
-    { deployment_name: graph.name }, 'model_name');
+  const inFlight = inFlightGauge(
+    prom,
+    registry,
+    'infergraph_hop_in_flight_requests',
+    'Calls from the executor to a node not answered yet',
+    { deployment_name: graph.name },
+    'model_name',
+  );
   type Series = ReturnType<typeof hop.labels>;
   interface Route {
     gauge: { n: number };
@@ -211,7 +267,14 @@ export function executorHopMetrics({ prom, registry }: ProcessMetrics, graph: Gr
     if (!r) {
       const service = hopWire(graph.codec, method).path;
       const base = { deployment_name: graph.name, model_name: node.name };
-      const labels = { ...base, ...PREDICTOR, service, model_image: node.implementation, model_version: '', method: 'unary' };
+      const labels = {
+        ...base,
+        ...PREDICTOR,
+        service,
+        model_image: node.implementation,
+        model_version: '',
+        method: 'unary',
+      };
       r = {
         gauge: inFlight(node.name),
         code: perCode((code) => hop.labels({ ...labels, code })),
@@ -246,9 +309,19 @@ class MeteredNodeClient implements NodeClient {
     private readonly begin: (node: NodeSpec, method: NodeMethod) => HopEnd,
   ) {}
 
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+  call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
     const end = this.begin(node, method);
     const t0 = performance.now();
     let computeUs: number | undefined;

@@ -35,11 +35,15 @@ export function parseMetricsAddress(s: string): { host: string; port: number } |
   if (s === 'none' || s === 'off') return undefined;
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new Error(`--metrics-address must be host:port (port 0 = any) or none, got '${s}'`);
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new Error(`--metrics-address must be host:port (port 0 = any) or none, got '${s}'`);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
 }
 
-export async function serveMetrics(metrics: ProcessMetrics, address: { host: string; port: number }): Promise<MetricsEndpoint> {
+export async function serveMetrics(
+  metrics: ProcessMetrics,
+  address: { host: string; port: number },
+): Promise<MetricsEndpoint> {
   const { registry } = metrics;
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -52,7 +56,9 @@ export async function serveMetrics(metrics: ProcessMetrics, address: { host: str
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot serve metrics on ${address.host}:${address.port}: ${err.message}`)));
+    server.once('error', (err) =>
+      reject(new Error(`cannot serve metrics on ${address.host}:${address.port}: ${err.message}`)),
+    );
     server.listen(address.port, address.host, () => resolve());
   });
   // Keep-alive scrapers must not hold the process open at shutdown.

@@ -21,45 +21,55 @@ export interface Family {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const TYPES = ['counter', 'gauge', 'histogram', 'summary', 'untyped'];
-const SUFFIXES: Record<string, string[]> = { histogram: ['_bucket', '_sum', '_count'], summary: ['', '_sum', '_count'], counter: [''], gauge: [''], untyped: [''] };
+const SUFFIXES: Record<string, string[]> = {
+  histogram: ['_bucket', '_sum', '_count'],
+  summary: ['', '_sum', '_count'],
+  counter: [''],
+  gauge: [''],
+  untyped: [''],
+};
 
 export function parseExposition(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
   const seen = new Set<string>();
   if (!text.endsWith('\n')) throw new Error('exposition must end with a newline');
-  text.slice(0, -1).split('\n').forEach((line, i) => {
-    const at = `line ${i + 1} (${JSON.stringify(line.slice(0, 80))})`;
-    if (line === '') return;
-    if (line.startsWith('#')) {
-      const m = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
-      if (!m) {
-        if (/^# (HELP|TYPE)/.test(line)) throw new Error(`${at}: malformed ${line.slice(2, 6)}`);
-        return; // a comment
+  text
+    .slice(0, -1)
+    .split('\n')
+    .forEach((line, i) => {
+      const at = `line ${i + 1} (${JSON.stringify(line.slice(0, 80))})`;
+      if (line === '') return;
+      if (line.startsWith('#')) {
+        const m = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
+        if (!m) {
+          if (/^# (HELP|TYPE)/.test(line)) throw new Error(`${at}: malformed ${line.slice(2, 6)}`);
+          return; // a comment
+        }
+        const [, kind, name, rest] = m as unknown as [string, string, string, string];
+        if (!NAME.test(name)) throw new Error(`${at}: bad metric name`);
+        const f = families.get(name) ?? { name, type: '', samples: [] };
+        if (kind === 'TYPE') {
+          if (f.type) throw new Error(`${at}: second TYPE for ${name}`);
+          if (!TYPES.includes(rest)) throw new Error(`${at}: unknown type ${rest}`);
+          if (f.samples.length) throw new Error(`${at}: TYPE after samples`);
+          f.type = rest;
+        } else {
+          if (f.help !== undefined) throw new Error(`${at}: second HELP for ${name}`);
+          f.help = rest;
+        }
+        families.set(name, f);
+        return;
       }
-      const [, kind, name, rest] = m as unknown as [string, string, string, string];
-      if (!NAME.test(name)) throw new Error(`${at}: bad metric name`);
-      const f = families.get(name) ?? { name, type: '', samples: [] };
-      if (kind === 'TYPE') {
-        if (f.type) throw new Error(`${at}: second TYPE for ${name}`);
-        if (!TYPES.includes(rest)) throw new Error(`${at}: unknown type ${rest}`);
-        if (f.samples.length) throw new Error(`${at}: TYPE after samples`);
-        f.type = rest;
-      } else {
-        if (f.help !== undefined) throw new Error(`${at}: second HELP for ${name}`);
-        f.help = rest;
-      }
-      families.set(name, f);
-      return;
-    }
-    const s = parseSample(line, at);
-    const fam = familyOf(s.name, families);
-    if (!fam) throw new Error(`${at}: sample of no declared family`);
-    const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
-    if (seen.has(key)) throw new Error(`${at}: duplicate series`);
-    seen.add(key);
-    if (fam.type === 'histogram' && s.name.endsWith('_bucket') && s.labels.le === undefined) throw new Error(`${at}: bucket without le`);
-    fam.samples.push(s);
-  });
+      const s = parseSample(line, at);
+      const fam = familyOf(s.name, families);
+      if (!fam) throw new Error(`${at}: sample of no declared family`);
+      const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+      if (seen.has(key)) throw new Error(`${at}: duplicate series`);
+      seen.add(key);
+      if (fam.type === 'histogram' && s.name.endsWith('_bucket') && s.labels.le === undefined)
+        throw new Error(`${at}: bucket without le`);
+      fam.samples.push(s);
+    });
   for (const f of families.values()) {
     if (!f.type) throw new Error(`family ${f.name} has HELP but no TYPE`);
     if (f.type === 'histogram') checkHistogram(f);

@@ -234,7 +234,10 @@ describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', ()
     try {
       const res = await v2.call<{ parameters: Record<string, { string_param?: string }> }>(
         'ModelInfer',
-        { model_name: 'test-ensemble', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }] },
+        {
+          model_name: 'test-ensemble',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }],
+        },
         10_000,
         md,
       );

@@ -4,11 +4,15 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { NodeHealthWatcher } from '../../src/executor/node-health';
 
-async function healthServer(status: 'SERVING' | 'NOT_SERVING'): Promise<{ server: grpc.Server; health: HealthImplementation; address: string }> {
+async function healthServer(
+  status: 'SERVING' | 'NOT_SERVING',
+): Promise<{ server: grpc.Server; health: HealthImplementation; address: string }> {
   const server = new grpc.Server();
   const health = new HealthImplementation({ '': status });
   health.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   return { server, health, address: `127.0.0.1:${port}` };
 }
 
@@ -20,7 +24,11 @@ describe('NodeHealthWatcher', () => {
     let notify: () => void = () => undefined;
     const next = (): Promise<void> => new Promise((r) => (notify = r));
     let wait = next();
-    const w = new NodeHealthWatcher({ nodes: { a: a.address, b: b.address }, retryMs: 50, onChange: (ok, down) => (events.push([ok, down]), notify()) });
+    const w = new NodeHealthWatcher({
+      nodes: { a: a.address, b: b.address },
+      retryMs: 50,
+      onChange: (ok, down) => (events.push([ok, down]), notify()),
+    });
     try {
       await wait;
       assert.deepEqual(events, [[false, ['b']]]);

@@ -10,16 +10,28 @@ import type { WireModelInferRequest, WireModelInferResponse } from '../../src/pr
 import { toNumbers } from '../../src/tensor/tensor';
 
 const infer = v2Method('ModelInfer');
-const decodeRequest = (b: Uint8Array): WireModelInferRequest => infer.requestDeserialize(Buffer.from(b)) as WireModelInferRequest;
+const decodeRequest = (b: Uint8Array): WireModelInferRequest =>
+  infer.requestDeserialize(Buffer.from(b)) as WireModelInferRequest;
 const encodeRequest = (w: WireModelInferRequest): Buffer => infer.requestSerialize(w as object);
-const decodeResponse = (b: Uint8Array): WireModelInferResponse => infer.responseDeserialize(Buffer.from(b)) as WireModelInferResponse;
+const decodeResponse = (b: Uint8Array): WireModelInferResponse =>
+  infer.responseDeserialize(Buffer.from(b)) as WireModelInferResponse;
 const encodeResponse = (w: WireModelInferResponse): Buffer => infer.responseSerialize(w as object);
 
 const LEN = 2;
 const tag = (field: number, wire: number): number => (field << 3) | wire;
 /** A map<string, InferParameter> entry with a string_param (field 3). */
 const stringParam = (w: Writer, field: number, key: string, value: string): Writer =>
-  w.uint32(tag(field, LEN)).fork().uint32(tag(1, LEN)).string(key).uint32(tag(2, LEN)).fork().uint32(tag(3, LEN)).string(value).ldelim().ldelim();
+  w
+    .uint32(tag(field, LEN))
+    .fork()
+    .uint32(tag(1, LEN))
+    .string(key)
+    .uint32(tag(2, LEN))
+    .fork()
+    .uint32(tag(3, LEN))
+    .string(value)
+    .ldelim()
+    .ldelim();
 const packedInt64 = (w: Writer, field: number, values: number[]): Writer => {
   w.uint32(tag(field, LEN)).fork();
   values.forEach((v) => w.int64(v));
@@ -73,11 +85,20 @@ describe('Open Inference Protocol (V2) wire format', () => {
       meta: emptyMeta('p-42'),
       payload: { kind: 'json', data: { predictions: [{ index: 0, score: 0.75, wnid: 'n01440764', label: 'tench' }] } },
     };
-    const wire = inferResponseToWire(reply, { modelName: 'imagenet-mobilenet', id: 'req-7', outputs: [], traceId: 'abc' });
+    const wire = inferResponseToWire(reply, {
+      modelName: 'imagenet-mobilenet',
+      id: 'req-7',
+      outputs: [],
+      traceId: 'abc',
+    });
     const w = new Writer().uint32(tag(1, LEN)).string('imagenet-mobilenet').uint32(tag(3, LEN)).string('req-7');
     stringParam(w, 4, 'puid', 'p-42');
     stringParam(w, 4, 'trace_id', 'abc');
-    for (const [name, dt] of [['index', 'INT64'], ['score', 'FP32'], ['label', 'BYTES']] as const) {
+    for (const [name, dt] of [
+      ['index', 'INT64'],
+      ['score', 'FP32'],
+      ['label', 'BYTES'],
+    ] as const) {
       w.uint32(tag(5, LEN)).fork().uint32(tag(1, LEN)).string(name).uint32(tag(2, LEN)).string(dt);
       packedInt64(w, 3, [1]).ldelim();
     }
@@ -85,10 +106,16 @@ describe('Open Inference Protocol (V2) wire format', () => {
     w.uint32(tag(6, LEN)).bytes(Buffer.from(new Float32Array([0.75]).buffer));
     w.uint32(tag(6, LEN)).bytes(lengthPrefixed(Buffer.from('tench')));
     const hand = Buffer.from(w.finish());
-    assert.ok(encodeResponse(wire).equals(hand), `ours:\n${encodeResponse(wire).toString('hex')}\nhand:\n${hand.toString('hex')}`);
+    assert.ok(
+      encodeResponse(wire).equals(hand),
+      `ours:\n${encodeResponse(wire).toString('hex')}\nhand:\n${hand.toString('hex')}`,
+    );
     // And the hand-written bytes decode to what we meant.
     const back = decodeResponse(hand);
-    assert.deepEqual(back.outputs.map((o) => o.name), ['index', 'score', 'label']);
+    assert.deepEqual(
+      back.outputs.map((o) => o.name),
+      ['index', 'score', 'label'],
+    );
     const label = tensorFromRaw('BYTES', back.outputs[2]?.shape ?? [], back.raw_output_contents?.[2] as Uint8Array);
     assert.ok(label.dtype === 'string' && Buffer.from(label.data[0] as Uint8Array).toString() === 'tench');
     assert.equal(back.parameters?.puid?.string_param, 'p-42');
@@ -105,14 +132,25 @@ describe('Open Inference Protocol (V2) wire format', () => {
   for (const c of cases) {
     it(`${c.datatype} arrives the same in typed contents and in raw_input_contents`, () => {
       const typed = inferRequestFromWire(
-        decodeRequest(encodeRequest({ model_name: 'g', inputs: [{ name: 't', datatype: c.datatype, shape: [3], contents: { [c.field]: c.values } }] })),
+        decodeRequest(
+          encodeRequest({
+            model_name: 'g',
+            inputs: [{ name: 't', datatype: c.datatype, shape: [3], contents: { [c.field]: c.values } }],
+          }),
+        ),
       );
       assert.ok(typed.message.payload.kind === 'tensor');
       const t = typed.message.payload.tensor;
       assert.equal(t.dtype, c.dtype);
       assert.deepEqual(toNumbers(t), c.values.map(Number));
       const raw = inferRequestFromWire(
-        decodeRequest(encodeRequest({ model_name: 'g', inputs: [{ name: 't', datatype: c.datatype, shape: [3] }], raw_input_contents: [rawBytes(t)] })),
+        decodeRequest(
+          encodeRequest({
+            model_name: 'g',
+            inputs: [{ name: 't', datatype: c.datatype, shape: [3] }],
+            raw_input_contents: [rawBytes(t)],
+          }),
+        ),
       );
       assert.ok(raw.message.payload.kind === 'tensor');
       assert.equal(raw.message.payload.tensor.dtype, c.dtype);
@@ -121,52 +159,138 @@ describe('Open Inference Protocol (V2) wire format', () => {
   }
 
   it('a JPEG in bytes_contents is binData; several BYTES elements are a string tensor', () => {
-    const one = inferRequestFromWire({ inputs: [{ name: 'image', datatype: 'BYTES', shape: ['1'], contents: { bytes_contents: [Buffer.from('JPEG')] } }] });
+    const one = inferRequestFromWire({
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: ['1'], contents: { bytes_contents: [Buffer.from('JPEG')] } }],
+    });
     assert.ok(one.message.payload.kind === 'bin' && Buffer.from(one.message.payload.data).toString() === 'JPEG');
-    const two = inferRequestFromWire({ inputs: [{ name: 's', datatype: 'BYTES', shape: ['2'] }], raw_input_contents: [lengthPrefixed(Buffer.from('a'), Buffer.from('bc'))] });
+    const two = inferRequestFromWire({
+      inputs: [{ name: 's', datatype: 'BYTES', shape: ['2'] }],
+      raw_input_contents: [lengthPrefixed(Buffer.from('a'), Buffer.from('bc'))],
+    });
     assert.ok(two.message.payload.kind === 'tensor' && two.message.payload.tensor.dtype === 'string');
   });
 
   it('rejects bad requests with INVALID_ARGUMENT naming the problem', () => {
-    const fp32 = (extra: object): WireModelInferRequest => ({ inputs: [{ name: 'x', datatype: 'FP32', shape: ['2', '2'], ...extra }] });
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FLOAT', shape: ['1'] }] }), /input 'x': unknown datatype 'FLOAT'/);
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FP16', shape: ['1'] }] }), /datatype FP16 is not supported/);
-    expectInvalid(() => inferRequestFromWire(fp32({ contents: { fp32_contents: [1, 2, 3] } })), /shape \[2,2\] needs 4 FP32 values, fp32_contents has 3/);
-    expectInvalid(() => inferRequestFromWire(fp32({ contents: { int_contents: [1, 2, 3, 4] } })), /FP32 is carried in fp32_contents, but the request fills int_contents/);
-    expectInvalid(() => inferRequestFromWire({ ...fp32({}), raw_input_contents: [Buffer.alloc(15)] }), /raw_input_contents has 15 bytes, but FP32 \[2,2\] needs 16/);
-    expectInvalid(() => inferRequestFromWire({ ...fp32({ contents: { fp32_contents: [1, 2, 3, 4] } }), raw_input_contents: [Buffer.alloc(16)] }), /both contents/);
-    expectInvalid(() => inferRequestFromWire({ inputs: [] }), /exactly one input tensor, got 0/);
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'a', datatype: 'FP32', shape: ['1'] }, { name: 'b', datatype: 'FP32', shape: ['1'] }] }), /got 2 \('a', 'b'\)/);
-    expectInvalid(() => inferRequestFromWire({ ...fp32({}), raw_input_contents: [Buffer.alloc(16), Buffer.alloc(16)] }), /2 entries for 1 input/);
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FP32', shape: ['-1'] }] }), /bad dimension -1/);
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'UINT8', shape: ['1'], contents: { uint_contents: [300] } }] }), /uint_contents\[0\] = 300 is out of range for UINT8/);
-    const badPrefix = Buffer.from([10, 0, 0, 0, 1, 2]);
-    expectInvalid(() => inferRequestFromWire({ inputs: [{ name: 'image', datatype: 'BYTES', shape: ['1'] }], raw_input_contents: [badPrefix] }), /says 10 bytes at offset 0, but only 2 follow/);
+    const fp32 = (extra: object): WireModelInferRequest => ({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: ['2', '2'], ...extra }],
+    });
     expectInvalid(
-      () => inferResponseToWire({ meta: emptyMeta(), payload: { kind: 'str', data: 'x' } }, { modelName: 'g', id: '', outputs: ['nope'] }),
+      () => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FLOAT', shape: ['1'] }] }),
+      /input 'x': unknown datatype 'FLOAT'/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FP16', shape: ['1'] }] }),
+      /datatype FP16 is not supported/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire(fp32({ contents: { fp32_contents: [1, 2, 3] } })),
+      /shape \[2,2\] needs 4 FP32 values, fp32_contents has 3/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire(fp32({ contents: { int_contents: [1, 2, 3, 4] } })),
+      /FP32 is carried in fp32_contents, but the request fills int_contents/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire({ ...fp32({}), raw_input_contents: [Buffer.alloc(15)] }),
+      /raw_input_contents has 15 bytes, but FP32 \[2,2\] needs 16/,
+    );
+    expectInvalid(
+      () =>
+        inferRequestFromWire({
+          ...fp32({ contents: { fp32_contents: [1, 2, 3, 4] } }),
+          raw_input_contents: [Buffer.alloc(16)],
+        }),
+      /both contents/,
+    );
+    expectInvalid(() => inferRequestFromWire({ inputs: [] }), /exactly one input tensor, got 0/);
+    expectInvalid(
+      () =>
+        inferRequestFromWire({
+          inputs: [
+            { name: 'a', datatype: 'FP32', shape: ['1'] },
+            { name: 'b', datatype: 'FP32', shape: ['1'] },
+          ],
+        }),
+      /got 2 \('a', 'b'\)/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire({ ...fp32({}), raw_input_contents: [Buffer.alloc(16), Buffer.alloc(16)] }),
+      /2 entries for 1 input/,
+    );
+    expectInvalid(
+      () => inferRequestFromWire({ inputs: [{ name: 'x', datatype: 'FP32', shape: ['-1'] }] }),
+      /bad dimension -1/,
+    );
+    expectInvalid(
+      () =>
+        inferRequestFromWire({
+          inputs: [{ name: 'x', datatype: 'UINT8', shape: ['1'], contents: { uint_contents: [300] } }],
+        }),
+      /uint_contents\[0\] = 300 is out of range for UINT8/,
+    );
+    const badPrefix = Buffer.from([10, 0, 0, 0, 1, 2]);
+    expectInvalid(
+      () =>
+        inferRequestFromWire({
+          inputs: [{ name: 'image', datatype: 'BYTES', shape: ['1'] }],
+          raw_input_contents: [badPrefix],
+        }),
+      /says 10 bytes at offset 0, but only 2 follow/,
+    );
+    expectInvalid(
+      () =>
+        inferResponseToWire(
+          { meta: emptyMeta(), payload: { kind: 'str', data: 'x' } },
+          { modelName: 'g', id: '', outputs: ['nope'] },
+        ),
       /unknown output 'nope' requested \(this graph answers with: output\)/,
     );
   });
 
   it('a tensor answer is one output; requested outputs are answered in the order asked', () => {
-    const reply: InferMessage = { meta: emptyMeta(), payload: { kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) }, names: ['probs'] } };
+    const reply: InferMessage = {
+      meta: emptyMeta(),
+      payload: {
+        kind: 'tensor',
+        tensor: { dtype: 'float32', shape: [1, 2], data: new Float32Array([1, 2]) },
+        names: ['probs'],
+      },
+    };
     const w = inferResponseToWire(reply, { modelName: 'g', id: '', outputs: [] });
     assert.deepEqual(w.outputs, [{ name: 'probs', datatype: 'FP32', shape: ['1', '2'] }]);
-    const top1: InferMessage = { meta: emptyMeta(), payload: { kind: 'json', data: { predictions: [{ index: 3, score: 0.5, label: 'x' }] } } };
-    assert.deepEqual(inferResponseToWire(top1, { modelName: 'g', id: '', outputs: ['label', 'index'] }).outputs.map((o) => o.name), ['label', 'index']);
+    const top1: InferMessage = {
+      meta: emptyMeta(),
+      payload: { kind: 'json', data: { predictions: [{ index: 3, score: 0.5, label: 'x' }] } },
+    };
+    assert.deepEqual(
+      inferResponseToWire(top1, { modelName: 'g', id: '', outputs: ['label', 'index'] }).outputs.map((o) => o.name),
+      ['label', 'index'],
+    );
   });
 
   it('ModelMetadata and Triton ModelConfig encode with the V2 and Triton field layouts', () => {
-    const spec = { name: 'g', platform: 'infergraph', versions: ['1'], inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }], outputs: [{ name: 'score', datatype: 'float32', shape: ['batch'] }] };
+    const spec = {
+      name: 'g',
+      platform: 'infergraph',
+      versions: ['1'],
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }],
+      outputs: [{ name: 'score', datatype: 'float32', shape: ['batch'] }],
+    };
     const md = v2Method('ModelMetadata');
-    const back = md.responseDeserialize(md.responseSerialize(v2ModelMetadata(spec))) as { outputs: { datatype: string; shape: string[] }[] };
+    const back = md.responseDeserialize(md.responseSerialize(v2ModelMetadata(spec))) as {
+      outputs: { datatype: string; shape: string[] }[];
+    };
     assert.deepEqual(back.outputs, [{ name: 'score', datatype: 'FP32', shape: ['-1'] }]);
     const mc = v2Method('ModelConfig');
     assert.equal(mc.path, '/inference.GRPCInferenceService/ModelConfig');
     const bytes = mc.responseSerialize(tritonModelConfig(spec));
     // ModelConfigResponse.config=1 -> ModelConfig.name=1 'g'
     assert.ok(bytes.subarray(0, 5).equals(Buffer.from([tag(1, LEN), bytes[1] as number, tag(1, LEN), 1, 0x67])));
-    const cfg = (mc.responseDeserialize(bytes) as { config: { input: { data_type: string }[]; output: { data_type: string; dims: string[] }[] } }).config;
+    const cfg = (
+      mc.responseDeserialize(bytes) as {
+        config: { input: { data_type: string }[]; output: { data_type: string; dims: string[] }[] };
+      }
+    ).config;
     assert.equal(cfg.input[0]?.data_type, 'TYPE_STRING');
     assert.deepEqual(cfg.output[0], { name: 'score', data_type: 'TYPE_FP32', dims: ['-1'] });
   });

@@ -16,20 +16,45 @@ import { serveUntilStopped } from '../process';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-/** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
-const closeThenFlush = (close: () => Promise<void>, tracing: Tracing | undefined, metrics?: MetricsEndpoint) => async (): Promise<void> => {
-  try {
-    await close();
-  } finally {
-    await tracing?.shutdown();
-    await metrics?.close();
-  }
-};
+interface NodeFlags {
+  graph: string;
+  node: string;
+  address: string;
+  port?: string;
+  socket?: string;
+  metricsAddress?: string;
+  logLevel: string;
+}
 
-const METRICS_HELP = "Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)";
+interface ExecutorFlags {
+  graph: string;
+  address: string;
+  port?: string;
+  nodeAddress: string[];
+  metricsAddress?: string;
+  logLevel: string;
+}
+
+/** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
+const closeThenFlush =
+  (close: () => Promise<void>, tracing: Tracing | undefined, metrics?: MetricsEndpoint) => async (): Promise<void> => {
+    try {
+      await close();
+    } finally {
+      await tracing?.shutdown();
+      await metrics?.close();
+    }
+  };
+
+const METRICS_HELP =
+  'Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)';
 
 /** The process's /metrics endpoint: --metrics-address, else the manifest's spec.metrics. */
-async function startMetrics(flag: string | undefined, graph: GraphSpec, logger: Logger): Promise<MetricsEndpoint | undefined> {
+async function startMetrics(
+  flag: string | undefined,
+  graph: GraphSpec,
+  logger: Logger,
+): Promise<MetricsEndpoint | undefined> {
   const spec = graph.metrics ?? DEFAULTS.metrics;
   const at = parseMetricsAddress(flag ?? (spec.enabled ? `0.0.0.0:${spec.port}` : 'none'));
   if (!at) return undefined;
@@ -49,7 +74,7 @@ export function registerServe(program: Command): void {
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; metricsAddress?: string; logLevel: string }) => {
+    .action(async (o: NodeFlags) => {
       const graph = loadManifestFile(o.graph);
       const node = findNode(graph, o.node);
       if (!node) {
@@ -68,7 +93,8 @@ export function registerServe(program: Command): void {
         serverInterceptors: tracing?.serverInterceptors,
         onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
       });
-      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing, metrics), logger, { metrics: metrics?.url });
+      const close = closeThenFlush(() => running.close(), tracing, metrics);
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
     });
 
   program
@@ -80,7 +106,7 @@ export function registerServe(program: Command): void {
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; metricsAddress?: string; logLevel: string }) => {
+    .action(async (o: ExecutorFlags) => {
       const graph = loadManifestFile(o.graph);
       const logger = createLogger(`${graph.name}-executor`, o.logLevel);
       const addresses: Record<string, string> = {};
@@ -105,6 +131,7 @@ export function registerServe(program: Command): void {
         onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
       });
-      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing, metrics), logger, { metrics: metrics?.url });
+      const close = closeThenFlush(() => running.close(), tracing, metrics);
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
     });
 }

@@ -6,6 +6,17 @@ import { Supervisor, type Transport } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 
+interface UpFlags {
+  address: string;
+  port?: string;
+  transport: string;
+  logLevel: string;
+  metrics: boolean;
+  traceExporter?: string;
+  traceEndpoint?: string;
+  traceSampleRatio?: string;
+}
+
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
   program
@@ -20,7 +31,7 @@ export function registerUp(program: Command): void {
     .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
     .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
-    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; metrics: boolean; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
+    .action(async (manifest: string, o: UpFlags) => {
       if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file);
