@@ -45,6 +45,8 @@ export interface BenchOptions {
   childArgs?: string[];
   /** Node/V8 flags of the graph's processes (Supervisor default when absent) */
   nodeFlags?: readonly string[];
+  /** Prometheus metrics in the graph's processes (default on), to measure what they cost. */
+  metrics?: boolean;
 }
 
 export type { BenchReport, TargetCheck } from './report';
@@ -151,6 +153,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         logger: o.logger,
         childArgs: o.childArgs ?? ['--log-level', 'warn'],
         ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+        metrics: o.metrics !== false,
       });
       address = (await sup.start()).executorAddress;
     }

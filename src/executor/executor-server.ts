@@ -2,11 +2,13 @@ import type * as grpc from '@grpc/grpc-js';
 import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { collectModelMetadata } from '../graph/metadata';
+import type { NodeClient } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire, modelMetadataToWire } from '../protocol/metadata';
 import { seldonProto, serviceDefinition } from '../protocol/proto-loader';
+import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { callScope } from '../rpc/call-scope';
@@ -15,6 +17,8 @@ import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import { GrpcNodeClient } from './grpc-node-client';
+import { watchGraphNodes } from './node-health';
+import { addV2Service } from './v2-service';
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -30,6 +34,11 @@ export interface ExecutorOptions {
   /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
   serverInterceptors?: grpc.ServerInterceptor[];
   clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
+  /** Tracing's active trace id, echoed in V2 answers. */
+  traceId?: () => string | undefined;
+  /** Metrics (src/telemetry/graph-metrics.ts): sees the server before services are added, wraps the node client. */
+  onServer?: (server: grpc.Server) => void;
+  wrapNodeClient?: (client: NodeClient) => NodeClient;
 }
 
 export interface RunningExecutor {
@@ -40,13 +49,15 @@ export interface RunningExecutor {
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
   const client = new GrpcNodeClient(graph, opts.addresses, opts.clientInterceptors);
-  const executor = new GraphExecutor(graph, client);
+  const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(client) : client;
+  const executor = new GraphExecutor(graph, hops);
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
-    services: ['seldon.protos.Seldon'],
-    reflect: seldonProto().def,
+    services: ['seldon.protos.Seldon', V2_SERVICE],
+    reflect: { ...seldonProto().def, ...v2Proto().def },
     interceptors: opts.serverInterceptors,
   });
+  opts.onServer?.(bundle.server);
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
     // Only an unanswered request has a walk to stop; the client's deadline, else the graph's, bounds every hop.
@@ -54,7 +65,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     const deadline = scope.deadline ?? Date.now() + graph.deadlineMs;
     let replyEncoding: TensorEncoding = seldonEncoding(graph.codec);
     // Only a request that asks for its hop timeline walks through a recorder (predict --trace); others pay nothing.
-    const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(client) : undefined;
+    const timeline = wantsTimeline(call.metadata) ? new TimelineRecorder(hops) : undefined;
     Promise.resolve()
       .then(() => {
         const req = fromWire(call.request);
@@ -105,12 +116,22 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     SendFeedback: ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
       callback(toServiceError(unimplemented('SendFeedback is not supported by this executor')))) as grpc.UntypedHandleCall,
   });
+  // Readiness is the nodes' health: NOT_SERVING while a node the graph needs is down (the runner restarts it).
+  const health = watchGraphNodes(graph, opts.addresses, (ok) => bundle.setServing(ok), logger);
+  addV2Service(bundle.server, {
+    graph,
+    executor,
+    nodeMetadata: wireModels,
+    ready: () => health.allServing(),
+    traceId: opts.traceId,
+    logger,
+  });
   const address = await bind(bundle.server, opts.address);
-  bundle.setServing(true);
-  logger.info({ graph: graph.name, address }, 'executor serving');
+  logger.info({ graph: graph.name, address }, 'executor listening');
   return {
     address,
     async close() {
+      health.close();
       bundle.setServing(false);
       await shutdown(bundle.server);
       client.close();

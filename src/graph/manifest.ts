@@ -6,6 +6,7 @@ import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
 import { HOP_CODECS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
+import type { MetricsSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -21,6 +22,8 @@ export const DEFAULTS = {
   maxMessageBytes: 16 * 1024 * 1024,
   restart: { maxRestarts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000 },
   tracing: { sampleRatio: 1 },
+  /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
+  metrics: { enabled: true, port: 9464 },
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -86,7 +89,7 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
 
   const spec = isObj(doc.spec) ? doc.spec : {};
   if (!isObj(doc.spec)) p.add('spec', 'required mapping with a graph');
-  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'maxMessageBytes', 'tracing']);
+  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'maxMessageBytes', 'tracing', 'metrics']);
   const deadlineMs = p.posInt('spec.deadlineMs', spec.deadlineMs, DEFAULTS.deadlineMs);
   const maxMessageBytes = p.posInt('spec.maxMessageBytes', spec.maxMessageBytes, DEFAULTS.maxMessageBytes, 1024);
   let codec = DEFAULTS.codec;
@@ -99,10 +102,33 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', p, seen, baseDir, maxMessageBytes) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
+  const metrics = validateMetrics(spec.metrics, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
+  out.metrics = metrics;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
+  return out;
+}
+
+function validateMetrics(raw: unknown, p: Problems): MetricsSpec {
+  const at = 'spec.metrics';
+  const out: MetricsSpec = { ...DEFAULTS.metrics };
+  if (raw === undefined) return out;
+  if (!isObj(raw)) {
+    p.add(at, 'must be a mapping with enabled, port');
+    return out;
+  }
+  p.keys(at, raw, ['enabled', 'port']);
+  if (raw.enabled !== undefined) {
+    if (typeof raw.enabled === 'boolean') out.enabled = raw.enabled;
+    else p.add(`${at}.enabled`, `must be true or false, got ${JSON.stringify(raw.enabled)}`);
+  }
+  if (raw.port !== undefined) {
+    const port = raw.port;
+    if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) out.port = port;
+    else p.add(`${at}.port`, `must be an integer from 1 to 65535, got ${JSON.stringify(raw.port)}`);
+  }
   return out;
 }
 

@@ -48,7 +48,16 @@ export interface GraphSpec {
   maxMessageBytes: number;
   /** spec.tracing when the manifest has one; the standard OTEL_* variables can override it (src/telemetry/config.ts). */
   tracing?: TracingSpec;
+  /** spec.metrics (defaults applied by validation); absent only in specs built by hand (tests). */
+  metrics?: MetricsSpec;
   graph: NodeSpec;
+}
+
+export interface MetricsSpec {
+  /** Serve Prometheus /metrics from every process. */
+  enabled: boolean;
+  /** Port of a standalone process's /metrics (pods); `infergraph up` picks free ports. */
+  port: number;
 }
 
 export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;

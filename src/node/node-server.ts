@@ -42,6 +42,8 @@ export interface NodeServerOptions {
   work?: WorkRunner;
   /** Tracing's server interceptors (continue the executor's trace, open the node's server span). */
   serverInterceptors?: grpc.ServerInterceptor[];
+  /** Metrics (src/telemetry/graph-metrics.ts): sees the server before the node's services are added. */
+  onServer?: (server: grpc.Server) => void;
 }
 
 export interface RunningNode {
@@ -60,6 +62,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     reflect: seldonProto().def,
     interceptors: opts.serverInterceptors,
   });
+  opts.onServer?.(bundle.server);
   const h = new Handlers(host, seldonEncoding(graph.codec));
   const typed: grpc.UntypedServiceImplementation = {};
   const generic: grpc.UntypedServiceImplementation = {

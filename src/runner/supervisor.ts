@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   childArgs?: string[];
   /** Node/V8 flags for every child; default CHILD_NODE_FLAGS. */
   nodeFlags?: readonly string[];
+  /** Prometheus /metrics from every child on a free loopback port (default), or none. */
+  metrics?: boolean;
   /** Extra environment for every child (tracing endpoint...). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
@@ -42,6 +44,8 @@ export interface ProcessInfo {
   role: 'node' | 'executor';
   pid: number | undefined;
   address: string;
+  /** http://127.0.0.1:port/metrics when the process serves metrics. */
+  metrics?: string;
   restarts: number;
 }
 
@@ -67,6 +71,7 @@ interface Child {
   args: string[];
   env: Record<string, string>;
   address: string;
+  metrics?: string;
   proc?: ChildProcess;
   restarts: number;
   maxRestarts: number;
@@ -126,7 +131,14 @@ export class Supervisor {
     const ex = this.children.find((c) => c.role === 'executor');
     return {
       executorAddress: ex?.address ?? '',
-      processes: this.children.map((c) => ({ name: c.name, role: c.role, pid: c.proc?.pid, address: c.address, restarts: c.restarts })),
+      processes: this.children.map((c) => ({
+        name: c.name,
+        role: c.role,
+        pid: c.proc?.pid,
+        address: c.address,
+        metrics: c.metrics,
+        restarts: c.restarts,
+      })),
     };
   }
 
@@ -147,7 +159,10 @@ export class Supervisor {
 
   /** Spawns the child, learns its address over IPC, waits for SERVING. */
   private async launch(c: Child): Promise<void> {
-    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...c.args, '--address', c.address], {
+    // Each process its own free port: several on one machine cannot share the manifest's fixed metrics port.
+    const metricsArgs = ['--metrics-address', this.opts.metrics === false ? 'none' : '127.0.0.1:0'];
+    const args = [...c.args, '--address', c.address, ...metricsArgs];
+    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });
@@ -156,8 +171,10 @@ export class Supervisor {
     this.pipeLogs(c, proc);
     let alive = true;
     const reported = new Promise<string>((resolve, reject) => {
-      proc.on('message', (m: { type?: string; address?: string }) => {
-        if (m?.type === 'ready' && m.address) resolve(m.address);
+      proc.on('message', (m: { type?: string; address?: string; metrics?: string }) => {
+        if (m?.type !== 'ready' || !m.address) return;
+        c.metrics = m.metrics;
+        resolve(m.address);
       });
       proc.once('exit', (code, signal) => {
         alive = false;
@@ -172,6 +189,7 @@ export class Supervisor {
     await waitServing(c.address, this.startTimeoutMs, () => alive);
     this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
+    if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
   }
 
   private pipeLogs(c: Child, proc: ChildProcess): void {

@@ -49,6 +49,7 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
   return {
     config: cfg,
     serverInterceptors: [serverTracingInterceptor({ tracer, propagator: node ? w3c : fromClients, attributes: self, returnTraceId: !node })],
+    currentTraceId: () => trace.getActiveSpan()?.spanContext().traceId,
     clientInterceptors(target: NodeSpec, address: string): grpc.Interceptor[] {
       return [
         clientTracingInterceptor({

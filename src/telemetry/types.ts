@@ -21,6 +21,8 @@ export interface Tracing {
   clientInterceptors(node: NodeSpec, address: string): grpc.Interceptor[];
   /** ctx.work() as spans. */
   readonly work: WorkRunner;
+  /** The trace id of the active server span (inside a handler), for answers that carry it (V2 parameters). */
+  currentTraceId(): string | undefined;
   /** forceFlush, then shutdown: every finished span reaches the exporter before the process exits. */
   shutdown(): Promise<void>;
 }

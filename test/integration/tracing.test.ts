@@ -14,6 +14,7 @@ import { TIMELINE_HEADER, TIMELINE_TAG } from '../../src/telemetry/timeline';
 import { parseTimeline } from '../../src/telemetry/waterfall';
 import { fromNumbers } from '../../src/tensor/tensor';
 import { REPO, upGraph, type RunningGraph } from '../helpers/graph-process';
+import { v2Client } from '../helpers/v2-client';
 import {
   startJaegerAgent,
   startJaegerCollector,
@@ -223,6 +224,32 @@ describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', ()
     await receiver.waitFor(complete(traceId, 4), 15_000, 'the error trace');
     await new Promise((r) => setTimeout(r, 100));
     checkErrorTrace(receiver.spans, traceId);
+  });
+
+  it('a V2 ModelInfer continues the traceparent through every process and answers with trace_id', async () => {
+    const [traceId, parent] = [newTraceId(), newSpanId()];
+    const md = new grpc.Metadata();
+    md.set('traceparent', `00-${traceId}-${parent}-01`);
+    const v2 = v2Client(g.address);
+    try {
+      const res = await v2.call<{ parameters: Record<string, { string_param?: string }> }>(
+        'ModelInfer',
+        {
+          model_name: 'test-ensemble',
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }],
+        },
+        10_000,
+        md,
+      );
+      assert.equal(res.parameters.trace_id?.string_param, traceId);
+    } finally {
+      v2.close();
+    }
+    await receiver.waitFor(complete(traceId), 15_000, `V2 trace ${traceId}`);
+    assert.deepEqual(
+      inTrace(receiver.spans, traceId).filter((s) => s.parentSpanId === parent).map((s) => s.name),
+      ['inference.GRPCInferenceService/ModelInfer'],
+    );
   });
 
   it('returns the trace id in the x-trace-id header, and in the trailer of an error', async () => {

@@ -42,6 +42,7 @@ interface BenchFlags {
   out?: string;
   transport: string;
   baseline: boolean;
+  metrics: boolean;
   baselineThreads: string;
   stability: string;
   timeout: string;
@@ -79,6 +80,7 @@ export function registerBench(program: Command): void {
     .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
     .option('--no-baseline', 'skip the in-process baseline')
+    .option('--no-metrics', 'graph processes without Prometheus metrics (to measure their cost)')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
     .option('--timeout <ms>', 'deadline per request', '30000')
@@ -134,6 +136,7 @@ export function registerBench(program: Command): void {
         command: `infergraph ${process.argv.slice(2).join(' ')}`,
         childArgs: ['--log-level', logLevel],
         nodeFlags,
+        metrics: o.metrics,
       });
       console.log(renderMarkdown(report));
       console.log(`\nreport: ${report.files.html}\n        ${report.files.json}`);

@@ -4,6 +4,11 @@ import { loadManifestFile } from '../../graph/manifest';
 import { findNode, walkNodes } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
+import { executorHopMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
+import type { GraphSpec } from '../../graph/spec';
+import { DEFAULTS } from '../../graph/manifest';
+import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
 import { logLevelFlag, portFlag, usageError } from '../flags';
 import { serveUntilStopped } from '../process';
@@ -12,14 +17,52 @@ import { serveUntilStopped } from '../process';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+interface NodeFlags {
+  graph: string;
+  node: string;
+  address: string;
+  port?: string;
+  socket?: string;
+  metricsAddress?: string;
+  logLevel: string;
+}
+
+interface ExecutorFlags {
+  graph: string;
+  address: string;
+  port?: string;
+  nodeAddress: string[];
+  metricsAddress?: string;
+  logLevel: string;
+}
+
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
-const closeThenFlush = (close: () => Promise<void>, tracing: Tracing | undefined) => async (): Promise<void> => {
-  try {
-    await close();
-  } finally {
-    await tracing?.shutdown();
-  }
-};
+const closeThenFlush =
+  (close: () => Promise<void>, tracing: Tracing | undefined, metrics?: MetricsEndpoint) => async (): Promise<void> => {
+    try {
+      await close();
+    } finally {
+      await tracing?.shutdown();
+      await metrics?.close();
+    }
+  };
+
+const METRICS_HELP =
+  'Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)';
+
+/** The process's /metrics endpoint: --metrics-address, else the manifest's spec.metrics. */
+async function startMetrics(
+  flag: string | undefined,
+  graph: GraphSpec,
+  logger: Logger,
+): Promise<MetricsEndpoint | undefined> {
+  const spec = graph.metrics ?? DEFAULTS.metrics;
+  const at = parseMetricsAddress(flag ?? (spec.enabled ? `0.0.0.0:${spec.port}` : 'none'));
+  if (!at) return undefined;
+  const endpoint = await serveMetrics(await createMetrics(), at);
+  logger.info({ metrics: endpoint.url }, `metrics at ${endpoint.url}`);
+  return endpoint;
+}
 
 export function registerServe(program: Command): void {
   program
@@ -30,8 +73,9 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
+    .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; logLevel: string }) => {
+    .action(async (o: NodeFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const graph = loadManifestFile(o.graph);
@@ -42,9 +86,19 @@ export function registerServe(program: Command): void {
       }
       const logger = createLogger(node.name, logLevel);
       const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
-      const running = await startNodeServer({ graph, node, address, logger, work: tracing?.work, serverInterceptors: tracing?.serverInterceptors });
-      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
+      const running = await startNodeServer({
+        graph,
+        node,
+        address,
+        logger,
+        work: tracing?.work,
+        serverInterceptors: tracing?.serverInterceptors,
+        onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
+      });
+      const close = closeThenFlush(() => running.close(), tracing, metrics);
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
     });
 
   program
@@ -54,8 +108,9 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
+    .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; logLevel: string }) => {
+    .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const graph = loadManifestFile(o.graph);
@@ -71,6 +126,7 @@ export function registerServe(program: Command): void {
         addresses[name] = kv.slice(i + 1);
       }
       const address = port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
       const running = await startExecutorServer({
         graph,
@@ -79,7 +135,11 @@ export function registerServe(program: Command): void {
         logger,
         serverInterceptors: tracing?.serverInterceptors,
         clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
+        traceId: tracing ? () => tracing.currentTraceId() : undefined,
+        onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
+        wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
       });
-      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
+      const close = closeThenFlush(() => running.close(), tracing, metrics);
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
     });
 }

@@ -7,6 +7,17 @@ import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 import { enumFlag, logLevelFlag, portFlag } from '../flags';
 
+interface UpFlags {
+  address: string;
+  port?: string;
+  transport: string;
+  logLevel: string;
+  metrics: boolean;
+  traceExporter?: string;
+  traceEndpoint?: string;
+  traceSampleRatio?: string;
+}
+
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
   program
@@ -17,10 +28,11 @@ export function registerUp(program: Command): void {
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
     .option('--log-level <level>', 'log level of every process', 'info')
+    .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
     .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
     .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
-    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
+    .action(async (manifest: string, o: UpFlags) => {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
@@ -38,6 +50,7 @@ export function registerUp(program: Command): void {
         transport,
         logger,
         childArgs: ['--log-level', logLevel],
+        metrics: o.metrics && (graph.metrics?.enabled ?? true),
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {
