@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger';
  * Lifecycle shared by the node and executor processes: tell the supervisor our address over IPC, exit cleanly on
  * SIGTERM/SIGINT, and exit when the supervisor's IPC channel closes (it died) so no orphan is left behind.
  */
-export function serveUntilStopped(address: string, close: () => Promise<void>, logger: Logger): void {
+export function serveUntilStopped(address: string, close: () => Promise<void>, logger: Logger, framesAddress?: string): void {
   let closing = false;
   const stop = (why: string): void => {
     if (closing) return;
@@ -19,7 +19,7 @@ export function serveUntilStopped(address: string, close: () => Promise<void>, l
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   if (process.send) {
-    process.send({ type: 'ready', address });
+    process.send({ type: 'ready', address, ...(framesAddress ? { framesAddress } : {}) });
     process.on('disconnect', () => stop('supervisor went away'));
   }
 }

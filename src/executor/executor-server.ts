@@ -13,7 +13,8 @@ import { bind, channelLimits, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
-import { GrpcNodeClient } from './grpc-node-client';
+import type { FrameClientTracer } from '../transport/tracing';
+import { HopClient } from './hop-client';
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -24,11 +25,15 @@ export interface ExecutorOptions {
   graph: GraphSpec;
   /** node name -> address for nodes without a manifest endpoint. */
   addresses: Record<string, string>;
+  /** node name -> frame address, for nodes that listen for frames (used when the graph's hopTransport is frames) */
+  framesAddresses?: Record<string, string>;
   address: string;
   logger: Logger;
   /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
   serverInterceptors?: grpc.ServerInterceptor[];
   clientInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
+  /** Tracing of framed hops: the same client spans as clientInterceptors give gRPC hops. */
+  frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
 }
 
 export interface RunningExecutor {
@@ -38,7 +43,13 @@ export interface RunningExecutor {
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
-  const client = new GrpcNodeClient(graph, opts.addresses, opts.clientInterceptors);
+  const client = new HopClient({
+    graph,
+    addresses: opts.addresses,
+    ...(opts.framesAddresses ? { framesAddresses: opts.framesAddresses } : {}),
+    ...(opts.clientInterceptors ? { grpcInterceptors: opts.clientInterceptors } : {}),
+    ...(opts.frameTracer ? { frameTracer: opts.frameTracer } : {}),
+  });
   const executor = new GraphExecutor(graph, client);
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
@@ -105,7 +116,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   });
   const address = await bind(bundle.server, opts.address);
   bundle.setServing(true);
-  logger.info({ graph: graph.name, address }, 'executor serving');
+  logger.info({ graph: graph.name, address, hopTransport: graph.hopTransport, framedNodes: walkNodes(graph.graph).filter((n) => client.transportOf(n) === 'frames').map((n) => n.name) }, 'executor serving');
   return {
     address,
     async close() {

@@ -2,19 +2,21 @@ import * as grpc from '@grpc/grpc-js';
 import type { Component, ComponentDefinition } from '../components/api';
 import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
 import { loadComponentDefinition } from '../components/registry';
-import { unimplemented } from '../errors';
+import { invalidArgument, unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import { emptyMeta, type InferMessage, type Payload, type TensorEncoding } from '../message/message';
 import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import { decodeFlatMessage, decodeFlatMessageList, encodeFlatMessage } from '../protocol/flatbuffers';
 import { FLAT_RPC_METHOD, FLAT_RPCS, FLAT_SERVICE, flatNodeService } from '../protocol/flatbuffers-service';
-import { seldonEncoding } from '../protocol/hop-codec';
+import { hopServerWire, seldonEncoding } from '../protocol/hop-codec';
 import { modelMetadataToWire } from '../protocol/metadata';
 import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
+import { listenFrames, type FrameHandler, type RunningFrameServer } from '../transport/server';
+import type { FrameServerTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
 
 /**
@@ -34,6 +36,12 @@ const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
 
 type Method = 'predict' | 'transformInput' | 'transformOutput' | 'route' | 'aggregate';
 
+interface Decoded {
+  meta: InferMessage['meta'];
+  encoding: TensorEncoding;
+  inputs: Payload | Payload[];
+}
+
 export interface NodeServerOptions {
   graph: GraphSpec;
   node: NodeSpec;
@@ -43,10 +51,16 @@ export interface NodeServerOptions {
   work?: WorkRunner;
   /** Tracing's server interceptors (continue the executor's trace, open the node's server span). */
   serverInterceptors?: grpc.ServerInterceptor[];
+  /** Also listen for the framed hop transport here (src/transport): unix:/path or host:port. */
+  framesAddress?: string;
+  /** Tracing of framed calls: the same server spans as the interceptors open for gRPC calls. */
+  frameTracer?: FrameServerTracer;
 }
 
 export interface RunningNode {
   address: string;
+  /** where the node listens for frames, when it does */
+  framesAddress?: string;
   close(): Promise<void>;
 }
 
@@ -94,13 +108,26 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
   bundle.server.addService(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
   const address = await bind(bundle.server, opts.address);
+  let frames: RunningFrameServer | undefined;
+  if (opts.framesAddress) {
+    frames = await listenFrames({
+      address: opts.framesAddress,
+      maxMessageBytes: node.runtime.maxMessageBytes,
+      handler: h.frames(),
+      logger,
+      name: node.name,
+      tracer: opts.frameTracer,
+      methodPath: (method, codec) => hopServerWire(codec === 'flatbuffers', method).path,
+    });
+  }
   bundle.setServing(true);
-  logger.info({ node: node.name, type: node.type, address }, 'node serving');
+  logger.info({ node: node.name, type: node.type, address, framesAddress: frames?.address }, 'node serving');
   return {
     address,
+    ...(frames ? { framesAddress: frames.address } : {}),
     async close() {
       bundle.setServing(false);
-      await shutdown(bundle.server);
+      await Promise.all([shutdown(bundle.server), frames?.close()]);
       await component.close?.();
     },
   };
@@ -125,35 +152,68 @@ class Handlers {
 
   unary(method: Exclude<Method, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
     return (call, callback) => {
-      this.run(call, () => {
-        const msg = fromWire(call.request);
-        return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
-      }, method, toWire).then(...respond(callback));
+      this.run(call, () => this.decodeSeldon(call.request), method, toWire).then(...respond(callback));
     };
   }
 
   aggregate(): grpc.handleUnaryCall<WireSeldonMessageList, WireSeldonMessage> {
     return (call, callback) => {
-      this.run(call, () => {
-        const msgs = (call.request.seldonMessages ?? []).map(fromWire);
-        const first = msgs[0];
-        return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
-      }, 'aggregate', toWire).then(...respond(callback));
+      this.run(call, () => this.decodeSeldonList(call.request), 'aggregate', toWire).then(...respond(callback));
     };
   }
 
   /** infergraph.v1.FlatBuffersNode: bytes decoded here, so a malformed FlatBuffer is INVALID_ARGUMENT. */
   flat(method: Method): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
-      this.run(call, () => {
-        if (method !== 'aggregate') {
-          const msg = decodeFlatMessage(call.request);
-          return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };
-        }
-        const msgs = decodeFlatMessageList(call.request);
-        return { meta: msgs[0]?.meta ?? emptyMeta(), encoding: this.codec, inputs: msgs.map((m) => m.payload) };
-      }, method, encodeFlatMessage).then(...respond(callback));
+      this.run(call, () => this.decodeFlat(method, call.request), method, encodeFlatMessage).then(...respond(callback));
     };
+  }
+
+  /**
+   * The framed transport (src/transport): the same messages as the gRPC services above, as bytes, decoded here with
+   * the same serialisers; the same component call; the compute time in the response frame instead of a trailer.
+   */
+  frames(): FrameHandler {
+    return async (req) => {
+      const flat = req.codec === 'flatbuffers';
+      const sw = hopServerWire(flat, req.method);
+      let request: unknown;
+      try {
+        request = sw.deserialize(req.body);
+      } catch (err) {
+        throw invalidArgument(`${this.node.name}: malformed ${sw.path} request: ${(err as Error).message}`, err);
+      }
+      req.span?.request(request);
+      const decode = flat
+        ? () => this.decodeFlat(req.method, request as Buffer)
+        : req.method === 'aggregate'
+          ? () => this.decodeSeldonList(request as WireSeldonMessageList)
+          : () => this.decodeSeldon(request as WireSeldonMessage);
+      const encode: (m: InferMessage, e: TensorEncoding) => unknown = flat ? encodeFlatMessage : toWire;
+      const [reply, computeUs] = await this.compute(req.signal, req.deadline, decode, req.method, encode);
+      req.span?.response(reply);
+      return { body: sw.serialize(reply), computeUs };
+    };
+  }
+
+  private decodeSeldon(request: WireSeldonMessage): Decoded {
+    const msg = fromWire(request);
+    return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
+  }
+
+  private decodeSeldonList(request: WireSeldonMessageList): Decoded {
+    const msgs = (request.seldonMessages ?? []).map(fromWire);
+    const first = msgs[0];
+    return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
+  }
+
+  private decodeFlat(method: Method, request: Buffer): Decoded {
+    if (method !== 'aggregate') {
+      const msg = decodeFlatMessage(request);
+      return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };
+    }
+    const msgs = decodeFlatMessageList(request);
+    return { meta: msgs[0]?.meta ?? emptyMeta(), encoding: this.codec, inputs: msgs.map((m) => m.payload) };
   }
 
   metadata(): grpc.handleUnaryCall<unknown, unknown> {
@@ -177,11 +237,10 @@ class Handlers {
 
   private async run<R>(
     call: grpc.ServerUnaryCall<unknown, unknown>,
-    decode: () => { meta: InferMessage['meta']; encoding: TensorEncoding; inputs: Payload | Payload[] },
+    decode: () => Decoded,
     method: Method,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, grpc.Metadata]> {
-    const { meta, encoding, inputs } = decode();
     const abort = new AbortController();
     // grpc-js emits 'cancelled' for every call once its stream closes, answered or not: abort only unfinished work
     // (an abort() builds a DOMException with a stack trace, measurable per call).
@@ -191,12 +250,27 @@ class Handlers {
     });
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? Number(deadline) : undefined;
-    const ctx = new CollectingCallContext(meta, abort.signal, deadlineMs, this.work);
+    const [wire, computeUs] = await this.compute(abort.signal, deadlineMs, decode, method, encode);
+    finished = true;
+    const trailer = new grpc.Metadata();
+    trailer.set(COMPUTE_TRAILER, String(computeUs));
+    return [wire, trailer];
+  }
+
+  /** Decode, the component's call, the reply with this node's meta; transport-independent. */
+  private async compute<R>(
+    signal: AbortSignal,
+    deadlineMs: number | undefined,
+    decode: () => Decoded,
+    method: Method,
+    encode: (reply: InferMessage, encoding: TensorEncoding) => R,
+  ): Promise<[R, number]> {
+    const { meta, encoding, inputs } = decode();
+    const ctx = new CollectingCallContext(meta, signal, deadlineMs, this.work);
     // Compute is the component's own time: message decoding and encoding count as transport, so a faster codec
     // shows up as less transport and graph overhead (the bench), not as less compute.
     const t0 = performance.now();
     const payload = await this.invoke(method, inputs, ctx);
-    finished = true;
     const computeUs = Math.round((performance.now() - t0) * 1000);
     const reply: InferMessage = {
       meta: {
@@ -208,10 +282,7 @@ class Handlers {
       },
       payload,
     };
-    const wire = encode(reply, encoding);
-    const trailer = new grpc.Metadata();
-    trailer.set(COMPUTE_TRAILER, String(computeUs));
-    return [wire, trailer];
+    return [encode(reply, encoding), computeUs];
   }
 
   private async invoke(method: Method, inputs: Payload | Payload[], ctx: CollectingCallContext): Promise<Payload> {

@@ -89,3 +89,33 @@ export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopW
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
 }
+
+/**
+ * The node's side of one hop method outside gRPC (the framed transport): request bytes to the wire object the gRPC
+ * service would have received, and the reply object to bytes, so both transports carry identical messages.
+ */
+export interface HopServerWire {
+  /** the gRPC method path, for span names */
+  path: string;
+  deserialize(bytes: Buffer): unknown;
+  serialize(reply: unknown): Buffer;
+}
+
+const serverCache = new Map<string, HopServerWire>();
+
+export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire {
+  const key = `${flat}:${method}`;
+  let w = serverCache.get(key);
+  if (!w) {
+    if (flat) {
+      const pass = (b: unknown): Buffer => b as Buffer;
+      w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass };
+    } else {
+      const [service, rpc] = SELDON[method];
+      const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<object, object>;
+      w = { path: def.path, deserialize: def.requestDeserialize as (b: Buffer) => unknown, serialize: def.responseSerialize as (v: unknown) => Buffer };
+    }
+    serverCache.set(key, w);
+  }
+  return w;
+}

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { startExecutorServer } from '../../executor/executor-server';
 import { loadManifestFile } from '../../graph/manifest';
-import { findNode, walkNodes } from '../../graph/spec';
+import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec } from '../../graph/spec';
+import { framesAddressFor } from '../../transport/address';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { createLogger } from '../../util/logger';
@@ -10,6 +11,11 @@ import { serveUntilStopped } from '../process';
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function hopTransportFlag(v: string): HopTransport {
+  if (!HOP_TRANSPORTS.includes(v as HopTransport)) throw new Error(`--hop-transport must be one of ${HOP_TRANSPORTS.join(', ')}, got '${v}'`);
+  return v as HopTransport;
+}
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush = (close: () => Promise<void>, tracing: Tracing | undefined) => async (): Promise<void> => {
@@ -29,8 +35,9 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
+    .option('--frames-address <addr>', "also listen for the framed hop transport: unix:/path, host:port, or 'auto' (beside --address)")
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; logLevel: string }) => {
+    .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; framesAddress?: string; logLevel: string }) => {
       const graph = loadManifestFile(o.graph);
       const node = findNode(graph, o.node);
       if (!node) {
@@ -38,9 +45,19 @@ export function registerServe(program: Command): void {
       }
       const logger = createLogger(node.name, o.logLevel);
       const address = o.socket ? `unix:${o.socket}` : o.port ? `0.0.0.0:${o.port}` : o.address;
+      const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const tracing = await startTracing({ graph, node }, logger);
-      const running = await startNodeServer({ graph, node, address, logger, work: tracing?.work, serverInterceptors: tracing?.serverInterceptors });
-      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
+      const running = await startNodeServer({
+        graph,
+        node,
+        address,
+        logger,
+        work: tracing?.work,
+        serverInterceptors: tracing?.serverInterceptors,
+        ...(framesAddress ? { framesAddress } : {}),
+        ...(tracing ? { frameTracer: tracing.frameServerTracer } : {}),
+      });
+      serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger, running.framesAddress);
     });
 
   program
@@ -50,18 +67,26 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
+    .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); nodes without one get gRPC', collect, [])
+    .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; logLevel: string }) => {
-      const graph = loadManifestFile(o.graph);
+    .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; nodeFramesAddress: string[]; hopTransport?: string; logLevel: string }) => {
+      const manifest = loadManifestFile(o.graph);
+      const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
       const logger = createLogger(`${graph.name}-executor`, o.logLevel);
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
-      for (const kv of o.nodeAddress) {
-        const i = kv.indexOf('=');
-        const name = kv.slice(0, i);
-        if (i < 1 || !findNode(graph, name)) throw new Error(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
-        addresses[name] = kv.slice(i + 1);
-      }
+      const parse = (flag: string, kvs: string[], into: Record<string, string>): void => {
+        for (const kv of kvs) {
+          const i = kv.indexOf('=');
+          const name = kv.slice(0, i);
+          if (i < 1 || !findNode(graph, name)) throw new Error(`${flag} ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+          into[name] = kv.slice(i + 1);
+        }
+      };
+      parse('--node-address', o.nodeAddress, addresses);
+      const framesAddresses: Record<string, string> = {};
+      parse('--node-frames-address', o.nodeFramesAddress, framesAddresses);
       const address = o.port ? `0.0.0.0:${o.port}` : o.address;
       const tracing = await startTracing({ graph }, logger);
       const running = await startExecutorServer({
@@ -69,8 +94,10 @@ export function registerServe(program: Command): void {
         addresses,
         address,
         logger,
+        framesAddresses,
         serverInterceptors: tracing?.serverInterceptors,
         clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
+        ...(tracing ? { frameTracer: (n: NodeSpec, a: string) => tracing.frameClientTracer(n, a) } : {}),
       });
       serveUntilStopped(running.address, closeThenFlush(() => running.close(), tracing), logger);
     });

@@ -5,6 +5,7 @@ import { walkNodes } from '../../graph/spec';
 import { Supervisor, type Transport } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
+import { hopTransportFlag } from './serve';
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
@@ -15,11 +16,12 @@ export function registerUp(program: Command): void {
     .option('-a, --address <addr>', 'executor listen address (port 0 picks a free port)', '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
+    .option('--hop-transport <kind>', "grpc or frames between the executor and the nodes (overrides spec.hopTransport)")
     .option('--log-level <level>', 'log level of every process', 'info')
     .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
     .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
-    .action(async (manifest: string, o: { address: string; port?: string; transport: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
+    .action(async (manifest: string, o: { address: string; port?: string; transport: string; hopTransport?: string; logLevel: string; traceExporter?: string; traceEndpoint?: string; traceSampleRatio?: string }) => {
       if (o.transport !== 'unix' && o.transport !== 'tcp') throw new Error(`--transport must be unix or tcp, got '${o.transport}'`);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file);
@@ -33,6 +35,7 @@ export function registerUp(program: Command): void {
         manifestPath: file,
         executorAddress: o.port ? `127.0.0.1:${o.port}` : o.address,
         transport: o.transport as Transport,
+        ...(o.hopTransport ? { hopTransport: hopTransportFlag(o.hopTransport) } : {}),
         logger,
         childArgs: ['--log-level', o.logLevel],
         env,
@@ -55,7 +58,8 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
-      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes)`);
+      const hops = o.hopTransport ?? graph.hopTransport;
+      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes; hops over ${hops})`);
       if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
     });
 }
