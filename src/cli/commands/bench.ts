@@ -6,7 +6,7 @@ import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
-import type { HopCodec } from '../../graph/spec';
+import { HOP_TRANSPORTS, type HopCodec, type HopTransport } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
@@ -30,6 +30,12 @@ const transports = (v: string): Transport[] => {
   return xs as Transport[];
 };
 
+const hopTransports = (v: string): HopTransport[] => {
+  const xs = v.split(',').map((s) => s.trim());
+  for (const x of xs) if (!HOP_TRANSPORTS.includes(x as HopTransport)) throw new Error(`--hop-transport must be grpc, frames or both (grpc,frames), got '${x}'`);
+  return xs as HopTransport[];
+};
+
 interface BenchFlags {
   graph?: string;
   addr?: string;
@@ -41,6 +47,7 @@ interface BenchFlags {
   tensorShape?: string;
   out?: string;
   transport: string;
+  hopTransport?: string;
   baseline: boolean;
   baselineThreads: string;
   stability: string;
@@ -78,6 +85,7 @@ export function registerBench(program: Command): void {
     .option('--tensor-shape <dims>', 'send a generated float32 tensor of this shape (default for graphs without jpeg-input: 1,4)')
     .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
+    .option('--hop-transport <list>', "grpc, frames, or both (grpc,frames: one sweep each, the graph restarted between); default spec.hopTransport")
     .option('--no-baseline', 'skip the in-process baseline')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
@@ -107,6 +115,7 @@ export function registerBench(program: Command): void {
         ...(graph ? { graph, graphFile: path.resolve(o.graph as string) } : {}),
         ...(o.addr ? { address: o.addr } : {}),
         transport: transport as Transport,
+        ...(o.hopTransport ? { hopTransports: hopTransports(o.hopTransport) } : {}),
         concurrency: ints('--concurrency', o.concurrency),
         durationS: positive('--duration', o.duration),
         warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
@@ -128,19 +137,20 @@ export function registerBench(program: Command): void {
 
   bench
     .command('hop')
-    .description('per-hop overhead of each hop codec: a tensor through one identity node process, round trip minus node compute')
+    .description('per-hop overhead of each hop transport and codec: a tensor through one identity node process, round trip minus node compute')
     .option('--codecs <list>', `codecs to compare (${ALL_CODECS.join(', ')})`, ALL_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
     .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')
     .option('--gaps <ms list>', 'idle ms before each measured call, e.g. 0,50 (0: hot path; 50: a node idle between requests, as in a graph at concurrency 1)', '0')
     .option('-t, --transport <list>', 'unix, tcp or both (unix,tcp)', 'unix,tcp')
+    .option('--hop-transport <list>', 'grpc, frames or both, compared in the same rounds', 'grpc,frames')
     .option('-d, --duration <seconds>', 'measured seconds per codec and transport', '6')
     .option('-w, --warmup <seconds>', 'warm-up seconds per transport (shared by the codecs)', '6')
     .option('--rounds <n>', 'codecs take turns this many times', '3')
     .option('-o, --out <dir>', 'also write hop-report.json and hop-report.html here')
     .option('--no-progress', 'no progress bar')
     .option('--node-flags <flags>', `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
-    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
+    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; hopTransport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
       const codecs = o.codecs.split(',').map((s) => s.trim()) as HopCodec[];
@@ -157,6 +167,7 @@ export function registerBench(program: Command): void {
           return x;
         }),
         transports: transports(o.transport),
+        hopTransports: hopTransports(o.hopTransport),
         durationS: positive('--duration', o.duration),
         warmupS: Number(o.warmup) >= 0 ? Number(o.warmup) : positive('--warmup', o.warmup),
         rounds: ints('--rounds', o.rounds)[0] as number,
