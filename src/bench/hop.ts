@@ -123,7 +123,9 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const file = path.join(tmp, 'hop.yaml');
   writeFileSync(file, MANIFEST);
   const base = loadManifestFile(file);
-  const cases = o.hopTransports.flatMap((hop) => o.modes.flatMap((mode) => o.codecs.map((codec) => ({ hop, mode, codec, key: `${hop} ${mode} ${codec}` }))));
+  const cases = o.hopTransports.flatMap((hop) =>
+    o.modes.flatMap((mode) => o.codecs.map((codec) => ({ hop, mode, codec, key: `${hop} ${mode} ${codec}` }))),
+  );
   const planned = o.transports.length * (o.warmupS + o.durationS * cases.length * o.gapsMs.length + 1);
   const bar = o.progress ? new Progress(Math.max(1, Math.round(planned)), 'bench hop') : undefined;
   const t0 = performance.now();
@@ -146,17 +148,22 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
       const sink = base.graph;
       const echo = base.graph.children[0] as NodeSpec;
       const addresses = Object.fromEntries(info.processes.map((p) => [p.name, p.address]));
-      const framesAddresses = Object.fromEntries(info.processes.filter((p) => p.framesAddress).map((p) => [p.name, p.framesAddress as string]));
+      const framesAddresses = Object.fromEntries(
+        info.processes.filter((p) => p.framesAddress).map((p) => [p.name, p.framesAddress as string]),
+      );
       const clients = new Map<string, GrpcNodeClient | FramedNodeClient>();
       let last: number | undefined;
       for (const codec of o.codecs) {
         for (const hop of o.hopTransports) {
-          clients.set(`${hop} ${codec}`, hop === 'frames' ? new FramedNodeClient({ ...base, codec }, framesAddresses) : new GrpcNodeClient({ ...base, codec }, addresses));
+          const g = { ...base, codec };
+          clients.set(`${hop} ${codec}`, hop === 'frames' ? new FramedNodeClient(g, framesAddresses) : new GrpcNodeClient(g, addresses));
         }
       }
       try {
         for (const gap of o.gapsMs) {
-          const entries = new Map<string, Entry>(cases.map((c) => [c.key, { client: clients.get(`${c.hop} ${c.codec}`) as NodeClient, compute: [], rtt: [], checked: false }]));
+          const entries = new Map<string, Entry>(
+            cases.map((c) => [c.key, { client: clients.get(`${c.hop} ${c.codec}`) as NodeClient, compute: [], rtt: [], checked: false }]),
+          );
           const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
             const e = entries.get(key) as Entry;
             last = undefined;

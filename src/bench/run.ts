@@ -165,9 +165,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (levels.length === 0 || levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency must be positive integers, got ${o.concurrency.join(',')}`);
   const baselineLevels = [...new Set([Math.min(...levels), Math.max(...levels)])];
   const doBaseline = o.baseline && !!o.graph;
-  const hopTransports: (HopTransport | undefined)[] = o.address ? [undefined] : [...new Set(o.hopTransports?.length ? o.hopTransports : [(o.graph as GraphSpec).hopTransport])];
-  const planned =
-    hopTransports.length * (o.warmupS + levels.length * o.durationS * 1.2 + (o.address ? 0 : 3)) + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
+  const hopTransports: (HopTransport | undefined)[] = o.address
+    ? [undefined]
+    : [...new Set(o.hopTransports?.length ? o.hopTransports : [(o.graph as GraphSpec).hopTransport])];
+  const perRun = o.warmupS + levels.length * o.durationS * 1.2 + (o.address ? 0 : 3);
+  const planned = hopTransports.length * perRun + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
   const startedAt = new Date().toISOString();
   const clock = new Clock(planned, o.progress);
 
@@ -198,15 +200,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const s = sup;
       const procs = (): WatchedProcess[] => [
         BENCH_PROCESS,
-        ...(s?.info().processes ?? []).filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, role: p.role, pid: p.pid as number })),
+        ...(s?.info().processes ?? [])
+          .filter((p) => p.pid !== undefined)
+          .map((p) => ({ name: p.name, role: p.role, pid: p.pid as number })),
       ];
-      target = new ExecutorTarget(address as string, o.input.payload, { timeoutMs: o.timeoutMs, timeline: true, maxMessageBytes: o.graph?.maxMessageBytes });
+      target = new ExecutorTarget(address as string, o.input.payload, {
+        timeoutMs: o.timeoutMs,
+        timeline: true,
+        maxMessageBytes: o.graph?.maxMessageBytes,
+      });
       const probe = await target.send();
       if (!probe.ok) throw new Error(`the graph at ${address} fails the bench request: ${probe.error}`);
-      runs.push({ hopTransport, levels: await sweep(target, levels, { ...o, root: o.graph?.graph, procs, clock, tag }) });
+      const swept = await sweep(target, levels, { ...o, root: o.graph?.graph, procs, clock, tag });
+      runs.push({ hopTransport, levels: swept });
       const got = describeAnswer(target.firstReply());
       if (answer === undefined) answer = got;
-      else if (got !== answer) throw new Error(`hop transport ${hopTransport} answers differently: ${got} (first: ${answer})`);
+      else if (got !== answer) throw new Error(`hop transport ${hopTransport} answers ${got}, the first answered ${answer}`);
       await target.close();
       target = undefined;
       // The graph is stopped before the next run and the baseline: its idle processes would only hold memory.
@@ -248,7 +257,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     startedAt,
     command: o.command,
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-    target: { mode: o.address ? 'address' : 'graph', address: address as string, ...(o.address ? {} : { transport: o.transport, ...(runs[0]?.hopTransport ? { hopTransport: runs[0].hopTransport } : {}) }) },
+    target: {
+      mode: o.address ? 'address' : 'graph',
+      address: address as string,
+      ...(o.address ? {} : { transport: o.transport }),
+      ...(runs[0]?.hopTransport ? { hopTransport: runs[0].hopTransport } : {}),
+    },
     input: o.input.description,
     options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability, nodeFlags: [...process.execArgv] },
     levels: runs[0]?.levels ?? [],
@@ -265,7 +279,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (runs.length > 1) {
     report.hopRuns = runs.map((x) => {
       const tr = ratios({ ...report, levels: x.levels })?.throughput?.ratio;
-      return { hopTransport: x.hopTransport as HopTransport, levels: x.levels, ...(tr !== undefined ? { throughputRatio: tr } : {}) };
+      const run: HopRun = { hopTransport: x.hopTransport as HopTransport, levels: x.levels };
+      if (tr !== undefined) run.throughputRatio = tr;
+      return run;
     });
   }
   report.targets = targetChecks(report);
@@ -318,7 +334,9 @@ function targetChecks(r: BenchReport): TargetCheck[] {
   const f1 = frames?.levels.find((l) => l.concurrency === lo);
   const g1 = grpc?.levels.find((l) => l.concurrency === lo);
   if (f1 && g1 && g1.latency.mean > 0) {
-    out.push(check(`end-to-end mean, c=${lo}, frames / gRPC`, '<= 0.4 (tiny tensors)', round3(f1.latency.mean / g1.latency.mean), (v) => v <= 0.4, 'for graphs whose compute is small; big-compute graphs gain the overhead only'));
+    const ratio = round3(f1.latency.mean / g1.latency.mean);
+    const note = 'for graphs whose compute is small; big-compute graphs gain the overhead only';
+    out.push(check(`end-to-end mean, c=${lo}, frames / gRPC`, '<= 0.4 (tiny tensors)', ratio, (v) => v <= 0.4, note));
   }
   return out;
 }

@@ -4,7 +4,13 @@ import type { Logger } from '../util/logger';
  * Lifecycle shared by the node and executor processes: tell the supervisor our address over IPC, exit cleanly on
  * SIGTERM/SIGINT, and exit when the supervisor's IPC channel closes (it died) so no orphan is left behind.
  */
-export function serveUntilStopped(address: string, close: () => Promise<void>, logger: Logger, framesAddress?: string): void {
+export function serveUntilStopped(
+  address: string,
+  close: () => Promise<void>,
+  logger: Logger,
+  /** a node's frame listener, reported with its gRPC address */
+  framesAddress?: string,
+): void {
   let closing = false;
   const stop = (why: string): void => {
     if (closing) return;

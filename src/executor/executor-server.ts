@@ -116,7 +116,10 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   });
   const address = await bind(bundle.server, opts.address);
   bundle.setServing(true);
-  logger.info({ graph: graph.name, address, hopTransport: graph.hopTransport, framedNodes: walkNodes(graph.graph).filter((n) => client.transportOf(n) === 'frames').map((n) => n.name) }, 'executor serving');
+  const framedNodes = walkNodes(graph.graph)
+    .filter((n) => client.transportOf(n) === 'frames')
+    .map((n) => n.name);
+  logger.info({ graph: graph.name, address, hopTransport: graph.hopTransport, framedNodes }, 'executor serving');
   return {
     address,
     async close() {

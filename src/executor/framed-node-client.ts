@@ -26,12 +26,23 @@ export class FramedNodeClient implements NodeClient {
     private readonly tracer?: (node: NodeSpec, address: string) => FrameClientTracer,
   ) {}
 
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+  call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
     const { codec } = this.graph;
     const context = `node '${node.name}' (${hopMethodLabel(codec, method)})`;
-    if (opts.signal.aborted) return Promise.reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`));
+    if (opts.signal.aborted)
+      return Promise.reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`));
     const wire = hopWire(codec, method);
     const observe = (opts as ObservedHopOptions).observe;
     let request: unknown;

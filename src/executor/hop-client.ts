@@ -39,11 +39,23 @@ export class HopClient implements NodeClient {
     return this.frames && this.framed.has(node.name) ? 'frames' : 'grpc';
   }
 
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+  call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
     const c: NodeClient = this.frames && this.framed.has(node.name) ? this.frames : this.grpc;
-    return method === 'aggregate' ? c.call(node, method, input as InferMessage[], opts) : c.call(node, method, input as InferMessage, opts);
+    return method === 'aggregate'
+      ? c.call(node, method, input as InferMessage[], opts)
+      : c.call(node, method, input as InferMessage, opts);
   }
 
   close(): void {

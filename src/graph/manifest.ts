@@ -4,7 +4,19 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
-import { HOP_TRANSPORTS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type HopTransport, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
+import {
+  HOP_TRANSPORTS,
+  NODE_TYPES,
+  TRACE_EXPORTERS,
+  type GraphSpec,
+  type HopCodec,
+  type HopTransport,
+  type NodeSpec,
+  type NodeType,
+  type ParamValue,
+  type TraceExporterKind,
+  type TracingSpec,
+} from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -98,7 +110,9 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   let hopTransport = DEFAULTS.hopTransport;
   if (spec.hopTransport !== undefined) {
     if (HOP_TRANSPORTS.includes(spec.hopTransport as HopTransport)) hopTransport = spec.hopTransport as HopTransport;
-    else p.add('spec.hopTransport', `must be one of ${HOP_TRANSPORTS.join(', ')}, got ${JSON.stringify(spec.hopTransport)}`);
+    else {
+      p.add('spec.hopTransport', `must be one of ${HOP_TRANSPORTS.join(', ')}, got ${JSON.stringify(spec.hopTransport)}`);
+    }
   }
 
   const seen = new Map<string, string>();
@@ -107,7 +121,17 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, hopTransport, maxMessageBytes, graph };
+  const out: GraphSpec = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name,
+    baseDir,
+    deadlineMs,
+    codec,
+    hopTransport,
+    maxMessageBytes,
+    graph,
+  };
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
   return out;

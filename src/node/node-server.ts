@@ -204,7 +204,8 @@ class Handlers {
   private decodeSeldonList(request: WireSeldonMessageList): Decoded {
     const msgs = (request.seldonMessages ?? []).map(fromWire);
     const first = msgs[0];
-    return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
+    const encoding = first ? this.encodingOf(first.payload) : this.codec;
+    return { meta: first?.meta ?? emptyMeta(), encoding, inputs: msgs.map((m) => m.payload) };
   }
 
   private decodeFlat(method: Method, request: Buffer): Decoded {

@@ -112,8 +112,13 @@ export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire 
       w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass };
     } else {
       const [service, rpc] = SELDON[method];
-      const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<object, object>;
-      w = { path: def.path, deserialize: def.requestDeserialize as (b: Buffer) => unknown, serialize: def.responseSerialize as (v: unknown) => Buffer };
+      type Def = MethodDefinition<object, object>;
+      const def = (seldonProto().def[service] as Record<string, Def>)[rpc] as Def;
+      w = {
+        path: def.path,
+        deserialize: def.requestDeserialize as (b: Buffer) => unknown,
+        serialize: def.responseSerialize as (v: unknown) => Buffer,
+      };
     }
     serverCache.set(key, w);
   }

@@ -175,7 +175,8 @@ export class Supervisor {
   /** Spawns the child, learns its address over IPC, waits for SERVING. */
   private async launch(c: Child): Promise<void> {
     const frames = c.framesAddress ? ['--frames-address', c.framesAddress] : [];
-    const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...c.args, '--address', c.address, ...frames], {
+    const argv = [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...c.args, '--address', c.address, ...frames];
+    const proc = spawn(process.execPath, argv, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });
@@ -186,7 +187,9 @@ export class Supervisor {
     const reported = new Promise<string>((resolve, reject) => {
       proc.on('message', (m: { type?: string; address?: string; framesAddress?: string }) => {
         if (m?.type !== 'ready' || !m.address) return;
-        if (c.framesAddress && !m.framesAddress) return reject(new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`));
+        if (c.framesAddress && !m.framesAddress) {
+          return reject(new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`));
+        }
         if (m.framesAddress) c.framesAddress = m.framesAddress;
         resolve(m.address);
       });

@@ -49,13 +49,20 @@ class OtelFrameSpan implements FrameSpan {
     if (computeUs !== undefined && this.span.isRecording()) {
       // The node's own time for the call; the rest of the hop is transport (as the gRPC client interceptor says).
       const totalUs = Math.round((performance.now() - this.t0) * 1000);
-      this.span.setAttributes({ 'infergraph.node.compute_us': computeUs, 'infergraph.hop.transport_us': Math.max(0, totalUs - computeUs) });
+      this.span.setAttributes({
+        'infergraph.node.compute_us': computeUs,
+        'infergraph.hop.transport_us': Math.max(0, totalUs - computeUs),
+      });
     }
     endWithStatus(this.span, code, details);
   }
 }
 
-export function frameServerTracer(opts: { tracer: Tracer; propagator: TextMapPropagator; attributes: Attributes }): FrameServerTracer {
+export function frameServerTracer(opts: {
+  tracer: Tracer;
+  propagator: TextMapPropagator;
+  attributes: Attributes;
+}): FrameServerTracer {
   const describe = perMethod((service, rpc) => ({
     name: `${service}/${rpc}`,
     attributes: { ...opts.attributes, 'rpc.system': RPC_SYSTEM, 'rpc.service': service, 'rpc.method': rpc },
@@ -73,7 +80,12 @@ export function frameServerTracer(opts: { tracer: Tracer; propagator: TextMapPro
   };
 }
 
-export function frameClientTracer(opts: { tracer: Tracer; propagator: TextMapPropagator; node: string; attributes: Attributes }): FrameClientTracer {
+export function frameClientTracer(opts: {
+  tracer: Tracer;
+  propagator: TextMapPropagator;
+  node: string;
+  attributes: Attributes;
+}): FrameClientTracer {
   const describe = perMethod((service, rpc) => ({
     name: `hop ${opts.node} ${service.slice(service.lastIndexOf('.') + 1)}/${rpc}`,
     attributes: { ...opts.attributes, 'rpc.system': RPC_SYSTEM, 'rpc.service': service, 'rpc.method': rpc },

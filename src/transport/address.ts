@@ -16,7 +16,8 @@ export function parseFrameAddress(address: string): ListenTarget {
   }
   const i = address.lastIndexOf(':');
   const port = Number(address.slice(i + 1));
-  if (i < 1 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`frame address '${address}' is not unix:/path or host:port`);
+  if (i < 1 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`frame address '${address}' is not unix:/path or host:port`);
   return { host: address.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
 }
 

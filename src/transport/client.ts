@@ -85,19 +85,40 @@ export class FrameChannel {
     if (this.closed) return Promise.reject(new InferError(Code.UNAVAILABLE, 'channel closed'));
     if (o.signal.aborted) return Promise.reject(new InferError(Code.CANCELLED, 'cancelled before the call'));
     if (body.length > this.opts.maxMessageBytes) {
-      return Promise.reject(new InferError(Code.RESOURCE_EXHAUSTED, `request of ${body.length} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`));
+      return Promise.reject(
+        new InferError(
+          Code.RESOURCE_EXHAUSTED,
+          `request of ${body.length} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`,
+        ),
+      );
     }
     const left = o.deadline - Date.now();
     if (left <= 0) return Promise.reject(new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the call'));
     if (!this.connected && !this.connecting && Date.now() < this.retryAt) {
-      return Promise.reject(new InferError(Code.UNAVAILABLE, `not connected (${this.lastError}); next attempt in ${this.retryAt - Date.now()} ms`));
+      return Promise.reject(
+        new InferError(
+          Code.UNAVAILABLE,
+          `not connected (${this.lastError}); next attempt in ${this.retryAt - Date.now()} ms`,
+        ),
+      );
     }
     const id = this.nextId;
     this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
-    const head = encodeRequestHead({ id, method, codec, deadline: o.deadline, traceparent: o.traceparent, tracestate: o.tracestate, body });
+    const head = encodeRequestHead({
+      id,
+      method,
+      codec,
+      deadline: o.deadline,
+      traceparent: o.traceparent,
+      tracestate: o.tracestate,
+      body,
+    });
     return new Promise<FrameResult>((resolve, reject) => {
       const onAbort = (): void => this.giveUp(id, new InferError(Code.CANCELLED, 'cancelled'));
-      const timer = setTimeout(() => this.giveUp(id, new InferError(Code.DEADLINE_EXCEEDED, `deadline exceeded after ${left} ms`)), left);
+      const timer = setTimeout(
+        () => this.giveUp(id, new InferError(Code.DEADLINE_EXCEEDED, `deadline exceeded after ${left} ms`)),
+        left,
+      );
       this.pending.set(id, { resolve, reject, timer, signal: o.signal, onAbort });
       o.signal.addEventListener('abort', onAbort, { once: true });
       if (this.connected) this.write({ id, head, body });
@@ -124,10 +145,18 @@ export class FrameChannel {
       frame: (f) => this.onFrame(f),
       oversized: (p) => {
         if (p.type !== FrameType.RESPONSE) return;
-        this.settle(p.id)?.reject(new InferError(Code.RESOURCE_EXHAUSTED, `reply of ${p.bodyLength} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`));
+        this.settle(p.id)?.reject(
+          new InferError(
+            Code.RESOURCE_EXHAUSTED,
+            `reply of ${p.bodyLength} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`,
+          ),
+        );
       },
     });
-    const connectTimer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs ?? 5000} ms`)), this.opts.connectTimeoutMs ?? 5000);
+    const connectTimer = setTimeout(
+      () => socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs ?? 5000} ms`)),
+      this.opts.connectTimeoutMs ?? 5000,
+    );
     this.connecting = new Promise<void>((resolve) => {
       socket.once('connect', () => {
         clearTimeout(connectTimer);
@@ -156,7 +185,13 @@ export class FrameChannel {
     socket.on('error', (err) => (this.lastError = err.message));
     socket.on('close', () => {
       const wasConnected = this.connected && this.socket === socket;
-      this.lost(socket, wasConnected ? `connection to ${this.address} closed with the call in flight` : `cannot connect to ${this.address}: ${this.lastError || 'closed'}`, Code.UNAVAILABLE);
+      this.lost(
+        socket,
+        wasConnected
+          ? `connection to ${this.address} closed with the call in flight`
+          : `cannot connect to ${this.address}: ${this.lastError || 'closed'}`,
+        Code.UNAVAILABLE,
+      );
       if (this.socket !== socket) return;
       this.socket = undefined;
       this.connected = false;
@@ -212,7 +247,8 @@ export class FrameChannel {
 
   private onFrame(f: Frame): void {
     if (f.type === FrameType.RESPONSE) this.settle(f.id)?.resolve({ body: f.body, computeUs: f.computeUs });
-    else if (f.type === FrameType.ERROR) this.settle(f.id)?.reject(new InferError(f.code as (typeof Code)[keyof typeof Code], f.message));
+    else if (f.type === FrameType.ERROR)
+      this.settle(f.id)?.reject(new InferError(f.code as (typeof Code)[keyof typeof Code], f.message));
     else throw new Error(`a node sends RESPONSE and ERROR frames, got type ${f.type}`);
   }
 

@@ -26,7 +26,13 @@ export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 /** Node methods by wire number; the order is the protocol: append only. */
 export const METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate'] as const;
 export type FrameMethod = (typeof METHODS)[number];
-const METHOD_NUMBER: Record<FrameMethod, number> = { predict: 0, transformInput: 1, transformOutput: 2, route: 3, aggregate: 4 };
+const METHOD_NUMBER: Record<FrameMethod, number> = {
+  predict: 0,
+  transformInput: 1,
+  transformOutput: 2,
+  route: 3,
+  aggregate: 4,
+};
 
 /** How the body is encoded: a Seldon protobuf message (the tftensor / tensor / ndarray codecs) or a FlatBuffer. */
 export const BODY_CODECS = ['seldon', 'flatbuffers'] as const;
@@ -139,10 +145,13 @@ export function parsePrefix(b: Buffer, o = 0): FramePrefix {
   if ((type === FrameType.ERROR || type === FrameType.CANCEL) && bodyLength !== 0) {
     throw new FrameFormatError(`${type === FrameType.ERROR ? 'ERROR' : 'CANCEL'} frame with a ${bodyLength}-byte body`);
   }
-  if (type === FrameType.CANCEL && headLength !== 0) throw new FrameFormatError(`CANCEL frame with a ${headLength}-byte head`);
-  if (type === FrameType.RESPONSE && headLength !== 8) throw new FrameFormatError(`RESPONSE head of ${headLength} bytes, expected 8`);
+  if (type === FrameType.CANCEL && headLength !== 0)
+    throw new FrameFormatError(`CANCEL frame with a ${headLength}-byte head`);
+  if (type === FrameType.RESPONSE && headLength !== 8)
+    throw new FrameFormatError(`RESPONSE head of ${headLength} bytes, expected 8`);
   if (type === FrameType.ERROR && headLength < 1) throw new FrameFormatError('ERROR frame without a status code');
-  if (type === FrameType.REQUEST && headLength < 13) throw new FrameFormatError(`REQUEST head of ${headLength} bytes, shorter than its fixed fields`);
+  if (type === FrameType.REQUEST && headLength < 13)
+    throw new FrameFormatError(`REQUEST head of ${headLength} bytes, shorter than its fixed fields`);
   return { bodyLength, headLength, type: type as FrameTypeValue, id };
 }
 
@@ -180,7 +189,8 @@ function parseRequest(p: FramePrefix, head: Buffer, body: Buffer): RequestFrame 
   o += tpLen;
   const tsLen = head.readUInt16LE(o);
   o += 2;
-  if (o + tsLen !== head.length) throw new FrameFormatError(`REQUEST head of ${head.length} bytes does not match its fields (${o + tsLen})`);
+  if (o + tsLen !== head.length)
+    throw new FrameFormatError(`REQUEST head of ${head.length} bytes does not match its fields (${o + tsLen})`);
   const tracestate = tsLen ? head.toString('utf8', o, o + tsLen) : undefined;
   return {
     type: FrameType.REQUEST,

@@ -2,7 +2,15 @@ import net from 'node:net';
 import { Code, toInferError } from '../errors';
 import type { Logger } from '../util/logger';
 import { boundAddress, parseFrameAddress, removeStaleSocket } from './address';
-import { encodeError, encodeResponseHead, FrameType, type BodyCodec, type Frame, type FrameMethod, type RequestFrame } from './frame';
+import {
+  encodeError,
+  encodeResponseHead,
+  FrameType,
+  type BodyCodec,
+  type Frame,
+  type FrameMethod,
+  type RequestFrame,
+} from './frame';
 import { FrameReader } from './reader';
 import type { FrameServerTracer, FrameSpan } from './tracing';
 
@@ -98,8 +106,15 @@ class FrameServerConnection {
       frame: (f) => this.onFrame(f),
       oversized: (p) => {
         if (p.type === FrameType.REQUEST) {
-          this.send(encodeError(p.id, Code.RESOURCE_EXHAUSTED, `${opts.name}: request of ${p.bodyLength} bytes is over the message limit of ${opts.maxMessageBytes} bytes`));
-        } else this.fail(`${p.bodyLength}-byte frame of type ${p.type} over the limit of ${opts.maxMessageBytes} bytes`);
+          this.send(
+            encodeError(
+              p.id,
+              Code.RESOURCE_EXHAUSTED,
+              `${opts.name}: request of ${p.bodyLength} bytes is over the message limit of ${opts.maxMessageBytes} bytes`,
+            ),
+          );
+        } else
+          this.fail(`${p.bodyLength}-byte frame of type ${p.type} over the limit of ${opts.maxMessageBytes} bytes`);
       },
     });
     socket.on('data', (chunk: Buffer) => {
@@ -117,7 +132,10 @@ class FrameServerConnection {
     socket.on('error', (err) => opts.logger.debug({ peer: this.peer, err: err.message }, 'frame connection error'));
     socket.on('close', () => {
       if (!this.closed && this.reader.pending > 0) {
-        opts.logger.warn({ peer: this.peer, bytes: this.reader.pending }, 'frame connection closed in the middle of a frame (truncated)');
+        opts.logger.warn(
+          { peer: this.peer, bytes: this.reader.pending },
+          'frame connection closed in the middle of a frame (truncated)',
+        );
       }
       this.teardown();
     });
@@ -180,7 +198,10 @@ class FrameServerConnection {
     const entry: InFlight = { abort, timer: undefined };
     if (f.deadline !== undefined) {
       const left = f.deadline - Date.now();
-      if (left <= 0) return this.send(encodeError(f.id, Code.DEADLINE_EXCEEDED, `${opts.name}: deadline passed before the call started`));
+      if (left <= 0)
+        return this.send(
+          encodeError(f.id, Code.DEADLINE_EXCEEDED, `${opts.name}: deadline passed before the call started`),
+        );
       entry.timer = setTimeout(() => {
         if (this.inflight.get(f.id) !== entry) return;
         this.inflight.delete(f.id);
@@ -191,7 +212,14 @@ class FrameServerConnection {
     }
     this.inflight.set(f.id, entry);
     const span = opts.tracer?.start(opts.methodPath?.(f.method, f.codec) ?? f.method, f.traceparent, f.tracestate);
-    const req: FrameRequest = { method: f.method, codec: f.codec, body: f.body, deadline: f.deadline, signal: abort.signal, span };
+    const req: FrameRequest = {
+      method: f.method,
+      codec: f.codec,
+      body: f.body,
+      deadline: f.deadline,
+      signal: abort.signal,
+      span,
+    };
     const run = (): Promise<FrameReply> => opts.handler(req);
     (span ? span.run(run) : run()).then(
       (reply) => {

@@ -23,11 +23,14 @@ describe('infergraph bench (smoke run)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('benches the test ensemble at two levels over both hop transports, with the in-process baseline, and writes JSON and HTML reports', async () => {
+  it('benches the test ensemble at two levels over both hop transports, with the baseline; JSON and HTML reports', async () => {
     const out = path.join(dir, 'ensemble');
     const { stdout } = await run(
       process.execPath,
-      [CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--hop-transport', 'frames,grpc', '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress'],
+      [
+        CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--hop-transport', 'frames,grpc',
+        '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress',
+      ],
       { timeout: 120_000 },
     );
     assert.match(stdout, /\| graph frames \| 1 \|/);
@@ -50,7 +53,8 @@ describe('infergraph bench (smoke run)', () => {
     assert.match(r.answer ?? '', /tensor float32\[1,4\]/);
     assert.deepEqual(r.baseline?.levels.map((l) => l.concurrency), [1, 2]);
     assert.ok(r.ratios?.latency && r.ratios.throughput);
-    assert.deepEqual(r.targets.map((t) => t.target), ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 0.4 (tiny tensors)']);
+    const targets = ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 0.4 (tiny tensors)'];
+    assert.deepEqual(r.targets.map((t) => t.target), targets);
     assert.ok(r.targets.every((t) => typeof t.value === 'number' && t.value > 0), JSON.stringify(r.targets));
     const html = readFileSync(path.join(out, 'bench-report.html'), 'utf8');
     assert.match(html, /<svg[\s\S]*<\/svg>/);
@@ -67,7 +71,8 @@ describe('infergraph bench (smoke run)', () => {
     assert.match(stdout, /\| unix \| frames \| one-way \| flatbuffers \|/);
     const r = JSON.parse(readFileSync(path.join(out, 'hop-report.json'), 'utf8')) as HopReport;
     const cases = ['echo tftensor', 'echo flatbuffers', 'one-way tftensor', 'one-way flatbuffers'];
-    assert.deepEqual(r.results.map((x) => `${x.hop} ${x.mode} ${x.codec}`), [...cases.map((c) => `grpc ${c}`), ...cases.map((c) => `frames ${c}`)]);
+    const expected = [...cases.map((c) => `grpc ${c}`), ...cases.map((c) => `frames ${c}`)];
+    assert.deepEqual(r.results.map((x) => `${x.hop} ${x.mode} ${x.codec}`), expected);
     for (const x of r.results) {
       assert.ok(x.echoOk && x.calls > 0 && x.roundTrip.p50 > 0 && x.overhead.p50 > 0, JSON.stringify(x));
       assert.ok(x.requestBytes > 3 * 32 * 32 * 4);

@@ -75,7 +75,9 @@ describe(`hop codec flatbuffers versus tftensor (test ensemble, real processes, 
     const msg: InferMessage = { meta: emptyMeta('codec-test'), payload: vec([1, 2]) };
     const opts = () => ({ deadline: Date.now() + 5000, signal: new AbortController().signal });
     for (const codec of ['tftensor', 'flatbuffers', 'tensor', 'ndarray'] as const) {
-      const c: GrpcNodeClient | FramedNodeClient = hop === 'frames' ? new FramedNodeClient({ ...fbGraph, codec }, { 'model-a': framesAddress as string }) : new GrpcNodeClient({ ...fbGraph, codec }, { 'model-a': address });
+      const g = { ...fbGraph, codec };
+      const c: GrpcNodeClient | FramedNodeClient =
+        hop === 'frames' ? new FramedNodeClient(g, { 'model-a': framesAddress as string }) : new GrpcNodeClient(g, { 'model-a': address });
       try {
         assert.deepEqual(vals(await c.call(node, 'predict', msg, opts())), [3, 6], codec);
       } finally {
@@ -92,10 +94,12 @@ describe(`hop codec flatbuffers versus tftensor (test ensemble, real processes, 
             (e: unknown) => e as InferError,
           );
           assert.equal(err.code, Code.INVALID_ARGUMENT, `${codec}: ${err.message}`);
-          assert.match(err.message, codec === 'flatbuffers' ? /flatbuffers: malformed Message/ : /model-a: malformed \/seldon.protos.Model\/Predict request/);
+          const why = codec === 'flatbuffers' ? /flatbuffers: malformed Message/ : /model-a: malformed \/seldon.protos.Model\/Predict request/;
+          assert.match(err.message, why);
         }
         // The connection that carried the junk still serves.
-        const after = await ch.call('predict', 'flatbuffers', hopWire('flatbuffers', 'predict').serialize(hopWire('flatbuffers', 'predict').encode(msg)), opts());
+        const flat = hopWire('flatbuffers', 'predict');
+        const after = await ch.call('predict', 'flatbuffers', flat.serialize(flat.encode(msg)), opts());
         assert.deepEqual(vals({ ...msg, ...decodeFlatMessage(after.body) }), [3, 6]);
       } finally {
         ch.close();

@@ -60,7 +60,8 @@ describe(`5-node test ensemble as real processes (infergraph up, hops over ${hop
     for (const p of g.procs.values()) assert.equal(await checkHealth(p.address), 'SERVING', p.name);
   });
 
-  it(hop === 'frames' ? 'every node also listens for frames, beside its gRPC socket' : 'no node listens for frames', () => {
+  const listening = hop === 'frames' ? 'every node also listens for frames, beside its gRPC socket' : 'no node listens for frames';
+  it(listening, () => {
     for (const p of g.procs.values()) {
       if (p.role !== 'node') continue;
       if (hop === 'frames') assert.equal(p.framesAddress, `${p.address}.frames`, p.name);

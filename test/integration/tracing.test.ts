@@ -71,7 +71,12 @@ function within(inner: ReceivedSpan, outer: ReceivedSpan, slackUs: number, what:
 }
 
 /** The whole span tree of one successful ensemble request; returns the executor's server span. */
-function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGraph, transport: HopTransport = 'frames'): ReceivedSpan {
+function checkEnsembleTrace(
+  all: ReceivedSpan[],
+  traceId: string,
+  g: RunningGraph,
+  transport: HopTransport = 'frames',
+): ReceivedSpan {
   const spans = inTrace(all, traceId);
   assert.equal(spans.length, SPANS_PER_REQUEST, `spans of ${traceId}: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`);
   assert.deepEqual(new Set(spans.map((s) => s.service)), new Set([EXECUTOR, ...Object.keys(NODES)]));
@@ -85,7 +90,8 @@ function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGrap
     assert.equal(hop.name, `hop ${node} ${method}`);
     assert.equal(hop.parentSpanId, root.spanId, `hop ${node} is not a child of the executor's server span`);
     assert.equal(hop.attributes['rpc.method'], method.split('/')[1]);
-    assert.equal(hop.attributes['rpc.system'], transport === 'frames' ? 'infergraph-frames' : 'grpc', `hop ${node} went over the wrong transport`);
+    const system = transport === 'frames' ? 'infergraph-frames' : 'grpc';
+    assert.equal(hop.attributes['rpc.system'], system, `hop ${node} went over the wrong transport`);
     assert.equal(hop.attributes['rpc.grpc.status_code'], 0);
     assert.equal(hop.attributes['infergraph.request.dtype'], 'float32');
     assert.equal(String(hop.attributes['infergraph.request.shape']), '1,4');
@@ -98,7 +104,7 @@ function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGrap
     const server = only(spans, `server span of ${node}`, (s) => s.service === node && s.kind === 'server');
     assert.equal(server.parentSpanId, hop.spanId, `${node}'s server span is not a child of the executor's hop span`);
     assert.equal(server.name, `seldon.protos.${method}`);
-    assert.equal(server.attributes['rpc.system'], transport === 'frames' ? 'infergraph-frames' : 'grpc');
+    assert.equal(server.attributes['rpc.system'], system);
     within(server, hop, CLOCK_SLACK_US, `${node}'s server span inside its hop`);
     assert.equal(server.resource['infergraph.graph'], 'test-ensemble');
     assert.equal(server.resource['infergraph.node.type'], type);
@@ -174,7 +180,8 @@ describe(`tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc, hops
   let client: SeldonClient;
   before(async () => {
     receiver = await startOtlpGrpcReceiver();
-    g = await upGraph(ENSEMBLE, ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint, '--hop-transport', hop], FAST_EXPORT);
+    const args = ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint, '--hop-transport', hop];
+    g = await upGraph(ENSEMBLE, args, FAST_EXPORT);
     client = new SeldonClient(g.address);
   });
   after(async () => {

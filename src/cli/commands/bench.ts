@@ -32,7 +32,9 @@ const transports = (v: string): Transport[] => {
 
 const hopTransports = (v: string): HopTransport[] => {
   const xs = v.split(',').map((s) => s.trim());
-  for (const x of xs) if (!HOP_TRANSPORTS.includes(x as HopTransport)) throw new Error(`--hop-transport must be grpc, frames or both (grpc,frames), got '${x}'`);
+  for (const x of xs) {
+    if (!HOP_TRANSPORTS.includes(x as HopTransport)) throw new Error(`--hop-transport must be grpc, frames or both, got '${x}'`);
+  }
   return xs as HopTransport[];
 };
 
@@ -85,7 +87,10 @@ export function registerBench(program: Command): void {
     .option('--tensor-shape <dims>', 'send a generated float32 tensor of this shape (default for graphs without jpeg-input: 1,4)')
     .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
-    .option('--hop-transport <list>', "grpc, frames, or both (grpc,frames: one sweep each, the graph restarted between); default spec.hopTransport")
+    .option(
+      '--hop-transport <list>',
+      'grpc, frames, or both (grpc,frames: one sweep each, the graph restarted between); default spec.hopTransport',
+    )
     .option('--no-baseline', 'skip the in-process baseline')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
@@ -137,7 +142,9 @@ export function registerBench(program: Command): void {
 
   bench
     .command('hop')
-    .description('per-hop overhead of each hop transport and codec: a tensor through one identity node process, round trip minus node compute')
+    .description(
+      'per-hop overhead of each hop transport and codec: a tensor through one identity node process, round trip minus node compute',
+    )
     .option('--codecs <list>', `codecs to compare (${ALL_CODECS.join(', ')})`, ALL_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
     .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')

@@ -13,7 +13,9 @@ import { serveUntilStopped } from '../process';
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function hopTransportFlag(v: string): HopTransport {
-  if (!HOP_TRANSPORTS.includes(v as HopTransport)) throw new Error(`--hop-transport must be one of ${HOP_TRANSPORTS.join(', ')}, got '${v}'`);
+  if (!HOP_TRANSPORTS.includes(v as HopTransport)) {
+    throw new Error(`--hop-transport must be one of ${HOP_TRANSPORTS.join(', ')}, got '${v}'`);
+  }
   return v as HopTransport;
 }
 
@@ -35,7 +37,7 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
-    .option('--frames-address <addr>', "also listen for the framed hop transport: unix:/path, host:port, or 'auto' (beside --address)")
+    .option('--frames-address <addr>', "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)")
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: { graph: string; node: string; address: string; port?: string; socket?: string; framesAddress?: string; logLevel: string }) => {
       const graph = loadManifestFile(o.graph);
@@ -67,7 +69,7 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
-    .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); nodes without one get gRPC', collect, [])
+    .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
     .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: { graph: string; address: string; port?: string; nodeAddress: string[]; nodeFramesAddress: string[]; hopTransport?: string; logLevel: string }) => {
@@ -80,7 +82,9 @@ export function registerServe(program: Command): void {
         for (const kv of kvs) {
           const i = kv.indexOf('=');
           const name = kv.slice(0, i);
-          if (i < 1 || !findNode(graph, name)) throw new Error(`${flag} ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+          if (i < 1 || !findNode(graph, name)) {
+            throw new Error(`${flag} ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+          }
           into[name] = kv.slice(i + 1);
         }
       };

@@ -68,7 +68,13 @@ describe('framed transport: server and channel over a unix socket', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-frames-'));
-    server = await listenFrames({ address: `unix:${path.join(dir, 'n.sock')}`, maxMessageBytes: 64 * 1024, handler, logger: log.logger, name: "node 'n'" });
+    server = await listenFrames({
+      address: `unix:${path.join(dir, 'n.sock')}`,
+      maxMessageBytes: 64 * 1024,
+      handler,
+      logger: log.logger,
+      name: "node 'n'",
+    });
     channel = new FrameChannel(server.address, { maxMessageBytes: 1 << 20 });
   });
   after(async () => {
@@ -85,8 +91,13 @@ describe('framed transport: server and channel over a unix socket', () => {
 
   it('keeps many calls in flight on one connection; answers arrive out of order, each to its caller', async () => {
     const delays = Array.from({ length: 40 }, (_, i) => (40 - i) * 2);
-    const replies = await Promise.all(delays.map((ms) => channel.call('predict', 'seldon', Buffer.from(`sleep ${ms}`), opts())));
-    assert.deepEqual(replies.map((r) => r.body.toString()), delays.map((ms) => `slept ${ms}`));
+    const replies = await Promise.all(
+      delays.map((ms) => channel.call('predict', 'seldon', Buffer.from(`sleep ${ms}`), opts())),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.body.toString()),
+      delays.map((ms) => `slept ${ms}`),
+    );
     assert.equal(channel.inFlight, 0);
   });
 
@@ -121,10 +132,23 @@ describe('framed transport: server and channel over a unix socket', () => {
 
   it('the node enforces the deadline too, without the client', async () => {
     // A raw request with a deadline 100 ms away and no client timer: the node answers DEADLINE_EXCEEDED itself.
-    const sock = net.connect((server.address).slice(5));
+    const sock = net.connect(server.address.slice(5));
     await new Promise((r) => sock.once('connect', r));
     const body = Buffer.from('sleep 3000');
-    sock.write(Buffer.concat([encodeRequestHead({ id: 1, method: 'predict', codec: 'seldon', deadline: Date.now() + 100, traceparent: undefined, tracestate: undefined, body }), body]));
+    sock.write(
+      Buffer.concat([
+        encodeRequestHead({
+          id: 1,
+          method: 'predict',
+          codec: 'seldon',
+          deadline: Date.now() + 100,
+          traceparent: undefined,
+          tracestate: undefined,
+          body,
+        }),
+        body,
+      ]),
+    );
     const got = await new Promise<Buffer>((resolve) => sock.once('data', resolve));
     sock.destroy();
     assert.equal(got.readUInt8(6), 3, 'expected an ERROR frame');
@@ -136,7 +160,10 @@ describe('framed transport: server and channel over a unix socket', () => {
     const e = await failure(channel.call('predict', 'seldon', Buffer.alloc(100_000), opts()));
     assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
     assert.match(e.message, /request of 100000 bytes is over the message limit of 65536 bytes/);
-    assert.equal((await channel.call('predict', 'seldon', Buffer.from('x'), opts())).body.toString(), 'predict/seldon:x');
+    assert.equal(
+      (await channel.call('predict', 'seldon', Buffer.from('x'), opts())).body.toString(),
+      'predict/seldon:x',
+    );
   });
 
   it('the client refuses a request over its own limit before sending it', async () => {
@@ -156,7 +183,10 @@ describe('framed transport: server and channel over a unix socket', () => {
       const e = await failure(small.call('predict', 'seldon', Buffer.from('big 50000'), opts()));
       assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
       assert.match(e.message, /reply of 50000 bytes is over the message limit of 10000 bytes/);
-      assert.equal((await small.call('predict', 'seldon', Buffer.from('y'), opts())).body.toString(), 'predict/seldon:y');
+      assert.equal(
+        (await small.call('predict', 'seldon', Buffer.from('y'), opts())).body.toString(),
+        'predict/seldon:y',
+      );
     } finally {
       small.close();
     }
@@ -173,7 +203,9 @@ describe('framed transport: server and channel over a unix socket', () => {
     try {
       const bodies = Array.from({ length: 30 }, (_, i) => Buffer.alloc(60_000, i));
       const replies = await Promise.all(bodies.map((b) => bp.call('predict', 'seldon', b, opts())));
-      replies.forEach((r, i) => assert.ok(r.body.subarray('predict/seldon:'.length).equals(bodies[i] as Buffer), `reply ${i}`));
+      replies.forEach((r, i) =>
+        assert.ok(r.body.subarray('predict/seldon:'.length).equals(bodies[i] as Buffer), `reply ${i}`),
+      );
     } finally {
       bp.close();
     }
@@ -181,10 +213,10 @@ describe('framed transport: server and channel over a unix socket', () => {
 
   it('random bytes close only their own connection, with the reason logged; the server keeps serving', async () => {
     let seed = 12345;
-    const rand = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const before = log.lines.filter((l) => l.msg.startsWith('malformed frame')).length;
     for (let round = 0; round < 50; round++) {
-      const sock = net.connect((server.address).slice(5));
+      const sock = net.connect(server.address.slice(5));
       sock.on('error', () => undefined);
       await new Promise((r) => sock.once('connect', r));
       const junk = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 300) }, () => Math.floor(rand() * 256)));
@@ -197,12 +229,19 @@ describe('framed transport: server and channel over a unix socket', () => {
       sock.end(junk);
       await new Promise((r) => sock.once('close', r));
       // A real call on the shared channel still works after each.
-      if (round % 10 === 0) assert.equal((await channel.call('route', 'seldon', Buffer.from(`r${round}`), opts())).body.toString(), `route/seldon:r${round}`);
+      if (round % 10 === 0)
+        assert.equal(
+          (await channel.call('route', 'seldon', Buffer.from(`r${round}`), opts())).body.toString(),
+          `route/seldon:r${round}`,
+        );
     }
     const reasons = log.lines.filter((l) => l.msg.startsWith('malformed frame')).slice(before);
     assert.ok(reasons.length > 10, `only ${reasons.length} malformed connections logged`);
     assert.ok(reasons.every((l) => typeof l.reason === 'string' && l.reason.length > 0));
-    assert.ok(log.lines.some((l) => /truncated/.test(l.msg)), 'no truncated frame logged');
+    assert.ok(
+      log.lines.some((l) => /truncated/.test(l.msg)),
+      'no truncated frame logged',
+    );
   });
 });
 
@@ -213,7 +252,13 @@ describe('framed transport: a node that goes away and comes back (TCP)', () => {
       if (req.body.toString() === 'hang') await new Promise((r) => req.signal.addEventListener('abort', r));
       return { body: req.body, computeUs: 0 };
     };
-    let server = await listenFrames({ address: '127.0.0.1:0', maxMessageBytes: 1 << 20, handler, logger: log.logger, name: 'n' });
+    let server = await listenFrames({
+      address: '127.0.0.1:0',
+      maxMessageBytes: 1 << 20,
+      handler,
+      logger: log.logger,
+      name: 'n',
+    });
     const address = server.address;
     const channel = new FrameChannel(address, { maxMessageBytes: 1 << 20, initialBackoffMs: 50, maxBackoffMs: 200 });
     try {
@@ -236,7 +281,10 @@ describe('framed transport: a node that goes away and comes back (TCP)', () => {
       const until = Date.now() + 3000;
       let ok = false;
       while (!ok && Date.now() < until) {
-        ok = await channel.call('predict', 'seldon', Buffer.from('back'), opts()).then((r) => r.body.toString() === 'back', () => false);
+        ok = await channel.call('predict', 'seldon', Buffer.from('back'), opts()).then(
+          (r) => r.body.toString() === 'back',
+          () => false,
+        );
         if (!ok) await sleep(20);
       }
       assert.ok(ok, 'the channel did not reconnect');

@@ -25,7 +25,19 @@ function collect(max = 1 << 20): { reader: FrameReader; frames: Frame[]; oversiz
 }
 
 const request = (id: number, body: Buffer, extra: Partial<Parameters<typeof encodeRequestHead>[0]> = {}): Buffer =>
-  Buffer.concat([encodeRequestHead({ id, method: 'aggregate', codec: 'flatbuffers', deadline: 1_800_000_000_123.5, traceparent: TRACEPARENT, tracestate: 'k=v,a=b', body, ...extra }), body]);
+  Buffer.concat([
+    encodeRequestHead({
+      id,
+      method: 'aggregate',
+      codec: 'flatbuffers',
+      deadline: 1_800_000_000_123.5,
+      traceparent: TRACEPARENT,
+      tracestate: 'k=v,a=b',
+      body,
+      ...extra,
+    }),
+    body,
+  ]);
 
 describe('frame codec', () => {
   it('round-trips every frame type with all their fields', () => {
@@ -34,7 +46,13 @@ describe('frame codec', () => {
     reader.push(
       Buffer.concat([
         request(7, body),
-        request(8, Buffer.alloc(0), { method: 'predict', codec: 'seldon', deadline: undefined, traceparent: undefined, tracestate: undefined }),
+        request(8, Buffer.alloc(0), {
+          method: 'predict',
+          codec: 'seldon',
+          deadline: undefined,
+          traceparent: undefined,
+          tracestate: undefined,
+        }),
         encodeResponseHead(9, 1234, 3),
         Buffer.from([1, 2, 3]),
         encodeResponseHead(10, undefined, 0),
@@ -43,8 +61,26 @@ describe('frame codec', () => {
       ]),
     );
     assert.deepEqual(frames, [
-      { type: FrameType.REQUEST, id: 7, method: 'aggregate', codec: 'flatbuffers', deadline: 1_800_000_000_123.5, traceparent: TRACEPARENT, tracestate: 'k=v,a=b', body },
-      { type: FrameType.REQUEST, id: 8, method: 'predict', codec: 'seldon', deadline: undefined, traceparent: undefined, tracestate: undefined, body: Buffer.alloc(0) },
+      {
+        type: FrameType.REQUEST,
+        id: 7,
+        method: 'aggregate',
+        codec: 'flatbuffers',
+        deadline: 1_800_000_000_123.5,
+        traceparent: TRACEPARENT,
+        tracestate: 'k=v,a=b',
+        body,
+      },
+      {
+        type: FrameType.REQUEST,
+        id: 8,
+        method: 'predict',
+        codec: 'seldon',
+        deadline: undefined,
+        traceparent: undefined,
+        tracestate: undefined,
+        body: Buffer.alloc(0),
+      },
       { type: FrameType.RESPONSE, id: 9, computeUs: 1234, body: Buffer.from([1, 2, 3]) },
       { type: FrameType.RESPONSE, id: 10, computeUs: undefined, body: Buffer.alloc(0) },
       { type: FrameType.ERROR, id: 11, code: 8, message: 'über the limit' },
@@ -59,7 +95,9 @@ describe('frame codec', () => {
       const { reader, frames } = collect();
       for (let o = 0; o < stream.length; o += size) reader.push(stream.subarray(o, o + size));
       assert.equal(frames.length, 3, `chunk size ${size}`);
-      frames.forEach((f, i) => assert.ok(f.type === FrameType.REQUEST && f.body.equals(bodies[i] as Buffer), `chunk size ${size}, frame ${i}`));
+      frames.forEach((f, i) =>
+        assert.ok(f.type === FrameType.REQUEST && f.body.equals(bodies[i] as Buffer), `chunk size ${size}, frame ${i}`),
+      );
       assert.equal(reader.pending, 0);
     }
   });
@@ -79,7 +117,10 @@ describe('frame codec', () => {
     const big = request(5, Buffer.alloc(5000, 9));
     // The prefix alone is enough to refuse it: nothing of the body has arrived yet.
     reader.push(big.subarray(0, PREFIX_BYTES));
-    assert.deepEqual(oversized.map((p) => [p.id, p.bodyLength, p.type]), [[5, 5000, FrameType.REQUEST]]);
+    assert.deepEqual(
+      oversized.map((p) => [p.id, p.bodyLength, p.type]),
+      [[5, 5000, FrameType.REQUEST]],
+    );
     for (let o = PREFIX_BYTES; o < big.length; o += 700) reader.push(big.subarray(o, o + 700));
     reader.push(request(6, Buffer.from('small')));
     assert.equal(frames.length, 1);
@@ -99,24 +140,39 @@ describe('frame codec', () => {
     ['an unknown version', Buffer.from([0, 0, 0, 0, 0, 0, 4, 9, 1, 0, 0, 0]), /frame version 9/],
     ['an unknown type', Buffer.from([0, 0, 0, 0, 0, 0, 77, 1, 1, 0, 0, 0]), /unknown frame type 77/],
     ['a CANCEL with a body', Buffer.from([5, 0, 0, 0, 0, 0, 4, 1, 1, 0, 0, 0]), /CANCEL frame with a 5-byte body/],
-    ['a RESPONSE with a short head', Buffer.from([0, 0, 0, 0, 3, 0, 2, 1, 1, 0, 0, 0, 1, 2, 3]), /RESPONSE head of 3 bytes/],
+    [
+      'a RESPONSE with a short head',
+      Buffer.from([0, 0, 0, 0, 3, 0, 2, 1, 1, 0, 0, 0, 1, 2, 3]),
+      /RESPONSE head of 3 bytes/,
+    ],
     ['an ERROR with status 0', Buffer.concat([encodeError(1, 0, 'x')]), /status code 0/],
-    ['a REQUEST with an unknown method', (() => {
-      const b = request(1, Buffer.alloc(0));
-      b[PREFIX_BYTES] = 42;
-      return b;
-    })(), /unknown method 42/],
-    ['a REQUEST whose head lengths disagree', (() => {
-      const b = request(1, Buffer.alloc(0));
-      b.writeUInt8(200, PREFIX_BYTES + 10);
-      return b;
-    })(), /traceparent runs past the head/],
+    [
+      'a REQUEST with an unknown method',
+      (() => {
+        const b = request(1, Buffer.alloc(0));
+        b[PREFIX_BYTES] = 42;
+        return b;
+      })(),
+      /unknown method 42/,
+    ],
+    [
+      'a REQUEST whose head lengths disagree',
+      (() => {
+        const b = request(1, Buffer.alloc(0));
+        b.writeUInt8(200, PREFIX_BYTES + 10);
+        return b;
+      })(),
+      /traceparent runs past the head/,
+    ],
     ['a REQUEST with a negative deadline', request(1, Buffer.alloc(0), { deadline: -5 }), /deadline -5/],
   ];
   for (const [what, bytes, re] of malformed) {
     it(`throws FrameFormatError for ${what}`, () => {
       const { reader } = collect();
-      assert.throws(() => reader.push(bytes), (e: unknown) => e instanceof FrameFormatError && re.test(e.message));
+      assert.throws(
+        () => reader.push(bytes),
+        (e: unknown) => e instanceof FrameFormatError && re.test(e.message),
+      );
     });
   }
 });

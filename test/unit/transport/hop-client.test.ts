@@ -16,16 +16,25 @@ describe('hop transport choice (HopClient)', () => {
   it('frames for started nodes with a frame address; gRPC for endpoint: nodes and nodes without one', () => {
     const c = new HopClient({ graph: graph(root), addresses, framesAddresses: frames });
     try {
-      assert.deepEqual([root, local, foreign, silent].map((n) => c.transportOf(n)), ['frames', 'frames', 'grpc', 'grpc']);
+      assert.deepEqual(
+        [root, local, foreign, silent].map((n) => c.transportOf(n)),
+        ['frames', 'frames', 'grpc', 'grpc'],
+      );
     } finally {
       c.close();
     }
   });
 
   it('gRPC everywhere when the graph says grpc, or when no node listens for frames', () => {
-    for (const c of [new HopClient({ graph: { ...graph(root), hopTransport: 'grpc' }, addresses, framesAddresses: frames }), new HopClient({ graph: graph(root), addresses })]) {
+    for (const c of [
+      new HopClient({ graph: { ...graph(root), hopTransport: 'grpc' }, addresses, framesAddresses: frames }),
+      new HopClient({ graph: graph(root), addresses }),
+    ]) {
       try {
-        assert.deepEqual([root, local, foreign, silent].map((n) => c.transportOf(n)), ['grpc', 'grpc', 'grpc', 'grpc']);
+        assert.deepEqual(
+          [root, local, foreign, silent].map((n) => c.transportOf(n)),
+          ['grpc', 'grpc', 'grpc', 'grpc'],
+        );
       } finally {
         c.close();
       }
