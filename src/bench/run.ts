@@ -6,16 +6,20 @@ import { describePayload, type InferMessage } from '../message/message';
 import { walkNodes, type GraphSpec, type HopTransport } from '../graph/spec';
 import { Supervisor, type Transport } from '../runner/supervisor';
 import type { Logger } from '../util/logger';
-import { analyseLevel, type LevelResult } from './analysis';
+import type { LevelResult } from './analysis';
 import { InProcessTarget } from './inprocess';
 import type { BenchInput } from './input';
-import { runLevel, warm, type LevelOptions } from './load';
-import { ProcWatch, type WatchedProcess } from './procstat';
+import type { WatchedProcess } from './procstat';
 import { renderHtml } from './report-html';
-import { ExecutorTarget, type BenchTarget } from './target';
+import { sweepArms, type Arm } from './interleave';
+import { ExecutorTarget } from './target';
+
+/** Turns per hop transport and level when a run compares several (see interleave.ts). */
+const INTERLEAVE_ROUNDS = 3;
 
 /**
- * `infergraph bench`: warm-up, a sweep of concurrency levels against the graph's executor, then the in-process
+ * `infergraph bench`: warm-up, a sweep of concurrency levels against the graph's executor (with several hop
+ * transports, one graph each, all up at once and taking turns: interleave.ts), then the in-process
  * baseline (same manifest, same components, one process, no gRPC) in the same run, so the report's ratios compare
  * numbers taken minutes apart on the same machine. Writes bench-report.json and bench-report.html.
  */
@@ -132,33 +136,6 @@ class Clock {
   }
 }
 
-async function sweep(
-  target: BenchTarget,
-  levels: number[],
-  o: { durationS: number; warmupS: number; stability: number; root?: GraphSpec['graph']; procs: () => WatchedProcess[]; clock: Clock; tag: string },
-): Promise<LevelResult[]> {
-  const max = Math.max(...levels);
-  const min = Math.min(...levels);
-  // Warm-up at both ends of the sweep: JIT tiers for the one-request-at-a-time path and the busy path, channels,
-  // onnxruntime's first-run allocations. Measured on this machine: grpc-js calls get 2-3x cheaper after ~10k calls.
-  const warmMs = o.warmupS * 1000;
-  o.clock.set(`${o.tag} warm-up`);
-  const w1 = await warm(target, min, warmMs / 2);
-  const w2 = await warm(target, max, warmMs / 2);
-  const warmErrors = [...w1.errors, ...w2.errors];
-  if (warmErrors.length && w1.requests + w2.requests === warmErrors.length) throw new Error(`${target.label}: every warm-up request failed: ${warmErrors[0]}`);
-  const out: LevelResult[] = [];
-  for (const c of levels) {
-    const lo: LevelOptions = { concurrency: c, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability };
-    o.clock.set(`${o.tag} c=${c}`);
-    const watch = new ProcWatch(o.procs);
-    watch.start();
-    const run = await runLevel(target, lo, (p) => o.clock.set(`${o.tag} c=${c} ${p.lastThroughput.toFixed(1)} req/s p50 ${p.lastP50.toFixed(2)} ms`));
-    out.push(analyseLevel(run, o.root, watch.stop()));
-  }
-  return out;
-}
-
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (!o.graph && !o.address) throw new Error('bench needs --graph FILE (to start the graph) or --addr HOST:PORT (a running executor)');
   const levels = [...new Set(o.concurrency)].sort((a, b) => a - b);
@@ -173,20 +150,23 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const clock = new Clock(planned, o.progress);
 
-  let sup: Supervisor | undefined;
+  const sups: Supervisor[] = [];
   let address = o.address;
-  let target: ExecutorTarget | undefined;
-  const runs: { hopTransport: HopTransport | undefined; levels: LevelResult[] }[] = [];
+  const targets: ExecutorTarget[] = [];
+  let runs: { hopTransport: HopTransport | undefined; levels: LevelResult[] }[] = [];
   let baseline: BenchReport['baseline'];
   let answer: string | undefined;
+  const label = (what: string): void => clock.set(what);
   try {
+    // Several hop transports: every graph runs at once (an idle graph costs memory, not CPU) and they take turns.
+    const arms: Arm[] = [];
     for (const hopTransport of hopTransports) {
       const tag = hopTransports.length > 1 ? `graph ${hopTransport}` : 'graph';
+      let sup: Supervisor | undefined;
       if (!o.address) {
-        const graph = o.graph as GraphSpec;
         clock.set(`starting ${tag}`);
         sup = new Supervisor({
-          graph,
+          graph: o.graph as GraphSpec,
           manifestPath: path.resolve(o.graphFile as string),
           executorAddress: '127.0.0.1:0',
           transport: o.transport,
@@ -195,8 +175,17 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           childArgs: o.childArgs ?? ['--log-level', 'warn'],
           ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
         });
+        sups.push(sup);
         address = (await sup.start()).executorAddress;
       }
+      const target = new ExecutorTarget(address as string, o.input.payload, {
+        timeoutMs: o.timeoutMs,
+        timeline: true,
+        maxMessageBytes: o.graph?.maxMessageBytes,
+      });
+      targets.push(target);
+      const probe = await target.send();
+      if (!probe.ok) throw new Error(`the graph at ${address} fails the bench request: ${probe.error}`);
       const s = sup;
       const procs = (): WatchedProcess[] => [
         BENCH_PROCESS,
@@ -204,27 +193,20 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           .filter((p) => p.pid !== undefined)
           .map((p) => ({ name: p.name, role: p.role, pid: p.pid as number })),
       ];
-      target = new ExecutorTarget(address as string, o.input.payload, {
-        timeoutMs: o.timeoutMs,
-        timeline: true,
-        maxMessageBytes: o.graph?.maxMessageBytes,
-      });
-      const probe = await target.send();
-      if (!probe.ok) throw new Error(`the graph at ${address} fails the bench request: ${probe.error}`);
-      const swept = await sweep(target, levels, { ...o, root: o.graph?.graph, procs, clock, tag });
-      runs.push({ hopTransport, levels: swept });
-      const got = describeAnswer(target.firstReply());
-      if (answer === undefined) answer = got;
-      else if (got !== answer) throw new Error(`hop transport ${hopTransport} answers ${got}, the first answered ${answer}`);
-      await target.close();
-      target = undefined;
-      // The graph is stopped before the next run and the baseline: its idle processes would only hold memory.
-      if (sup) {
-        clock.set(`stopping ${tag}`);
-        await sup.stop();
-        sup = undefined;
-      }
+      arms.push({ tag, target, procs });
     }
+    const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
+    const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
+    runs = hopTransports.map((hopTransport, i) => ({ hopTransport, levels: swept[i] ?? [] }));
+    targets.forEach((t, i) => {
+      const got = describeAnswer(t.firstReply());
+      if (i === 0) answer = got;
+      else if (got !== answer) throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
+    });
+    await Promise.all(targets.splice(0).map((t) => t.close()));
+    // The graphs are stopped before the baseline: their idle processes would only hold memory.
+    clock.set('stopping the graph');
+    await Promise.all(sups.splice(0).map((x) => x.stop()));
     if (doBaseline) {
       const graph = o.graph as GraphSpec;
       const note =
@@ -235,7 +217,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       try {
         clock.set('baseline: loading components');
         inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, { onnxThreads: o.baselineOnnxThreads, logger: o.logger });
-        const bl = await sweep(inproc, baselineLevels, { ...o, root: graph.graph, procs: () => [BENCH_PROCESS], clock, tag: 'in-process' });
+        const arm: Arm = { tag: 'in-process', target: inproc, procs: () => [BENCH_PROCESS] };
+        const [bl = []] = await sweepArms([arm], baselineLevels, { ...o, root: graph.graph, rounds: 1, label });
         baseline = { levels: bl, note, ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}) };
         const same = describeAnswer(inproc.firstReply());
         if (same && same !== answer) baseline.note += `; its answer differs from the graph's: ${same}`;
@@ -247,8 +230,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
   } finally {
     clock.finish();
-    await target?.close();
-    await sup?.stop();
+    await Promise.all(targets.map((t) => t.close()));
+    await Promise.all(sups.map((x) => x.stop()));
   }
 
   const report: BenchReport = {

@@ -89,7 +89,7 @@ export function registerBench(program: Command): void {
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
     .option(
       '--hop-transport <list>',
-      'grpc, frames, or both (grpc,frames: one sweep each, the graph restarted between); default spec.hopTransport',
+      'grpc, frames, or both (grpc,frames: a graph each, all up at once, taking turns per level); default spec.hopTransport',
     )
     .option('--no-baseline', 'skip the in-process baseline')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
