@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Progress } from '../client/progress';
+import { FramedNodeClient } from '../executor/framed-node-client';
 import { GrpcNodeClient } from '../executor/grpc-node-client';
 import { loadManifestFile } from '../graph/manifest';
-import type { ObservedHopOptions } from '../graph/node-client';
-import type { HopCodec, NodeSpec } from '../graph/spec';
+import type { NodeClient, ObservedHopOptions } from '../graph/node-client';
+import type { HopCodec, HopTransport, NodeSpec } from '../graph/spec';
 import { emptyMeta, type InferMessage } from '../message/message';
 import { hopWire } from '../protocol/hop-codec';
 import { Supervisor, type Transport } from '../runner/supervisor';
@@ -20,7 +21,8 @@ import { CHART_CSS, esc, stackedBars } from './svg';
  * own process, started by the Supervisor as in a graph; this process calls it the way the executor does
  * (GrpcNodeClient) with a tensor — by default float32 1×3×224×224, the 602,112-byte ImageNet input — one call at a
  * time. Per-hop overhead = round trip − the node's compute (its trailer): both encodings of the request and of the
- * echoed reply, HTTP/2 and both event loops. Codecs take turns in rounds so drift on a shared machine hits all alike.
+ * echoed reply, the wire (gRPC's HTTP/2 or frames) and both event loops. Hop transports and codecs take turns in
+ * rounds so drift on a shared machine hits all alike.
  */
 
 export interface HopBenchOptions {
@@ -28,6 +30,8 @@ export interface HopBenchOptions {
   codecs: HopCodec[];
   modes: HopMode[];
   transports: Transport[];
+  /** gRPC and/or frames between this process and the node, compared in the same rounds */
+  hopTransports: HopTransport[];
   /** idle ms before each measured call: 0 measures the hot path; tens of ms, what a graph node idle between requests pays */
   gapsMs: number[];
   /** measured seconds per codec and transport, spread over `rounds` */
@@ -43,6 +47,7 @@ export interface HopBenchOptions {
 
 export interface HopResult {
   transport: Transport;
+  hop: HopTransport;
   mode: HopMode;
   codec: HopCodec;
   /** idle time before each measured call */
@@ -68,7 +73,7 @@ export interface HopReport {
 }
 
 interface Entry {
-  client: GrpcNodeClient;
+  client: NodeClient;
   compute: number[];
   rtt: number[];
   checked: boolean;
@@ -116,7 +121,9 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const file = path.join(tmp, 'hop.yaml');
   writeFileSync(file, MANIFEST);
   const base = loadManifestFile(file);
-  const cases = o.modes.flatMap((mode) => o.codecs.map((codec) => ({ mode, codec, key: `${mode} ${codec}` })));
+  const cases = o.hopTransports.flatMap((hop) =>
+    o.modes.flatMap((mode) => o.codecs.map((codec) => ({ hop, mode, codec, key: `${hop} ${mode} ${codec}` }))),
+  );
   const planned = o.transports.length * (o.warmupS + o.durationS * cases.length * o.gapsMs.length + 1);
   const bar = o.progress ? new Progress(Math.max(1, Math.round(planned)), 'bench hop') : undefined;
   const t0 = performance.now();
@@ -124,19 +131,37 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const results: HopResult[] = [];
   try {
     for (const transport of o.transports) {
-      const sup = new Supervisor({ graph: base, manifestPath: file, executorAddress: '127.0.0.1:0', transport, logger: o.logger, childArgs: ['--log-level', 'warn'], ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}) });
+      // Nodes listen for frames too when asked to; they serve gRPC either way.
+      const sup = new Supervisor({
+        graph: base,
+        manifestPath: file,
+        executorAddress: '127.0.0.1:0',
+        transport,
+        hopTransport: o.hopTransports.includes('frames') ? 'frames' : 'grpc',
+        logger: o.logger,
+        childArgs: ['--log-level', 'warn'],
+        ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
+      });
       const info = await sup.start();
       const sink = base.graph;
       const echo = base.graph.children[0] as NodeSpec;
       const addresses = Object.fromEntries(info.processes.map((p) => [p.name, p.address]));
-      const clients = new Map<HopCodec, GrpcNodeClient>();
+      const framesAddresses = Object.fromEntries(
+        info.processes.filter((p) => p.framesAddress).map((p) => [p.name, p.framesAddress as string]),
+      );
+      const clients = new Map<string, GrpcNodeClient | FramedNodeClient>();
       let last: number | undefined;
       for (const codec of o.codecs) {
-        clients.set(codec, new GrpcNodeClient({ ...base, codec }, addresses));
+        for (const hop of o.hopTransports) {
+          const g = { ...base, codec };
+          clients.set(`${hop} ${codec}`, hop === 'frames' ? new FramedNodeClient(g, framesAddresses) : new GrpcNodeClient(g, addresses));
+        }
       }
       try {
         for (const gap of o.gapsMs) {
-          const entries = new Map<string, Entry>(cases.map((c) => [c.key, { client: clients.get(c.codec) as GrpcNodeClient, compute: [], rtt: [], checked: false }]));
+          const entries = new Map<string, Entry>(
+            cases.map((c) => [c.key, { client: clients.get(`${c.hop} ${c.codec}`) as NodeClient, compute: [], rtt: [], checked: false }]),
+          );
           const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
             const e = entries.get(key) as Entry;
             last = undefined;
@@ -179,6 +204,7 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
             const wire = hopWire(c.codec, c.mode === 'echo' ? 'predict' : 'route');
             results.push({
               transport,
+              hop: c.hop,
               mode: c.mode,
               codec: c.codec,
               gapMs: gap,
@@ -225,11 +251,11 @@ export function renderHopMarkdown(r: HopReport): string {
   const lines = [
     `Tensor: ${r.tensor}, one call at a time. echo: the tensor goes to the node and comes back; one-way: it goes to the node, a [1,1] answer comes back.`,
     '',
-    '| transport | mode | codec | gap ms | request bytes | calls | round trip p50 ms | mean ms | p99 ms | overhead p50 ms | overhead mean ms | overhead p99 ms |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| socket | hop transport | mode | codec | gap ms | request bytes | calls | round trip p50 ms | mean ms | p99 ms | overhead p50 ms | overhead mean ms | overhead p99 ms |',
+    '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.results.map(
       (x) =>
-        `| ${x.transport} | ${x.mode} | ${x.codec} | ${x.gapMs} | ${x.requestBytes} | ${x.calls} | ${f2(x.roundTrip.p50)} | ${f2(x.roundTrip.mean)} | ${f2(x.roundTrip.p99)} | ${f2(x.overhead.p50)} | ${f2(x.overhead.mean)} | ${f2(x.overhead.p99)} |`,
+        `| ${x.transport} | ${x.hop} | ${x.mode} | ${x.codec} | ${x.gapMs} | ${x.requestBytes} | ${x.calls} | ${f2(x.roundTrip.p50)} | ${f2(x.roundTrip.mean)} | ${f2(x.roundTrip.p99)} | ${f2(x.overhead.p50)} | ${f2(x.overhead.mean)} | ${f2(x.overhead.p99)} |`,
     ),
   ];
   return lines.join('\n');
@@ -237,7 +263,7 @@ export function renderHopMarkdown(r: HopReport): string {
 
 function renderHopHtml(r: HopReport): string {
   const rows = r.results.map((x) => ({
-    label: `${x.transport} ${x.mode} ${x.codec}${x.gapMs ? ` gap ${x.gapMs}` : ''}`,
+    label: `${x.transport} ${x.hop} ${x.mode} ${x.codec}${x.gapMs ? ` gap ${x.gapMs}` : ''}`,
     segments: [
       { name: 'overhead (p50)', value: x.overhead.p50 },
       { name: 'node compute (p50)', value: x.compute.p50 },
@@ -253,7 +279,7 @@ function renderHopHtml(r: HopReport): string {
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; }
 table { border-collapse: collapse; font-size: 13px; } th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; } th { background: #f4f4f4; }
 ${CHART_CSS}</style></head><body>
-<h1>Per-hop cost by codec</h1><p>${esc(r.startedAt)} · ${r.machine.cpus} × ${esc(r.machine.cpuModel)} · Node ${esc(r.machine.node)}</p><pre>${esc(r.command)}</pre>
+<h1>Per-hop cost by hop transport and codec</h1><p>${esc(r.startedAt)} · ${r.machine.cpus} × ${esc(r.machine.cpuModel)} · Node ${esc(r.machine.node)}</p><pre>${esc(r.command)}</pre>
 <p>${esc(r.tensor)} through one identity node, one call at a time.</p>
 ${stackedBars({ title: 'Round trip (p50): overhead and node compute', unit: 'ms', rows, width: 860 })}
 <table>${md}</table></body></html>

@@ -121,7 +121,7 @@ ${CHART_CSS}
 <p>${esc(r.startedAt)} · ${r.machine.cpus} × ${esc(r.machine.cpuModel)} · Node ${esc(r.machine.node)} · ${esc(r.machine.platform)} · load average at the end ${r.machine.loadavg.join(' ')}</p>
 <pre>${esc(r.command)}</pre>
 <p class="note">Node/V8 flags of the bench and the graph's processes: ${r.options.nodeFlags.length ? r.options.nodeFlags.map((f) => `<code>${esc(f)}</code>`).join(' ') : 'none'}</p>
-<p>Target: ${r.target.mode === 'graph' ? `graph started by the bench (${esc(r.target.transport ?? '')} hops), executor at` : 'running executor at'} <code>${esc(r.target.address)}</code>${r.graph ? ` · hop codec <code>${esc(r.graph.codec)}</code>` : ''}<br>
+<p>Target: ${r.target.mode === 'graph' ? `graph started by the bench (hops over ${esc(r.hopRuns?.map((x) => x.hopTransport).join(' and then ') ?? r.target.hopTransport ?? 'the manifest\'s transport')}, ${esc(r.target.transport ?? '')} sockets; charts: the first), executor at` : 'running executor at'} <code>${esc(r.target.address)}</code>${r.graph ? ` · hop codec <code>${esc(r.graph.codec)}</code>` : ''}<br>
 Input: ${esc(r.input)}${r.answer ? `<br>Answer: ${esc(r.answer)}` : ''}</p>
 ${r.graph ? `<p class="note">Nodes: ${r.graph.nodes.map(esc).join(' · ')}</p>` : ''}
 <h2>Targets</h2>
@@ -131,7 +131,7 @@ ${ratios}
 ${r.baseline ? `<p class="note">In-process baseline: the same components from the same manifest in the bench process, called through the real GraphExecutor without gRPC; ${esc(r.baseline.note)}.${r.baseline.error ? ` <b>Baseline failed:</b> ${esc(r.baseline.error)}` : ''}</p>` : ''}
 <h2>Results</h2>
 <table><tr><th></th><th>concurrency</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>mean ms</th><th>overhead mean ms</th><th>overhead p99 ms</th><th>critical compute ms</th><th>client↔executor ms</th><th>requests</th><th>stable</th></tr>
-${r.levels.map((l) => levelRow(l, 'graph')).join('\n')}
+${graphRuns(r).flatMap(([who, levels]) => levels.map((l) => levelRow(l, who))).join('\n')}
 ${bl.map((l) => levelRow(l, 'in-process')).join('\n')}
 </table>
 <p class="note">Each level: closed loop, one request in flight per client; windows of ${(r.options.windowMs / 1000).toFixed(1)} s until ${r.options.stableWindows} consecutive windows agree within ±${Math.round(r.options.stability * 100)} % on throughput and median latency (at most ${r.options.maxWindows}); statistics over those last windows. Overhead = end-to-end − compute on the critical path (per request). client↔executor = end-to-end − the executor's walk.</p>
@@ -139,7 +139,7 @@ ${lineChart({ title: 'Throughput versus concurrency', xLabel: 'concurrency (requ
 ${lineChart({ title: 'Latency versus concurrency', xLabel: 'concurrency (requests in flight)', yLabel: 'ms', series: latency, xTicks: xs, xLog: xs.length > 1 && Math.max(...xs) / Math.min(...xs) >= 4, yLog: true })}
 ${lineChart({ title: 'Latency distribution (CDF)', xLabel: 'end-to-end latency, ms (log)', yLabel: 'percentile', series: cdf, xLog: true, yMin: 0 })}
 <h2>Where the time goes</h2>
-<p class="note">Each hop as the executor saw it: the node's own compute (its infergraph-compute-us trailer) and transport, the rest of the hop (encoding on both sides, HTTP/2, the event loops of both processes). The last bar splits the client's end-to-end time into critical-path compute and graph overhead. At concurrency above 1 a request also waits while its node computes another one (a node runs its component one request at a time: onnxruntime-node runs on the node's JS thread), and that wait lands in transport.</p>
+<p class="note">Each hop as the executor saw it: the node's own compute (its infergraph-compute-us trailer) and transport, the rest of the hop (encoding on both sides, the wire: HTTP/2 or frames, the event loops of both processes). The last bar splits the client's end-to-end time into critical-path compute and graph overhead. At concurrency above 1 a request also waits while its node computes another one (a node runs its component one request at a time: onnxruntime-node runs on the node's JS thread), and that wait lands in transport.</p>
 ${hopCharts}
 ${blHop}
 <h2>Processes</h2>
@@ -154,6 +154,11 @@ ${r.levels.some((l) => l.errorExamples.length) ? `<h2>Errors</h2><ul>${r.levels.
 `;
 }
 
+/** [label, levels] per graph sweep: one per hop transport when the run compared them. */
+function graphRuns(r: BenchReport): [string, LevelResult[]][] {
+  return r.hopRuns?.length ? r.hopRuns.map((x) => [`graph ${x.hopTransport}`, x.levels]) : [['graph', r.levels]];
+}
+
 /** The summary table in Markdown (README's Performance section, terminal output). */
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [];
@@ -161,8 +166,9 @@ export function renderMarkdown(r: BenchReport): string {
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const row = (who: string, l: LevelResult): string =>
     `| ${who} | ${l.concurrency} | ${f1(l.throughput)} | ${f2(l.latency.p50)} | ${f2(l.latency.p90)} | ${f2(l.latency.p99)} | ${f2(l.latency.mean)} | ${f2(l.overhead?.mean)} | ${f2(l.overhead?.p99)} | ${f2(l.criticalCompute?.mean)} |`;
-  for (const l of r.levels) out.push(row('graph', l));
+  for (const [who, levels] of graphRuns(r)) for (const l of levels) out.push(row(who, l));
   for (const l of r.baseline?.levels ?? []) out.push(row('in-process', l));
+  for (const x of r.hopRuns ?? []) if (x.throughputRatio !== undefined) out.push(`- throughput graph (${x.hopTransport} hops) / in-process at the highest concurrency: ${x.throughputRatio.toFixed(3)}`);
   if (r.ratios?.latency || r.ratios?.throughput) {
     out.push('');
     if (r.ratios.latency) out.push(`- latency graph / in-process at c=${r.ratios.latency.concurrency} (means): ${r.ratios.latency.ratio.toFixed(3)}`);

@@ -1,3 +1,4 @@
+import type { HopTransport } from '../graph/spec';
 import type { Transport } from '../runner/supervisor';
 import type { LevelResult } from './analysis';
 
@@ -11,6 +12,13 @@ export interface TargetCheck {
   note?: string;
 }
 
+export interface HopRun {
+  hopTransport: HopTransport;
+  levels: LevelResult[];
+  /** throughput / in-process at the highest concurrency */
+  throughputRatio?: number;
+}
+
 export interface BenchReport {
   kind: 'infergraph-bench';
   version: 1;
@@ -18,7 +26,9 @@ export interface BenchReport {
   command: string;
   machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavg: number[] };
   graph?: { name: string; file?: string; codec: string; nodes: string[] };
-  target: { mode: 'graph' | 'address'; address: string; transport?: Transport };
+  target: { mode: 'graph' | 'address'; address: string; transport?: Transport; hopTransport?: HopTransport };
+  /** with several hop transports: each one's sweep (`levels` is the first's) */
+  hopRuns?: HopRun[];
   input: string;
   answer?: string;
   options: {

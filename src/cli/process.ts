@@ -8,7 +8,8 @@ export function serveUntilStopped(
   address: string,
   close: () => Promise<void>,
   logger: Logger,
-  extra: { metrics?: string } = {},
+  /** What else the process reports with its gRPC address: its metrics URL, a node's frame listener. */
+  extra: { metrics?: string; framesAddress?: string } = {},
 ): void {
   let closing = false;
   const stop = (why: string): void => {

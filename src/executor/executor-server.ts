@@ -3,7 +3,7 @@ import { Code, InferError, unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { collectModelMetadata } from '../graph/metadata';
 import type { NodeClient } from '../graph/node-client';
-import type { GraphSpec, NodeSpec } from '../graph/spec';
+import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire, modelMetadataToWire } from '../protocol/metadata';
@@ -15,8 +15,9 @@ import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
+import type { FrameClientTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
-import { GrpcNodeClient } from './grpc-node-client';
+import { HopClient } from './hop-client';
 import { watchGraphNodes } from './node-health';
 import { addV2Service } from './v2-service';
 
@@ -29,6 +30,8 @@ export interface ExecutorOptions {
   graph: GraphSpec;
   /** node name -> address for nodes without a manifest endpoint. */
   addresses: Record<string, string>;
+  /** node name -> frame address, for nodes that listen for frames (used when the graph's hopTransport is frames) */
+  framesAddresses?: Record<string, string>;
   address: string;
   logger: Logger;
   /** Tracing (src/telemetry): server interceptors for the external API, client interceptors per node channel. */
@@ -39,6 +42,8 @@ export interface ExecutorOptions {
   /** Metrics (src/telemetry/graph-metrics.ts): sees the server before services are added, wraps the node client. */
   onServer?: (server: grpc.Server) => void;
   wrapNodeClient?: (client: NodeClient) => NodeClient;
+  /** Tracing of framed hops: the same client spans as clientInterceptors give gRPC hops. */
+  frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
 }
 
 export interface RunningExecutor {
@@ -48,7 +53,13 @@ export interface RunningExecutor {
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
-  const client = new GrpcNodeClient(graph, opts.addresses, opts.clientInterceptors);
+  const client = new HopClient({
+    graph,
+    addresses: opts.addresses,
+    ...(opts.framesAddresses ? { framesAddresses: opts.framesAddresses } : {}),
+    ...(opts.clientInterceptors ? { grpcInterceptors: opts.clientInterceptors } : {}),
+    ...(opts.frameTracer ? { frameTracer: opts.frameTracer } : {}),
+  });
   const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(client) : client;
   const executor = new GraphExecutor(graph, hops);
   const bundle = createServer({
@@ -127,7 +138,10 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     logger,
   });
   const address = await bind(bundle.server, opts.address);
-  logger.info({ graph: graph.name, address }, 'executor listening');
+  const framedNodes = walkNodes(graph.graph)
+    .filter((n) => client.transportOf(n) === 'frames')
+    .map((n) => n.name);
+  logger.info({ graph: graph.name, address, hopTransport: graph.hopTransport, framedNodes }, 'executor listening');
   return {
     address,
     async close() {

@@ -5,8 +5,21 @@ import type { ParamSchema } from '../components/api';
 import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
-import { HOP_CODECS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
-import type { MetricsSpec } from './spec';
+import {
+  HOP_CODECS,
+  HOP_TRANSPORTS,
+  NODE_TYPES,
+  TRACE_EXPORTERS,
+  type GraphSpec,
+  type HopCodec,
+  type HopTransport,
+  type MetricsSpec,
+  type NodeSpec,
+  type NodeType,
+  type ParamValue,
+  type TraceExporterKind,
+  type TracingSpec,
+} from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -19,6 +32,7 @@ export const KIND = 'InferenceGraph';
 export const DEFAULTS = {
   deadlineMs: 10_000,
   codec: 'tftensor' as HopCodec,
+  hopTransport: 'frames' as HopTransport,
   maxMessageBytes: 16 * 1024 * 1024,
   restart: { maxRestarts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000 },
   tracing: { sampleRatio: 1 },
@@ -89,13 +103,20 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
 
   const spec = isObj(doc.spec) ? doc.spec : {};
   if (!isObj(doc.spec)) p.add('spec', 'required mapping with a graph');
-  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'maxMessageBytes', 'tracing', 'metrics']);
+  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'hopTransport', 'maxMessageBytes', 'tracing', 'metrics']);
   const deadlineMs = p.posInt('spec.deadlineMs', spec.deadlineMs, DEFAULTS.deadlineMs);
   const maxMessageBytes = p.posInt('spec.maxMessageBytes', spec.maxMessageBytes, DEFAULTS.maxMessageBytes, 1024);
   let codec = DEFAULTS.codec;
   if (spec.codec !== undefined) {
     if (HOP_CODECS.includes(spec.codec as HopCodec)) codec = spec.codec as HopCodec;
     else p.add('spec.codec', `must be one of ${HOP_CODECS.join(', ')}, got ${JSON.stringify(spec.codec)}`);
+  }
+  let hopTransport = DEFAULTS.hopTransport;
+  if (spec.hopTransport !== undefined) {
+    if (HOP_TRANSPORTS.includes(spec.hopTransport as HopTransport)) hopTransport = spec.hopTransport as HopTransport;
+    else {
+      p.add('spec.hopTransport', `must be one of ${HOP_TRANSPORTS.join(', ')}, got ${JSON.stringify(spec.hopTransport)}`);
+    }
   }
 
   const seen = new Map<string, string>();
@@ -104,7 +125,17 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const metrics = validateMetrics(spec.metrics, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
+  const out: GraphSpec = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name,
+    baseDir,
+    deadlineMs,
+    codec,
+    hopTransport,
+    maxMessageBytes,
+    graph,
+  };
   out.metrics = metrics;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;

@@ -10,6 +10,13 @@ import type { HopCodec } from '../message/hop';
 export { NODE_TYPES, type NodeType, type ParamValue } from '../components/types';
 export { HOP_CODECS, type HopCodec } from '../message/hop';
 
+/**
+ * How the executor reaches the nodes it started: gRPC (HTTP/2), or length-prefixed frames over the nodes' second
+ * socket (src/transport). `endpoint:` nodes always get gRPC.
+ */
+export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
+export type HopTransport = (typeof HOP_TRANSPORTS)[number];
+
 export interface NodeRuntime {
   /** Per-node limit for received and sent gRPC messages, bytes. */
   maxMessageBytes: number;
@@ -44,6 +51,8 @@ export interface GraphSpec {
   deadlineMs: number;
   /** Payload encoding for tensors on hops between executor and nodes. */
   codec: HopCodec;
+  /** Wire between the executor and the nodes infergraph starts (not `endpoint:` nodes, which speak gRPC). */
+  hopTransport: HopTransport;
   /** Max message size on the executor's external API and its client channels. */
   maxMessageBytes: number;
   /** spec.tracing when the manifest has one; the standard OTEL_* variables can override it (src/telemetry/config.ts). */

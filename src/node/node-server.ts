@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
-import { unimplemented } from '../errors';
+import { invalidArgument, unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import type { NodeMethod } from '../message/hop';
 import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
 import { decodeFlatMessage, decodeFlatMessageList, encodeFlatMessage } from '../protocol/flatbuffers';
 import { FLAT_RPC_METHOD, FLAT_RPCS, FLAT_SERVICE, flatNodeService } from '../protocol/flatbuffers-service';
-import { seldonEncoding } from '../protocol/hop-codec';
+import { hopServerWire, seldonEncoding } from '../protocol/hop-codec';
 import { modelMetadataToWire } from '../protocol/metadata';
 import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon-message';
@@ -15,6 +15,8 @@ import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
+import { listenFrames, type FrameHandler, type RunningFrameServer } from '../transport/server';
+import type { FrameServerTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
 import { ComponentHost } from './component-host';
 
@@ -44,10 +46,16 @@ export interface NodeServerOptions {
   serverInterceptors?: grpc.ServerInterceptor[];
   /** Metrics (src/telemetry/graph-metrics.ts): sees the server before the node's services are added. */
   onServer?: (server: grpc.Server) => void;
+  /** Also listen for the framed hop transport here (src/transport): unix:/path or host:port. */
+  framesAddress?: string;
+  /** Tracing of framed calls: the same server spans as the interceptors open for gRPC calls. */
+  frameTracer?: FrameServerTracer;
 }
 
 export interface RunningNode {
   address: string;
+  /** where the node listens for frames, when it does */
+  framesAddress?: string;
   close(): Promise<void>;
 }
 
@@ -92,13 +100,26 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
   bundle.server.addService(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
   const address = await bind(bundle.server, opts.address);
+  let frames: RunningFrameServer | undefined;
+  if (opts.framesAddress) {
+    frames = await listenFrames({
+      address: opts.framesAddress,
+      maxMessageBytes: node.runtime.maxMessageBytes,
+      handler: h.frames(),
+      logger,
+      name: node.name,
+      tracer: opts.frameTracer,
+      methodPath: (method, codec) => hopServerWire(codec === 'flatbuffers', method).path,
+    });
+  }
   bundle.setServing(true);
-  logger.info({ node: node.name, type: node.type, address }, 'node serving');
+  logger.info({ node: node.name, type: node.type, address, framesAddress: frames?.address }, 'node serving');
   return {
     address,
+    ...(frames ? { framesAddress: frames.address } : {}),
     async close() {
       bundle.setServing(false);
-      await shutdown(bundle.server);
+      await Promise.all([shutdown(bundle.server), frames?.close()]);
       await host.close();
     },
   };
@@ -119,35 +140,71 @@ class Handlers {
 
   unary(method: Exclude<NodeMethod, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
     return (call, callback) => {
-      void this.run(call, () => {
-        const msg = fromWire(call.request);
-        return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
-      }, method, toWire).then(...respond(callback));
+      void this.run(call, () => this.decodeSeldon(call.request), method, toWire).then(...respond(callback));
     };
   }
 
   aggregate(): grpc.handleUnaryCall<WireSeldonMessageList, WireSeldonMessage> {
     return (call, callback) => {
-      void this.run(call, () => {
-        const msgs = (call.request.seldonMessages ?? []).map(fromWire);
-        const first = msgs[0];
-        return { meta: first?.meta ?? emptyMeta(), encoding: first ? this.encodingOf(first.payload) : this.codec, inputs: msgs.map((m) => m.payload) };
-      }, 'aggregate', toWire).then(...respond(callback));
+      void this.run(call, () => this.decodeSeldonList(call.request), 'aggregate', toWire).then(...respond(callback));
     };
   }
 
   /** infergraph.v1.FlatBuffersNode: bytes decoded here, so a malformed FlatBuffer is INVALID_ARGUMENT. */
   flat(method: NodeMethod): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
-      void this.run(call, () => {
-        if (method !== 'aggregate') {
-          const msg = decodeFlatMessage(call.request);
-          return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };
-        }
-        const msgs = decodeFlatMessageList(call.request);
-        return { meta: msgs[0]?.meta ?? emptyMeta(), encoding: this.codec, inputs: msgs.map((m) => m.payload) };
-      }, method, encodeFlatMessage).then(...respond(callback));
+      void this.run(call, () => this.decodeFlat(method, call.request), method, encodeFlatMessage).then(
+        ...respond(callback),
+      );
     };
+  }
+
+  /**
+   * The framed transport (src/transport): the same messages as the gRPC services above, as bytes, decoded here with
+   * the same serialisers; the same component call; the compute time in the response frame instead of a trailer.
+   */
+  frames(): FrameHandler {
+    return async (req) => {
+      const flat = req.codec === 'flatbuffers';
+      const sw = hopServerWire(flat, req.method);
+      let request: unknown;
+      try {
+        request = sw.deserialize(req.body);
+      } catch (err) {
+        throw invalidArgument(`${this.host.node.name}: malformed ${sw.path} request: ${(err as Error).message}`, err);
+      }
+      req.span?.request(request);
+      const decode = flat
+        ? () => this.decodeFlat(req.method, request as Buffer)
+        : req.method === 'aggregate'
+          ? () => this.decodeSeldonList(request as WireSeldonMessageList)
+          : () => this.decodeSeldon(request as WireSeldonMessage);
+      const encode: (m: InferMessage, e: TensorEncoding) => unknown = flat ? encodeFlatMessage : toWire;
+      const [reply, computeUs] = await this.compute(req.signal, req.deadline, decode, req.method, encode);
+      req.span?.response(reply);
+      return { body: sw.serialize(reply), computeUs };
+    };
+  }
+
+  private decodeSeldon(request: WireSeldonMessage): Decoded {
+    const msg = fromWire(request);
+    return { meta: msg.meta, encoding: this.encodingOf(msg.payload), inputs: msg.payload };
+  }
+
+  private decodeSeldonList(request: WireSeldonMessageList): Decoded {
+    const msgs = (request.seldonMessages ?? []).map(fromWire);
+    const first = msgs[0];
+    const encoding = first ? this.encodingOf(first.payload) : this.codec;
+    return { meta: first?.meta ?? emptyMeta(), encoding, inputs: msgs.map((m) => m.payload) };
+  }
+
+  private decodeFlat(method: NodeMethod, request: Buffer): Decoded {
+    if (method !== 'aggregate') {
+      const msg = decodeFlatMessage(request);
+      return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };
+    }
+    const msgs = decodeFlatMessageList(request);
+    return { meta: msgs[0]?.meta ?? emptyMeta(), encoding: this.codec, inputs: msgs.map((m) => m.payload) };
   }
 
   metadata(): grpc.handleUnaryCall<unknown, unknown> {
@@ -177,18 +234,29 @@ class Handlers {
     method: NodeMethod,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, grpc.Metadata]> {
-    const { meta, encoding, inputs } = decode();
     const scope = callScope(call);
-    let reply;
+    let wire: R;
+    let computeUs: number;
     try {
-      reply = await this.host.invoke(method, inputs, { meta, signal: scope.signal, deadline: scope.deadline });
+      [wire, computeUs] = await this.compute(scope.signal, scope.deadline, decode, method, encode);
     } finally {
       scope.finish();
     }
-    const { message, computeUs } = reply;
-    const wire = encode(message, encoding);
     const trailer = new grpc.Metadata();
     trailer.set(COMPUTE_TRAILER, String(computeUs));
     return [wire, trailer];
+  }
+
+  /** Decode, the host's call, encode: the same for gRPC and the framed transport. */
+  private async compute<R>(
+    signal: AbortSignal,
+    deadline: number | undefined,
+    decode: () => Decoded,
+    method: NodeMethod,
+    encode: (reply: InferMessage, encoding: TensorEncoding) => R,
+  ): Promise<[R, number]> {
+    const { meta, encoding, inputs } = decode();
+    const { message, computeUs } = await this.host.invoke(method, inputs, { meta, signal, deadline });
+    return [encode(message, encoding), computeUs];
   }
 }

@@ -89,3 +89,38 @@ export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopW
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
 }
+
+/**
+ * The node's side of one hop method outside gRPC (the framed transport): request bytes to the wire object the gRPC
+ * service would have received, and the reply object to bytes, so both transports carry identical messages.
+ */
+export interface HopServerWire {
+  /** the gRPC method path, for span names */
+  path: string;
+  deserialize(bytes: Buffer): unknown;
+  serialize(reply: unknown): Buffer;
+}
+
+const serverCache = new Map<string, HopServerWire>();
+
+export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire {
+  const key = `${flat}:${method}`;
+  let w = serverCache.get(key);
+  if (!w) {
+    if (flat) {
+      const pass = (b: unknown): Buffer => b as Buffer;
+      w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass };
+    } else {
+      const [service, rpc] = SELDON[method];
+      type Def = MethodDefinition<object, object>;
+      const def = (seldonProto().def[service] as Record<string, Def>)[rpc] as Def;
+      w = {
+        path: def.path,
+        deserialize: def.requestDeserialize,
+        serialize: def.responseSerialize,
+      };
+    }
+    serverCache.set(key, w);
+  }
+  return w;
+}

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { walkNodes, type GraphSpec, type HopTransport, type NodeSpec } from '../graph/spec';
+import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
 import { waitServing } from './health';
 
@@ -22,6 +23,8 @@ export interface SupervisorOptions {
   /** Executor listen address (host:port; port 0 picks one). */
   executorAddress: string;
   transport: Transport;
+  /** Overrides the manifest's spec.hopTransport (the executor's hops to the nodes started here). */
+  hopTransport?: HopTransport;
   logger: Logger;
   /** Extra CLI args for every child (e.g. --log-level). */
   childArgs?: string[];
@@ -46,6 +49,8 @@ export interface ProcessInfo {
   address: string;
   /** http://127.0.0.1:port/metrics when the process serves metrics. */
   metrics?: string;
+  /** where a node listens for frames (hop transport `frames`) */
+  framesAddress?: string;
   restarts: number;
 }
 
@@ -72,6 +77,8 @@ interface Child {
   env: Record<string, string>;
   address: string;
   metrics?: string;
+  /** nodes with hop transport `frames`: their frame listener; the reported one is reused on restart */
+  framesAddress?: string;
   proc?: ChildProcess;
   restarts: number;
   maxRestarts: number;
@@ -96,19 +103,31 @@ export class Supervisor {
     const { graph } = this.opts;
     const local = walkNodes(graph.graph).filter((n) => !n.endpoint);
     const addresses: Record<string, string> = {};
+    const frames: Record<string, string> = {};
+    const hopTransport = this.opts.hopTransport ?? graph.hopTransport;
     try {
       await Promise.all(
         local.map(async (n) => {
-          const c = this.nodeChild(n);
+          const c = this.nodeChild(n, hopTransport === 'frames');
           this.children.push(c);
           await this.launch(c);
           addresses[n.name] = c.address;
+          if (c.framesAddress) frames[n.name] = c.framesAddress;
         }),
       );
       const ex: Child = {
         name: `${graph.name}-executor`,
         role: 'executor',
-        args: ['executor', '--graph', this.opts.manifestPath, ...Object.entries(addresses).flatMap(([k, v]) => ['--node-address', `${k}=${v}`]), ...(this.opts.childArgs ?? [])],
+        args: [
+          'executor',
+          '--graph',
+          this.opts.manifestPath,
+          '--hop-transport',
+          hopTransport,
+          ...Object.entries(addresses).flatMap(([k, v]) => ['--node-address', `${k}=${v}`]),
+          ...Object.entries(frames).flatMap(([k, v]) => ['--node-frames-address', `${k}=${v}`]),
+          ...(this.opts.childArgs ?? []),
+        ],
         env: {},
         address: this.opts.executorAddress,
         restarts: 0,
@@ -137,12 +156,13 @@ export class Supervisor {
         pid: c.proc?.pid,
         address: c.address,
         metrics: c.metrics,
+        ...(c.framesAddress ? { framesAddress: c.framesAddress } : {}),
         restarts: c.restarts,
       })),
     };
   }
 
-  private nodeChild(n: NodeSpec): Child {
+  private nodeChild(n: NodeSpec, frames: boolean): Child {
     const address = this.opts.transport === 'unix' ? `unix:${path.join(this.sockDir, `${n.name}.sock`)}` : '127.0.0.1:0';
     return {
       name: n.name,
@@ -150,6 +170,7 @@ export class Supervisor {
       args: ['node', '--graph', this.opts.manifestPath, '--node', n.name, ...(this.opts.childArgs ?? [])],
       env: n.runtime.env,
       address,
+      ...(frames ? { framesAddress: framesAddressFor(address) } : {}),
       restarts: 0,
       maxRestarts: n.runtime.restart.maxRestarts,
       backoff: { initialMs: n.runtime.restart.initialBackoffMs, maxMs: n.runtime.restart.maxBackoffMs },
@@ -161,7 +182,8 @@ export class Supervisor {
   private async launch(c: Child): Promise<void> {
     // Each process its own free port: several on one machine cannot share the manifest's fixed metrics port.
     const metricsArgs = ['--metrics-address', this.opts.metrics === false ? 'none' : '127.0.0.1:0'];
-    const args = [...c.args, '--address', c.address, ...metricsArgs];
+    const frames = c.framesAddress ? ['--frames-address', c.framesAddress] : [];
+    const args = [...c.args, '--address', c.address, ...frames, ...metricsArgs];
     const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
@@ -171,9 +193,13 @@ export class Supervisor {
     this.pipeLogs(c, proc);
     let alive = true;
     const reported = new Promise<string>((resolve, reject) => {
-      proc.on('message', (m: { type?: string; address?: string; metrics?: string }) => {
+      proc.on('message', (m: { type?: string; address?: string; metrics?: string; framesAddress?: string }) => {
         if (m?.type !== 'ready' || !m.address) return;
         c.metrics = m.metrics;
+        if (c.framesAddress && !m.framesAddress) {
+          return reject(new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`));
+        }
+        if (m.framesAddress) c.framesAddress = m.framesAddress;
         resolve(m.address);
       });
       proc.once('exit', (code, signal) => {
@@ -190,6 +216,7 @@ export class Supervisor {
     this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
     if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
+    if (c.framesAddress) this.opts.out?.(`${c.role} ${c.name} frames at ${c.framesAddress}`);
   }
 
   private pipeLogs(c: Child, proc: ChildProcess): void {

@@ -46,13 +46,13 @@ const metadataSetter: TextMapSetter<grpc.Metadata> = { set: (md, key, value) => 
 const UNTRACED = ['/grpc.health.', '/grpc.reflection.'];
 
 /** '/seldon.protos.Model/Predict' → ['seldon.protos.Model', 'Predict'] */
-function splitPath(path: string): [service: string, method: string] {
+export function splitPath(path: string): [service: string, method: string] {
   const i = path.lastIndexOf('/');
   return [path.slice(1, i), path.slice(i + 1)];
 }
 
 /** Span name and constant attributes per method path, built once: calls are hot, methods are few. */
-function perMethod<T>(make: (service: string, rpc: string) => T): (path: string) => T {
+export function perMethod<T>(make: (service: string, rpc: string) => T): (path: string) => T {
   const cache = new Map<string, T>();
   return (path) => {
     let v = cache.get(path);
@@ -64,7 +64,7 @@ function perMethod<T>(make: (service: string, rpc: string) => T): (path: string)
   };
 }
 
-function endWithStatus(span: Span, code: number, details: string | undefined): void {
+export function endWithStatus(span: Span, code: number, details: string | undefined): void {
   span.setAttribute('rpc.grpc.status_code', code);
   if (code !== Code.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(code)}: ${details ?? ''}` });
   span.end(nowHr());

@@ -8,6 +8,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { NodeSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
 import type { TracingConfig } from './config';
+import { frameClientTracer, frameServerTracer } from './frame-tracing';
 import { clientTracingInterceptor, serverTracingInterceptor } from './grpc-interceptors';
 import type { ProcessIdentity, Tracing } from './types';
 import { spanWork } from './work';
@@ -59,6 +60,16 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
           attributes: { 'infergraph.node': target.name, 'infergraph.node.type': target.type, 'server.address': address },
         }),
       ];
+    },
+    // Nodes continue the executor's W3C context only; the executor takes no framed calls.
+    frameServerTracer: frameServerTracer({ tracer, propagator: w3c, attributes: self }),
+    frameClientTracer(target: NodeSpec, address: string) {
+      return frameClientTracer({
+        tracer,
+        propagator: w3c,
+        node: target.name,
+        attributes: { 'infergraph.node': target.name, 'infergraph.node.type': target.type, 'server.address': address },
+      });
     },
     work: spanWork(tracer, self),
     async shutdown() {

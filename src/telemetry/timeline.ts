@@ -11,7 +11,7 @@ import type { InferMessage } from '../message/message';
  * TimelineRecorder wrapped around its node client and returns the hops in meta.tags.infergraph_timeline. It needs
  * no tracing SDK, and a request that does not ask pays nothing: the recorder exists only for the requests that do.
  * Compute is the node's own time for the call (its `infergraph-compute-us` trailer); transport is the rest of the
- * hop as the executor saw it: (de)serialization on both sides, HTTP/2, the event loops.
+ * hop as the executor saw it: (de)serialization on both sides, the wire (HTTP/2 or frames), the event loops.
  */
 
 export const TIMELINE_HEADER = 'x-infergraph-timeline';

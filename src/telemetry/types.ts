@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { FrameClientTracer, FrameServerTracer } from '../transport/tracing';
 import type { TracingConfig } from './config';
 
 /** Which process this is: the executor of `graph` (no node) or one of its nodes. Names the service and resource. */
@@ -19,6 +20,10 @@ export interface Tracing {
   readonly serverInterceptors: grpc.ServerInterceptor[];
   /** For the executor's channel to `node`: a client span per hop, traceparent in the metadata. */
   clientInterceptors(node: NodeSpec, address: string): grpc.Interceptor[];
+  /** The node's framed listener: the same server spans as serverInterceptors open for gRPC calls. */
+  readonly frameServerTracer: FrameServerTracer;
+  /** The executor's framed hops to `node`: the same client spans as clientInterceptors, traceparent in the frame. */
+  frameClientTracer(node: NodeSpec, address: string): FrameClientTracer;
   /** ctx.work() as spans. */
   readonly work: WorkRunner;
   /** The trace id of the active server span (inside a handler), for answers that carry it (V2 parameters). */

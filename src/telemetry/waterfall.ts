@@ -65,6 +65,6 @@ export function renderWaterfall(t: Timeline, opts: { width?: number; roundTripMs
   const axisEnd = f(span);
   out.push(line(head[0]!, head.slice(1), ` 0${' '.repeat(Math.max(1, width - 1 - axisEnd.length))}${axisEnd}`));
   for (const r of rows) out.push(line(r.label, r.cells, `|${r.bar}|`));
-  out.push('█ compute (node)  ░ transport (serialization, HTTP/2, event loops); compute and transport are summed over hops, parallel hops overlap');
+  out.push('█ compute (node)  ░ transport (serialization, the wire: gRPC or frames, event loops); compute and transport are summed over hops, parallel hops overlap');
   return out.join('\n');
 }

@@ -21,6 +21,8 @@ export interface ProcInfo {
   name: string;
   pid: number;
   address: string;
+  /** where a node listens for frames (hop transport frames) */
+  framesAddress?: string;
 }
 
 export interface RunningGraph {
@@ -55,6 +57,9 @@ export async function upGraph(manifest: string, args: string[] = [], env: Record
   const onLine = (line: string): void => {
     const m = /^(node|executor) (\S+) pid (\d+) at (\S+)$/.exec(line);
     if (m) procs.set(m[2] as string, { role: m[1] as string, name: m[2] as string, pid: Number(m[3]), address: m[4] as string });
+    const f = /^node (\S+) frames at (\S+)$/.exec(line);
+    const p = f && procs.get(f[1] as string);
+    if (p) p.framesAddress = f[2];
     for (const w of [...waiters]) {
       if (w.re.test(line)) {
         waiters.splice(waiters.indexOf(w), 1);

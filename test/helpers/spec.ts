@@ -22,6 +22,7 @@ export function graph(root: NodeSpec): GraphSpec {
     baseDir: '/',
     deadlineMs: 5000,
     codec: 'tftensor',
+    hopTransport: 'frames',
     maxMessageBytes: DEFAULTS.maxMessageBytes,
     graph: root,
   };

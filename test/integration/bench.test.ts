@@ -23,18 +23,24 @@ describe('infergraph bench (smoke run)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('benches the test ensemble at two levels, with the in-process baseline, and writes JSON and HTML reports', async () => {
+  it('benches the test ensemble at two levels over both hop transports, with the baseline; JSON and HTML reports', async () => {
     const out = path.join(dir, 'ensemble');
     const { stdout } = await run(
       process.execPath,
-      [CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress'],
-      { timeout: 90_000 },
+      [
+        CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--hop-transport', 'frames,grpc',
+        '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress',
+      ],
+      { timeout: 120_000 },
     );
-    assert.match(stdout, /\| graph \| 1 \|/);
+    assert.match(stdout, /\| graph frames \| 1 \|/);
+    assert.match(stdout, /\| graph grpc \| 2 \|/);
     const r = JSON.parse(readFileSync(path.join(out, 'bench-report.json'), 'utf8')) as BenchReport;
     assert.equal(r.kind, 'infergraph-bench');
     assert.deepEqual(r.levels.map((l) => l.concurrency), [1, 2]);
-    for (const l of r.levels) {
+    assert.deepEqual(r.hopRuns?.map((x) => x.hopTransport), ['frames', 'grpc']);
+    assert.deepEqual(r.hopRuns?.[0]?.levels, r.levels, 'levels are not the first hop transport\'s');
+    for (const l of r.hopRuns?.flatMap((x) => x.levels) ?? []) {
       assert.ok(l.requests > 0 && l.throughput > 0, `c=${l.concurrency}: no requests`);
       assert.equal(l.errors, 0, l.errorExamples.join('; '));
       assert.ok(l.latency.p50 > 0 && l.latency.p99 >= l.latency.p50);
@@ -47,7 +53,9 @@ describe('infergraph bench (smoke run)', () => {
     assert.match(r.answer ?? '', /tensor float32\[1,4\]/);
     assert.deepEqual(r.baseline?.levels.map((l) => l.concurrency), [1, 2]);
     assert.ok(r.ratios?.latency && r.ratios.throughput);
-    assert.equal(r.targets.length, 3);
+    const targets = ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 0.4 (tiny tensors)'];
+    assert.deepEqual(r.targets.map((t) => t.target), targets);
+    assert.ok(r.targets.every((t) => typeof t.value === 'number' && t.value > 0), JSON.stringify(r.targets));
     const html = readFileSync(path.join(out, 'bench-report.html'), 'utf8');
     assert.match(html, /<svg[\s\S]*<\/svg>/);
     assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), 'the report must be self-contained');
@@ -60,9 +68,11 @@ describe('infergraph bench (smoke run)', () => {
       [CLI, 'bench', 'hop', '--codecs', 'tftensor,flatbuffers', '--shape', '1,3,32,32', '--transport', 'unix', '--duration', '0.6', '--warmup', '0.3', '--rounds', '2', '--out', out, '--no-progress'],
       { timeout: 60_000 },
     );
-    assert.match(stdout, /\| unix \| one-way \| flatbuffers \|/);
+    assert.match(stdout, /\| unix \| frames \| one-way \| flatbuffers \|/);
     const r = JSON.parse(readFileSync(path.join(out, 'hop-report.json'), 'utf8')) as HopReport;
-    assert.deepEqual(r.results.map((x) => `${x.mode} ${x.codec}`), ['echo tftensor', 'echo flatbuffers', 'one-way tftensor', 'one-way flatbuffers']);
+    const cases = ['echo tftensor', 'echo flatbuffers', 'one-way tftensor', 'one-way flatbuffers'];
+    const expected = [...cases.map((c) => `grpc ${c}`), ...cases.map((c) => `frames ${c}`)];
+    assert.deepEqual(r.results.map((x) => `${x.hop} ${x.mode} ${x.codec}`), expected);
     for (const x of r.results) {
       assert.ok(x.echoOk && x.calls > 0 && x.roundTrip.p50 > 0 && x.overhead.p50 > 0, JSON.stringify(x));
       assert.ok(x.requestBytes > 3 * 32 * 32 * 4);

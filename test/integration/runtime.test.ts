@@ -8,6 +8,7 @@ import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { checkHealth } from '../../src/runner/health';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
+import { HOP_TRANSPORTS, type HopTransport } from '../../src/graph/spec';
 import { alive, REPO, upGraph, type RunningGraph } from '../helpers/graph-process';
 import { listServices } from '../helpers/reflection';
 
@@ -23,11 +24,15 @@ async function rejects(p: Promise<unknown>): Promise<InferError> {
   return err;
 }
 
-describe('5-node test ensemble as real processes (infergraph up)', () => {
+/** Every test runs once per hop transport (executor → nodes): the same behaviour is asked of both. */
+for (const hop of HOP_TRANSPORTS) runtimeSuites(hop);
+
+function runtimeSuites(hop: HopTransport): void {
+describe(`5-node test ensemble as real processes (infergraph up, hops over ${hop})`, () => {
   let g: RunningGraph;
   let client: SeldonClient;
   before(async () => {
-    g = await upGraph(path.join(REPO, 'graphs/test-ensemble.yaml'));
+    g = await upGraph(path.join(REPO, 'graphs/test-ensemble.yaml'), ['--hop-transport', hop]);
     client = new SeldonClient(g.address);
   });
   after(async () => {
@@ -53,6 +58,16 @@ describe('5-node test ensemble as real processes (infergraph up)', () => {
 
   it('every process reports SERVING on grpc.health.v1', async () => {
     for (const p of g.procs.values()) assert.equal(await checkHealth(p.address), 'SERVING', p.name);
+  });
+
+  const listening = hop === 'frames' ? 'every node also listens for frames, beside its gRPC socket' : 'no node listens for frames';
+  it(listening, () => {
+    for (const p of g.procs.values()) {
+      if (p.role !== 'node') continue;
+      if (hop === 'frames') assert.equal(p.framesAddress, `${p.address}.frames`, p.name);
+      else assert.equal(p.framesAddress, undefined, p.name);
+    }
+    assert.ok(g.stdout.some((l) => l.includes(`hops over ${hop}`)));
   });
 
   it('server reflection lists the Seldon services of each node type', async () => {
@@ -125,7 +140,7 @@ describe('5-node test ensemble as real processes (infergraph up)', () => {
   });
 });
 
-describe('errors, deadlines and limits across real processes', () => {
+describe(`errors, deadlines and limits across real processes (hops over ${hop})`, () => {
   let dir: string;
   let g: RunningGraph;
   let client: SeldonClient;
@@ -160,7 +175,7 @@ spec:
         runtime: {maxMessageBytes: 4096}
 `,
     );
-    g = await upGraph(path.join(dir, 'errors.yaml'));
+    g = await upGraph(path.join(dir, 'errors.yaml'), ['--hop-transport', hop]);
     client = new SeldonClient(g.address);
   });
   after(async () => {
@@ -198,3 +213,4 @@ spec:
     assert.deepEqual(vals((await client.predict(routed(2, [3]))).payload), [3]);
   });
 });
+}

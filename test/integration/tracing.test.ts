@@ -13,6 +13,7 @@ import { toWire } from '../../src/protocol/seldon-message';
 import { TIMELINE_HEADER, TIMELINE_TAG } from '../../src/telemetry/timeline';
 import { parseTimeline } from '../../src/telemetry/waterfall';
 import { fromNumbers } from '../../src/tensor/tensor';
+import { HOP_TRANSPORTS, type HopTransport } from '../../src/graph/spec';
 import { REPO, upGraph, type RunningGraph } from '../helpers/graph-process';
 import { v2Client } from '../helpers/v2-client';
 import {
@@ -71,7 +72,12 @@ function within(inner: ReceivedSpan, outer: ReceivedSpan, slackUs: number, what:
 }
 
 /** The whole span tree of one successful ensemble request; returns the executor's server span. */
-function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGraph): ReceivedSpan {
+function checkEnsembleTrace(
+  all: ReceivedSpan[],
+  traceId: string,
+  g: RunningGraph,
+  transport: HopTransport = 'frames',
+): ReceivedSpan {
   const spans = inTrace(all, traceId);
   assert.equal(spans.length, SPANS_PER_REQUEST, `spans of ${traceId}: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`);
   assert.deepEqual(new Set(spans.map((s) => s.service)), new Set([EXECUTOR, ...Object.keys(NODES)]));
@@ -85,6 +91,8 @@ function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGrap
     assert.equal(hop.name, `hop ${node} ${method}`);
     assert.equal(hop.parentSpanId, root.spanId, `hop ${node} is not a child of the executor's server span`);
     assert.equal(hop.attributes['rpc.method'], method.split('/')[1]);
+    const system = transport === 'frames' ? 'infergraph-frames' : 'grpc';
+    assert.equal(hop.attributes['rpc.system'], system, `hop ${node} went over the wrong transport`);
     assert.equal(hop.attributes['rpc.grpc.status_code'], 0);
     assert.equal(hop.attributes['infergraph.request.dtype'], 'float32');
     assert.equal(String(hop.attributes['infergraph.request.shape']), '1,4');
@@ -97,6 +105,7 @@ function checkEnsembleTrace(all: ReceivedSpan[], traceId: string, g: RunningGrap
     const server = only(spans, `server span of ${node}`, (s) => s.service === node && s.kind === 'server');
     assert.equal(server.parentSpanId, hop.spanId, `${node}'s server span is not a child of the executor's hop span`);
     assert.equal(server.name, `seldon.protos.${method}`);
+    assert.equal(server.attributes['rpc.system'], system);
     within(server, hop, CLOCK_SLACK_US, `${node}'s server span inside its hop`);
     assert.equal(server.resource['infergraph.graph'], 'test-ensemble');
     assert.equal(server.resource['infergraph.node.type'], type);
@@ -164,13 +173,16 @@ function rawPredict(address: string, payload: Payload, metadata = new grpc.Metad
 // Spans leave each process every 50 ms here instead of every second, to keep the test fast.
 const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
 
-describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', () => {
+/** The span tree must be the same whichever hop transport the executor uses. */
+for (const hop of HOP_TRANSPORTS) {
+describe(`tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc, hops over ${hop})`, () => {
   let receiver: SpanReceiver;
   let g: RunningGraph;
   let client: SeldonClient;
   before(async () => {
     receiver = await startOtlpGrpcReceiver();
-    g = await upGraph(ENSEMBLE, ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint], FAST_EXPORT);
+    const args = ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint, '--hop-transport', hop];
+    g = await upGraph(ENSEMBLE, args, FAST_EXPORT);
     client = new SeldonClient(g.address);
   });
   after(async () => {
@@ -185,7 +197,7 @@ describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', ()
     assert.equal(new Set(ids).size, 3, 'requests share a trace');
     for (const id of ids) await receiver.waitFor(complete(id), 15_000, `trace ${id}`);
     for (const id of ids) {
-      const root = checkEnsembleTrace(receiver.spans, id, g);
+      const root = checkEnsembleTrace(receiver.spans, id, g, hop);
       assert.equal(root.parentSpanId, undefined, 'the executor started this trace');
     }
   });
@@ -202,8 +214,8 @@ describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', ()
     assert.equal(traceIdOf((await client.predict(vec([1, 2, 3, 4]), { metadata: md2 })).meta.tags), uberTrace);
 
     await receiver.waitFor((s) => complete(w3cTrace)(s) && complete(uberTrace)(s));
-    assert.equal(checkEnsembleTrace(receiver.spans, w3cTrace, g).parentSpanId, w3cParent);
-    assert.equal(checkEnsembleTrace(receiver.spans, uberTrace, g).parentSpanId, uberParent);
+    assert.equal(checkEnsembleTrace(receiver.spans, w3cTrace, g, hop).parentSpanId, w3cParent);
+    assert.equal(checkEnsembleTrace(receiver.spans, uberTrace, g, hop).parentSpanId, uberParent);
   });
 
   it("follows the caller's decision not to sample, in every process", async () => {
@@ -273,6 +285,7 @@ describe('tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc)', ()
     for (const h of t.hops) assert.ok(h.compute_ms !== undefined && h.transport_ms !== undefined && h.compute_ms <= h.duration_ms, JSON.stringify(h));
   });
 });
+}
 
 describe('tracing over OTLP/HTTP protobuf, configured by spec.tracing in the manifest', () => {
   let receiver: SpanReceiver & { errors: string[] };

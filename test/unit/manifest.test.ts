@@ -32,6 +32,7 @@ describe('manifest validation', () => {
     const g = loadManifestFile(path.join(REPO, 'graphs/test-ensemble.yaml'));
     assert.equal(g.name, 'test-ensemble');
     assert.equal(g.codec, 'tftensor');
+    assert.equal(g.hopTransport, 'frames');
     assert.equal(g.maxMessageBytes, DEFAULTS.maxMessageBytes);
     assert.equal(g.graph.children[0]?.children[0]?.children.length, 2);
     assert.deepEqual(g.graph.parameters, { factor: 1, offset: 1 });
@@ -87,6 +88,7 @@ kind: Deployment
 metadata: {name: UPPER}
 spec:
   codec: protobuf
+  hopTransport: http
   deadlineMs: -5
 `);
     assert.deepEqual(p, [
@@ -95,6 +97,7 @@ spec:
       'm.yaml: metadata.name: must be a DNS-1123 label (lowercase letters, digits, \'-\', at most 63), got "UPPER"',
       'm.yaml: spec.deadlineMs: must be an integer >= 1, got -5',
       'm.yaml: spec.codec: must be one of tftensor, tensor, ndarray, flatbuffers, got "protobuf"',
+      'm.yaml: spec.hopTransport: must be one of grpc, frames, got "http"',
       'm.yaml: spec.graph: required: the root node of the graph',
     ]);
   });

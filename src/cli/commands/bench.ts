@@ -6,7 +6,7 @@ import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
-import { HOP_CODECS } from '../../graph/spec';
+import { HOP_CODECS, HOP_TRANSPORTS } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
@@ -43,6 +43,7 @@ interface BenchFlags {
   transport: string;
   baseline: boolean;
   metrics: boolean;
+  hopTransport?: string;
   baselineThreads: string;
   stability: string;
   timeout: string;
@@ -80,6 +81,10 @@ export function registerBench(program: Command): void {
     .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
     .option('--no-baseline', 'skip the in-process baseline')
+    .option(
+      '--hop-transport <list>',
+      'grpc, frames, or both (grpc,frames: a graph each, all up at once, taking turns per level); default spec.hopTransport',
+    )
     .option('--no-metrics', 'graph processes without Prometheus metrics (to measure their cost)')
     .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
@@ -106,6 +111,7 @@ export function registerBench(program: Command): void {
           : intFlag('--baseline-threads', o.baselineThreads, { min: 0, max: 1024 });
       const tensorShape = o.tensorShape && intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
       const logLevel = logLevelFlag(o.logLevel);
+      const hopTransports = o.hopTransport && enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS);
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
       const graph = o.graph ? loadManifestFile(o.graph) : undefined;
@@ -122,6 +128,7 @@ export function registerBench(program: Command): void {
         ...(graph ? { graph, graphFile: path.resolve(o.graph as string) } : {}),
         ...(o.addr ? { address: o.addr } : {}),
         transport,
+        ...(hopTransports ? { hopTransports } : {}),
         concurrency,
         durationS,
         warmupS,
@@ -144,7 +151,9 @@ export function registerBench(program: Command): void {
 
   bench
     .command('hop')
-    .description('per-hop overhead of each hop codec: a tensor through one identity node process, round trip minus node compute')
+    .description(
+      'per-hop overhead of each hop transport and codec: a tensor through one identity node process, round trip minus node compute',
+    )
     .option('--codecs <list>', `codecs to compare (${HOP_CODECS.join(', ')})`, HOP_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
     .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')
@@ -155,14 +164,16 @@ export function registerBench(program: Command): void {
     .option('--rounds <n>', 'codecs take turns this many times', '3')
     .option('-o, --out <dir>', 'also write hop-report.json and hop-report.html here')
     .option('--no-progress', 'no progress bar')
+    .option('--hop-transport <list>', 'grpc, frames or both, compared in the same rounds', 'grpc,frames')
     .option('--node-flags <flags>', `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
-    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
+    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; hopTransport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
       const checked = {
         shape: intListFlag('--shape', o.shape, { min: 1 }),
         codecs: enumListFlag('--codecs', o.codecs, HOP_CODECS),
         modes: enumListFlag('--modes', o.modes, HOP_MODES),
         gapsMs: numberListFlag('--gaps', o.gaps, { min: 0, max: 60_000 }),
         transports: enumListFlag('--transport', o.transport, TRANSPORTS),
+        hopTransports: enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS),
         durationS: seconds('--duration', o.duration),
         warmupS: warmupSeconds(o.warmup),
         rounds: intFlag('--rounds', o.rounds, { min: 1, max: 1000 }),

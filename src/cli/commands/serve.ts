@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
 import { startExecutorServer } from '../../executor/executor-server';
 import { loadManifestFile } from '../../graph/manifest';
-import { findNode, walkNodes } from '../../graph/spec';
+import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
+import { framesAddressFor } from '../../transport/address';
 import { executorHopMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
-import { logLevelFlag, portFlag, usageError } from '../flags';
+import { enumFlag, logLevelFlag, portFlag, usageError } from '../flags';
 import { serveUntilStopped } from '../process';
 
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
@@ -23,6 +24,7 @@ interface NodeFlags {
   address: string;
   port?: string;
   socket?: string;
+  framesAddress?: string;
   metricsAddress?: string;
   logLevel: string;
 }
@@ -32,9 +34,13 @@ interface ExecutorFlags {
   address: string;
   port?: string;
   nodeAddress: string[];
+  nodeFramesAddress: string[];
+  hopTransport?: string;
   metricsAddress?: string;
   logLevel: string;
 }
+
+export const hopTransportFlag = (v: string): HopTransport => enumFlag('--hop-transport', v, HOP_TRANSPORTS);
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -73,6 +79,7 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
+    .option('--frames-address <addr>', "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)")
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: NodeFlags) => {
@@ -86,6 +93,7 @@ export function registerServe(program: Command): void {
       }
       const logger = createLogger(node.name, logLevel);
       const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
       const running = await startNodeServer({
@@ -96,9 +104,12 @@ export function registerServe(program: Command): void {
         work: tracing?.work,
         serverInterceptors: tracing?.serverInterceptors,
         onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
+        ...(framesAddress ? { framesAddress } : {}),
+        ...(tracing ? { frameTracer: tracing.frameServerTracer } : {}),
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
-      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
+      const extra = { metrics: metrics?.url, ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}) };
+      serveUntilStopped(running.address, close, logger, extra);
     });
 
   program
@@ -108,23 +119,31 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
     .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
+    .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
+    .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const graph = loadManifestFile(o.graph);
+      const manifest = loadManifestFile(o.graph);
+      const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
       const logger = createLogger(`${graph.name}-executor`, logLevel);
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
-      for (const kv of o.nodeAddress) {
-        const i = kv.indexOf('=');
-        const name = kv.slice(0, i);
-        if (i < 1 || !findNode(graph, name)) {
-          throw usageError(`--node-address ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+      const parse = (flag: string, kvs: string[], into: Record<string, string>): void => {
+        for (const kv of kvs) {
+          const i = kv.indexOf('=');
+          const name = kv.slice(0, i);
+          if (i < 1 || !findNode(graph, name)) {
+            throw usageError(`${flag} ${kv}: expected <node>=<address> with a node of ${o.graph}`);
+          }
+          into[name] = kv.slice(i + 1);
         }
-        addresses[name] = kv.slice(i + 1);
-      }
+      };
+      parse('--node-address', o.nodeAddress, addresses);
+      const framesAddresses: Record<string, string> = {};
+      parse('--node-frames-address', o.nodeFramesAddress, framesAddresses);
       const address = port !== undefined ? `0.0.0.0:${port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
@@ -133,8 +152,10 @@ export function registerServe(program: Command): void {
         addresses,
         address,
         logger,
+        framesAddresses,
         serverInterceptors: tracing?.serverInterceptors,
         clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
+        ...(tracing ? { frameTracer: (n: NodeSpec, a: string) => tracing.frameClientTracer(n, a) } : {}),
         traceId: tracing ? () => tracing.currentTraceId() : undefined,
         onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,

@@ -11,12 +11,14 @@ interface UpFlags {
   address: string;
   port?: string;
   transport: string;
+  hopTransport?: string;
   logLevel: string;
   metrics: boolean;
   traceExporter?: string;
   traceEndpoint?: string;
   traceSampleRatio?: string;
 }
+import { hopTransportFlag } from './serve';
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
@@ -27,6 +29,7 @@ export function registerUp(program: Command): void {
     .option('-a, --address <addr>', 'executor listen address (port 0 picks a free port)', '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
+    .option('--hop-transport <kind>', "grpc or frames between the executor and the nodes (overrides spec.hopTransport)")
     .option('--log-level <level>', 'log level of every process', 'info')
     .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
     .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
@@ -48,6 +51,7 @@ export function registerUp(program: Command): void {
         manifestPath: file,
         executorAddress: port !== undefined ? `127.0.0.1:${port}` : o.address,
         transport,
+        ...(o.hopTransport ? { hopTransport: hopTransportFlag(o.hopTransport) } : {}),
         logger,
         childArgs: ['--log-level', logLevel],
         metrics: o.metrics && (graph.metrics?.enabled ?? true),
@@ -71,7 +75,9 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
-      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes)`);
+      const hops = o.hopTransport ?? graph.hopTransport;
+      const what = `${n} nodes + executor = ${n + 1} processes; hops over ${hops}`;
+      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
       if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
     });
 }

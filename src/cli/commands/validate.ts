@@ -14,7 +14,8 @@ export function registerValidate(program: Command): void {
         console.log(`${'  '.repeat(depth)}${n.name} ${n.type} ${n.endpoint ? `endpoint ${n.endpoint}` : n.implementation}`);
         n.children.forEach((c) => line(c, depth + 1));
       };
-      console.log(`${g.name}: ${walkNodes(g.graph).length} nodes, codec ${g.codec}, deadline ${g.deadlineMs} ms`);
+      const hops = `hops over ${g.hopTransport}`;
+      console.log(`${g.name}: ${walkNodes(g.graph).length} nodes, codec ${g.codec}, ${hops}, deadline ${g.deadlineMs} ms`);
       line(g.graph, 1);
     });
 }

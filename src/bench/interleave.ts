@@ -1,0 +1,96 @@
+import type { NodeSpec } from '../graph/spec';
+import { analyseLevel, type LevelResult } from './analysis';
+import { runLevel, warm, type LevelRun } from './load';
+import { ProcWatch, type ProcUsage, type WatchedProcess } from './procstat';
+import type { BenchTarget } from './target';
+
+/**
+ * The concurrency sweep over one or more arms (the same graph behind different hop transports, all running at
+ * once). With several arms each level is measured in rounds, the arms taking turns (in a rotating order), and each
+ * arm's turns are pooled: on a shared machine whose speed drifts by tens of percent within minutes, drift then hits
+ * every arm alike and the ratios between them stay meaningful. One arm and one round is the plain sweep.
+ */
+
+export interface Arm {
+  tag: string;
+  target: BenchTarget;
+  procs: () => WatchedProcess[];
+}
+
+export interface SweepOptions {
+  durationS: number;
+  warmupS: number;
+  stability: number;
+  root?: NodeSpec;
+  /** turns per arm and level (1 for a single arm) */
+  rounds: number;
+  label: (what: string) => void;
+}
+
+export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions): Promise<LevelResult[][]> {
+  const max = Math.max(...levels);
+  const min = Math.min(...levels);
+  // Warm-up at both ends of the sweep: JIT tiers for the one-request-at-a-time path and the busy path, channels,
+  // onnxruntime's first-run allocations. Measured on this machine: grpc-js calls get 2-3x cheaper after ~10k calls.
+  const warmMs = o.warmupS * 1000;
+  for (const arm of arms) {
+    o.label(`${arm.tag} warm-up`);
+    const w1 = await warm(arm.target, min, warmMs / 2);
+    const w2 = await warm(arm.target, max, warmMs / 2);
+    const errors = [...w1.errors, ...w2.errors];
+    if (errors.length && w1.requests + w2.requests === errors.length) {
+      throw new Error(`${arm.target.label}: every warm-up request failed: ${errors[0]}`);
+    }
+  }
+  const out: LevelResult[][] = arms.map(() => []);
+  for (const c of levels) {
+    const parts: { run: LevelRun; usage: ProcUsage[] }[][] = arms.map(() => []);
+    for (let r = 0; r < o.rounds; r++) {
+      for (let k = 0; k < arms.length; k++) {
+        const i = (k + r) % arms.length;
+        const arm = arms[i] as Arm;
+        const watch = new ProcWatch(arm.procs);
+        watch.start();
+        const windowMs = (o.durationS * 1000) / 3 / o.rounds;
+        const run = await runLevel(arm.target, { concurrency: c, windowMs, stableWindows: 3, maxWindows: 6, stability: o.stability }, (p) =>
+          o.label(`${arm.tag} c=${c}${o.rounds > 1 ? ` round ${r + 1}/${o.rounds}` : ''} ${p.lastThroughput.toFixed(1)} req/s p50 ${p.lastP50.toFixed(2)} ms`),
+        );
+        parts[i]?.push({ run, usage: watch.stop() });
+      }
+    }
+    parts.forEach((p, i) => out[i]?.push(analyseLevel(pool(p.map((x) => x.run)), o.root, poolUsage(p))));
+  }
+  return out;
+}
+
+/** One arm's turns at one level as one run. */
+function pool(runs: LevelRun[]): LevelRun {
+  if (runs.length === 1) return runs[0] as LevelRun;
+  return {
+    concurrency: (runs[0] as LevelRun).concurrency,
+    samples: runs.flatMap((r) => r.samples),
+    windows: runs.flatMap((r) => r.windows),
+    counted: runs.reduce((a, r) => a + r.counted, 0),
+    stable: runs.every((r) => r.stable),
+    seconds: runs.reduce((a, r) => a + r.seconds, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    errorExamples: runs.flatMap((r) => r.errorExamples).slice(0, 3),
+  };
+}
+
+/** CPU % over the arm's own turns, weighted by their length; memory as at the last turn. */
+function poolUsage(parts: { run: LevelRun; usage: ProcUsage[] }[]): ProcUsage[] {
+  if (parts.length === 1) return (parts[0] as { usage: ProcUsage[] }).usage;
+  const last = (parts[parts.length - 1] as { usage: ProcUsage[] }).usage;
+  return last.map((u) => {
+    let cpu = 0;
+    let secs = 0;
+    for (const p of parts) {
+      const x = p.usage.find((v) => v.pid === u.pid);
+      if (!x) continue;
+      cpu += x.cpuPercent * p.run.seconds;
+      secs += p.run.seconds;
+    }
+    return { ...u, cpuPercent: secs > 0 ? Math.round((cpu / secs) * 10) / 10 : u.cpuPercent };
+  });
+}

@@ -1,0 +1,118 @@
+import { Code, InferError, type HopFields } from '../errors';
+import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { GraphSpec, NodeSpec } from '../graph/spec';
+import type { InferMessage } from '../message/message';
+import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
+import { fromServiceError } from '../rpc/status';
+import { FrameChannel } from '../transport/client';
+import type { FrameClientTracer } from '../transport/tracing';
+
+/**
+ * NodeClient over the framed transport (src/transport): one FrameChannel per node, many calls in flight on it. The
+ * hop carries exactly what the gRPC hop carries — the graph's hop codec serialises the message — and fails the same
+ * way: an InferError with the node's own status, the message prefixed with the hop (node and method); the per-call
+ * observer hears the round trip and the node's compute time.
+ */
+export class FramedNodeClient implements Pick<NodeClient, 'call'> {
+  private readonly channels = new Map<string, FrameChannel>();
+  private readonly tracers = new Map<string, FrameClientTracer>();
+
+  constructor(
+    private readonly graph: GraphSpec,
+    /** node name → frame address (unix:/path or host:port) */
+    private readonly addresses: Record<string, string>,
+    /** Tracing: a client span per hop, W3C context in the request frame; none when tracing is off. */
+    private readonly tracer?: (node: NodeSpec, address: string) => FrameClientTracer,
+  ) {}
+
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
+  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
+    const { codec } = this.graph;
+    const context = `node '${node.name}' (${hopMethodLabel(codec, method)})`;
+    const hop: HopFields = { node: node.name, method };
+    if (opts.signal.aborted) {
+      return Promise.reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
+    }
+    const wire = hopWire(codec, method);
+    const observe = (opts as ObservedHopOptions).observe;
+    let request: unknown;
+    let body: Buffer;
+    let channel: FrameChannel;
+    try {
+      request = wire.encode(input);
+      body = wire.serialize(request);
+      channel = this.channel(node);
+    } catch (err) {
+      return Promise.reject(fromServiceError(err, context, hop));
+    }
+    const traced = this.tracerOf(node, channel.address)?.start(wire.path);
+    traced?.span.request(request);
+    const t0 = performance.now();
+    return channel
+      .call(method, codec === 'flatbuffers' ? 'flatbuffers' : 'seldon', body, {
+        deadline: opts.deadline,
+        signal: opts.signal,
+        ...(traced?.traceparent ? { traceparent: traced.traceparent } : {}),
+        ...(traced?.tracestate ? { tracestate: traced.tracestate } : {}),
+      })
+      .then(
+        (r) => {
+          const ms = performance.now() - t0;
+          let msg: InferMessage;
+          try {
+            const reply = wire.deserialize(r.body);
+            traced?.span.response(reply);
+            msg = wire.decode(reply);
+          } catch (err) {
+            const e = fromServiceError(err, `${context}: bad reply`, hop);
+            traced?.span.end(e.code, e.message, r.computeUs);
+            observe?.(node, method, ms, r.computeUs, e);
+            throw e;
+          }
+          traced?.span.end(Code.OK, undefined, r.computeUs);
+          observe?.(node, method, ms, r.computeUs);
+          return msg;
+        },
+        (err: unknown) => {
+          const e = fromServiceError(err, context, hop);
+          traced?.span.end(e.code, err instanceof Error ? err.message : String(err));
+          observe?.(node, method, performance.now() - t0, undefined, e);
+          throw e;
+        },
+      );
+  }
+
+  private tracerOf(node: NodeSpec, address: string): FrameClientTracer | undefined {
+    if (!this.tracer) return undefined;
+    let t = this.tracers.get(node.name);
+    if (!t) this.tracers.set(node.name, (t = this.tracer(node, address)));
+    return t;
+  }
+
+  private channel(node: NodeSpec): FrameChannel {
+    let c = this.channels.get(node.name);
+    if (!c) {
+      const address = this.addresses[node.name];
+      if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no frame address known for node '${node.name}'`);
+      c = new FrameChannel(address, { maxMessageBytes: node.runtime.maxMessageBytes });
+      this.channels.set(node.name, c);
+    }
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
+  }
+}

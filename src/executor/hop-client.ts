@@ -1,0 +1,71 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import type { ModelMetadata } from '../components/api';
+import type { InferMessage } from '../message/message';
+import type { FrameClientTracer } from '../transport/tracing';
+import { FramedNodeClient } from './framed-node-client';
+import { GrpcNodeClient } from './grpc-node-client';
+
+/**
+ * The executor's choice of hop transport, per node: frames (src/transport) for the nodes it has a frame address
+ * for when the graph says `hopTransport: frames`, gRPC for everything else — `endpoint:` nodes (a Seldon component
+ * speaks gRPC only) and nodes started without a frame listener (Kubernetes, `infergraph node` by hand).
+ */
+export interface HopClientOptions {
+  graph: GraphSpec;
+  /** node name → gRPC address */
+  addresses: Record<string, string>;
+  /** node name → frame address, for the nodes that listen for frames */
+  framesAddresses?: Record<string, string>;
+  grpcInterceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[];
+  frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
+}
+
+export class HopClient implements NodeClient {
+  private readonly grpc: GrpcNodeClient;
+  private readonly frames: FramedNodeClient | undefined;
+  private readonly framed = new Set<string>();
+
+  constructor(o: HopClientOptions) {
+    this.grpc = new GrpcNodeClient(o.graph, o.addresses, o.grpcInterceptors);
+    if (o.graph.hopTransport === 'frames' && o.framesAddresses) {
+      for (const n of walkNodes(o.graph.graph)) if (!n.endpoint && o.framesAddresses[n.name]) this.framed.add(n.name);
+      if (this.framed.size) this.frames = new FramedNodeClient(o.graph, o.framesAddresses, o.frameTracer);
+    }
+  }
+
+  /** 'frames' or 'grpc': what a hop to `node` travels over. */
+  transportOf(node: NodeSpec): 'frames' | 'grpc' {
+    return this.frames && this.framed.has(node.name) ? 'frames' : 'grpc';
+  }
+
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
+  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
+    const c: Pick<NodeClient, 'call'> = this.frames && this.framed.has(node.name) ? this.frames : this.grpc;
+    return method === 'aggregate'
+      ? c.call(node, method, input as InferMessage[], opts)
+      : c.call(node, method, input as InferMessage, opts);
+  }
+
+  /** Metadata stays on gRPC: it is rare, and every node serves Seldon's Metadata rpc. */
+  metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata> {
+    return this.grpc.metadata(node, opts);
+  }
+
+  close(): void {
+    this.grpc.close();
+    this.frames?.close();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The frame format of the framed hop transport (see README "Hop transports"). One frame:
+ *
+ *   u32 bodyLength | u16 headLength | u8 type | u8 version | u32 requestId | head (headLength bytes) | body
+ *
+ * little-endian. The fixed prefix is 12 bytes; `head` holds the type's small fields and `body` the message bytes
+ * (exactly what the gRPC hop carries: a serialized SeldonMessage / SeldonMessageList, or a FlatBuffer). The body's
+ * length comes first so a receiver can refuse a frame over its message limit before buffering a byte of it.
+ *
+ *   REQUEST  head: u8 method | u8 codec | f64 deadline (ms since epoch, 0 none) | u8 n + traceparent | u16 n + tracestate
+ *   RESPONSE head: f64 compute µs (NaN when the node did not measure); body: the reply message
+ *   ERROR    head: u8 status code | utf-8 message (rest of head)
+ *   CANCEL   no head, no body: the caller gave up on `requestId`
+ *
+ * Nothing here touches sockets; reader.ts parses a byte stream into these frames.
+ */
+
+export const FRAME_VERSION = 1;
+export const PREFIX_BYTES = 12;
+/** Head fields are small and bounded: a longer head is a malformed frame, not a big message. */
+export const MAX_HEAD_BYTES = 0xffff;
+
+export const FrameType = { REQUEST: 1, RESPONSE: 2, ERROR: 3, CANCEL: 4 } as const;
+export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
+
+/** Node methods by wire number; the order is the protocol: append only. */
+export const METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate'] as const;
+export type FrameMethod = (typeof METHODS)[number];
+const METHOD_NUMBER: Record<FrameMethod, number> = {
+  predict: 0,
+  transformInput: 1,
+  transformOutput: 2,
+  route: 3,
+  aggregate: 4,
+};
+
+/** How the body is encoded: a Seldon protobuf message (the tftensor / tensor / ndarray codecs) or a FlatBuffer. */
+export const BODY_CODECS = ['seldon', 'flatbuffers'] as const;
+export type BodyCodec = (typeof BODY_CODECS)[number];
+
+export interface RequestFrame {
+  type: typeof FrameType.REQUEST;
+  id: number;
+  method: FrameMethod;
+  codec: BodyCodec;
+  /** ms since epoch; undefined: none */
+  deadline: number | undefined;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  body: Buffer;
+}
+
+export interface ResponseFrame {
+  type: typeof FrameType.RESPONSE;
+  id: number;
+  computeUs: number | undefined;
+  body: Buffer;
+}
+
+export interface ErrorFrame {
+  type: typeof FrameType.ERROR;
+  id: number;
+  code: number;
+  message: string;
+}
+
+export interface CancelFrame {
+  type: typeof FrameType.CANCEL;
+  id: number;
+}
+
+export type Frame = RequestFrame | ResponseFrame | ErrorFrame | CancelFrame;
+
+/** A frame the peer sent that this side cannot parse: the connection is closed with this reason. */
+export class FrameFormatError extends Error {
+  override readonly name = 'FrameFormatError';
+}
+
+function prefix(type: FrameTypeValue, id: number, headLength: number, bodyLength: number): Buffer {
+  const b = Buffer.allocUnsafe(PREFIX_BYTES + headLength);
+  b.writeUInt32LE(bodyLength, 0);
+  b.writeUInt16LE(headLength, 4);
+  b.writeUInt8(type, 6);
+  b.writeUInt8(FRAME_VERSION, 7);
+  b.writeUInt32LE(id >>> 0, 8);
+  return b;
+}
+
+/**
+ * Encodes a request's prefix and head; the body goes out as its own write after it (no copy of the payload).
+ * Trace context that does not fit its length field is dropped rather than truncated into something invalid.
+ */
+export function encodeRequestHead(f: Omit<RequestFrame, 'type'>): Buffer {
+  const tp = f.traceparent && f.traceparent.length <= 0xff ? Buffer.from(f.traceparent, 'latin1') : undefined;
+  const ts = f.tracestate && Buffer.byteLength(f.tracestate) <= 0x7fff ? Buffer.from(f.tracestate, 'utf8') : undefined;
+  const headLength = 1 + 1 + 8 + 1 + (tp?.length ?? 0) + 2 + (ts?.length ?? 0);
+  const b = prefix(FrameType.REQUEST, f.id, headLength, f.body.length);
+  let o = PREFIX_BYTES;
+  o = b.writeUInt8(METHOD_NUMBER[f.method], o);
+  o = b.writeUInt8(f.codec === 'flatbuffers' ? 1 : 0, o);
+  o = b.writeDoubleLE(f.deadline ?? 0, o);
+  o = b.writeUInt8(tp?.length ?? 0, o);
+  if (tp) o += tp.copy(b, o);
+  o = b.writeUInt16LE(ts?.length ?? 0, o);
+  if (ts) ts.copy(b, o);
+  return b;
+}
+
+export function encodeResponseHead(id: number, computeUs: number | undefined, bodyLength: number): Buffer {
+  const b = prefix(FrameType.RESPONSE, id, 8, bodyLength);
+  b.writeDoubleLE(computeUs ?? NaN, PREFIX_BYTES);
+  return b;
+}
+
+/** The whole error frame. Messages are cut to fit the head (they are for people, and 64 KB is plenty). */
+export function encodeError(id: number, code: number, message: string): Buffer {
+  let text = Buffer.from(message, 'utf8');
+  if (text.length > MAX_HEAD_BYTES - 1) text = text.subarray(0, MAX_HEAD_BYTES - 1);
+  const b = prefix(FrameType.ERROR, id, 1 + text.length, 0);
+  b.writeUInt8(code & 0xff, PREFIX_BYTES);
+  text.copy(b, PREFIX_BYTES + 1);
+  return b;
+}
+
+export function encodeCancel(id: number): Buffer {
+  return prefix(FrameType.CANCEL, id, 0, 0);
+}
+
+/** The fixed prefix, parsed; checked for what can be checked before the rest arrives. */
+export interface FramePrefix {
+  bodyLength: number;
+  headLength: number;
+  type: FrameTypeValue;
+  id: number;
+}
+
+export function parsePrefix(b: Buffer, o = 0): FramePrefix {
+  const bodyLength = b.readUInt32LE(o);
+  const headLength = b.readUInt16LE(o + 4);
+  const type = b.readUInt8(o + 6);
+  const version = b.readUInt8(o + 7);
+  const id = b.readUInt32LE(o + 8);
+  if (version !== FRAME_VERSION) throw new FrameFormatError(`frame version ${version}, expected ${FRAME_VERSION}`);
+  if (type < FrameType.REQUEST || type > FrameType.CANCEL) throw new FrameFormatError(`unknown frame type ${type}`);
+  if ((type === FrameType.ERROR || type === FrameType.CANCEL) && bodyLength !== 0) {
+    throw new FrameFormatError(`${type === FrameType.ERROR ? 'ERROR' : 'CANCEL'} frame with a ${bodyLength}-byte body`);
+  }
+  if (type === FrameType.CANCEL && headLength !== 0)
+    throw new FrameFormatError(`CANCEL frame with a ${headLength}-byte head`);
+  if (type === FrameType.RESPONSE && headLength !== 8)
+    throw new FrameFormatError(`RESPONSE head of ${headLength} bytes, expected 8`);
+  if (type === FrameType.ERROR && headLength < 1) throw new FrameFormatError('ERROR frame without a status code');
+  if (type === FrameType.REQUEST && headLength < 13)
+    throw new FrameFormatError(`REQUEST head of ${headLength} bytes, shorter than its fixed fields`);
+  return { bodyLength, headLength, type: type as FrameTypeValue, id };
+}
+
+/** The frame from its parsed prefix, head bytes and body. */
+export function parseFrame(p: FramePrefix, head: Buffer, body: Buffer): Frame {
+  switch (p.type) {
+    case FrameType.REQUEST:
+      return parseRequest(p, head, body);
+    case FrameType.RESPONSE:
+      return { type: FrameType.RESPONSE, id: p.id, computeUs: finite(head.readDoubleLE(0)), body };
+    case FrameType.ERROR: {
+      const code = head.readUInt8(0);
+      if (code === 0 || code > 16) throw new FrameFormatError(`ERROR frame with status code ${code}`);
+      return { type: FrameType.ERROR, id: p.id, code, message: head.toString('utf8', 1) };
+    }
+    case FrameType.CANCEL:
+      return { type: FrameType.CANCEL, id: p.id };
+  }
+}
+
+const finite = (x: number): number | undefined => (Number.isFinite(x) ? x : undefined);
+
+function parseRequest(p: FramePrefix, head: Buffer, body: Buffer): RequestFrame {
+  const m = head.readUInt8(0);
+  const method = METHODS[m];
+  if (method === undefined) throw new FrameFormatError(`REQUEST with unknown method ${m}`);
+  const c = head.readUInt8(1);
+  if (c > 1) throw new FrameFormatError(`REQUEST with unknown body codec ${c}`);
+  const deadline = head.readDoubleLE(2);
+  if (!(deadline >= 0)) throw new FrameFormatError(`REQUEST with deadline ${deadline}`);
+  let o = 10;
+  const tpLen = head.readUInt8(o++);
+  if (o + tpLen + 2 > head.length) throw new FrameFormatError('REQUEST traceparent runs past the head');
+  const traceparent = tpLen ? head.toString('latin1', o, o + tpLen) : undefined;
+  o += tpLen;
+  const tsLen = head.readUInt16LE(o);
+  o += 2;
+  if (o + tsLen !== head.length)
+    throw new FrameFormatError(`REQUEST head of ${head.length} bytes does not match its fields (${o + tsLen})`);
+  const tracestate = tsLen ? head.toString('utf8', o, o + tsLen) : undefined;
+  return {
+    type: FrameType.REQUEST,
+    id: p.id,
+    method,
+    codec: BODY_CODECS[c] as BodyCodec,
+    deadline: deadline === 0 ? undefined : deadline,
+    traceparent,
+    tracestate,
+    body,
+  };
+}

@@ -1,0 +1,250 @@
+import net from 'node:net';
+import { Code, toInferError } from '../errors';
+import type { Logger } from '../util/logger';
+import { boundAddress, parseFrameAddress, removeStaleSocket } from './address';
+import {
+  encodeError,
+  encodeResponseHead,
+  FrameType,
+  type BodyCodec,
+  type Frame,
+  type FrameMethod,
+  type RequestFrame,
+} from './frame';
+import { FrameReader } from './reader';
+import type { FrameServerTracer, FrameSpan } from './tracing';
+
+/**
+ * The node's side of the framed transport: accepts connections on a unix socket or TCP port and hands each REQUEST
+ * to an abstract handler (the node runtime decodes the message and runs the component). Per request: an abort
+ * signal (fired by a CANCEL frame, the deadline, or the connection closing), the caller's absolute deadline
+ * (enforced here too: the work is aborted and DEADLINE_EXCEEDED answered when it passes) and its trace context.
+ * A bad frame closes only its connection, with the reason logged; nothing a peer sends can throw out of here.
+ */
+
+export interface FrameRequest {
+  method: FrameMethod;
+  codec: BodyCodec;
+  body: Buffer;
+  deadline: number | undefined;
+  signal: AbortSignal;
+  /** the server span of this call when tracing is on: the handler adds the decoded request and reply to it */
+  span: FrameSpan | undefined;
+}
+
+export interface FrameReply {
+  body: Buffer;
+  /** the component's own time, µs */
+  computeUs: number | undefined;
+}
+
+export type FrameHandler = (req: FrameRequest) => Promise<FrameReply>;
+
+export interface FrameServerOptions {
+  address: string;
+  /** largest request and reply body, bytes (the node's maxMessageBytes) */
+  maxMessageBytes: number;
+  handler: FrameHandler;
+  logger: Logger;
+  /** for messages: "node 'x'" */
+  name: string;
+  tracer?: FrameServerTracer;
+  /** span name per request, e.g. seldon.protos.Model/Predict */
+  methodPath?: (method: FrameMethod, codec: BodyCodec) => string;
+}
+
+export interface RunningFrameServer {
+  address: string;
+  close(): Promise<void>;
+}
+
+export async function listenFrames(opts: FrameServerOptions): Promise<RunningFrameServer> {
+  const target = parseFrameAddress(opts.address);
+  if ('path' in target) removeStaleSocket(target.path);
+  const conns = new Set<FrameServerConnection>();
+  const server = net.createServer((socket) => {
+    const c = new FrameServerConnection(socket, opts, () => conns.delete(c));
+    conns.add(c);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen for frames on ${opts.address}: ${err.message}`)));
+    if ('path' in target) server.listen(target.path, resolve);
+    else server.listen(target.port, target.host, resolve);
+  });
+  server.on('error', (err) => opts.logger.error({ err: err.message }, 'frame server error'));
+  return {
+    address: boundAddress(target, server),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of conns) c.close('server shutting down');
+      }),
+  };
+}
+
+interface InFlight {
+  abort: AbortController;
+  timer: NodeJS.Timeout | undefined;
+  /** why it ended without an answer: the span's status */
+  gone?: [code: number, details: string];
+}
+
+class FrameServerConnection {
+  private readonly inflight = new Map<number, InFlight>();
+  private readonly reader: FrameReader;
+  private closed = false;
+  private readonly peer: string;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly opts: FrameServerOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.peer = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unix peer';
+    if (socket.remoteAddress) socket.setNoDelay(true);
+    this.reader = new FrameReader(opts.maxMessageBytes, {
+      frame: (f) => this.onFrame(f),
+      oversized: (p) => {
+        if (p.type === FrameType.REQUEST) {
+          this.send(
+            encodeError(
+              p.id,
+              Code.RESOURCE_EXHAUSTED,
+              `${opts.name}: request of ${p.bodyLength} bytes is over the message limit of ${opts.maxMessageBytes} bytes`,
+            ),
+          );
+        } else
+          this.fail(`${p.bodyLength}-byte frame of type ${p.type} over the limit of ${opts.maxMessageBytes} bytes`);
+      },
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.closed) return;
+      try {
+        this.reader.push(chunk);
+      } catch (err) {
+        this.fail((err as Error).message);
+      }
+    });
+    // A reply that cannot go out yet: stop reading new requests until the peer takes what is queued.
+    socket.on('drain', () => {
+      if (!this.closed) socket.resume();
+    });
+    socket.on('error', (err) => opts.logger.debug({ peer: this.peer, err: err.message }, 'frame connection error'));
+    socket.on('close', () => {
+      if (!this.closed && this.reader.pending > 0) {
+        opts.logger.warn(
+          { peer: this.peer, bytes: this.reader.pending },
+          'frame connection closed in the middle of a frame (truncated)',
+        );
+      }
+      this.teardown();
+    });
+  }
+
+  close(reason: string): void {
+    this.opts.logger.debug({ peer: this.peer, reason }, 'closing frame connection');
+    this.teardown();
+    this.socket.end();
+  }
+
+  private fail(reason: string): void {
+    this.opts.logger.warn({ peer: this.peer, reason }, 'malformed frame: closing the connection');
+    this.teardown();
+    this.socket.destroy();
+  }
+
+  private teardown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const f of this.inflight.values()) {
+      if (f.timer) clearTimeout(f.timer);
+      f.gone = [Code.CANCELLED, 'connection closed'];
+      f.abort.abort();
+    }
+    this.inflight.clear();
+    this.onClose();
+  }
+
+  private send(frame: Buffer, body?: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    let ok: boolean;
+    if (body && body.length > 0) {
+      this.socket.cork();
+      this.socket.write(frame);
+      ok = this.socket.write(body);
+      this.socket.uncork();
+    } else ok = this.socket.write(frame);
+    if (!ok) this.socket.pause();
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.type === FrameType.CANCEL) {
+      const c = this.inflight.get(f.id);
+      if (!c) return;
+      this.inflight.delete(f.id);
+      if (c.timer) clearTimeout(c.timer);
+      c.gone = [Code.CANCELLED, 'cancelled by the caller'];
+      c.abort.abort();
+      return;
+    }
+    if (f.type !== FrameType.REQUEST) return this.fail(`a node accepts REQUEST and CANCEL frames, got type ${f.type}`);
+    if (this.inflight.has(f.id)) return this.fail(`request id ${f.id} is already in flight`);
+    this.start(f);
+  }
+
+  private start(f: RequestFrame): void {
+    const { opts } = this;
+    const abort = new AbortController();
+    const entry: InFlight = { abort, timer: undefined };
+    if (f.deadline !== undefined) {
+      const left = f.deadline - Date.now();
+      if (left <= 0)
+        return this.send(
+          encodeError(f.id, Code.DEADLINE_EXCEEDED, `${opts.name}: deadline passed before the call started`),
+        );
+      entry.timer = setTimeout(() => {
+        if (this.inflight.get(f.id) !== entry) return;
+        this.inflight.delete(f.id);
+        entry.gone = [Code.DEADLINE_EXCEEDED, 'deadline exceeded'];
+        abort.abort();
+        this.send(encodeError(f.id, Code.DEADLINE_EXCEEDED, `${opts.name}: deadline exceeded`));
+      }, left);
+    }
+    this.inflight.set(f.id, entry);
+    const span = opts.tracer?.start(opts.methodPath?.(f.method, f.codec) ?? f.method, f.traceparent, f.tracestate);
+    const req: FrameRequest = {
+      method: f.method,
+      codec: f.codec,
+      body: f.body,
+      deadline: f.deadline,
+      signal: abort.signal,
+      span,
+    };
+    const run = (): Promise<FrameReply> => opts.handler(req);
+    (span ? span.run(run) : run()).then(
+      (reply) => {
+        if (!this.settle(f.id, entry)) return span?.end(...(entry.gone ?? [Code.CANCELLED, 'cancelled']));
+        if (reply.body.length > opts.maxMessageBytes) {
+          const msg = `${opts.name}: reply of ${reply.body.length} bytes is over the message limit of ${opts.maxMessageBytes} bytes`;
+          span?.end(Code.RESOURCE_EXHAUSTED, msg);
+          return this.send(encodeError(f.id, Code.RESOURCE_EXHAUSTED, msg));
+        }
+        span?.end(Code.OK);
+        this.send(encodeResponseHead(f.id, reply.computeUs, reply.body.length), reply.body);
+      },
+      (err: unknown) => {
+        const e = toInferError(err);
+        span?.end(e.code, e.message);
+        if (this.settle(f.id, entry)) this.send(encodeError(f.id, e.code, e.message));
+      },
+    );
+  }
+
+  /** True when this request is still owed an answer (not cancelled, timed out or its connection gone). */
+  private settle(id: number, entry: InFlight): boolean {
+    if (this.inflight.get(id) !== entry) return false;
+    this.inflight.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
+    return true;
+  }
+}
