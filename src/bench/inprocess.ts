@@ -1,6 +1,6 @@
 import type { Component } from '../components/api';
 import { CollectingCallContext } from '../components/call-context';
-import { loadComponentDefinition } from '../components/registry';
+import { loadNodeComponent } from '../node/component-loader';
 import { unimplemented } from '../errors';
 import type { ObservedHopOptions } from '../executor/grpc-node-client';
 import { GraphExecutor } from '../graph/executor';
@@ -37,8 +37,9 @@ export class LocalNodeClient implements NodeClient {
     try {
       for (const node of walkNodes(graph.graph)) {
         if (node.endpoint) throw new Error(`node '${node.name}' is an external endpoint (${node.endpoint}): it cannot run in-process`);
-        const def = loadComponentDefinition(node.implementation);
-        const params: Record<string, ParamValue> = { ...node.parameters };
+        const loaded = loadNodeComponent(node, graph.baseDir);
+        const def = loaded.def;
+        const params: Record<string, ParamValue> = { ...loaded.params };
         if (def.name === 'onnx-model' && opts.onnxThreads !== undefined) params.intraOpThreads = opts.onnxThreads;
         const component = await def.create(params, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger: opts.logger });
         // Registered before load() so a failure further on still closes it.

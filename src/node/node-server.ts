@@ -1,7 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Component, ComponentDefinition } from '../components/api';
+import type { Component } from '../components/api';
 import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
-import { loadComponentDefinition } from '../components/registry';
 import { unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import { emptyMeta, type InferMessage, type Payload, type TensorEncoding } from '../message/message';
@@ -16,6 +15,7 @@ import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { Logger } from '../util/logger';
+import { loadNodeComponent } from './component-loader';
 
 /**
  * The node runtime: hosts one component behind the Seldon services its node type needs (plus Generic), health and
@@ -52,8 +52,8 @@ export interface RunningNode {
 
 export async function startNodeServer(opts: NodeServerOptions): Promise<RunningNode> {
   const { node, graph, logger } = opts;
-  const def: ComponentDefinition = loadComponentDefinition(node.implementation);
-  const component = await def.create(node.parameters, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger });
+  const { def, params } = loadNodeComponent(node, graph.baseDir);
+  const component = await def.create(params, { nodeName: node.name, nodeType: node.type, baseDir: graph.baseDir, logger });
   const t0 = performance.now();
   await component.load?.();
   logger.info({ node: node.name, implementation: def.name, loadMs: Math.round(performance.now() - t0) }, 'component loaded');

@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors';
-import { traceEndpointProblem } from '../graph/manifest';
+import { traceEndpointProblem } from '../graph/endpoint';
 import { TRACE_EXPORTERS, type TraceExporterKind, type TracingSpec } from '../graph/spec';
 
 /**

@@ -9,6 +9,7 @@ import type { TypedArray } from '../../tensor/dtype';
 import { shapeToString, type Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentDefinition } from '../api';
 import { Params } from './common';
+import { CATALOG } from './catalog';
 
 const NAME = 'average-combiner';
 
@@ -78,15 +79,7 @@ export function averageWeights(values: Record<string, ParamValue>): number[] | u
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description: "Element-wise mean of the children's tensors (identical shapes), optionally weighted.",
-  types: ['COMBINER'],
-  parameters: {
-    weights: {
-      type: 'string',
-      description: 'Comma-separated non-negative weights, one per child in order; normalised by their sum. Default: equal.',
-    },
-  },
+  ...CATALOG['average-combiner'],
   create(params): Component {
     return new AverageCombiner(averageWeights(params));
   },

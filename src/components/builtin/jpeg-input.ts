@@ -18,6 +18,7 @@ import type { CallContext, Component, ComponentContext, ComponentDefinition } fr
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { pillowBilinearResizeCrop } from './resample';
+import { CATALOG } from './catalog';
 
 const NAME = 'jpeg-input';
 const FAIL_ON = ['none', 'truncated', 'error', 'warning'] as const;
@@ -253,34 +254,7 @@ export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputCo
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description:
-    'ImageNet preprocessing: JPEG/PNG/WebP binData -> EXIF orientation, RGB, resize shorter side (bilinear), centre crop, ' +
-    '/255, mean/std normalisation -> float32 NCHW [1,3,crop,crop] tftensor named "input".',
-  types: ['TRANSFORMER'],
-  parameters: {
-    resize: { type: 'integer', default: 256, description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.' },
-    crop: { type: 'integer', default: 224, description: 'Side of the centre crop (pixels); must not exceed resize.' },
-    mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel (R,G,B) mean subtracted after /255.' },
-    std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel (R,G,B) standard deviation divided by.' },
-    maxPixels: {
-      type: 'integer',
-      default: 40_000_000,
-      description: 'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
-    },
-    outputDtype: {
-      type: 'string',
-      default: 'float32',
-      description: "'float32' (normalised) or 'uint8' (the cropped pixels unnormalised, still NCHW).",
-    },
-    failOn: {
-      type: 'string',
-      default: 'truncated',
-      description:
-        "Decoder strictness (sharp failOn): 'truncated' rejects cut-off images but accepts benign libjpeg warnings, " +
-        "as Pillow does; 'warning' also rejects images with corrupt data segments; 'none' decodes whatever it can.",
-    },
-  },
+  ...CATALOG['jpeg-input'],
   create(params, ctx: ComponentContext): Component {
     const cfg = jpegInputConfig(params);
     configureSharp();

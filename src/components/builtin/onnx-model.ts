@@ -18,6 +18,7 @@ import type { CallContext, Component, ComponentContext, ComponentDefinition, Com
 import { Params, softmaxRows, throwIfGone } from './common';
 import { readMetadataProps } from './onnx-metadata-props';
 import { normalisationTable, normalisePlanar } from './uint8-normalise';
+import { CATALOG } from './catalog';
 
 const NAME = 'onnx-model';
 /** metadata_props key our model generator writes into synthetic (random-weight) models. */
@@ -269,32 +270,7 @@ function meanStd(p: Params): { mean: number[]; std: number[] } {
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description: 'Runs an ONNX model with onnxruntime-node (CPU): one tensor in, validated against the model, one tensor out.',
-  types: ['MODEL'],
-  parameters: {
-    model: { type: 'path', required: true, description: 'The .onnx file (relative to the manifest folder).' },
-    intraOpThreads: { type: 'integer', default: 1, description: 'ORT intra-op threads (0 = one per core).' },
-    interOpThreads: { type: 'integer', default: 1, description: 'ORT inter-op threads (0 = one per core).' },
-    spinning: {
-      type: 'boolean',
-      default: false,
-      description: 'Let ORT worker threads busy-wait between ops; off by default because it starves other nodes on shared cores.',
-    },
-    graphOptimization: { type: 'string', default: 'all', description: "ORT graph optimisation level: 'disabled', 'basic', 'extended' or 'all'." },
-    softmax: { type: 'boolean', default: false, description: 'Apply softmax along the last axis of the output (raw scores -> probabilities).' },
-    inputName: { type: 'string', description: "Model input to feed (default: the model's only input)." },
-    outputName: { type: 'string', description: "Model output to return (default: the model's first output)." },
-    normalizeUint8: {
-      type: 'boolean',
-      default: false,
-      description:
-        'Accept uint8 [N,C,H,W] pixels (jpeg-input outputDtype: uint8, a quarter of the bytes on the wire) and normalise them here, ' +
-        '(v/255 - mean)/std per channel, exactly as jpeg-input would; float32 input is still taken as it is.',
-    },
-    mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel mean for normalizeUint8 (after /255).' },
-    std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel standard deviation for normalizeUint8.' },
-  },
+  ...CATALOG['onnx-model'],
   create(params, ctx: ComponentContext): Component {
     return new OnnxModel(onnxModelConfig(params), ctx);
   },

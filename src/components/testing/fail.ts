@@ -1,20 +1,14 @@
 import { Code, InferError, type CodeValue } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
 import type { Payload } from '../../message/message';
+import { CATALOG } from './catalog';
 
 /**
  * Fails every request with gRPC status `code` (or exits the process when `exit` is set), after `delayMs`.
  * Tests use it to prove error propagation and sibling cancellation.
  */
 export default defineComponent({
-  name: 'fail',
-  description: 'fails every request with the given gRPC status code and message (tests)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'],
-  parameters: {
-    code: { type: 'integer', default: Code.FAILED_PRECONDITION, description: 'gRPC status code to answer with' },
-    message: { type: 'string', default: 'failing on purpose', description: 'error message' },
-    delayMs: { type: 'integer', default: 0, description: 'wait this long before failing' },
-  },
+  ...CATALOG['fail'],
   create(params, ctx) {
     const fail = async (_input: unknown, call: CallContext): Promise<never> => {
       const delay = params.delayMs as number;

@@ -1,14 +1,10 @@
 import type { Payload } from '../../message/message';
 import { defineComponent, type CallContext } from '../api';
+import { CATALOG } from './catalog';
 
 /** Returns its input unchanged; serves any single-input node type. Tests use it to prove the walk. */
 export default defineComponent({
-  name: 'identity',
-  description: 'returns its input unchanged (tests, debugging)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
-  parameters: {
-    tag: { type: 'string', description: 'if set, adds the tag {<tag>: <node name>} to every response' },
-  },
+  ...CATALOG['identity'],
   create(params, ctx) {
     const tag = params.tag as string | undefined;
     const pass = (input: Payload, call: CallContext): Payload => {

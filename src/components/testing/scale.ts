@@ -3,16 +3,11 @@ import { describePayload } from '../../message/message';
 import type { Tensor } from '../../tensor/tensor';
 import { defineComponent, type CallContext } from '../api';
 import type { Payload } from '../../message/message';
+import { CATALOG } from './catalog';
 
 /** Multiplies a numeric tensor by `factor` and adds `offset` (float32 out). A stand-in for a model in tests. */
 export default defineComponent({
-  name: 'scale',
-  description: 'y = x * factor + offset on a numeric tensor (tests, examples)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
-  parameters: {
-    factor: { type: 'number', required: true, description: 'multiplier' },
-    offset: { type: 'number', default: 0, description: 'added after scaling' },
-  },
+  ...CATALOG['scale'],
   create(params, ctx) {
     const factor = params.factor as number;
     const offset = params.offset as number;

@@ -1,18 +1,14 @@
 import { deadlineExceeded } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
 import type { Payload } from '../../message/message';
+import { CATALOG } from './catalog';
 
 /**
  * Waits `ms` then returns its input; stops early (CANCELLED/DEADLINE_EXCEEDED) when the call is aborted.
  * Tests use it to prove deadline propagation and sibling cancellation reach the node.
  */
 export default defineComponent({
-  name: 'sleep',
-  description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
-  parameters: {
-    ms: { type: 'integer', required: true, description: 'how long to wait' },
-  },
+  ...CATALOG['sleep'],
   create(params, ctx) {
     const ms = params.ms as number;
     const run = (input: Payload, call: CallContext): Promise<Payload> =>

@@ -2,15 +2,11 @@ import { invalidArgument } from '../../errors';
 import { describePayload } from '../../message/message';
 import { shapeToString } from '../../tensor/tensor';
 import { defineComponent } from '../api';
+import { CATALOG } from './catalog';
 
 /** Element-wise sum or mean of its children's tensors (float32 out). */
 export default defineComponent({
-  name: 'sum-combiner',
-  description: "element-wise sum (mode: sum) or mean (mode: mean) of the children's tensors",
-  types: ['COMBINER'],
-  parameters: {
-    mode: { type: 'string', default: 'sum', description: "'sum' or 'mean'" },
-  },
+  ...CATALOG['sum-combiner'],
   create(params, ctx) {
     const mode = params.mode as string;
     if (mode !== 'sum' && mode !== 'mean') throw new Error(`mode must be 'sum' or 'mean', got '${mode}'`);
