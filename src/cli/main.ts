@@ -3,9 +3,11 @@ import { Command } from 'commander';
 import { ConfigError, InferError, codeName } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
+import { registerCrd } from './commands/crd';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
 import { registerPredict } from './commands/predict';
+import { registerRender } from './commands/render';
 import { registerServe } from './commands/serve';
 import { registerUp } from './commands/up';
 import { registerValidate } from './commands/validate';
@@ -21,6 +23,8 @@ registerModels(program);
 registerEval(program);
 registerComponents(program);
 registerBench(program);
+registerRender(program);
+registerCrd(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);

@@ -49,7 +49,7 @@ export function leafProblem(f: Field, v: unknown): string | undefined {
     case 'boolean':
       return typeof v === 'boolean' ? undefined : `must be true or false, ${got(v)}`;
     case 'quantity':
-      return (typeof v === 'number' && v >= 0) || (typeof v === 'string' && QUANTITY.test(v))
+      return (typeof v === 'number' && Number.isInteger(v) && v >= 0) || (typeof v === 'string' && QUANTITY.test(v))
         ? undefined
         : `must be a Kubernetes quantity (e.g. 500m, 2, 1.5Gi), ${got(v)}`;
     case 'scalar':

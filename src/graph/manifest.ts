@@ -40,6 +40,8 @@ export const DEFAULTS = {
 export interface ValidateOptions {
   /** Load user component modules to check their node types and parameters (runs their code). */
   loadModules?: boolean;
+  /** Do not even check that user module files exist: they live in another image (the operator validates this way). */
+  skipModuleFiles?: boolean;
   /** Loads a user module's definition; given by the caller so that src/graph itself never loads one. */
   loadModule?: (file: string) => { types: readonly NodeType[]; parameters: Record<string, import('../components/api').ParamSchema> };
 }
@@ -175,7 +177,7 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
     const user = isModulePath(implementation);
     if (user) implementation = path.resolve(ctx.baseDir, implementation);
     try {
-      const info = !user ? builtinInfo(implementation) : ctx.opts.loadModules ? loadUserModule(implementation, ctx.opts) : checkModuleExists(implementation);
+      const info = !user ? builtinInfo(implementation) : ctx.opts.loadModules ? loadUserModule(implementation, ctx.opts) : ctx.opts.skipModuleFiles ? undefined : checkModuleExists(implementation);
       if (info) {
         if (!info.types.includes(type)) {
           p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${info.types.join(', ')})`);
