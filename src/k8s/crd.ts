@@ -44,7 +44,7 @@ export function openApiOf(f: Field, depth: number): OpenApi {
     case 'list':
       return { type: 'array', ...d, items: openApiOf(f.items, depth) };
     case 'node':
-      return depth < NODE_DEPTH
+      return depth + 1 < NODE_DEPTH
         ? objectOf({ ...NODE_SCHEMA, description: f.description }, depth + 1)
         : { type: 'object', description: `${f.description} (deeper than ${NODE_DEPTH} levels: checked by the operator)`, 'x-kubernetes-preserve-unknown-fields': true };
     case 'opaque':
