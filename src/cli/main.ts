@@ -6,6 +6,7 @@ import { registerComponents } from './commands/components';
 import { registerCrd } from './commands/crd';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
+import { registerOperator } from './commands/operator';
 import { registerPredict } from './commands/predict';
 import { registerRender } from './commands/render';
 import { registerServe } from './commands/serve';
@@ -25,6 +26,7 @@ registerComponents(program);
 registerBench(program);
 registerRender(program);
 registerCrd(program);
+registerOperator(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);
