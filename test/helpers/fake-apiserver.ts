@@ -104,6 +104,11 @@ export class FakeApiServer {
     return strip(this.upsert('inferencegraphs', obj.metadata.namespace ?? 'default', obj, 'kubectl'));
   }
 
+  /** Any object, written as another client would. */
+  put(plural: string, obj: Obj): Obj {
+    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'other'));
+  }
+
   deleteObject(plural: string, namespace: string, name: string): boolean {
     const key = `${plural}/${namespace}/${name}`;
     const o = this.store.get(key);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ClientNodeApi } from '../../src/k8s/operator/client-node-api';
 import { startOperator, type RunningOperator } from '../../src/k8s/operator/run';
 import { createLogger } from '../../src/util/logger';
@@ -125,6 +125,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
   });
 
   it('update: a node added, one removed, replicas changed — pruned, scaled, rewired, with a PDB', async () => {
+    // Left behind by an older operator version that named things differently: pruned too.
+    const labels = { 'infergraph.dev/graph': 'test-ensemble', 'app.kubernetes.io/managed-by': 'infergraph-operator' };
+    fake.put('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'test-ensemble-old', namespace: NS, labels }, data: {} });
+    fake.put('networkpolicies', { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'test-ensemble-old', namespace: NS, labels }, spec: { podSelector: {} } });
     const doc = graphDoc();
     const ensemble = doc.spec.graph.children[0].children[0];
     ensemble.children = [
@@ -144,7 +148,7 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     assert.match(fake.get('configmaps', NS, 'test-ensemble-manifest')?.data['graph.yaml'], /model-c/);
     assert.deepEqual(graph()?.status.nodes.find((n: Obj) => n.name === 'model-a'), { name: 'model-a', replicas: 3, readyReplicas: 3 });
     const deleted = fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path.split('/').slice(-2).join('/')).sort();
-    assert.deepEqual(deleted, ['deployments/test-ensemble-model-b', 'services/test-ensemble-model-b']);
+    assert.deepEqual(deleted, ['configmaps/test-ensemble-old', 'deployments/test-ensemble-model-b', 'networkpolicies/test-ensemble-old', 'services/test-ensemble-model-b']);
   });
 
   it('an invalid manifest: Degraded with the validator messages and a Warning event; nothing running is touched', async () => {
@@ -236,6 +240,28 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(owned(), []);
     assert.equal(fake.requests.slice(n).filter((r) => r.method === 'PATCH').length, 0);
+  });
+
+  it('k8s/operator.yaml grants exactly what these requests needed (least privilege), no more', () => {
+    const objs = parseAllDocuments(readFileSync(path.join(REPO, 'k8s/operator.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+    const rules = objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').flatMap((o) => o.rules as Obj[]);
+    const needed = new Set<string>();
+    for (const r of fake.requests) {
+      const parts = r.path.split('/').filter(Boolean);
+      const core = parts[0] === 'api';
+      const rest = parts.slice(core ? 2 : 3);
+      if (rest.length === 0) continue; // discovery: allowed to every authenticated user (system:discovery)
+      const group = core ? '' : parts[1];
+      const i = rest[0] === 'namespaces' ? 2 : 0;
+      const [resource, name, sub] = [rest[i], rest[i + 1], rest[i + 2]];
+      const verb = { GET: name ? 'get' : r.query.watch === 'true' ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[r.method];
+      needed.add(`${group}|${resource}${sub ? `/${sub}` : ''}|${verb}`);
+      // A server-side apply that creates the object is authorized as create as well.
+      if (r.contentType === 'application/apply-patch+yaml') needed.add(`${group}|${resource}|create`);
+    }
+    const granted = new Set(rules.flatMap((rule) => rule.apiGroups.flatMap((g: string) => rule.resources.flatMap((res: string) => rule.verbs.map((v: string) => `${g}|${res}|${v}`)))));
+    assert.deepEqual([...needed].filter((n) => !granted.has(n)).sort(), [], 'requests the RBAC rules do not allow');
+    assert.deepEqual([...granted].filter((g) => !needed.has(g)).sort(), [], 'rules no request needed');
   });
 
   it('infergraph operator (the CLI) reconciles, answers /readyz, and exits 0 on SIGTERM releasing its lease', async () => {
