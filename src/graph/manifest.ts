@@ -224,7 +224,7 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
   if (volumes) out.volumes = volumes;
   const names = new Set((volumes ?? []).map((v) => v.name));
   volumes?.forEach((v, i) => {
-    if (Object.keys(v).length !== 2) p.add(`${at}.volumes[${i}]`, 'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)');
+    if (typeof v.name === 'string' && Object.keys(v).filter((k) => k !== 'name').length !== 1) p.add(`${at}.volumes[${i}]`, 'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)');
   });
   const mounts = (r.volumeMounts as NodeRuntime['volumeMounts'] | undefined)?.filter((m) => isObj(m));
   if (mounts) out.volumeMounts = mounts;
