@@ -92,7 +92,6 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const ctx: NodeContext = { p, seen, baseDir, graphMax: maxMessageBytes, opts };
   const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', ctx) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
-  if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const executor = spec.executor === undefined ? undefined : validateExecutor(spec.executor, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));

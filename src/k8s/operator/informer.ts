@@ -67,9 +67,11 @@ export class Informer {
       }
       // Watch until the version expires (then re-list) or we are stopped.
       while (!this.stopped) {
+        const t0 = Date.now();
         const end = await this.watchOnce(rv, (v) => (rv = v));
         if (end === 'gone') break;
-        if (end === 'error') await pause();
+        // A watch the server (or a proxy) ends at once is retried with backoff, not in a tight loop.
+        if (end === 'error' || Date.now() - t0 < 1000) await pause();
         else failures = 0;
       }
     }

@@ -35,15 +35,20 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   });
   let controller: Controller | undefined;
   let stopping: Promise<void> | undefined;
+  // A controller stopped after losing the lease may still finish a reconcile: the next one starts after it.
+  let previous: Promise<void> = Promise.resolve();
   elector.run(
     () => {
-      controller = new Controller(o.api, o);
-      controller.start();
+      void previous.then(() => {
+        if (!elector.isLeader || stopping) return;
+        controller = new Controller(o.api, o);
+        controller.start();
+      });
     },
     () => {
       const c = controller;
       controller = undefined;
-      void c?.stop();
+      previous = c ? c.stop() : previous;
     },
   );
   const server = o.healthAddress ? await listen(o.healthAddress, () => elector.contacted) : undefined;
@@ -53,6 +58,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     healthAddress: address && typeof address === 'object' ? `${address.address}:${address.port}` : undefined,
     stop: () =>
       (stopping ??= (async () => {
+        await previous;
         await controller?.stop();
         await elector.stop();
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
