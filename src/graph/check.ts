@@ -41,11 +41,14 @@ export function leafProblem(f: Field, v: unknown): string | undefined {
   switch (f.type) {
     case 'integer': {
       const range = f.maximum === undefined ? `>= ${f.minimum}` : `from ${f.minimum} to ${f.maximum}`;
-      const ok = typeof v === 'number' && Number.isInteger(v) && v >= f.minimum && (f.maximum === undefined || v <= f.maximum);
+      const ok =
+        typeof v === 'number' && Number.isInteger(v) && v >= f.minimum && (f.maximum === undefined || v <= f.maximum);
       return ok ? undefined : `must be an integer ${range}, ${got(v)}`;
     }
     case 'number':
-      return typeof v === 'number' && v >= f.minimum && v <= f.maximum ? undefined : `must be a number from ${f.minimum} to ${f.maximum}, ${got(v)}`;
+      return typeof v === 'number' && v >= f.minimum && v <= f.maximum
+        ? undefined
+        : `must be a number from ${f.minimum} to ${f.maximum}, ${got(v)}`;
     case 'boolean':
       return typeof v === 'boolean' ? undefined : `must be true or false, ${got(v)}`;
     case 'quantity':
@@ -55,10 +58,12 @@ export function leafProblem(f: Field, v: unknown): string | undefined {
     case 'scalar':
       return typeof v === 'object' && v !== null ? 'must be a scalar' : undefined;
     case 'string': {
-      if (typeof v !== 'string') return `must be ${f.pattern ? f.pattern.means : f.enum ? `one of ${f.enum.join(', ')}` : 'a string'}, ${got(v)}`;
+      if (typeof v !== 'string')
+        return `must be ${f.pattern ? f.pattern.means : f.enum ? `one of ${f.enum.join(', ')}` : 'a string'}, ${got(v)}`;
       if (f.enum && !f.enum.includes(v)) return `must be one of ${f.enum.join(', ')}, ${got(v)}`;
       const tooLong = f.maxLength !== undefined && v.length > f.maxLength;
-      if (f.pattern && (tooLong || !new RegExp(f.pattern.regex).test(v))) return `must be ${f.pattern.means}, ${got(v)}`;
+      if (f.pattern && (tooLong || !new RegExp(f.pattern.regex).test(v)))
+        return `must be ${f.pattern.means}, ${got(v)}`;
       if (tooLong) return `must be at most ${f.maxLength} characters, ${got(v)}`;
       return undefined;
     }
@@ -110,11 +115,18 @@ export function checkField(f: Field, raw: unknown, at: At, p: Problems, required
 }
 
 /** An object's known fields checked, unknown ones reported, defaults filled (nested objects only when given). */
-export function checkObject(f: ObjectField, raw: unknown, at: At, p: Problems, skip: readonly string[] = []): Obj | undefined {
+export function checkObject(
+  f: ObjectField,
+  raw: unknown,
+  at: At,
+  p: Problems,
+  skip: readonly string[] = [],
+): Obj | undefined {
   const fields = Object.keys(f.properties);
   if (!isObj(raw)) return report(p, at, `must be a mapping with ${fields.join(', ')}`);
   p.keys(at.where, raw, fields);
-  for (const k of f.required ?? []) if (raw[k] === undefined && !skip.includes(k)) p.add(at.where, `missing required field '${k}'`);
+  for (const k of f.required ?? [])
+    if (raw[k] === undefined && !skip.includes(k)) p.add(at.where, `missing required field '${k}'`);
   const out: Obj = {};
   for (const [k, sub] of Object.entries(f.properties)) {
     if (skip.includes(k)) continue;
@@ -127,6 +139,7 @@ export function checkObject(f: ObjectField, raw: unknown, at: At, p: Problems, s
 /** The defaults of an object's leaf fields, e.g. the restart policy when the manifest gives none. */
 export function defaultsOf(f: ObjectField): Obj {
   const out: Obj = {};
-  for (const [k, sub] of Object.entries(f.properties)) if ('default' in sub && sub.default !== undefined) out[k] = sub.default;
+  for (const [k, sub] of Object.entries(f.properties))
+    if ('default' in sub && sub.default !== undefined) out[k] = sub.default;
   return out;
 }

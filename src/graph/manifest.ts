@@ -7,7 +7,17 @@ import { checkField, checkObject, defaultsOf, isObj, Problems, type Obj } from '
 import { endpointProblem, traceEndpointProblem } from './endpoint';
 import { applyParamSchema, parseParams } from './params';
 import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Field, type ObjectField } from './schema';
-import type { ExecutorRuntime, GraphSpec, HopCodec, ModelSource, NodeRuntime, NodeSpec, NodeType, ParamValue, TracingSpec } from './spec';
+import type {
+  ExecutorRuntime,
+  GraphSpec,
+  HopCodec,
+  ModelSource,
+  NodeRuntime,
+  NodeSpec,
+  NodeType,
+  ParamValue,
+  TracingSpec,
+} from './spec';
 
 export { endpointProblem, traceEndpointProblem };
 
@@ -43,7 +53,10 @@ export interface ValidateOptions {
   /** Do not even check that user module files exist: they live in another image (the operator validates this way). */
   skipModuleFiles?: boolean;
   /** Loads a user module's definition; given by the caller so that src/graph itself never loads one. */
-  loadModule?: (file: string) => { types: readonly NodeType[]; parameters: Record<string, import('../components/api').ParamSchema> };
+  loadModule?: (file: string) => {
+    types: readonly NodeType[];
+    parameters: Record<string, import('../components/api').ParamSchema>;
+  };
 }
 
 export function loadManifestFile(file: string, opts: ValidateOptions = {}): GraphSpec {
@@ -56,7 +69,12 @@ export function loadManifestFile(file: string, opts: ValidateOptions = {}): Grap
   return parseManifest(text, path.dirname(path.resolve(file)), file, opts);
 }
 
-export function parseManifest(text: string, baseDir: string, source = 'manifest', opts: ValidateOptions = {}): GraphSpec {
+export function parseManifest(
+  text: string,
+  baseDir: string,
+  source = 'manifest',
+  opts: ValidateOptions = {},
+): GraphSpec {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -67,11 +85,18 @@ export function parseManifest(text: string, baseDir: string, source = 'manifest'
   return validateManifest(doc, baseDir, source, opts);
 }
 
-export function validateManifest(doc: unknown, baseDir: string, source = 'manifest', opts: ValidateOptions = {}): GraphSpec {
+export function validateManifest(
+  doc: unknown,
+  baseDir: string,
+  source = 'manifest',
+  opts: ValidateOptions = {},
+): GraphSpec {
   const p = new Problems();
-  if (!isObj(doc)) throw new ConfigError([`${source}: a manifest must be a YAML mapping with apiVersion, kind, metadata, spec`]);
+  if (!isObj(doc))
+    throw new ConfigError([`${source}: a manifest must be a YAML mapping with apiVersion, kind, metadata, spec`]);
   p.keys('(root)', doc, Object.keys(MANIFEST_SCHEMA.properties));
-  if (doc.apiVersion !== API_VERSION) p.add('apiVersion', `must be '${API_VERSION}', got ${JSON.stringify(doc.apiVersion)}`);
+  if (doc.apiVersion !== API_VERSION)
+    p.add('apiVersion', `must be '${API_VERSION}', got ${JSON.stringify(doc.apiVersion)}`);
   if (doc.kind !== KIND) p.add('kind', `must be '${KIND}', got ${JSON.stringify(doc.kind)}`);
 
   const meta = isObj(doc.metadata) ? doc.metadata : {};
@@ -95,7 +120,16 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const executor = spec.executor === undefined ? undefined : validateExecutor(spec.executor, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
+  const out: GraphSpec = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name,
+    baseDir,
+    deadlineMs,
+    codec,
+    maxMessageBytes,
+    graph,
+  };
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
   if (executor) out.executor = executor;
@@ -119,7 +153,10 @@ function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
 function validateExecutor(raw: unknown, p: Problems): ExecutorRuntime | undefined {
   const e = checkObject(EXECUTOR, raw, { where: 'spec.executor' }, p);
   if (!e) return undefined;
-  const out: ExecutorRuntime = { replicas: e.replicas as number, env: (e.env as Record<string, string> | undefined) ?? {} };
+  const out: ExecutorRuntime = {
+    replicas: e.replicas as number,
+    env: (e.env as Record<string, string> | undefined) ?? {},
+  };
   if (e.image !== undefined) out.image = e.image as string;
   if (e.resources !== undefined) out.resources = e.resources as ExecutorRuntime['resources'];
   return out;
@@ -147,7 +184,10 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
     else seen.set(name, where);
   }
 
-  const type = (checkField(NODE_SCHEMA.properties.type as Field, o.type, { where: at, label: 'type' }, p, true) as NodeType | undefined) ?? 'MODEL';
+  const type =
+    (checkField(NODE_SCHEMA.properties.type as Field, o.type, { where: at, label: 'type' }, p, true) as
+      | NodeType
+      | undefined) ?? 'MODEL';
 
   const childrenRaw = o.children === undefined ? [] : o.children;
   const children: NodeSpec[] = [];
@@ -157,7 +197,8 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
       if (isObj(c)) children.push(validateNode(c, `${where}.children[${i}]`, ctx));
       else p.add(`${where}.children[${i}]`, 'must be a node mapping');
     });
-  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0) p.add(at, `${type} needs at least one child`);
+  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0)
+    p.add(at, `${type} needs at least one child`);
 
   let endpoint: string | undefined;
   if (o.endpoint !== undefined) {
@@ -176,10 +217,19 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
     const user = isModulePath(implementation);
     if (user) implementation = path.resolve(ctx.baseDir, implementation);
     try {
-      const info = !user ? builtinInfo(implementation) : ctx.opts.loadModules ? loadUserModule(implementation, ctx.opts) : ctx.opts.skipModuleFiles ? undefined : checkModuleExists(implementation);
+      const info = !user
+        ? builtinInfo(implementation)
+        : ctx.opts.loadModules
+          ? loadUserModule(implementation, ctx.opts)
+          : ctx.opts.skipModuleFiles
+            ? undefined
+            : checkModuleExists(implementation);
       if (info) {
         if (!info.types.includes(type)) {
-          p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${info.types.join(', ')})`);
+          p.add(
+            at,
+            `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${info.types.join(', ')})`,
+          );
         }
         parameters = applyParamSchema(info.parameters, rawParams, at, p, ctx.baseDir);
       }
@@ -194,7 +244,8 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
 
 /** Without loading it: the parameters stay as written until the node process checks them against the module. */
 function checkModuleExists(file: string): undefined {
-  if (!existsSync(file) && !existsSync(`${file}.js`)) throw new Error(`cannot load component module ${file}: no such file`);
+  if (!existsSync(file) && !existsSync(`${file}.js`))
+    throw new Error(`cannot load component module ${file}: no such file`);
   return undefined;
 }
 
@@ -205,7 +256,12 @@ function loadUserModule(file: string, opts: ValidateOptions): ReturnType<NonNull
 
 function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntime {
   const { p } = ctx;
-  const out: NodeRuntime = { maxMessageBytes: ctx.graphMax, env: {}, restart: { ...DEFAULTS.restart }, replicas: DEFAULTS.replicas };
+  const out: NodeRuntime = {
+    maxMessageBytes: ctx.graphMax,
+    env: {},
+    restart: { ...DEFAULTS.restart },
+    replicas: DEFAULTS.replicas,
+  };
   if (raw === undefined) return out;
   if (!isObj(raw)) {
     p.add(at, 'must be a mapping');
@@ -223,12 +279,17 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
   if (volumes) out.volumes = volumes;
   const names = new Set((volumes ?? []).map((v) => v.name));
   volumes?.forEach((v, i) => {
-    if (typeof v.name === 'string' && Object.keys(v).filter((k) => k !== 'name').length !== 1) p.add(`${at}.volumes[${i}]`, 'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)');
+    if (typeof v.name === 'string' && Object.keys(v).filter((k) => k !== 'name').length !== 1)
+      p.add(
+        `${at}.volumes[${i}]`,
+        'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)',
+      );
   });
   const mounts = (r.volumeMounts as NodeRuntime['volumeMounts'] | undefined)?.filter((m) => isObj(m));
   if (mounts) out.volumeMounts = mounts;
   mounts?.forEach((m, i) => {
-    if (typeof m.name === 'string' && !names.has(m.name)) p.add(`${at}.volumeMounts[${i}]`, `no volume named '${m.name}' in runtime.volumes`);
+    if (typeof m.name === 'string' && !names.has(m.name))
+      p.add(`${at}.volumeMounts[${i}]`, `no volume named '${m.name}' in runtime.volumes`);
   });
   if (r.models !== undefined) out.models = modelSource(r.models as Obj, `${at}.models`, names, p);
   return out;
@@ -238,7 +299,8 @@ function modelSource(m: Obj, at: string, volumes: Set<string>, p: Problems): Mod
   const mountPath = m.mountPath as string;
   const extra = (allowed: string[]): void => {
     for (const k of ['volume', 'image', 'path']) {
-      if (m[k] !== undefined && !allowed.includes(k) && !(k === 'path' && m.path === '/models')) p.add(at, `'${k}' does not apply to source ${String(m.source)}`);
+      if (m[k] !== undefined && !allowed.includes(k) && !(k === 'path' && m.path === '/models'))
+        p.add(at, `'${k}' does not apply to source ${String(m.source)}`);
     }
   };
   switch (m.source) {

@@ -30,7 +30,8 @@ export function parseParams(raw: unknown, at: string, p: Problems): Record<strin
   }
   for (const [k, v] of Object.entries(raw)) {
     if (Array.isArray(v)) out[k] = v.join(',');
-    else if (typeof v === 'object' && v !== null) p.add(`${at}.parameters.${k}`, 'must be a scalar or a list of scalars');
+    else if (typeof v === 'object' && v !== null)
+      p.add(`${at}.parameters.${k}`, 'must be a scalar or a list of scalars');
     else if (v !== null) out[k] = v as ParamValue;
   }
   return out;
@@ -84,5 +85,8 @@ export function applyParamSchema(
 
 /** `${VAR}` and `${VAR:-default}` in path parameters, so one manifest works with data in different places. */
 function expandEnv(s: string): string {
-  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? '');
+  return s.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (_m, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? '',
+  );
 }

@@ -83,7 +83,10 @@ export type Field =
   | NodeRef
   | OpaqueField;
 
-const DNS_LABEL = { regex: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', means: "a DNS-1123 label (lowercase letters, digits, '-', at most 63)" };
+const DNS_LABEL = {
+  regex: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+  means: "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
+};
 const ABS_PATH = { regex: '^/', means: 'an absolute path' };
 
 const quantities = (what: string): ObjectField => ({
@@ -103,7 +106,10 @@ const POD_FIELDS: Record<string, Field> = {
     default: 1,
     description: 'Processes (locally) or pods (Kubernetes) serving this; the executor balances over them.',
   },
-  image: { type: 'string', description: 'Container image on Kubernetes (default: the image the operator or render uses).' },
+  image: {
+    type: 'string',
+    description: 'Container image on Kubernetes (default: the image the operator or render uses).',
+  },
   resources: {
     type: 'object',
     description: 'Kubernetes resource requests and limits of the container.',
@@ -148,7 +154,12 @@ const RUNTIME: ObjectField = {
       description: 'Restart policy of the local runner (`infergraph up`).',
       properties: {
         maxRestarts: { type: 'integer', minimum: 0, default: 10, description: 'Restarts before the graph is stopped.' },
-        initialBackoffMs: { type: 'integer', minimum: 1, default: 200, description: 'First restart delay, doubled each time.' },
+        initialBackoffMs: {
+          type: 'integer',
+          minimum: 1,
+          default: 200,
+          description: 'First restart delay, doubled each time.',
+        },
         maxBackoffMs: { type: 'integer', minimum: 1, default: 10_000, description: 'Largest restart delay.' },
       },
     },
@@ -162,7 +173,11 @@ const RUNTIME: ObjectField = {
         properties: { name: { type: 'string', pattern: DNS_LABEL, maxLength: 63, description: 'Volume name.' } },
       },
     },
-    volumeMounts: { type: 'list', description: 'Mounts of runtime.volumes into the node container.', items: VOLUME_MOUNT },
+    volumeMounts: {
+      type: 'list',
+      description: 'Mounts of runtime.volumes into the node container.',
+      items: VOLUME_MOUNT,
+    },
     models: {
       type: 'object',
       description:
@@ -191,14 +206,29 @@ const NODE: ObjectField = {
   required: ['name', 'type'],
   properties: {
     name: { type: 'string', pattern: DNS_LABEL, maxLength: 63, description: 'Node name, a DNS-1123 label, unique.' },
-    type: { type: 'string', enum: NODE_TYPES, description: 'MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER or ROUTER.' },
-    implementation: { type: 'string', description: 'A built-in component name, or a module path relative to the manifest.' },
+    type: {
+      type: 'string',
+      enum: NODE_TYPES,
+      description: 'MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER or ROUTER.',
+    },
+    implementation: {
+      type: 'string',
+      description: 'A built-in component name, or a module path relative to the manifest.',
+    },
     parameters: {
       type: 'opaque',
-      description: "Component parameters: a mapping, or Seldon's list of {name, value, type}; checked against the component.",
+      description:
+        "Component parameters: a mapping, or Seldon's list of {name, value, type}; checked against the component.",
     },
-    children: { type: 'list', description: 'Child nodes, called in parallel.', items: { type: 'node', description: 'A child node.' } },
-    endpoint: { type: 'string', description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.' },
+    children: {
+      type: 'list',
+      description: 'Child nodes, called in parallel.',
+      items: { type: 'node', description: 'A child node.' },
+    },
+    endpoint: {
+      type: 'string',
+      description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.',
+    },
     runtime: RUNTIME,
   },
 };
@@ -217,7 +247,12 @@ export const MANIFEST_SCHEMA = {
       required: ['graph'],
       properties: {
         graph: { ...NODE, description: 'The root node.' },
-        deadlineMs: { type: 'integer', minimum: 1, default: 10_000, description: 'End-to-end deadline when the client sends none.' },
+        deadlineMs: {
+          type: 'integer',
+          minimum: 1,
+          default: 10_000,
+          description: 'End-to-end deadline when the client sends none.',
+        },
         codec: { type: 'string', enum: HOP_CODECS, default: 'tftensor', description: 'Tensor encoding on hops.' },
         maxMessageBytes: {
           type: 'integer',
@@ -231,8 +266,17 @@ export const MANIFEST_SCHEMA = {
           required: ['exporter'],
           properties: {
             exporter: { type: 'string', enum: TRACE_EXPORTERS, description: 'none, jaeger, otlp-grpc or otlp-http.' },
-            endpoint: { type: 'string', description: 'OTLP http(s) URL, or a Jaeger collector URL or agent host:port.' },
-            sampleRatio: { type: 'number', minimum: 0, maximum: 1, default: 1, description: 'Fraction of new traces sampled.' },
+            endpoint: {
+              type: 'string',
+              description: 'OTLP http(s) URL, or a Jaeger collector URL or agent host:port.',
+            },
+            sampleRatio: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              default: 1,
+              description: 'Fraction of new traces sampled.',
+            },
           },
         },
         executor: {

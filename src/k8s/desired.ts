@@ -42,7 +42,12 @@ import {
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; ownerReferences?: OwnerReference[] } & Json;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  } & Json;
   [k: string]: unknown;
 }
 
@@ -72,16 +77,29 @@ const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export function kubernetesProblems(g: GraphSpec): string[] {
   const problems: string[] = [];
   const names = [executorName(g.name), manifestConfigMapName(g.name)];
-  if (!DNS_1035.test(g.name)) problems.push(`metadata.name: '${g.name}' must start with a letter on Kubernetes (Service names are DNS-1035 labels)`);
+  if (!DNS_1035.test(g.name))
+    problems.push(
+      `metadata.name: '${g.name}' must start with a letter on Kubernetes (Service names are DNS-1035 labels)`,
+    );
   for (const n of spawned(g)) {
     const obj = nodeObjectName(g.name, n.name);
-    if (obj.length > MAX_NAME) problems.push(`${n.path} (${n.name}): object name '${obj}' is ${obj.length} characters, over ${MAX_NAME}; shorten the graph or node name`);
-    if (names.includes(obj)) problems.push(`${n.path} (${n.name}): object name '${obj}' collides with the graph's own ${obj.endsWith('-executor') ? 'executor' : 'manifest ConfigMap'}`);
+    if (obj.length > MAX_NAME)
+      problems.push(
+        `${n.path} (${n.name}): object name '${obj}' is ${obj.length} characters, over ${MAX_NAME}; shorten the graph or node name`,
+      );
+    if (names.includes(obj))
+      problems.push(
+        `${n.path} (${n.name}): object name '${obj}' collides with the graph's own ${obj.endsWith('-executor') ? 'executor' : 'manifest ConfigMap'}`,
+      );
     for (const v of n.runtime.volumes ?? []) {
-      if (v.name.startsWith(RESERVED_VOLUME_PREFIX)) problems.push(`${n.path} (${n.name}).runtime.volumes: name '${v.name}' is reserved (prefix ${RESERVED_VOLUME_PREFIX})`);
+      if (v.name.startsWith(RESERVED_VOLUME_PREFIX))
+        problems.push(
+          `${n.path} (${n.name}).runtime.volumes: name '${v.name}' is reserved (prefix ${RESERVED_VOLUME_PREFIX})`,
+        );
     }
   }
-  for (const name of names) if (name.length > MAX_NAME) problems.push(`metadata.name: object name '${name}' is over ${MAX_NAME} characters`);
+  for (const name of names)
+    if (name.length > MAX_NAME) problems.push(`metadata.name: object name '${name}' is over ${MAX_NAME} characters`);
   return problems;
 }
 
@@ -104,7 +122,12 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   const hash = createHash('sha256').update(manifestYaml).digest('hex').slice(0, 16);
   const cm = manifestConfigMapName(g.name);
   const out: KubeObject[] = [
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cm, graphLabels(g.name, 'manifest')), data: { 'graph.yaml': manifestYaml } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta(cm, graphLabels(g.name, 'manifest')),
+      data: { 'graph.yaml': manifestYaml },
+    },
   ];
 
   const nodeAddresses: string[] = [];
@@ -127,7 +150,11 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
       securityContext: CONTAINER_SECURITY,
       volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
     };
-    const pod = podSpec([container], [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)], models.initContainers);
+    const pod = podSpec(
+      [container],
+      [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
+      models.initContainers,
+    );
     out.push(service(meta(name, labels), selector, NODE_PORT, true));
     out.push(deployment(meta(name, labels), selector, labels, n.runtime.replicas, hash, pod));
     if (n.runtime.replicas > 1) out.push(pdb(meta(name, labels), selector));
@@ -151,7 +178,16 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     volumeMounts: baseMounts(),
   };
   out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false));
-  out.push(deployment(meta(ex, exLabels), exSelector, exLabels, exRuntime.replicas, hash, podSpec([executor], baseVolumes(cm), [])));
+  out.push(
+    deployment(
+      meta(ex, exLabels),
+      exSelector,
+      exLabels,
+      exRuntime.replicas,
+      hash,
+      podSpec([executor], baseVolumes(cm), []),
+    ),
+  );
   if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
   out.push(...networkPolicies(g.name, meta));
   return out;
@@ -161,7 +197,10 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
 export function manifestText(m: DesiredInput['manifest'], name: string): string {
   const metadata: Json = { name };
   if (typeof m.metadata.namespace === 'string') metadata.namespace = m.metadata.namespace;
-  return stringify({ apiVersion: m.apiVersion, kind: m.kind, metadata, spec: m.spec }, { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringify(
+    { apiVersion: m.apiVersion, kind: m.kind, metadata, spec: m.spec },
+    { lineWidth: 0, aliasDuplicateObjects: false },
+  );
 }
 
 const opt = (key: string, v: unknown): Json => (v === undefined ? {} : { [key]: v });
@@ -201,7 +240,12 @@ function deployment(
   };
 }
 
-function service(metadata: KubeObject['metadata'], selector: Record<string, string>, port: number, headless: boolean): KubeObject {
+function service(
+  metadata: KubeObject['metadata'],
+  selector: Record<string, string>,
+  port: number,
+  headless: boolean,
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -215,11 +259,19 @@ function service(metadata: KubeObject['metadata'], selector: Record<string, stri
 }
 
 function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>): KubeObject {
-  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } };
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata,
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+  };
 }
 
 /** Node pods take gRPC only from this graph's executor pods; the executor takes its port from anywhere. */
-function networkPolicies(graph: string, meta: (name: string, labels: Record<string, string>) => KubeObject['metadata']): KubeObject[] {
+function networkPolicies(
+  graph: string,
+  meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
+): KubeObject[] {
   const np = (name: string, role: 'node' | 'executor', port: number, from?: Json[]): KubeObject => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

@@ -54,7 +54,10 @@ export function resources(r: Resources | undefined): Json | undefined {
 /** spec.tracing as the standard OTEL_* variables (what `up --trace-*` gives its children), then the user's env. */
 export function containerEnv(tracing: TracingSpec | undefined, env: Record<string, string>): Json[] {
   const otel = tracing
-    ? tracingEnvFromFlags({ exporter: tracing.exporter, endpoint: tracing.endpoint, sampleRatio: String(tracing.sampleRatio) }, tracing)
+    ? tracingEnvFromFlags(
+        { exporter: tracing.exporter, endpoint: tracing.endpoint, sampleRatio: String(tracing.sampleRatio) },
+        tracing,
+      )
     : {};
   const merged = { ...otel, ...env };
   return Object.keys(merged)
@@ -85,7 +88,8 @@ export interface ModelPieces {
  */
 export function modelPieces(m: ModelSource | undefined, image: string): ModelPieces {
   if (!m) return { initContainers: [], volumes: [], mounts: [] };
-  if (m.source === 'volume') return { initContainers: [], volumes: [], mounts: [{ name: m.volume, mountPath: m.mountPath, readOnly: true }] };
+  if (m.source === 'volume')
+    return { initContainers: [], volumes: [], mounts: [{ name: m.volume, mountPath: m.mountPath, readOnly: true }] };
   const scratch = { name: VOLUME.models, mountPath: m.mountPath };
   const common = {
     imagePullPolicy: 'IfNotPresent',
@@ -95,7 +99,12 @@ export function modelPieces(m: ModelSource | undefined, image: string): ModelPie
   const init =
     m.source === 'synthetic'
       ? { name: 'models', image, args: ['models', 'generate', '--dir', m.mountPath], ...common }
-      : { name: 'models', image: m.image, command: ['cp', '-R', `${m.path.replace(/\/+$/, '')}/.`, m.mountPath], ...common };
+      : {
+          name: 'models',
+          image: m.image,
+          command: ['cp', '-R', `${m.path.replace(/\/+$/, '')}/.`, m.mountPath],
+          ...common,
+        };
   return {
     initContainers: [init],
     volumes: [{ name: VOLUME.models, emptyDir: {} }],

@@ -91,7 +91,9 @@ export class FakeApiServer {
   }
 
   list(plural: string, namespace?: string): Obj[] {
-    return [...this.store.values()].filter((o) => o._plural === plural && (!namespace || o.metadata.namespace === namespace)).map(strip);
+    return [...this.store.values()]
+      .filter((o) => o._plural === plural && (!namespace || o.metadata.namespace === namespace))
+      .map(strip);
   }
 
   get(plural: string, namespace: string, name: string): Obj | undefined {
@@ -118,7 +120,8 @@ export class FakeApiServer {
     this.emit(plural, 'DELETED', o);
     // The garbage collector: dependents whose owner is gone go too (foreground/background alike here).
     for (const dep of [...this.store.values()]) {
-      if ((dep.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === o.metadata.uid)) this.deleteObject(dep._plural, dep.metadata.namespace, dep.metadata.name);
+      if ((dep.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === o.metadata.uid))
+        this.deleteObject(dep._plural, dep.metadata.namespace, dep.metadata.name);
     }
     return true;
   }
@@ -148,7 +151,9 @@ export class FakeApiServer {
         namespace,
         uid: old?.metadata.uid ?? randomUUID(),
         creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(),
-        generation: old ? old.metadata.generation + (JSON.stringify(old.spec) === JSON.stringify(body.spec) ? 0 : 1) : 1,
+        generation: old
+          ? old.metadata.generation + (JSON.stringify(old.spec) === JSON.stringify(body.spec) ? 0 : 1)
+          : 1,
         resourceVersion: String(++this.rv),
         managedFields: [{ manager, operation: 'Apply', apiVersion: body.apiVersion }],
       },
@@ -168,7 +173,8 @@ export class FakeApiServer {
     const rv = Number(o.metadata.resourceVersion);
     this.history.push({ rv, plural, type, obj: strip(o) });
     for (const w of this.watchers) {
-      if (w.plural === plural && matches(o, w.namespace, w.selector)) w.res.write(`${JSON.stringify({ type, object: strip(o) })}\n`);
+      if (w.plural === plural && matches(o, w.namespace, w.selector))
+        w.res.write(`${JSON.stringify({ type, object: strip(o) })}\n`);
     }
   }
 
@@ -194,9 +200,18 @@ export class FakeApiServer {
       const rest = parts.slice(isCore ? 2 : 3);
       if (rest.length === 0 && req.method === 'GET') {
         const resources = RESOURCES.filter((r) => r.group === group && r.version === version).map((r) => ({
-          name: r.plural, singularName: '', namespaced: true, kind: r.kind, verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
+          name: r.plural,
+          singularName: '',
+          namespaced: true,
+          kind: r.kind,
+          verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'],
         }));
-        return send(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources });
+        return send(200, {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: group ? `${group}/${version}` : version,
+          resources,
+        });
       }
       let namespace: string | undefined;
       let i = 0;
@@ -213,9 +228,17 @@ export class FakeApiServer {
 
       if (req.method === 'GET' && !name) {
         const selector = parseSelector(query.labelSelector);
-        if (query.watch === 'true') return this.watch(res, plural, namespace, selector, Number(query.resourceVersion ?? 0));
-        const items = [...this.store.values()].filter((o) => o._plural === plural && matches(o, namespace, selector)).map(strip);
-        return send(200, { kind: `${resource.kind}List`, apiVersion: group ? `${group}/${version}` : version, metadata: { resourceVersion: String(this.rv) }, items });
+        if (query.watch === 'true')
+          return this.watch(res, plural, namespace, selector, Number(query.resourceVersion ?? 0));
+        const items = [...this.store.values()]
+          .filter((o) => o._plural === plural && matches(o, namespace, selector))
+          .map(strip);
+        return send(200, {
+          kind: `${resource.kind}List`,
+          apiVersion: group ? `${group}/${version}` : version,
+          metadata: { resourceVersion: String(this.rv) },
+          items,
+        });
       }
       if (req.method === 'GET') {
         const o = this.store.get(key);
@@ -223,7 +246,8 @@ export class FakeApiServer {
       }
       if (req.method === 'POST' && namespace) {
         const body = JSON.parse(text) as Obj;
-        if (this.store.has(`${plural}/${namespace}/${body.metadata.name}`)) return fail(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`);
+        if (this.store.has(`${plural}/${namespace}/${body.metadata.name}`))
+          return fail(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`);
         return send(201, strip(this.upsert(plural, namespace, body, 'client')));
       }
       if (req.method === 'PUT' && namespace && name) {
@@ -231,12 +255,17 @@ export class FakeApiServer {
         const old = this.store.get(key);
         if (!old) return fail(404, 'NotFound', `${plural} "${name}" not found`);
         if (body.metadata?.resourceVersion !== old.metadata.resourceVersion) {
-          return fail(409, 'Conflict', `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified`);
+          return fail(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified`,
+          );
         }
         return send(200, strip(this.upsert(plural, namespace, body, 'client')));
       }
       if (req.method === 'PATCH' && namespace && name && sub === 'status') {
-        if (contentType !== 'application/merge-patch+json') return fail(415, 'UnsupportedMediaType', `status patch as ${contentType}`);
+        if (contentType !== 'application/merge-patch+json')
+          return fail(415, 'UnsupportedMediaType', `status patch as ${contentType}`);
         const o = this.store.get(key);
         if (!o) return fail(404, 'NotFound', `${plural} "${name}" not found`);
         o.status = mergePatch(o.status ?? {}, (JSON.parse(text) as Obj).status);
@@ -249,16 +278,24 @@ export class FakeApiServer {
           this.failApplies--;
           return fail(500, 'InternalError', 'injected failure');
         }
-        if (contentType !== 'application/apply-patch+yaml') return fail(415, 'UnsupportedMediaType', `only server-side apply here, got ${contentType}`);
+        if (contentType !== 'application/apply-patch+yaml')
+          return fail(415, 'UnsupportedMediaType', `only server-side apply here, got ${contentType}`);
         if (!query.fieldManager) return fail(422, 'Invalid', 'fieldManager is required for apply');
         const body = parseYaml(text) as Obj;
-        if (body.metadata?.name !== name || body.kind !== resource.kind) return fail(400, 'BadRequest', 'name or kind does not match the path');
+        if (body.metadata?.name !== name || body.kind !== resource.kind)
+          return fail(400, 'BadRequest', 'name or kind does not match the path');
         return send(200, strip(this.upsert(plural, namespace, body, query.fieldManager)));
       }
       if (req.method === 'DELETE' && namespace && name) {
         const o = this.store.get(key);
-        if (!o || !this.deleteObject(plural, namespace, name)) return fail(404, 'NotFound', `${plural} "${name}" not found`);
-        return send(200, { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name, kind: plural, uid: o.metadata.uid } });
+        if (!o || !this.deleteObject(plural, namespace, name))
+          return fail(404, 'NotFound', `${plural} "${name}" not found`);
+        return send(200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Success',
+          details: { name, kind: plural, uid: o.metadata.uid },
+        });
       }
       return fail(405, 'MethodNotAllowed', `${req.method} ${u.pathname}`);
     } catch (err) {
@@ -266,16 +303,30 @@ export class FakeApiServer {
     }
   }
 
-  private watch(res: ServerResponse, plural: string, namespace: string | undefined, selector: Record<string, string>, from: number): void {
+  private watch(
+    res: ServerResponse,
+    plural: string,
+    namespace: string | undefined,
+    selector: Record<string, string>,
+    from: number,
+  ): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     if (from < this.compactedBelow) {
-      const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', message: `too old resource version: ${from} (${this.compactedBelow})`, code: 410 };
+      const status = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        reason: 'Expired',
+        message: `too old resource version: ${from} (${this.compactedBelow})`,
+        code: 410,
+      };
       res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
       return;
     }
     for (const h of this.history) {
-      if (h.rv > from && h.plural === plural && matches(h.obj, namespace, selector)) res.write(`${JSON.stringify({ type: h.type, object: h.obj })}\n`);
+      if (h.rv > from && h.plural === plural && matches(h.obj, namespace, selector))
+        res.write(`${JSON.stringify({ type: h.type, object: h.obj })}\n`);
     }
     const w: Watcher = { plural, namespace, selector, res };
     this.watchers.add(w);
@@ -287,7 +338,14 @@ export class FakeApiServer {
 function same(old: Obj, body: Obj, namespace: string): boolean {
   const user = (o: Obj): string => {
     const { status: _s, _plural: _p, metadata, ...rest } = o;
-    const { uid: _u, creationTimestamp: _c, generation: _g, resourceVersion: _r, managedFields: _m, ...meta } = metadata ?? {};
+    const {
+      uid: _u,
+      creationTimestamp: _c,
+      generation: _g,
+      resourceVersion: _r,
+      managedFields: _m,
+      ...meta
+    } = metadata ?? {};
     return JSON.stringify(sortKeys({ ...rest, metadata: { ...meta, namespace } }));
   };
   return user(old) === user(body);
@@ -297,12 +355,22 @@ const sortKeys = (v: unknown): unknown =>
   Array.isArray(v)
     ? v.map(sortKeys)
     : v && typeof v === 'object'
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sortKeys(x)]))
+      ? Object.fromEntries(
+          Object.entries(v)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, x]) => [k, sortKeys(x)]),
+        )
       : v;
 
 function deploymentStatus(d: Obj, ready: boolean): Obj {
   const n = d.spec?.replicas ?? 1;
-  return { observedGeneration: d.metadata.generation, replicas: n, updatedReplicas: n, readyReplicas: ready ? n : 0, availableReplicas: ready ? n : 0 };
+  return {
+    observedGeneration: d.metadata.generation,
+    replicas: n,
+    updatedReplicas: n,
+    readyReplicas: ready ? n : 0,
+    availableReplicas: ready ? n : 0,
+  };
 }
 
 const strip = (o: Obj): Obj => {
@@ -325,7 +393,8 @@ function mergePatch(target: Obj, patch: Obj): Obj {
   const out: Obj = { ...target };
   for (const [k, v] of Object.entries(patch ?? {})) {
     if (v === null) delete out[k];
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && !Array.isArray(out[k])) out[k] = mergePatch(out[k], v);
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && !Array.isArray(out[k]))
+      out[k] = mergePatch(out[k], v);
     else out[k] = v;
   }
   return out;

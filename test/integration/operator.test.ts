@@ -65,7 +65,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     });
   const graph = (): Obj | undefined => fake.get('inferencegraphs', NS, 'test-ensemble');
   const cond = (type: string): Obj | undefined => graph()?.status?.conditions?.find((c: Obj) => c.type === type);
-  const owned = (): Obj[] => KINDS.flatMap((k) => fake.list(k, NS).filter((o) => o.metadata.labels?.['infergraph.dev/graph'] === 'test-ensemble'));
+  const owned = (): Obj[] =>
+    KINDS.flatMap((k) =>
+      fake.list(k, NS).filter((o) => o.metadata.labels?.['infergraph.dev/graph'] === 'test-ensemble'),
+    );
   /** Waits until the operator has sent nothing but lease renewals for a while (no reconcile in flight). */
   const quiet = (): Promise<true> => {
     let seen = -1;
@@ -76,7 +79,11 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       return Date.now() - since > 300;
     });
   };
-  const names = (plural: string): string[] => fake.list(plural, NS).map((o) => o.metadata.name).sort();
+  const names = (plural: string): string[] =>
+    fake
+      .list(plural, NS)
+      .map((o) => o.metadata.name)
+      .sort();
 
   before(async () => {
     fake = await new FakeApiServer().start();
@@ -101,7 +108,16 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     assert.equal(st.observedGeneration, 1);
     assert.equal(st.readyNodes, '5/5');
     assert.equal(st.executorAddress, 'test-ensemble-executor.ml.svc:8000');
-    assert.deepEqual(st.nodes.map((n: Obj) => [n.name, n.replicas, n.readyReplicas]), [['top1', 1, 1], ['preprocess', 1, 1], ['ensemble', 1, 1], ['model-a', 1, 1], ['model-b', 1, 1]]);
+    assert.deepEqual(
+      st.nodes.map((n: Obj) => [n.name, n.replicas, n.readyReplicas]),
+      [
+        ['top1', 1, 1],
+        ['preprocess', 1, 1],
+        ['ensemble', 1, 1],
+        ['model-a', 1, 1],
+        ['model-b', 1, 1],
+      ],
+    );
     assert.equal(cond('Degraded')?.status, 'False');
 
     const nodes = ['top1', 'preprocess', 'ensemble', 'model-a', 'model-b'].map((n) => `test-ensemble-${n}`);
@@ -111,8 +127,20 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     assert.deepEqual(names('networkpolicies'), ['test-ensemble-executor', 'test-ensemble-nodes']);
     assert.deepEqual(names('poddisruptionbudgets'), []);
     for (const o of owned()) {
-      assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'infergraph.dev/v1alpha1', kind: 'InferenceGraph', name: 'test-ensemble', uid: g.metadata.uid, controller: true, blockOwnerDeletion: true }]);
-      assert.deepEqual(o.metadata.managedFields.map((m: Obj) => m.manager), ['infergraph-operator']);
+      assert.deepEqual(o.metadata.ownerReferences, [
+        {
+          apiVersion: 'infergraph.dev/v1alpha1',
+          kind: 'InferenceGraph',
+          name: 'test-ensemble',
+          uid: g.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      assert.deepEqual(
+        o.metadata.managedFields.map((m: Obj) => m.manager),
+        ['infergraph-operator'],
+      );
     }
     const applies = fake.requests.filter((r) => r.method === 'PATCH' && !r.path.endsWith('/status'));
     assert.ok(applies.length >= 13);
@@ -121,14 +149,26 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       assert.deepEqual([a.query.fieldManager, a.query.force], ['infergraph-operator', 'true']);
     }
     const events = fake.list('events', NS);
-    assert.ok(events.some((e) => e.reason === 'Applied' && e.type === 'Normal' && e.involvedObject.uid === g.metadata.uid));
+    assert.ok(
+      events.some((e) => e.reason === 'Applied' && e.type === 'Normal' && e.involvedObject.uid === g.metadata.uid),
+    );
   });
 
   it('update: a node added, one removed, replicas changed — pruned, scaled, rewired, with a PDB', async () => {
     // Left behind by an older operator version that named things differently: pruned too.
     const labels = { 'infergraph.dev/graph': 'test-ensemble', 'app.kubernetes.io/managed-by': 'infergraph-operator' };
-    fake.put('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'test-ensemble-old', namespace: NS, labels }, data: {} });
-    fake.put('networkpolicies', { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'test-ensemble-old', namespace: NS, labels }, spec: { podSelector: {} } });
+    fake.put('configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'test-ensemble-old', namespace: NS, labels },
+      data: {},
+    });
+    fake.put('networkpolicies', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'test-ensemble-old', namespace: NS, labels },
+      spec: { podSelector: {} },
+    });
     const doc = graphDoc();
     const ensemble = doc.spec.graph.children[0].children[0];
     ensemble.children = [
@@ -136,7 +176,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       { name: 'model-c', type: 'MODEL', implementation: 'scale', parameters: { factor: 7 } },
     ];
     fake.applyGraph(doc);
-    await waitFor('generation 2 ready', () => graph()?.status?.observedGeneration === 2 && cond('Ready')?.status === 'True');
+    await waitFor(
+      'generation 2 ready',
+      () => graph()?.status?.observedGeneration === 2 && cond('Ready')?.status === 'True',
+    );
     const nodes = ['top1', 'preprocess', 'ensemble', 'model-a', 'model-c'].map((n) => `test-ensemble-${n}`);
     assert.deepEqual(names('deployments'), [...nodes, 'test-ensemble-executor'].sort());
     assert.deepEqual(names('services'), [...nodes, 'test-ensemble-executor'].sort());
@@ -146,9 +189,20 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     assert.ok(args.includes('model-c=dns:///test-ensemble-model-c:9000'));
     assert.ok(!args.some((a) => a.startsWith('model-b=')));
     assert.match(fake.get('configmaps', NS, 'test-ensemble-manifest')?.data['graph.yaml'], /model-c/);
-    assert.deepEqual(graph()?.status.nodes.find((n: Obj) => n.name === 'model-a'), { name: 'model-a', replicas: 3, readyReplicas: 3 });
-    const deleted = fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path.split('/').slice(-2).join('/')).sort();
-    assert.deepEqual(deleted, ['configmaps/test-ensemble-old', 'deployments/test-ensemble-model-b', 'networkpolicies/test-ensemble-old', 'services/test-ensemble-model-b']);
+    assert.deepEqual(
+      graph()?.status.nodes.find((n: Obj) => n.name === 'model-a'),
+      { name: 'model-a', replicas: 3, readyReplicas: 3 },
+    );
+    const deleted = fake.requests
+      .filter((r) => r.method === 'DELETE')
+      .map((r) => r.path.split('/').slice(-2).join('/'))
+      .sort();
+    assert.deepEqual(deleted, [
+      'configmaps/test-ensemble-old',
+      'deployments/test-ensemble-model-b',
+      'networkpolicies/test-ensemble-old',
+      'services/test-ensemble-model-b',
+    ]);
   });
 
   it('an invalid manifest: Degraded with the validator messages and a Warning event; nothing running is touched', async () => {
@@ -159,7 +213,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     fake.applyGraph(doc);
     await waitFor('Degraded', () => cond('Degraded')?.status === 'True');
     assert.equal(cond('Degraded')?.reason, 'InvalidManifest');
-    assert.match(cond('Degraded')?.message, /ml\/test-ensemble: spec\.graph\.children\[0\] \(preprocess\): type must be one of/);
+    assert.match(
+      cond('Degraded')?.message,
+      /ml\/test-ensemble: spec\.graph\.children\[0\] \(preprocess\): type must be one of/,
+    );
     assert.match(cond('Degraded')?.message, /model-b\)\.parameters\.factor: must be a number, got "x"/);
     assert.equal(cond('Ready')?.status, 'False');
     assert.equal(graph()?.status.observedGeneration, 3);
@@ -171,7 +228,13 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
 
     // Fixed again (back to the first graph): reconciled, the Degraded condition clears.
     fake.applyGraph(graphDoc());
-    await waitFor('recovered', () => cond('Degraded')?.status === 'False' && cond('Ready')?.status === 'True' && graph()?.status.observedGeneration === 4);
+    await waitFor(
+      'recovered',
+      () =>
+        cond('Degraded')?.status === 'False' &&
+        cond('Ready')?.status === 'True' &&
+        graph()?.status.observedGeneration === 4,
+    );
     assert.deepEqual(names('poddisruptionbudgets'), []);
     assert.equal(fake.get('deployments', NS, 'test-ensemble-model-b')?.spec.replicas, 1);
   });
@@ -181,13 +244,18 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     const doc = graphDoc();
     doc.spec.deadlineMs = 7000;
     fake.applyGraph(doc);
-    await waitFor('generation 5 applied despite errors', () => graph()?.status?.observedGeneration === 5 && cond('Ready')?.status === 'True');
+    await waitFor(
+      'generation 5 applied despite errors',
+      () => graph()?.status?.observedGeneration === 5 && cond('Ready')?.status === 'True',
+    );
     assert.equal(fake.failApplies, 0);
     assert.match(fake.get('configmaps', NS, 'test-ensemble-manifest')?.data['graph.yaml'], /deadlineMs: 7000/);
   });
 
   it('re-lists when its watch version has expired (410 Gone)', async () => {
-    const lists = (): number => fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/inferencegraphs') && r.query.watch !== 'true').length;
+    const lists = (): number =>
+      fake.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/inferencegraphs') && r.query.watch !== 'true')
+        .length;
     const before = lists();
     fake.bump();
     fake.compact();
@@ -200,7 +268,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
   });
 
   it('restart: a new operator takes the released lease and reconciles to the same objects, nothing duplicated or recreated', async () => {
-    const snapshot = (): string[] => owned().map((o) => `${o.kind}/${o.metadata.name}/${o.metadata.uid}`).sort();
+    const snapshot = (): string[] =>
+      owned()
+        .map((o) => `${o.kind}/${o.metadata.name}/${o.metadata.uid}`)
+        .sort();
     const before = snapshot();
     const deletes = fake.requests.filter((r) => r.method === 'DELETE').length;
     await op?.stop();
@@ -209,8 +280,15 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     const applies = fake.requests.length;
     op = await start('op-2');
     await waitFor('op-2 leads', () => op?.elector.isLeader, 3000);
-    await waitFor('op-2 reconciled', () => fake.requests.slice(applies).some((r) => r.method === 'PATCH' && r.path.includes('test-ensemble-executor')));
-    await waitFor('status written', () => fake.requests.slice(applies).filter((r) => r.method === 'GET' && r.path.endsWith('/poddisruptionbudgets')).length > 0);
+    await waitFor('op-2 reconciled', () =>
+      fake.requests.slice(applies).some((r) => r.method === 'PATCH' && r.path.includes('test-ensemble-executor')),
+    );
+    await waitFor(
+      'status written',
+      () =>
+        fake.requests.slice(applies).filter((r) => r.method === 'GET' && r.path.endsWith('/poddisruptionbudgets'))
+          .length > 0,
+    );
     assert.deepEqual(snapshot(), before);
     assert.equal(fake.requests.filter((r) => r.method === 'DELETE').length, deletes);
     assert.equal(fake.get('leases', 'infergraph-system', 'infergraph-operator')?.spec.holderIdentity, 'op-2');
@@ -243,7 +321,9 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
   });
 
   it('k8s/operator.yaml grants exactly what these requests needed (least privilege), no more', () => {
-    const objs = parseAllDocuments(readFileSync(path.join(REPO, 'k8s/operator.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+    const objs = parseAllDocuments(readFileSync(path.join(REPO, 'k8s/operator.yaml'), 'utf8')).map(
+      (d) => d.toJS() as Obj,
+    );
     const rules = objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role').flatMap((o) => o.rules as Obj[]);
     const needed = new Set<string>();
     for (const r of fake.requests) {
@@ -254,12 +334,24 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       const group = core ? '' : parts[1];
       const i = rest[0] === 'namespaces' ? 2 : 0;
       const [resource, name, sub] = [rest[i], rest[i + 1], rest[i + 2]];
-      const verb = { GET: name ? 'get' : r.query.watch === 'true' ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[r.method];
+      const verb = {
+        GET: name ? 'get' : r.query.watch === 'true' ? 'watch' : 'list',
+        POST: 'create',
+        PUT: 'update',
+        PATCH: 'patch',
+        DELETE: 'delete',
+      }[r.method];
       needed.add(`${group}|${resource}${sub ? `/${sub}` : ''}|${verb}`);
       // A server-side apply that creates the object is authorized as create as well.
       if (r.contentType === 'application/apply-patch+yaml') needed.add(`${group}|${resource}|create`);
     }
-    const granted = new Set(rules.flatMap((rule) => rule.apiGroups.flatMap((g: string) => rule.resources.flatMap((res: string) => rule.verbs.map((v: string) => `${g}|${res}|${v}`)))));
+    const granted = new Set(
+      rules.flatMap((rule) =>
+        rule.apiGroups.flatMap((g: string) =>
+          rule.resources.flatMap((res: string) => rule.verbs.map((v: string) => `${g}|${res}|${v}`)),
+        ),
+      ),
+    );
     assert.deepEqual([...needed].filter((n) => !granted.has(n)).sort(), [], 'requests the RBAC rules do not allow');
     assert.deepEqual([...granted].filter((g) => !needed.has(g)).sort(), [], 'rules no request needed');
   });
@@ -271,10 +363,23 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     try {
       const kubeconfig = path.join(dir, 'config');
       writeFileSync(kubeconfig, kubeConfig(fake.url).exportConfig());
-      const child = spawn(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), 'operator', '--health-address', '127.0.0.1:0', '--identity', 'cli', '--lease-namespace', 'infergraph-system'], {
-        env: { ...process.env, KUBECONFIG: kubeconfig, INFERGRAPH_IMAGE: 'infergraph:cli' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(REPO, 'dist/src/cli/main.js'),
+          'operator',
+          '--health-address',
+          '127.0.0.1:0',
+          '--identity',
+          'cli',
+          '--lease-namespace',
+          'infergraph-system',
+        ],
+        {
+          env: { ...process.env, KUBECONFIG: kubeconfig, INFERGRAPH_IMAGE: 'infergraph:cli' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -283,7 +388,10 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
         const health = await waitFor('health address', () => /"health":"([^"]+)"/.exec(out)?.[1], 15_000);
         fake.applyGraph(graphDoc());
         await waitFor('CLI reconciled', () => cond('Ready')?.status === 'True', 15_000);
-        assert.equal(fake.get('deployments', NS, 'test-ensemble-top1')?.spec.template.spec.containers[0].image, 'infergraph:cli');
+        assert.equal(
+          fake.get('deployments', NS, 'test-ensemble-top1')?.spec.template.spec.containers[0].image,
+          'infergraph:cli',
+        );
         const ready = await fetch(`http://${health}/readyz`);
         assert.equal(ready.status, 200);
         child.kill('SIGTERM');

@@ -29,13 +29,19 @@ function structuralProblems(s: S, at: string, out: string[]): string[] {
   for (const j of ['anyOf', 'oneOf', 'allOf']) {
     const list = s[j] as S[] | undefined;
     if (!list) continue;
-    const ok = intOrString && j === 'anyOf' && list.length === 2 && list.every((x) => Object.keys(x).length === 1 && (x.type === 'integer' || x.type === 'string'));
+    const ok =
+      intOrString &&
+      j === 'anyOf' &&
+      list.length === 2 &&
+      list.every((x) => Object.keys(x).length === 1 && (x.type === 'integer' || x.type === 'string'));
     if (!ok) out.push(`${at}: ${j} other than the int-or-string form`);
   }
   if (s.default !== undefined && s.type === 'object') out.push(`${at}: object defaults`);
-  for (const [k, v] of Object.entries((s.properties as Record<string, S>) ?? {})) structuralProblems(v, `${at}.${k}`, out);
+  for (const [k, v] of Object.entries((s.properties as Record<string, S>) ?? {}))
+    structuralProblems(v, `${at}.${k}`, out);
   if (s.items) structuralProblems(s.items as S, `${at}[]`, out);
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') structuralProblems(s.additionalProperties as S, `${at}{}`, out);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    structuralProblems(s.additionalProperties as S, `${at}{}`, out);
   return out;
 }
 
@@ -48,15 +54,24 @@ const openApi = (): S => {
 function strict(s: S): S {
   const out: S = { ...s };
   if (out.properties && out['x-kubernetes-preserve-unknown-fields'] !== true) out.additionalProperties = false;
-  if (out.properties) out.properties = Object.fromEntries(Object.entries(out.properties as Record<string, S>).map(([k, v]) => [k, strict(v)]));
+  if (out.properties)
+    out.properties = Object.fromEntries(
+      Object.entries(out.properties as Record<string, S>).map(([k, v]) => [k, strict(v)]),
+    );
   if (out.items) out.items = strict(out.items as S);
-  if (out.additionalProperties && typeof out.additionalProperties === 'object') out.additionalProperties = strict(out.additionalProperties as S);
+  if (out.additionalProperties && typeof out.additionalProperties === 'object')
+    out.additionalProperties = strict(out.additionalProperties as S);
   return out;
 }
 
 function crdValidator(): (doc: unknown) => string[] {
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  for (const k of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys']) {
+  for (const k of [
+    'x-kubernetes-preserve-unknown-fields',
+    'x-kubernetes-int-or-string',
+    'x-kubernetes-list-type',
+    'x-kubernetes-list-map-keys',
+  ]) {
     ajv.addKeyword({ keyword: k });
   }
   const validate = ajv.compile(strict(openApi()));
@@ -76,18 +91,62 @@ ${graph
 
 /** Broken manifests of the validation tests. `crd`: the CRD rejects it too; `operator`: only the validator can tell. */
 const BROKEN: { what: string; yaml: string; crd: boolean }[] = [
-  { what: 'unknown node type', yaml: doc('{name: a, type: MODLE, implementation: scale, parameters: {factor: 1}}'), crd: true },
-  { what: 'node name not a DNS label', yaml: doc('{name: Bad_Name, type: MODEL, implementation: identity}'), crd: true },
+  {
+    what: 'unknown node type',
+    yaml: doc('{name: a, type: MODLE, implementation: scale, parameters: {factor: 1}}'),
+    crd: true,
+  },
+  {
+    what: 'node name not a DNS label',
+    yaml: doc('{name: Bad_Name, type: MODEL, implementation: identity}'),
+    crd: true,
+  },
   { what: 'unknown node field', yaml: doc('{name: h, type: MODEL, implementation: identity, replicas: 3}'), crd: true },
-  { what: 'unknown codec', yaml: doc('{name: a, type: MODEL, implementation: identity}', '  codec: protobuf\n'), crd: true },
-  { what: 'negative deadline', yaml: doc('{name: a, type: MODEL, implementation: identity}', '  deadlineMs: -5\n'), crd: true },
-  { what: 'missing graph', yaml: 'apiVersion: infergraph.dev/v1alpha1\nkind: InferenceGraph\nmetadata: {name: g}\nspec: {codec: tftensor}\n', crd: true },
-  { what: 'unknown exporter', yaml: doc('{name: a, type: MODEL, implementation: identity}', '  tracing: {exporter: zipkin}\n'), crd: true },
-  { what: 'sample ratio > 1', yaml: doc('{name: a, type: MODEL, implementation: identity}', '  tracing: {exporter: none, sampleRatio: 2}\n'), crd: true },
-  { what: 'zero replicas', yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {replicas: 0}}'), crd: true },
-  { what: 'bad quantity', yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {resources: {limits: {memory: lots}}}}'), crd: true },
-  { what: 'unknown model source', yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {models: {source: s3}}}'), crd: true },
-  { what: 'unknown executor field', yaml: doc('{name: a, type: MODEL, implementation: identity}', '  executor: {replica: 2}\n'), crd: true },
+  {
+    what: 'unknown codec',
+    yaml: doc('{name: a, type: MODEL, implementation: identity}', '  codec: protobuf\n'),
+    crd: true,
+  },
+  {
+    what: 'negative deadline',
+    yaml: doc('{name: a, type: MODEL, implementation: identity}', '  deadlineMs: -5\n'),
+    crd: true,
+  },
+  {
+    what: 'missing graph',
+    yaml: 'apiVersion: infergraph.dev/v1alpha1\nkind: InferenceGraph\nmetadata: {name: g}\nspec: {codec: tftensor}\n',
+    crd: true,
+  },
+  {
+    what: 'unknown exporter',
+    yaml: doc('{name: a, type: MODEL, implementation: identity}', '  tracing: {exporter: zipkin}\n'),
+    crd: true,
+  },
+  {
+    what: 'sample ratio > 1',
+    yaml: doc('{name: a, type: MODEL, implementation: identity}', '  tracing: {exporter: none, sampleRatio: 2}\n'),
+    crd: true,
+  },
+  {
+    what: 'zero replicas',
+    yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {replicas: 0}}'),
+    crd: true,
+  },
+  {
+    what: 'bad quantity',
+    yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {resources: {limits: {memory: lots}}}}'),
+    crd: true,
+  },
+  {
+    what: 'unknown model source',
+    yaml: doc('{name: a, type: MODEL, implementation: identity, runtime: {models: {source: s3}}}'),
+    crd: true,
+  },
+  {
+    what: 'unknown executor field',
+    yaml: doc('{name: a, type: MODEL, implementation: identity}', '  executor: {replica: 2}\n'),
+    crd: true,
+  },
   {
     what: 'a bad node deep in the tree (within the expanded depth)',
     yaml: doc(`name: l0
@@ -102,13 +161,27 @@ children:
     crd: true,
   },
   // Beyond what a schema can say: uniqueness across the tree, component parameters, endpoint ports, child counts.
-  { what: 'duplicate node names', yaml: doc('name: a\ntype: COMBINER\nimplementation: sum-combiner\nchildren:\n  - {name: a, type: MODEL, implementation: identity}'), crd: false },
+  {
+    what: 'duplicate node names',
+    yaml: doc(
+      'name: a\ntype: COMBINER\nimplementation: sum-combiner\nchildren:\n  - {name: a, type: MODEL, implementation: identity}',
+    ),
+    crd: false,
+  },
   { what: 'unknown implementation', yaml: doc('{name: a, type: MODEL, implementation: nope}'), crd: false },
   { what: 'missing required parameter', yaml: doc('{name: c, type: MODEL, implementation: scale}'), crd: false },
   { what: 'ROUTER without children', yaml: doc('{name: d, type: ROUTER, implementation: fixed-router}'), crd: false },
-  { what: 'parameter of the wrong type', yaml: doc('{name: e, type: MODEL, implementation: scale, parameters: {factor: x}}'), crd: false },
+  {
+    what: 'parameter of the wrong type',
+    yaml: doc('{name: e, type: MODEL, implementation: scale, parameters: {factor: x}}'),
+    crd: false,
+  },
   { what: 'endpoint port out of range', yaml: doc('{name: f, type: MODEL, endpoint: "localhost:99999"}'), crd: false },
-  { what: 'implementation serving another type', yaml: doc('{name: g, type: MODEL, implementation: sum-combiner}'), crd: false },
+  {
+    what: 'implementation serving another type',
+    yaml: doc('{name: g, type: MODEL, implementation: sum-combiner}'),
+    crd: false,
+  },
 ];
 
 describe('InferenceGraph CRD (k8s/crd.yaml)', () => {
@@ -119,15 +192,22 @@ describe('InferenceGraph CRD (k8s/crd.yaml)', () => {
 
   it('has a structural schema, a status subresource, printer columns and a short name', () => {
     assert.deepEqual(structuralProblems(openApi(), 'openAPIV3Schema', []), []);
-    const spec = crdObject().spec as { names: { shortNames: string[] }; versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[] };
+    const spec = crdObject().spec as {
+      names: { shortNames: string[] };
+      versions: { subresources: unknown; additionalPrinterColumns: { name: string }[] }[];
+    };
     assert.deepEqual(spec.names.shortNames, ['ig']);
     assert.deepEqual(spec.versions[0]?.subresources, { status: {} });
-    assert.deepEqual(spec.versions[0]?.additionalPrinterColumns.map((c) => c.name), ['Ready', 'Nodes', 'Executor', 'Age']);
+    assert.deepEqual(
+      spec.versions[0]?.additionalPrinterColumns.map((c) => c.name),
+      ['Ready', 'Nodes', 'Executor', 'Age'],
+    );
   });
 
   it(`writes the node tree out ${NODE_DEPTH} levels deep, then keeps deeper children for the operator`, () => {
     let node = ((openApi().properties as Record<string, S>).spec?.properties as Record<string, S>).graph as S;
-    for (let i = 0; i < NODE_DEPTH; i++) node = ((node.properties as Record<string, S>).children?.items as S) ?? assert.fail(`level ${i}`);
+    for (let i = 0; i < NODE_DEPTH; i++)
+      node = ((node.properties as Record<string, S>).children?.items as S) ?? assert.fail(`level ${i}`);
     assert.equal(node['x-kubernetes-preserve-unknown-fields'], true);
     assert.equal(node.properties, undefined);
   });

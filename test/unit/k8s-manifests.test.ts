@@ -26,7 +26,10 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
 };
 
-const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 
 function validate(objs: Obj[]): void {
   for (const o of objs) {
@@ -38,14 +41,27 @@ function validate(objs: Obj[]): void {
 const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 
 describe('k8s/ install manifests', () => {
-  it('kubectl kustomize k8s/ builds the CRD and the operator, all valid Kubernetes objects', { skip: hasKubectl ? false : 'kubectl is not installed' }, () => {
-    const objs = docs(execFileSync('kubectl', ['kustomize', path.join(REPO, 'k8s')], { encoding: 'utf8' }));
-    assert.deepEqual(objs.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'ServiceAccount']);
-    validate(objs);
-    const crd = objs.find((o) => o.kind === 'CustomResourceDefinition') as Obj;
-    assert.deepEqual(crd.spec, crdObject().spec, 'kustomize passes the generated CRD through unchanged');
-    assert.ok(objs.every((o) => o.metadata.labels['app.kubernetes.io/part-of'] === 'infergraph'));
-  });
+  it(
+    'kubectl kustomize k8s/ builds the CRD and the operator, all valid Kubernetes objects',
+    { skip: hasKubectl ? false : 'kubectl is not installed' },
+    () => {
+      const objs = docs(execFileSync('kubectl', ['kustomize', path.join(REPO, 'k8s')], { encoding: 'utf8' }));
+      assert.deepEqual(objs.map((o) => o.kind).sort(), [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'Deployment',
+        'Namespace',
+        'Role',
+        'RoleBinding',
+        'ServiceAccount',
+      ]);
+      validate(objs);
+      const crd = objs.find((o) => o.kind === 'CustomResourceDefinition') as Obj;
+      assert.deepEqual(crd.spec, crdObject().spec, 'kustomize passes the generated CRD through unchanged');
+      assert.ok(objs.every((o) => o.metadata.labels['app.kubernetes.io/part-of'] === 'infergraph'));
+    },
+  );
 
   it('the operator Deployment: two replicas, probes, restricted security, its identity for the Lease', () => {
     const objs = docs(readFileSync(path.join(REPO, 'k8s/operator.yaml'), 'utf8'));
@@ -58,9 +74,20 @@ describe('k8s/ install manifests', () => {
     assert.deepEqual(c.args.slice(0, 1), ['operator']);
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
-    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
-    assert.deepEqual(c.env.filter((e: Obj) => e.valueFrom).map((e: Obj) => [e.name, e.valueFrom.fieldRef.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
+    assert.deepEqual(
+      c.env.filter((e: Obj) => e.valueFrom).map((e: Obj) => [e.name, e.valueFrom.fieldRef.fieldPath]),
+      [
+        ['POD_NAME', 'metadata.name'],
+        ['POD_NAMESPACE', 'metadata.namespace'],
+      ],
+    );
     const ns = objs.find((o) => o.kind === 'Namespace') as Obj;
     assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
   });
@@ -69,7 +96,10 @@ describe('k8s/ install manifests', () => {
     const objs = docs(readFileSync(path.join(REPO, 'k8s/addons/jaeger.yaml'), 'utf8'));
     validate(objs);
     const svc = objs.find((o) => o.kind === 'Service') as Obj;
-    assert.deepEqual(svc.spec.ports.map((p: Obj) => p.port), [4317, 4318, 16686]);
+    assert.deepEqual(
+      svc.spec.ports.map((p: Obj) => p.port),
+      [4317, 4318, 16686],
+    );
     const image: string = (objs.find((o) => o.kind === 'Deployment') as Obj).spec.template.spec.containers[0].image;
     assert.match(image, /^jaegertracing\/jaeger:2\./, 'Jaeger v2');
   });

@@ -116,17 +116,40 @@ describe('render: Kubernetes objects of a graph', () => {
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
     assert.equal(c.name, 'node');
-    assert.deepEqual(c.args, ['node', '--graph', '/etc/infergraph/graph.yaml', '--node', 'model-a', '--address', '0.0.0.0:9000']);
+    assert.deepEqual(c.args, [
+      'node',
+      '--graph',
+      '/etc/infergraph/graph.yaml',
+      '--node',
+      'model-a',
+      '--address',
+      '0.0.0.0:9000',
+    ]);
     assert.deepEqual(c.ports, [{ name: 'grpc', containerPort: 9000, protocol: 'TCP' }]);
     assert.deepEqual(c.readinessProbe.grpc, { port: 9000 });
     assert.deepEqual(c.livenessProbe.grpc, { port: 9000 });
-    assert.ok(c.startupProbe.failureThreshold * c.startupProbe.periodSeconds >= 300, 'startup probe allows slow model loads');
-    assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    assert.ok(
+      c.startupProbe.failureThreshold * c.startupProbe.periodSeconds >= 300,
+      'startup probe allows slow model loads',
+    );
+    assert.deepEqual(c.securityContext, {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.terminationGracePeriodSeconds > c.lifecycle.preStop.sleep.seconds);
-    assert.ok(c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/tmp'), 'writable /tmp on a read-only root');
-    assert.ok(c.volumeMounts.some((m: { mountPath: string; readOnly: boolean }) => m.mountPath === '/etc/infergraph' && m.readOnly));
+    assert.ok(
+      c.volumeMounts.some((m: { mountPath: string }) => m.mountPath === '/tmp'),
+      'writable /tmp on a read-only root',
+    );
+    assert.ok(
+      c.volumeMounts.some(
+        (m: { mountPath: string; readOnly: boolean }) => m.mountPath === '/etc/infergraph' && m.readOnly,
+      ),
+    );
     assert.deepEqual(pod.volumes[0], { name: 'infergraph-manifest', configMap: { name: 'test-ensemble-manifest' } });
     const s = find(objs, 'Service', 'test-ensemble-model-a');
     assert.equal(s.spec.clusterIP, 'None');
@@ -143,14 +166,26 @@ describe('render: Kubernetes objects of a graph', () => {
     const c = ex.spec.template.spec.containers[0];
     assert.equal(c.name, 'executor');
     assert.deepEqual(c.args, [
-      'executor', '--graph', '/etc/infergraph/graph.yaml', '--address', '0.0.0.0:8000',
-      '--node-address', 'top=dns:///full-top:9000',
-      '--node-address', 'synth=dns:///full-synth:9000',
-      '--node-address', 'from-pvc=dns:///full-from-pvc:9000',
-      '--node-address', 'modelcar=dns:///full-modelcar:9000',
+      'executor',
+      '--graph',
+      '/etc/infergraph/graph.yaml',
+      '--address',
+      '0.0.0.0:8000',
+      '--node-address',
+      'top=dns:///full-top:9000',
+      '--node-address',
+      'synth=dns:///full-synth:9000',
+      '--node-address',
+      'from-pvc=dns:///full-from-pvc:9000',
+      '--node-address',
+      'modelcar=dns:///full-modelcar:9000',
     ]);
     assert.equal(find(objs, 'Service', 'full-executor').spec.type, 'ClusterIP');
-    assert.equal(objs.some((o) => o.metadata.name === 'full-remote'), false, 'endpoint nodes get no objects');
+    assert.equal(
+      objs.some((o) => o.metadata.name === 'full-remote'),
+      false,
+      'endpoint nodes get no objects',
+    );
     assert.equal(ex.spec.replicas, 2);
     assert.equal(c.image, 'registry.example/infergraph:exec');
     assert.ok(objs.every((o) => o.metadata.namespace === 'ml'));
@@ -163,7 +198,9 @@ describe('render: Kubernetes objects of a graph', () => {
     const pod = synth.spec.template.spec;
     assert.equal(synth.spec.replicas, 3);
     assert.deepEqual(pod.containers[0].resources, { requests: { cpu: '2', memory: '1Gi' }, limits: { memory: '2Gi' } });
-    const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    const env = Object.fromEntries(
+      pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+    );
     assert.equal(env.OMP_NUM_THREADS, '1');
     assert.equal(env.DEBUG, 'true');
     assert.equal(env.OTEL_TRACES_EXPORTER, 'otlp');
@@ -172,43 +209,83 @@ describe('render: Kubernetes objects of a graph', () => {
     assert.equal(env.OTEL_TRACES_SAMPLER_ARG, '0.5');
     assert.deepEqual(pod.initContainers[0].args, ['models', 'generate', '--dir', '/models']);
     assert.equal(pod.initContainers[0].image, 'infergraph:0.1.0');
-    assert.ok(pod.volumes.some((v: { name: string; emptyDir?: unknown }) => v.name === 'infergraph-models' && v.emptyDir));
+    assert.ok(
+      pod.volumes.some((v: { name: string; emptyDir?: unknown }) => v.name === 'infergraph-models' && v.emptyDir),
+    );
     assert.equal(find(objs, 'PodDisruptionBudget', 'full-synth').spec.maxUnavailable, 1);
     assert.equal(find(objs, 'PodDisruptionBudget', 'full-executor').spec.maxUnavailable, 1);
-    assert.equal(objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'full-top'), false, 'no PDB for one replica');
+    assert.equal(
+      objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'full-top'),
+      false,
+      'no PDB for one replica',
+    );
 
     const pvc = find(objs, 'Deployment', 'full-from-pvc').spec.template.spec;
-    assert.deepEqual(pvc.volumes.find((v: { name: string }) => v.name === 'weights'), { name: 'weights', persistentVolumeClaim: { claimName: 'resnet-weights' } });
-    assert.deepEqual(pvc.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'weights'), { name: 'weights', mountPath: '/weights', readOnly: true });
+    assert.deepEqual(
+      pvc.volumes.find((v: { name: string }) => v.name === 'weights'),
+      { name: 'weights', persistentVolumeClaim: { claimName: 'resnet-weights' } },
+    );
+    assert.deepEqual(
+      pvc.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'weights'),
+      { name: 'weights', mountPath: '/weights', readOnly: true },
+    );
     assert.equal(pvc.initContainers, undefined);
 
     const car = find(objs, 'Deployment', 'full-modelcar').spec.template.spec;
     assert.equal(car.containers[0].image, 'registry.example/infergraph:gpu');
     assert.equal(car.initContainers[0].image, 'registry.example/models/resnet50:1');
     assert.deepEqual(car.initContainers[0].command, ['cp', '-R', '/models/.', '/mnt/models']);
-    assert.deepEqual(car.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'infergraph-models'), { name: 'infergraph-models', mountPath: '/mnt/models', readOnly: true });
+    assert.deepEqual(
+      car.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'infergraph-models'),
+      { name: 'infergraph-models', mountPath: '/mnt/models', readOnly: true },
+    );
 
     const np = find(objs, 'NetworkPolicy', 'full-nodes');
-    assert.deepEqual(np.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'infergraph.dev/graph': 'full', 'infergraph.dev/role': 'executor' } } }], ports: [{ protocol: 'TCP', port: 9000 }] }]);
-    assert.deepEqual(np.spec.podSelector.matchLabels, { 'infergraph.dev/graph': 'full', 'infergraph.dev/role': 'node' });
-    assert.deepEqual(find(objs, 'NetworkPolicy', 'full-executor').spec.ingress, [{ ports: [{ protocol: 'TCP', port: 8000 }] }]);
+    assert.deepEqual(np.spec.ingress, [
+      {
+        from: [{ podSelector: { matchLabels: { 'infergraph.dev/graph': 'full', 'infergraph.dev/role': 'executor' } } }],
+        ports: [{ protocol: 'TCP', port: 9000 }],
+      },
+    ]);
+    assert.deepEqual(np.spec.podSelector.matchLabels, {
+      'infergraph.dev/graph': 'full',
+      'infergraph.dev/role': 'node',
+    });
+    assert.deepEqual(find(objs, 'NetworkPolicy', 'full-executor').spec.ingress, [
+      { ports: [{ protocol: 'TCP', port: 8000 }] },
+    ]);
   });
 
   it('rejects what only Kubernetes forbids: long object names, names colliding with the executor, reserved volumes', () => {
     const long = 'n'.repeat(40);
     const yaml = (graph: string, node: string, runtime = ''): string =>
       `apiVersion: infergraph.dev/v1alpha1\nkind: InferenceGraph\nmetadata: {name: ${graph}}\nspec:\n  graph: {name: ${node}, type: MODEL, implementation: identity${runtime}}\n`;
-    assert.throws(() => render(yaml(`g${long}`, long)), (e: unknown) => e instanceof ConfigError && /is 82 characters, over 63/.test(e.message));
+    assert.throws(
+      () => render(yaml(`g${long}`, long)),
+      (e: unknown) => e instanceof ConfigError && /is 82 characters, over 63/.test(e.message),
+    );
     assert.throws(() => render(yaml('g', 'executor')), /collides with the graph's own executor/);
     assert.throws(() => render(yaml('9lives', 'a')), /must start with a letter/);
-    assert.throws(() => render(yaml('g', 'a', ', runtime: {volumes: [{name: infergraph-tmp, emptyDir: {}}]}')), /reserved/);
+    assert.throws(
+      () => render(yaml('g', 'a', ', runtime: {volumes: [{name: infergraph-tmp, emptyDir: {}}]}')),
+      /reserved/,
+    );
   });
 
   it('infergraph render prints the same objects as YAML documents', () => {
     const file = path.join(REPO, 'k8s/examples/imagenet-ensemble.yaml');
-    const out = execFileSync(process.execPath, [path.join(REPO, 'dist/src/cli/main.js'), 'render', file, '--image', 'my/img:1', '-n', 'ml'], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(REPO, 'dist/src/cli/main.js'), 'render', file, '--image', 'my/img:1', '-n', 'ml'],
+      { encoding: 'utf8' },
+    );
     const docs = parseAllDocuments(out).map((d) => d.toJS() as KubeObject);
-    const direct = desiredObjects({ graph: parseManifest(readFileSync(file, 'utf8'), path.dirname(file)), manifest: parseYaml(readFileSync(file, 'utf8')), image: 'my/img:1', namespace: 'ml' });
+    const direct = desiredObjects({
+      graph: parseManifest(readFileSync(file, 'utf8'), path.dirname(file)),
+      manifest: parseYaml(readFileSync(file, 'utf8')),
+      image: 'my/img:1',
+      namespace: 'ml',
+    });
     assert.deepEqual(docs, JSON.parse(JSON.stringify(direct)));
     validateAll(docs);
   });

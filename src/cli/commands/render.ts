@@ -15,7 +15,7 @@ export function registerRender(program: Command): void {
     .description('print the Kubernetes objects of a graph (what the operator applies), for kubectl apply -f -')
     .argument('<manifest>', 'graph manifest (YAML)')
     .option('--image <image>', 'container image of the nodes and the executor', DEFAULT_IMAGE)
-    .option('-n, --namespace <ns>', 'namespace of every object (default: the manifest\'s metadata.namespace, else none)')
+    .option('-n, --namespace <ns>', "namespace of every object (default: the manifest's metadata.namespace, else none)")
     .action((manifest: string, o: { image: string; namespace?: string }) => {
       const text = readFileSync(manifest, 'utf8');
       const graph = parseManifest(text, path.dirname(path.resolve(manifest)), manifest);
@@ -23,7 +23,12 @@ export function registerRender(program: Command): void {
       if (!isObj(doc) || !isObj(doc.metadata)) throw new ConfigError([`${manifest}: not a manifest`]);
       const objects = desiredObjects({
         graph,
-        manifest: { apiVersion: String(doc.apiVersion), kind: String(doc.kind), metadata: doc.metadata, spec: doc.spec },
+        manifest: {
+          apiVersion: String(doc.apiVersion),
+          kind: String(doc.kind),
+          metadata: doc.metadata,
+          spec: doc.spec,
+        },
         image: o.image,
         namespace: o.namespace,
       });

@@ -77,8 +77,15 @@ export class ClientNodeApi implements KubeApi {
     return new ClientNodeApi(kc);
   }
 
-  async list(apiVersion: string, kind: string, namespace: string | undefined, labelSelector?: string): Promise<ListResult> {
-    const res = await call(this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector));
+  async list(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    labelSelector?: string,
+  ): Promise<ListResult> {
+    const res = await call(
+      this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
+    );
     return { items: res.items as KubeObject[], resourceVersion: res.metadata?.resourceVersion ?? '' };
   }
 
@@ -90,7 +97,11 @@ export class ClientNodeApi implements KubeApi {
     onEvent: Parameters<KubeApi['watch']>[4],
     onClose: (err?: unknown) => void,
   ): Promise<WatchHandle> {
-    const query = { resourceVersion: opts.resourceVersion, allowWatchBookmarks: true, labelSelector: opts.labelSelector };
+    const query = {
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: true,
+      labelSelector: opts.labelSelector,
+    };
     const ac = await this.watcher.watch(
       resourcePath(apiVersion, kind, namespace),
       query,
@@ -109,7 +120,9 @@ export class ClientNodeApi implements KubeApi {
 
   async apply(obj: KubeObject): Promise<KubeObject> {
     const spec = obj as unknown as KubernetesObject;
-    return (await call(this.objects.patch(spec, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply))) as unknown as KubeObject;
+    return (await call(
+      this.objects.patch(spec, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    )) as unknown as KubeObject;
   }
 
   async delete(apiVersion: string, kind: string, namespace: string, name: string): Promise<void> {
@@ -143,7 +156,11 @@ export class ClientNodeApi implements KubeApi {
   }
 
   async createLease(lease: Lease): Promise<Lease> {
-    return toLease(await call(this.coordination.createNamespacedLease({ namespace: lease.metadata.namespace, body: fromLease(lease) })));
+    return toLease(
+      await call(
+        this.coordination.createNamespacedLease({ namespace: lease.metadata.namespace, body: fromLease(lease) }),
+      ),
+    );
   }
 
   async replaceLease(lease: Lease): Promise<Lease> {
@@ -155,9 +172,14 @@ export class ClientNodeApi implements KubeApi {
 /** client-node's V1Lease uses Date objects for MicroTime fields; ours are ISO strings. */
 function toLease(l: V1Lease): Lease {
   const s = l.spec ?? {};
-  const iso = (d: unknown): string | undefined => (d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : undefined);
+  const iso = (d: unknown): string | undefined =>
+    d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : undefined;
   return {
-    metadata: { name: l.metadata?.name ?? '', namespace: l.metadata?.namespace ?? '', resourceVersion: l.metadata?.resourceVersion },
+    metadata: {
+      name: l.metadata?.name ?? '',
+      namespace: l.metadata?.namespace ?? '',
+      resourceVersion: l.metadata?.resourceVersion,
+    },
     spec: {
       holderIdentity: s.holderIdentity,
       leaseDurationSeconds: s.leaseDurationSeconds,

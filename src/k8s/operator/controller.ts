@@ -41,7 +41,8 @@ export class Controller {
 
   start(): void {
     const log = this.o.logger;
-    const onError = (err: unknown, what: string): void => log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
+    const onError = (err: unknown, what: string): void =>
+      log.warn({ err: (err as Error).message }, `${what} failed; retrying`);
     this.informers.push(
       new Informer(this.api, {
         apiVersion: API_VERSION,
@@ -63,7 +64,8 @@ export class Controller {
             clearTimeout(this.retryTimers.get(k));
             this.retryTimers.delete(k);
             this.failures.delete(k);
-            for (const said of this.announced.keys()) if (said.startsWith(`${g.metadata.uid}/`)) this.announced.delete(said);
+            for (const said of this.announced.keys())
+              if (said.startsWith(`${g.metadata.uid}/`)) this.announced.delete(said);
           } else this.upsert(g);
         },
       }),
@@ -78,7 +80,10 @@ export class Controller {
         onEvent: (_type, d) => this.ownerChanged(d),
       }),
     );
-    this.resync = setInterval(() => [...this.graphs.keys()].forEach((k) => this.enqueue(k)), this.o.resyncMs ?? 300_000);
+    this.resync = setInterval(
+      () => [...this.graphs.keys()].forEach((k) => this.enqueue(k)),
+      this.o.resyncMs ?? 300_000,
+    );
     this.resync.unref();
   }
 
@@ -127,9 +132,16 @@ export class Controller {
       const g = this.graphs.get(k);
       if (!g) continue;
       try {
-        const result = await reconcileGraph(this.api, g, { image: this.o.image, identity: this.o.identity, announced: this.announced });
+        const result = await reconcileGraph(this.api, g, {
+          image: this.o.image,
+          identity: this.o.identity,
+          announced: this.announced,
+        });
         this.failures.delete(k);
-        this.o.logger.debug({ graph: k, valid: result.valid, ready: result.ready, pruned: result.pruned }, 'reconciled');
+        this.o.logger.debug(
+          { graph: k, valid: result.valid, ready: result.ready, pruned: result.pruned },
+          'reconciled',
+        );
         this.o.onReconciled?.(k, result);
       } catch (err) {
         this.o.logger.warn({ graph: k, err: (err as Error).message }, 'reconcile failed; retrying with backoff');
@@ -144,10 +156,13 @@ export class Controller {
     const n = this.failures.get(k) ?? 0;
     this.failures.set(k, n + 1);
     clearTimeout(this.retryTimers.get(k));
-    const t = setTimeout(() => {
-      this.retryTimers.delete(k);
-      this.enqueue(k);
-    }, Math.min(maxMs, initialMs * 2 ** n));
+    const t = setTimeout(
+      () => {
+        this.retryTimers.delete(k);
+        this.enqueue(k);
+      },
+      Math.min(maxMs, initialMs * 2 ** n),
+    );
     t.unref();
     this.retryTimers.set(k, t);
   }

@@ -101,7 +101,14 @@ export class Informer {
         resolve('closed');
       };
       this.api
-        .watch(this.o.apiVersion, this.o.kind, this.o.namespace, { resourceVersion: from, labelSelector: this.o.labelSelector }, onEvent, onClose)
+        .watch(
+          this.o.apiVersion,
+          this.o.kind,
+          this.o.namespace,
+          { resourceVersion: from, labelSelector: this.o.labelSelector },
+          onEvent,
+          onClose,
+        )
         .then((h) => {
           this.handle = h;
           if (this.stopped) h.stop();

@@ -65,7 +65,10 @@ export class LeaderElector {
       }
       if (held && !this.leading) {
         this.leading = true;
-        this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became the leader');
+        this.o.logger.info(
+          { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity },
+          'became the leader',
+        );
         onStart();
       } else if (!held && this.leading) {
         this.leading = false;
@@ -84,7 +87,13 @@ export class LeaderElector {
     if (!current) {
       const lease: Lease = {
         metadata: { name, namespace },
-        spec: { holderIdentity: identity, leaseDurationSeconds: this.duration, acquireTime: nowIso, renewTime: nowIso, leaseTransitions: 0 },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds: this.duration,
+          acquireTime: nowIso,
+          renewTime: nowIso,
+          leaseTransitions: 0,
+        },
       };
       return this.write(() => this.api.createLease(lease));
     }
@@ -95,7 +104,13 @@ export class LeaderElector {
     if (!mine && !expired) return false;
     const spec: Lease['spec'] = mine
       ? { ...s, renewTime: nowIso, leaseDurationSeconds: this.duration }
-      : { holderIdentity: identity, leaseDurationSeconds: this.duration, acquireTime: nowIso, renewTime: nowIso, leaseTransitions: (s.leaseTransitions ?? 0) + 1 };
+      : {
+          holderIdentity: identity,
+          leaseDurationSeconds: this.duration,
+          acquireTime: nowIso,
+          renewTime: nowIso,
+          leaseTransitions: (s.leaseTransitions ?? 0) + 1,
+        };
     return this.write(() => this.api.replaceLease({ metadata: current.metadata, spec }));
   }
 
@@ -120,7 +135,10 @@ export class LeaderElector {
     try {
       const current = await this.api.getLease(this.o.namespace, this.o.name);
       if (current?.spec.holderIdentity === this.o.identity) {
-        await this.api.replaceLease({ metadata: current.metadata, spec: { ...current.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } });
+        await this.api.replaceLease({
+          metadata: current.metadata,
+          spec: { ...current.spec, holderIdentity: undefined, leaseDurationSeconds: 1 },
+        });
       }
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, 'could not release the lease');

@@ -2,7 +2,16 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConfigError } from '../../errors';
 import { validateManifest } from '../../graph/manifest';
 import { desiredObjects, type KubeObject, type OwnerReference } from '../desired';
-import { EXECUTOR_PORT, executorName, FIELD_MANAGER, GROUP, LABEL, MANIFEST_DIR, pruneSelector, VERSION } from '../names';
+import {
+  EXECUTOR_PORT,
+  executorName,
+  FIELD_MANAGER,
+  GROUP,
+  LABEL,
+  MANIFEST_DIR,
+  pruneSelector,
+  VERSION,
+} from '../names';
 import type { KubeApi } from './kube-api';
 
 /**
@@ -70,7 +79,11 @@ export interface ReconcileResult {
 
 const MAX_MESSAGE = 8000;
 
-export async function reconcileGraph(api: KubeApi, cr: GraphResource, opts: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcileGraph(
+  api: KubeApi,
+  cr: GraphResource,
+  opts: ReconcileOptions,
+): Promise<ReconcileResult> {
   const { name, namespace, uid } = cr.metadata;
   const generation = cr.metadata.generation ?? 0;
   const now = (opts.now ?? (() => new Date()))().toISOString();
@@ -78,7 +91,14 @@ export async function reconcileGraph(api: KubeApi, cr: GraphResource, opts: Reco
   let objects: KubeObject[];
   try {
     const graph = validateManifest(manifest, MANIFEST_DIR, `${namespace}/${name}`, { skipModuleFiles: true });
-    const owner: OwnerReference = { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true };
+    const owner: OwnerReference = {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name,
+      uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    };
     objects = desiredObjects({ graph, manifest, image: opts.image, namespace, owner });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -113,18 +133,33 @@ export async function reconcileGraph(api: KubeApi, cr: GraphResource, opts: Reco
     observedGeneration: generation,
     readyNodes: `${nodeRows.filter((r) => r.ready).length}/${nodeRows.length}`,
     executorAddress: `${executorName(name)}.${namespace}.svc:${EXECUTOR_PORT}`,
-    nodes: nodeRows.map((r) => ({ name: r.d.metadata.labels?.[LABEL.node] ?? r.d.metadata.name, replicas: r.replicas, readyReplicas: r.readyReplicas })),
+    nodes: nodeRows.map((r) => ({
+      name: r.d.metadata.labels?.[LABEL.node] ?? r.d.metadata.name,
+      replicas: r.replicas,
+      readyReplicas: r.readyReplicas,
+    })),
     conditions: conditions(cr.status, now, generation, [
       ready
         ? ['Ready', 'True', 'AllReplicasReady', `${rows.length} deployments ready`]
         : ['Ready', 'False', 'ReplicasNotReady', `waiting for ${notReady.join(', ')}`],
-      ready ? ['Progressing', 'False', 'Complete', 'all replicas are up to date and ready'] : ['Progressing', 'True', 'RollingOut', `${notReady.length} deployments rolling out`],
+      ready
+        ? ['Progressing', 'False', 'Complete', 'all replicas are up to date and ready']
+        : ['Progressing', 'True', 'RollingOut', `${notReady.length} deployments rolling out`],
       ['Degraded', 'False', 'AsExpected', 'the manifest is valid and applied'],
     ]),
   };
   if (cr.status?.observedGeneration !== generation) {
     const gone = pruned.length ? `, pruned ${pruned.join(', ')}` : '';
-    await event(api, cr, 'Normal', 'Applied', `applied ${objects.length} objects of generation ${generation}${gone}`, opts, now, String(generation));
+    await event(
+      api,
+      cr,
+      'Normal',
+      'Applied',
+      `applied ${objects.length} objects of generation ${generation}${gone}`,
+      opts,
+      now,
+      String(generation),
+    );
   }
   await writeStatus(api, cr, status);
   return { status, valid: true, ready, applied: objects.length, pruned };
@@ -157,10 +192,16 @@ function replicas(d: KubeObject): { replicas: number; readyReplicas: number; rea
   return { replicas: want, readyReplicas, ready: current && readyReplicas >= want };
 }
 
-const condition = (s: GraphStatus | undefined, type: Condition['type']): Condition | undefined => s?.conditions?.find((c) => c.type === type);
+const condition = (s: GraphStatus | undefined, type: Condition['type']): Condition | undefined =>
+  s?.conditions?.find((c) => c.type === type);
 
 /** New conditions keep their lastTransitionTime unless their status flips. */
-function conditions(prev: GraphStatus | undefined, now: string, generation: number, list: [Condition['type'], Condition['status'], string, string][]): Condition[] {
+function conditions(
+  prev: GraphStatus | undefined,
+  now: string,
+  generation: number,
+  list: [Condition['type'], Condition['status'], string, string][],
+): Condition[] {
   return list.map(([type, status, reason, message]) => {
     const old = condition(prev, type);
     const lastTransitionTime = old && old.status === status && old.lastTransitionTime ? old.lastTransitionTime : now;
@@ -190,7 +231,10 @@ async function event(
   await api.createEvent(namespace, {
     apiVersion: 'v1',
     kind: 'Event',
-    metadata: { name: `${name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace },
+    metadata: {
+      name: `${name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+      namespace,
+    },
     involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace, uid, resourceVersion },
     type,
     reason,

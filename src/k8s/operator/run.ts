@@ -70,7 +70,9 @@ function listen(address: string, ready: () => boolean): Promise<Server> {
   const i = address.lastIndexOf(':');
   const server = createServer((req, res) => {
     const ok = req.url === '/healthz' || (req.url === '/readyz' && ready());
-    res.writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
+    res
+      .writeHead(ok ? 200 : req.url === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' })
+      .end(ok ? 'ok\n' : 'not ready\n');
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
