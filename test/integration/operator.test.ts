@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ClientNodeApi } from '../../src/k8s/operator/client-node-api';
+import { LeaderElector } from '../../src/k8s/operator/leader';
 import { startOperator, type RunningOperator } from '../../src/k8s/operator/run';
 import { createLogger } from '../../src/util/logger';
 import { FakeApiServer } from '../helpers/fake-apiserver';
@@ -307,6 +308,23 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       await standby.stop();
       throw err;
     }
+  });
+
+  it('racing for an expired lease, exactly one of two candidates wins (the other gets 409 Conflict)', async () => {
+    const stale = new Date(Date.now() - 60_000).toISOString();
+    fake.put('leases', {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'race', namespace: 'infergraph-system' },
+      spec: { holderIdentity: 'gone', leaseDurationSeconds: 15, renewTime: stale, acquireTime: stale, leaseTransitions: 4 },
+    });
+    const candidate = (identity: string): LeaderElector =>
+      new LeaderElector(new ClientNodeApi(kubeConfig(fake.url)), { namespace: 'infergraph-system', name: 'race', identity, logger });
+    const wins = await Promise.all(['a', 'b', 'c'].map((id) => candidate(id).tryAcquireOrRenew()));
+    assert.equal(wins.filter(Boolean).length, 1, String(wins));
+    const lease = fake.get('leases', 'infergraph-system', 'race');
+    assert.equal(lease?.spec.holderIdentity, ['a', 'b', 'c'][wins.indexOf(true)]);
+    assert.equal(lease?.spec.leaseTransitions, 5);
   });
 
   it('delete: the garbage collector removes everything the graph owned; the operator recreates nothing', async () => {
