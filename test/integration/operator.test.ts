@@ -327,6 +327,23 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     assert.equal(lease?.spec.leaseTransitions, 5);
   });
 
+  it('a leader that dies without releasing its lease is replaced once the lease expires', async () => {
+    const candidate = (identity: string): LeaderElector =>
+      new LeaderElector(new ClientNodeApi(kubeConfig(fake.url)), {
+        namespace: 'infergraph-system',
+        name: 'expiry',
+        identity,
+        leaseDurationSeconds: 1,
+        logger,
+      });
+    assert.equal(await candidate('crashed').tryAcquireOrRenew(), true);
+    const next = candidate('next');
+    assert.equal(await next.tryAcquireOrRenew(), false, 'took a lease that was still held');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await next.tryAcquireOrRenew(), true, 'did not take the expired lease');
+    assert.equal(fake.get('leases', 'infergraph-system', 'expiry')?.spec.holderIdentity, 'next');
+  });
+
   it('delete: the garbage collector removes everything the graph owned; the operator recreates nothing', async () => {
     assert.ok(owned().length > 10);
     await quiet();
