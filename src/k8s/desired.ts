@@ -87,10 +87,9 @@ export function kubernetesProblems(g: GraphSpec): string[] {
       problems.push(
         `${n.path} (${n.name}): object name '${obj}' is ${obj.length} characters, over ${MAX_NAME}; shorten the graph or node name`,
       );
-    if (names.includes(obj))
-      problems.push(
-        `${n.path} (${n.name}): object name '${obj}' collides with the graph's own ${obj.endsWith('-executor') ? 'executor' : 'manifest ConfigMap'}`,
-      );
+    // Deployments, Services and PDBs share names per kind: a node called 'executor' would be the executor's.
+    if (obj === executorName(g.name))
+      problems.push(`${n.path} (${n.name}): object name '${obj}' collides with the graph's own executor`);
     for (const v of n.runtime.volumes ?? []) {
       if (v.name.startsWith(RESERVED_VOLUME_PREFIX))
         problems.push(
