@@ -3,9 +3,12 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, codeName, isInferError } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
+import { registerCrd } from './commands/crd';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
+import { registerOperator } from './commands/operator';
 import { registerPredict } from './commands/predict';
+import { registerRender } from './commands/render';
 import { registerServe } from './commands/serve';
 import { registerUp } from './commands/up';
 import { registerValidate } from './commands/validate';
@@ -24,6 +27,9 @@ registerModels(program);
 registerEval(program);
 registerComponents(program);
 registerBench(program);
+registerRender(program);
+registerCrd(program);
+registerOperator(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Commander has printed its message (or the help/version text, exit code 0).

@@ -84,7 +84,8 @@ export interface ComponentContext {
   logger: Logger;
 }
 
-export interface ComponentDefinition {
+/** What a component is and takes: plain data, readable without loading the component's code. */
+export interface ComponentInfo {
   /** Built-in name, e.g. 'onnx-model'. */
   name: string;
   description: string;
@@ -93,6 +94,9 @@ export interface ComponentDefinition {
   /** The node types this component can serve. */
   types: readonly NodeType[];
   parameters: Record<string, ParamSchema>;
+}
+
+export interface ComponentDefinition extends ComponentInfo {
   /** `params` are validated against `parameters`, with defaults applied and paths resolved. */
   create(params: Record<string, ParamValue>, ctx: ComponentContext): Component | Promise<Component>;
 }

@@ -1,7 +1,9 @@
-import path from 'node:path';
 import type { ComponentDefinition } from './api';
 import { BUILTIN_LOADERS as IMAGE_LOADERS } from './builtin/index';
 import { TEST_LOADERS } from './testing/index';
+import { builtinInfo, builtinNames, isModulePath } from './catalog';
+
+export { builtinNames, isModulePath };
 
 const BUILTIN_LOADERS: Record<string, () => ComponentDefinition> = { ...TEST_LOADERS, ...IMAGE_LOADERS };
 
@@ -10,15 +12,11 @@ const BUILTIN_LOADERS: Record<string, () => ComponentDefinition> = { ...TEST_LOA
  * the manifest folder) whose default export (or `component` export) is a ComponentDefinition.
  */
 
-export const isModulePath = (impl: string): boolean =>
-  impl.startsWith('./') || impl.startsWith('../') || path.isAbsolute(impl) || /\.(c|m)?js$/.test(impl);
-
-export const builtinNames = (): string[] => Object.keys(BUILTIN_LOADERS).sort();
-
 export function loadComponentDefinition(implementation: string): ComponentDefinition {
   if (!isModulePath(implementation)) {
+    builtinInfo(implementation);
     const loader = BUILTIN_LOADERS[implementation];
-    if (!loader) throw new Error(`unknown implementation '${implementation}' (built-ins: ${builtinNames().join(', ')})`);
+    if (!loader) throw new Error(`built-in '${implementation}' has a catalog entry but no loader`);
     return loader();
   }
   let mod: unknown;

@@ -1,81 +1,87 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { builtinInfo, isModulePath } from '../components/catalog';
 import type { ParamSchema } from '../components/api';
-import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
+import { checkField, checkObject, defaultsOf, isObj, Problems, type Obj } from './check';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
-import {
-  HOP_CODECS,
-  HOP_TRANSPORTS,
-  NODE_TYPES,
-  TRACE_EXPORTERS,
-  type GraphSpec,
-  type HopCodec,
-  type HopTransport,
-  type MetricsSpec,
-  type NodeSpec,
-  type NodeType,
-  type ParamValue,
-  type TraceExporterKind,
-  type TracingSpec,
+import { applyParamSchema, parseParams } from './params';
+import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Field, type ObjectField } from './schema';
+import type {
+  ExecutorRuntime,
+  GraphSpec,
+  HopCodec,
+  HopTransport,
+  MetricsSpec,
+  ModelSource,
+  NodeRuntime,
+  NodeSpec,
+  NodeType,
+  ParamValue,
+  TracingSpec,
 } from './spec';
+
+export { endpointProblem, traceEndpointProblem };
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
- * naming the node path and what is wrong. Defaults are applied here and nowhere else.
+ * naming the node path and what is wrong. Field checks, messages and defaults come from the schema in schema.ts (the
+ * CRD is generated from the same data); what a schema cannot say (unique names, endpoints, component parameters) is
+ * checked here. A user component module is only checked to exist, unless loadModules is set: its node process checks
+ * its parameters when it starts (src/node/component-loader.ts).
  */
 
 export const API_VERSION = 'infergraph.dev/v1alpha1';
 export const KIND = 'InferenceGraph';
 
+const SPEC = MANIFEST_SCHEMA.properties.spec;
+const TRACING = SPEC.properties.tracing as ObjectField;
+const EXECUTOR = SPEC.properties.executor as ObjectField;
+const METRICS = SPEC.properties.metrics as ObjectField;
+const RESTART = RUNTIME_SCHEMA.properties.restart as ObjectField;
+const NAME = NODE_SCHEMA.properties.name as Field;
+
 export const DEFAULTS = {
-  deadlineMs: 10_000,
-  codec: 'tftensor' as HopCodec,
-  hopTransport: 'frames' as HopTransport,
-  maxMessageBytes: 16 * 1024 * 1024,
-  restart: { maxRestarts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000 },
-  tracing: { sampleRatio: 1 },
+  deadlineMs: SPEC.properties.deadlineMs.default,
+  codec: SPEC.properties.codec.default as HopCodec,
+  hopTransport: SPEC.properties.hopTransport.default as HopTransport,
+  maxMessageBytes: SPEC.properties.maxMessageBytes.default,
+  restart: defaultsOf(RESTART) as NodeRuntime['restart'],
+  replicas: (RUNTIME_SCHEMA.properties.replicas as { default: number }).default,
+  tracing: { sampleRatio: (TRACING.properties.sampleRatio as { default: number }).default },
   /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
-  metrics: { enabled: true, port: 9464 },
+  metrics: defaultsOf(METRICS) as unknown as MetricsSpec,
 };
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-class Problems {
-  readonly list: string[] = [];
-  add(where: string, what: string): void {
-    this.list.push(`${where}: ${what}`);
-  }
-  keys(where: string, o: Obj, allowed: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.add(where, `unknown field '${k}' (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  posInt(where: string, v: unknown, fallback: number, min = 1): number {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      this.add(where, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-      return fallback;
-    }
-    return v;
-  }
+export interface ValidateOptions {
+  /** Load user component modules to check their node types and parameters (runs their code). */
+  loadModules?: boolean;
+  /** Do not even check that user module files exist: they live in another image (the operator validates this way). */
+  skipModuleFiles?: boolean;
+  /** Loads a user module's definition; given by the caller so that src/graph itself never loads one. */
+  loadModule?: (file: string) => {
+    types: readonly NodeType[];
+    parameters: Record<string, ParamSchema>;
+  };
 }
 
-export function loadManifestFile(file: string): GraphSpec {
+export function loadManifestFile(file: string, opts: ValidateOptions = {}): GraphSpec {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read manifest: ${(err as Error).message}`]);
   }
-  return parseManifest(text, path.dirname(path.resolve(file)), file);
+  return parseManifest(text, path.dirname(path.resolve(file)), file, opts);
 }
 
-export function parseManifest(text: string, baseDir: string, source = 'manifest'): GraphSpec {
+export function parseManifest(
+  text: string,
+  baseDir: string,
+  source = 'manifest',
+  opts: ValidateOptions = {},
+): GraphSpec {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -83,47 +89,45 @@ export function parseManifest(text: string, baseDir: string, source = 'manifest'
     const msg = err instanceof YAMLParseError ? err.message : String(err);
     throw new ConfigError([`${source}: invalid YAML: ${msg}`]);
   }
-  return validateManifest(doc, baseDir, source);
+  return validateManifest(doc, baseDir, source, opts);
 }
 
-export function validateManifest(doc: unknown, baseDir: string, source = 'manifest'): GraphSpec {
+export function validateManifest(
+  doc: unknown,
+  baseDir: string,
+  source = 'manifest',
+  opts: ValidateOptions = {},
+): GraphSpec {
   const p = new Problems();
-  if (!isObj(doc)) throw new ConfigError([`${source}: a manifest must be a YAML mapping with apiVersion, kind, metadata, spec`]);
-  p.keys('(root)', doc, ['apiVersion', 'kind', 'metadata', 'spec']);
-  if (doc.apiVersion !== API_VERSION) p.add('apiVersion', `must be '${API_VERSION}', got ${JSON.stringify(doc.apiVersion)}`);
+  if (!isObj(doc))
+    throw new ConfigError([`${source}: a manifest must be a YAML mapping with apiVersion, kind, metadata, spec`]);
+  p.keys('(root)', doc, Object.keys(MANIFEST_SCHEMA.properties));
+  if (doc.apiVersion !== API_VERSION)
+    p.add('apiVersion', `must be '${API_VERSION}', got ${JSON.stringify(doc.apiVersion)}`);
   if (doc.kind !== KIND) p.add('kind', `must be '${KIND}', got ${JSON.stringify(doc.kind)}`);
 
   const meta = isObj(doc.metadata) ? doc.metadata : {};
   if (!isObj(doc.metadata)) p.add('metadata', 'required mapping with a name');
   const name = typeof meta.name === 'string' ? meta.name : '';
-  if (!DNS_LABEL.test(name) || name.length > 63) {
-    p.add('metadata.name', `must be a DNS-1123 label (lowercase letters, digits, '-', at most 63), got ${JSON.stringify(meta.name)}`);
-  }
+  checkField(NAME, meta.name, { where: 'metadata.name' }, p, true);
   const namespace = typeof meta.namespace === 'string' ? meta.namespace : undefined;
 
   const spec = isObj(doc.spec) ? doc.spec : {};
   if (!isObj(doc.spec)) p.add('spec', 'required mapping with a graph');
-  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'hopTransport', 'maxMessageBytes', 'tracing', 'metrics']);
-  const deadlineMs = p.posInt('spec.deadlineMs', spec.deadlineMs, DEFAULTS.deadlineMs);
-  const maxMessageBytes = p.posInt('spec.maxMessageBytes', spec.maxMessageBytes, DEFAULTS.maxMessageBytes, 1024);
-  let codec = DEFAULTS.codec;
-  if (spec.codec !== undefined) {
-    if (HOP_CODECS.includes(spec.codec as HopCodec)) codec = spec.codec as HopCodec;
-    else p.add('spec.codec', `must be one of ${HOP_CODECS.join(', ')}, got ${JSON.stringify(spec.codec)}`);
-  }
-  let hopTransport = DEFAULTS.hopTransport;
-  if (spec.hopTransport !== undefined) {
-    if (HOP_TRANSPORTS.includes(spec.hopTransport as HopTransport)) hopTransport = spec.hopTransport as HopTransport;
-    else {
-      p.add('spec.hopTransport', `must be one of ${HOP_TRANSPORTS.join(', ')}, got ${JSON.stringify(spec.hopTransport)}`);
-    }
-  }
+  // The graph, tracing and executor have their own checks below; the rest is plain schema.
+  const top = checkObject(SPEC, spec, { where: 'spec' }, p, ['graph', 'tracing', 'executor']) ?? {};
+  const deadlineMs = (top.deadlineMs as number | undefined) ?? DEFAULTS.deadlineMs;
+  const maxMessageBytes = (top.maxMessageBytes as number | undefined) ?? DEFAULTS.maxMessageBytes;
+  const codec = (top.codec as HopCodec | undefined) ?? DEFAULTS.codec;
+  const hopTransport = (top.hopTransport as HopTransport | undefined) ?? DEFAULTS.hopTransport;
+  const metrics = { ...DEFAULTS.metrics, ...((top.metrics as Partial<MetricsSpec> | undefined) ?? {}) };
 
   const seen = new Map<string, string>();
-  const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', p, seen, baseDir, maxMessageBytes) : undefined;
+  const ctx: NodeContext = { p, seen, baseDir, graphMax: maxMessageBytes, opts };
+  const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', ctx) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
-  const metrics = validateMetrics(spec.metrics, p);
+  const executor = spec.executor === undefined ? undefined : validateExecutor(spec.executor, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = {
     apiVersion: API_VERSION,
@@ -134,86 +138,78 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
     codec,
     hopTransport,
     maxMessageBytes,
+    metrics,
     graph,
   };
-  out.metrics = metrics;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
-  return out;
-}
-
-function validateMetrics(raw: unknown, p: Problems): MetricsSpec {
-  const at = 'spec.metrics';
-  const out: MetricsSpec = { ...DEFAULTS.metrics };
-  if (raw === undefined) return out;
-  if (!isObj(raw)) {
-    p.add(at, 'must be a mapping with enabled, port');
-    return out;
-  }
-  p.keys(at, raw, ['enabled', 'port']);
-  if (raw.enabled !== undefined) {
-    if (typeof raw.enabled === 'boolean') out.enabled = raw.enabled;
-    else p.add(`${at}.enabled`, `must be true or false, got ${JSON.stringify(raw.enabled)}`);
-  }
-  if (raw.port !== undefined) {
-    const port = raw.port;
-    if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) out.port = port;
-    else p.add(`${at}.port`, `must be an integer from 1 to 65535, got ${JSON.stringify(raw.port)}`);
-  }
+  if (executor) out.executor = executor;
   return out;
 }
 
 function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
   const at = 'spec.tracing';
-  if (!isObj(raw)) {
-    p.add(at, 'must be a mapping with exporter, endpoint, sampleRatio');
-    return undefined;
-  }
-  p.keys(at, raw, ['exporter', 'endpoint', 'sampleRatio']);
-  let exporter: TraceExporterKind = 'none';
-  if (TRACE_EXPORTERS.includes(raw.exporter as TraceExporterKind)) exporter = raw.exporter as TraceExporterKind;
-  else p.add(`${at}.exporter`, `must be one of ${TRACE_EXPORTERS.join(', ')}, got ${JSON.stringify(raw.exporter)}`);
-  const out: TracingSpec = { exporter, sampleRatio: DEFAULTS.tracing.sampleRatio };
+  const t = checkObject(TRACING, raw, { where: at }, p, ['endpoint']);
+  if (!t || !isObj(raw)) return undefined;
+  const exporter = (t.exporter as TracingSpec['exporter'] | undefined) ?? 'none';
+  const out: TracingSpec = { exporter, sampleRatio: t.sampleRatio as number };
   if (raw.endpoint !== undefined) {
     const bad = typeof raw.endpoint === 'string' ? traceEndpointProblem(exporter, raw.endpoint) : 'must be a string';
     if (bad) p.add(`${at}.endpoint`, `${JSON.stringify(raw.endpoint)}: ${bad}`);
     else out.endpoint = raw.endpoint as string;
   }
-  if (raw.sampleRatio !== undefined) {
-    const r = raw.sampleRatio;
-    if (typeof r !== 'number' || !(r >= 0 && r <= 1)) p.add(`${at}.sampleRatio`, `must be a number from 0 to 1, got ${JSON.stringify(r)}`);
-    else out.sampleRatio = r;
-  }
   return out;
 }
 
-const NODE_FIELDS = ['name', 'type', 'implementation', 'parameters', 'children', 'endpoint', 'runtime'] as const;
+function validateExecutor(raw: unknown, p: Problems): ExecutorRuntime | undefined {
+  const e = checkObject(EXECUTOR, raw, { where: 'spec.executor' }, p);
+  if (!e) return undefined;
+  const out: ExecutorRuntime = {
+    replicas: e.replicas as number,
+    env: (e.env as Record<string, string> | undefined) ?? {},
+  };
+  if (e.image !== undefined) out.image = e.image as string;
+  if (e.resources !== undefined) out.resources = e.resources as ExecutorRuntime['resources'];
+  return out;
+}
 
-function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, string>, baseDir: string, graphMax: number): NodeSpec {
+interface NodeContext {
+  p: Problems;
+  seen: Map<string, string>;
+  baseDir: string;
+  graphMax: number;
+  opts: ValidateOptions;
+}
+
+const NODE_FIELDS = Object.keys(NODE_SCHEMA.properties);
+
+function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
+  const { p, seen } = ctx;
   const name = typeof o.name === 'string' ? o.name : '';
   const at = name ? `${where} (${name})` : where;
   p.keys(at, o, NODE_FIELDS);
-  if (!DNS_LABEL.test(name) || name.length > 63) {
-    p.add(at, `name must be a DNS-1123 label (lowercase letters, digits, '-', at most 63), got ${JSON.stringify(o.name)}`);
-  } else if (seen.has(name)) {
-    p.add(at, `duplicate node name '${name}' (also at ${seen.get(name)})`);
-  } else {
-    seen.set(name, where);
+  const before = p.list.length;
+  checkField(NAME, o.name, { where: at, label: 'name' }, p, true);
+  if (p.list.length === before) {
+    if (seen.has(name)) p.add(at, `duplicate node name '${name}' (also at ${seen.get(name)})`);
+    else seen.set(name, where);
   }
 
-  let type: NodeType = 'MODEL';
-  if (NODE_TYPES.includes(o.type as NodeType)) type = o.type as NodeType;
-  else p.add(at, `type must be one of ${NODE_TYPES.join(', ')}, got ${JSON.stringify(o.type)}`);
+  const type =
+    (checkField(NODE_SCHEMA.properties.type as Field, o.type, { where: at, label: 'type' }, p, true) as
+      | NodeType
+      | undefined) ?? 'MODEL';
 
   const childrenRaw = o.children === undefined ? [] : o.children;
   const children: NodeSpec[] = [];
   if (!Array.isArray(childrenRaw)) p.add(at, 'children must be a list of nodes');
   else
     childrenRaw.forEach((c, i) => {
-      if (isObj(c)) children.push(validateNode(c, `${where}.children[${i}]`, p, seen, baseDir, graphMax));
+      if (isObj(c)) children.push(validateNode(c, `${where}.children[${i}]`, ctx));
       else p.add(`${where}.children[${i}]`, 'must be a node mapping');
     });
-  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0) p.add(at, `${type} needs at least one child`);
+  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0)
+    p.add(at, `${type} needs at least one child`);
 
   let endpoint: string | undefined;
   if (o.endpoint !== undefined) {
@@ -222,20 +218,32 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
     if (bad) p.add(at, `bad endpoint ${JSON.stringify(o.endpoint)}: ${bad}`);
   }
 
-  const runtime = validateRuntime(o.runtime, `${at}.runtime`, p, graphMax);
+  const runtime = validateRuntime(o.runtime, `${at}.runtime`, ctx);
   const rawParams = parseParams(o.parameters, at, p);
   let implementation = typeof o.implementation === 'string' ? o.implementation : '';
   let parameters: Record<string, ParamValue> = rawParams;
   if (!implementation) {
     if (!endpoint) p.add(at, 'implementation is required (a built-in name or a module path) unless endpoint is set');
   } else {
-    if (isModulePath(implementation)) implementation = path.resolve(baseDir, implementation);
+    const user = isModulePath(implementation);
+    if (user) implementation = path.resolve(ctx.baseDir, implementation);
     try {
-      const def = loadComponentDefinition(implementation);
-      if (!def.types.includes(type)) {
-        p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${def.types.join(', ')})`);
+      const info = !user
+        ? builtinInfo(implementation)
+        : ctx.opts.loadModules
+          ? loadUserModule(implementation, ctx.opts)
+          : ctx.opts.skipModuleFiles
+            ? undefined
+            : checkModuleExists(implementation);
+      if (info) {
+        if (!info.types.includes(type)) {
+          p.add(
+            at,
+            `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${info.types.join(', ')})`,
+          );
+        }
+        parameters = applyParamSchema(info.parameters, rawParams, at, p, ctx.baseDir);
       }
-      parameters = applyParamSchema(def.parameters, rawParams, at, p, baseDir);
     } catch (err) {
       p.add(at, (err as Error).message);
     }
@@ -245,111 +253,83 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
   return node;
 }
 
-function validateRuntime(raw: unknown, at: string, p: Problems, graphMax: number): NodeSpec['runtime'] {
-  const r = raw === undefined ? {} : raw;
-  const out: NodeSpec['runtime'] = { maxMessageBytes: graphMax, env: {}, restart: { ...DEFAULTS.restart } };
-  if (!isObj(r)) {
+/** Without loading it: the parameters stay as written until the node process checks them against the module. */
+function checkModuleExists(file: string): undefined {
+  if (!existsSync(file) && !existsSync(`${file}.js`))
+    throw new Error(`cannot load component module ${file}: no such file`);
+  return undefined;
+}
+
+function loadUserModule(file: string, opts: ValidateOptions): ReturnType<NonNullable<ValidateOptions['loadModule']>> {
+  if (!opts.loadModule) throw new Error(`cannot load component module ${file}: no module loader given`);
+  return opts.loadModule(file);
+}
+
+function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntime {
+  const { p } = ctx;
+  const out: NodeRuntime = {
+    maxMessageBytes: ctx.graphMax,
+    env: {},
+    restart: { ...DEFAULTS.restart },
+    replicas: DEFAULTS.replicas,
+  };
+  if (raw === undefined) return out;
+  if (!isObj(raw)) {
     p.add(at, 'must be a mapping');
     return out;
   }
-  p.keys(at, r, ['maxMessageBytes', 'env', 'restart']);
-  out.maxMessageBytes = p.posInt(`${at}.maxMessageBytes`, r.maxMessageBytes, graphMax, 1024);
-  if (r.env !== undefined) {
-    if (!isObj(r.env)) p.add(`${at}.env`, 'must be a mapping of NAME: value');
-    else
-      for (const [k, v] of Object.entries(r.env)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) p.add(`${at}.env`, `bad variable name '${k}'`);
-        else if (typeof v === 'object' && v !== null) p.add(`${at}.env.${k}`, 'must be a scalar');
-        else out.env[k] = String(v);
-      }
-  }
-  if (r.restart !== undefined) {
-    if (!isObj(r.restart)) p.add(`${at}.restart`, 'must be a mapping');
-    else {
-      p.keys(`${at}.restart`, r.restart, ['maxRestarts', 'initialBackoffMs', 'maxBackoffMs']);
-      const d = DEFAULTS.restart;
-      out.restart = {
-        maxRestarts: p.posInt(`${at}.restart.maxRestarts`, r.restart.maxRestarts, d.maxRestarts, 0),
-        initialBackoffMs: p.posInt(`${at}.restart.initialBackoffMs`, r.restart.initialBackoffMs, d.initialBackoffMs),
-        maxBackoffMs: p.posInt(`${at}.restart.maxBackoffMs`, r.restart.maxBackoffMs, d.maxBackoffMs),
-      };
-    }
-  }
+  const r = checkObject(RUNTIME_SCHEMA, raw, { where: at }, p);
+  if (!r) return out;
+  if (r.maxMessageBytes !== undefined) out.maxMessageBytes = r.maxMessageBytes as number;
+  if (r.env !== undefined) out.env = r.env as Record<string, string>;
+  if (r.restart !== undefined) out.restart = { ...DEFAULTS.restart, ...(r.restart as Partial<NodeRuntime['restart']>) };
+  out.replicas = r.replicas as number;
+  if (r.image !== undefined) out.image = r.image as string;
+  if (r.resources !== undefined) out.resources = r.resources as NodeRuntime['resources'];
+  const volumes = (r.volumes as NodeRuntime['volumes'] | undefined)?.filter((v) => isObj(v));
+  if (volumes) out.volumes = volumes;
+  const names = new Set((volumes ?? []).map((v) => v.name));
+  volumes?.forEach((v, i) => {
+    if (typeof v.name === 'string' && Object.keys(v).filter((k) => k !== 'name').length !== 1)
+      p.add(
+        `${at}.volumes[${i}]`,
+        'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)',
+      );
+  });
+  const mounts = (r.volumeMounts as NodeRuntime['volumeMounts'] | undefined)?.filter((m) => isObj(m));
+  if (mounts) out.volumeMounts = mounts;
+  mounts?.forEach((m, i) => {
+    if (typeof m.name === 'string' && !names.has(m.name))
+      p.add(`${at}.volumeMounts[${i}]`, `no volume named '${m.name}' in runtime.volumes`);
+  });
+  if (r.models !== undefined) out.models = modelSource(r.models as Obj, `${at}.models`, names, p);
   return out;
 }
 
-/** Accepts a plain mapping, or Seldon's list form [{name, value, type: INT|FLOAT|DOUBLE|STRING|BOOL}]. */
-function parseParams(raw: unknown, at: string, p: Problems): Record<string, ParamValue> {
-  if (raw === undefined || raw === null) return {};
-  const out: Record<string, ParamValue> = {};
-  if (Array.isArray(raw)) {
-    raw.forEach((e, i) => {
-      if (!isObj(e) || typeof e.name !== 'string' || e.value === undefined) {
-        p.add(`${at}.parameters[${i}]`, 'Seldon-style parameters need name and value');
-        return;
-      }
-      out[e.name] = typeof e.value === 'object' ? JSON.stringify(e.value) : (e.value as ParamValue);
-    });
-    return out;
-  }
-  if (!isObj(raw)) {
-    p.add(`${at}.parameters`, 'must be a mapping (or a Seldon-style list of {name, value, type})');
-    return out;
-  }
-  for (const [k, v] of Object.entries(raw)) {
-    if (Array.isArray(v)) out[k] = v.join(',');
-    else if (typeof v === 'object' && v !== null) p.add(`${at}.parameters.${k}`, 'must be a scalar or a list of scalars');
-    else if (v !== null) out[k] = v as ParamValue;
-  }
-  return out;
-}
-
-function applyParamSchema(
-  schema: Record<string, ParamSchema>,
-  raw: Record<string, ParamValue>,
-  at: string,
-  p: Problems,
-  baseDir: string,
-): Record<string, ParamValue> {
-  const out: Record<string, ParamValue> = {};
-  for (const k of Object.keys(raw)) {
-    if (!Object.hasOwn(schema, k)) {
-      const known = Object.keys(schema);
-      p.add(at, `unknown parameter '${k}' (known: ${known.length ? known.join(', ') : 'none'})`);
+function modelSource(m: Obj, at: string, volumes: Set<string>, p: Problems): ModelSource | undefined {
+  const mountPath = m.mountPath as string;
+  const extra = (allowed: string[]): void => {
+    for (const k of ['volume', 'image', 'path']) {
+      if (m[k] !== undefined && !allowed.includes(k) && !(k === 'path' && m.path === '/models'))
+        p.add(at, `'${k}' does not apply to source ${String(m.source)}`);
     }
+  };
+  switch (m.source) {
+    case 'synthetic':
+      extra([]);
+      return { source: 'synthetic', mountPath };
+    case 'volume':
+      extra(['volume']);
+      if (typeof m.volume !== 'string') p.add(at, "source volume needs 'volume': the name of one of runtime.volumes");
+      else if (!volumes.has(m.volume)) p.add(at, `no volume named '${m.volume}' in runtime.volumes`);
+      else return { source: 'volume', mountPath, volume: m.volume };
+      return undefined;
+    case 'image':
+      extra(['image', 'path']);
+      if (typeof m.image !== 'string') p.add(at, "source image needs 'image': the model image to copy from");
+      else return { source: 'image', mountPath, image: m.image, path: m.path as string };
+      return undefined;
+    default:
+      return undefined;
   }
-  for (const [k, s] of Object.entries(schema)) {
-    const v = raw[k] ?? s.default;
-    if (v === undefined) {
-      if (s.required) p.add(at, `missing required parameter '${k}' (${s.type}: ${s.description})`);
-      continue;
-    }
-    const where = `${at}.parameters.${k}`;
-    switch (s.type) {
-      case 'number':
-      case 'integer': {
-        const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-        if (!Number.isFinite(n) || (s.type === 'integer' && !Number.isInteger(n))) p.add(where, `must be ${s.type === 'integer' ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
-        else out[k] = n;
-        break;
-      }
-      case 'boolean': {
-        if (typeof v === 'boolean') out[k] = v;
-        else if (v === 'true' || v === 'false') out[k] = v === 'true';
-        else p.add(where, `must be true or false, got ${JSON.stringify(v)}`);
-        break;
-      }
-      case 'path':
-        out[k] = path.resolve(baseDir, expandEnv(String(v)));
-        break;
-      default:
-        out[k] = String(v);
-    }
-  }
-  return out;
-}
-
-/** `${VAR}` and `${VAR:-default}` in path parameters, so one manifest works with data in different places. */
-function expandEnv(s: string): string {
-  return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? '');
 }

@@ -1,12 +1,12 @@
 import type { CallContext, Component, ComponentDefinition, ModelMetadata } from '../components/api';
 import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
-import { loadComponentDefinition } from '../components/registry';
 import type { ParamValue } from '../components/types';
 import { toInferError, unimplemented, withHop } from '../errors';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { NodeMethod } from '../message/hop';
 import type { InferMessage, JsonValue, Meta, Payload } from '../message/message';
 import type { Logger } from '../util/logger';
+import { loadNodeComponent } from './component-loader';
 
 /**
  * One component, hosted: created and loaded from its NodeSpec, invoked by method name with internal payloads, its
@@ -54,8 +54,10 @@ export class ComponentHost {
 
   /** Creates and loads the node's component; a component whose load() fails is closed before the error is thrown. */
   static async create(graph: GraphSpec, node: NodeSpec, opts: HostOptions): Promise<ComponentHost> {
-    const definition = loadComponentDefinition(node.implementation);
-    const params = opts.parameters ? opts.parameters(definition, { ...node.parameters }) : node.parameters;
+    // A user module is loaded only here, in its own node's process, and its parameters checked against its schema.
+    const loaded = loadNodeComponent(node, graph.baseDir);
+    const definition = loaded.def;
+    const params = opts.parameters ? opts.parameters(definition, { ...loaded.params }) : loaded.params;
     const component = await definition.create(params, {
       nodeName: node.name,
       nodeType: node.type,

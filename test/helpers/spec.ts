@@ -9,7 +9,7 @@ export function node(name: string, type: NodeType, children: NodeSpec[] = []): N
     implementation: 'fake',
     parameters: {},
     children,
-    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart } },
+    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart }, replicas: 1 },
     path: name,
   };
 }

@@ -9,6 +9,7 @@ import type { TypedArray } from '../../tensor/dtype';
 import { shapeToString, type Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentDefinition } from '../api';
 import { Params } from './common';
+import { CATALOG } from './catalog';
 
 const NAME = 'average-combiner';
 
@@ -78,18 +79,10 @@ export function averageWeights(values: Record<string, ParamValue>): number[] | u
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description: "Element-wise mean of the children's tensors (identical shapes), optionally weighted.",
+  ...CATALOG['average-combiner'],
   details:
     'Inputs that are not numeric tensors, shapes that differ (the message names them) and a number of ' +
     'weights that differs from the number of children are INVALID_ARGUMENT.',
-  types: ['COMBINER'],
-  parameters: {
-    weights: {
-      type: 'string',
-      description: 'Comma-separated non-negative weights, one per child in order; normalised by their sum. Default: equal.',
-    },
-  },
   create(params): Component {
     return new AverageCombiner(averageWeights(params));
   },

@@ -15,7 +15,7 @@ import { ConfigError, invalidArgument, internal, isInferError } from '../../erro
 import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../types';
 import type { Tensor } from '../../tensor/tensor';
-import type { CallContext, Component, ComponentContext, ComponentDefinition, ParamSchema } from '../api';
+import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { decodeError, preview, sniffFormat, webpTruncated, type ImageFormat } from './image-bytes';
@@ -23,6 +23,7 @@ import { decodeRgbWindow } from './pil-rgb';
 import { pillowBilinearResizeCrop, sourceWindow, type ResizeCrop } from './resample';
 
 export { sniffFormat } from './image-bytes';
+import { CATALOG } from './catalog';
 
 const NAME = 'jpeg-input';
 const FAIL_ON = ['none', 'truncated', 'error', 'warning'] as const;
@@ -212,72 +213,8 @@ function configureSharp(): void {
   sharpConfigured = true;
 }
 
-/** The parameter schema: the one place the defaults are written (Params reads them from here). */
-const PARAMETERS = {
-  resize: {
-    type: 'integer',
-    default: 256,
-    description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.',
-  },
-  crop: { type: 'integer', default: 224, description: 'Side of the centre crop (pixels); must not exceed resize.' },
-  mean: {
-    type: 'string',
-    default: '0.485,0.456,0.406',
-    description: 'Per-channel (R,G,B) mean subtracted after /255.',
-  },
-  std: {
-    type: 'string',
-    default: '0.229,0.224,0.225',
-    description: 'Per-channel (R,G,B) standard deviation divided by.',
-  },
-  maxPixels: {
-    type: 'integer',
-    default: 40_000_000,
-    description:
-      'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
-  },
-  outputDtype: {
-    type: 'string',
-    default: 'float32',
-    description: "'float32' (normalised) or 'uint8' (the cropped pixels unnormalised, still NCHW).",
-  },
-  failOn: {
-    type: 'string',
-    default: 'truncated',
-    description:
-      "Decoder strictness (sharp failOn): 'truncated' rejects cut-off images but accepts benign libjpeg warnings, " +
-      "as Pillow does; 'warning' also rejects images with corrupt data segments; 'none' decodes whatever it can.",
-  },
-  exifOrientation: {
-    type: 'boolean',
-    default: false,
-    description:
-      'Rotate/flip by the EXIF orientation tag (phone photos shown upright). torchvision does not, so off by ' +
-      'default. ' +
-      'Dev-100 pixels: unchanged (no dev image has the tag); latency: within noise.',
-  },
-  colourManagement: {
-    type: 'boolean',
-    default: false,
-    description:
-      'Convert embedded ICC profiles (and CMYK) to sRGB through the profiles, as an image viewer shows them. ' +
-      'torchvision keeps the stored values, so off by default. Dev-100 pixels: 5 of the 23 images with a profile ' +
-      'change (the rest carry sRGB-like profiles), mean 0.10 grey levels over all 100, worst image 3.1 (max 35); ' +
-      'latency +9 % (median).',
-  },
-  fastShrinkOnLoad: {
-    type: 'boolean',
-    default: false,
-    description:
-      "Resample with libvips (JPEG shrink-on-load, then its 'linear' reduce) instead of Pillow's bilinear: not the " +
-      'reference pixels (dev-100: 91 images differ, mean 0.22 grey levels, worst image 1.7, max 49), ' +
-      'but faster on large photos (dev-100 median -13 %; a 12 MP photo 9-13 ms instead of 55-85 ms). ' +
-      'Images smaller than resize are always resampled exactly.',
-  },
-} satisfies Record<string, ParamSchema>;
-
 export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputConfig {
-  const p = new Params(NAME, values, PARAMETERS);
+  const p = new Params(NAME, values, CATALOG['jpeg-input'].parameters);
   const resize = p.integer('resize', 1, 16384);
   const crop = p.integer('crop', 1, 16384);
   if (crop > resize) {
@@ -298,11 +235,7 @@ export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputCo
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description:
-    "ImageNet preprocessing as torchvision does it on PIL images: JPEG/PNG/WebP binData -> Image.convert('RGB') " +
-    '(stored values: no ICC conversion, no EXIF rotation, alpha dropped), resize shorter side with Pillow bilinear, ' +
-    'centre crop, /255, mean/std normalisation -> float32 NCHW [1,3,crop,crop] tftensor named "input".',
+  ...CATALOG['jpeg-input'],
   details: [
     'It gives the model the pixels it was trained on: torchvision\'s ImageNet evaluation transform on a PIL image, ' +
       "reproduced exactly: `Image.open(f).convert('RGB')`, `Resize(256)` with Pillow's antialiased bilinear filter on " +
@@ -325,8 +258,6 @@ const definition: ComponentDefinition = {
       'payload that is not binData, a truncated or corrupt image, something that is not an image, or more pixels ' +
       'than `maxPixels` (decompression bombs: the size is read from the header and checked before decoding).',
   ].join('\n'),
-  types: ['TRANSFORMER'],
-  parameters: PARAMETERS,
   create(params, ctx: ComponentContext): Component {
     const cfg = jpegInputConfig(params);
     configureSharp();

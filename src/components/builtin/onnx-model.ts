@@ -21,6 +21,7 @@ import { readMetadataProps } from './onnx-metadata-props';
 import { OnnxPool } from './onnx-pool';
 import type { IoMeta } from './onnx-worker-protocol';
 import { normalisationTable } from './uint8-normalise';
+import { CATALOG } from './catalog';
 
 const NAME = 'onnx-model';
 /** metadata_props key our model generator writes into synthetic (random-weight) models. */
@@ -269,8 +270,7 @@ function meanStd(p: Params): { mean: number[]; std: number[] } {
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description: 'Runs an ONNX model with onnxruntime-node (CPU): one tensor in, validated against the model, one tensor out.',
+  ...CATALOG['onnx-model'],
   details: [
     "- **At load** it reads the model's input and output names, dtypes and shapes.",
     '- **Per request** it checks the dtype and shape against the model: a mismatch is ' +
@@ -295,56 +295,6 @@ const definition: ComponentDefinition = {
     '- **Threads**: one intra-op thread and no spinning by default, because graph nodes share the ' +
       'cores. Two sessions side by side on 2 cores took 81.8 ms per run with spinning and 47.7 ms without.',
   ].join('\n'),
-  types: ['MODEL'],
-  parameters: {
-    model: { type: 'path', required: true, description: 'The .onnx file (relative to the manifest folder).' },
-    intraOpThreads: { type: 'integer', default: 1, description: 'ORT intra-op threads (0 = one per core).' },
-    interOpThreads: { type: 'integer', default: 1, description: 'ORT inter-op threads (0 = one per core).' },
-    spinning: {
-      type: 'boolean',
-      default: false,
-      description: 'Let ORT worker threads busy-wait between ops; off by default because it starves other nodes on shared cores.',
-    },
-    graphOptimization: { type: 'string', default: 'all', description: "ORT graph optimisation level: 'disabled', 'basic', 'extended' or 'all'." },
-    softmax: { type: 'boolean', default: false, description: 'Apply softmax along the last axis of the output (raw scores -> probabilities).' },
-    inputName: { type: 'string', description: "Model input to feed (default: the model's only input)." },
-    outputName: { type: 'string', description: "Model output to return (default: the model's first output)." },
-    normalizeUint8: {
-      type: 'boolean',
-      default: false,
-      description:
-        'Accept uint8 [N,C,H,W] pixels (jpeg-input outputDtype: uint8, a quarter of the bytes on the wire) and normalise them here, ' +
-        '(v/255 - mean)/std per channel, exactly as jpeg-input would; float32 input is still taken as it is.',
-    },
-    mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel mean for normalizeUint8 (after /255).' },
-    std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel standard deviation for normalizeUint8.' },
-    instances: {
-      type: 'integer',
-      default: 1,
-      description: 'Worker threads, each with its own ORT session (Triton instance group); inference never runs on the node\'s main thread.',
-    },
-    maxQueue: {
-      type: 'integer',
-      default: 64,
-      description: 'Requests that may wait for a free instance; beyond it a request is refused at once with RESOURCE_EXHAUSTED.',
-    },
-    maxBatch: {
-      type: 'integer',
-      default: 1,
-      description: 'Dynamic batching: requests queued together run as one batch of up to this many rows (needs a symbolic batch dimension); 1 = off.',
-    },
-    instanceNice: {
-      type: 'integer',
-      default: 0,
-      description:
-        'Linux nice value (0-19) for the instance threads, so the main thread (health, admission) runs first on a busy CPU.',
-    },
-    maxQueueDelayMs: {
-      type: 'integer',
-      default: 2,
-      description: 'With maxBatch > 1: how long a free instance waits for more requests to fill a batch.',
-    },
-  },
   create(params, ctx: ComponentContext): Component {
     return new OnnxModel(onnxModelConfig(params), ctx);
   },

@@ -11,6 +11,7 @@ import type { TypedArray } from '../../tensor/dtype';
 import { shapeToString } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
 import { Params, softmaxRows } from './common';
+import { CATALOG } from './catalog';
 
 const NAME = 'top1-output';
 export const SYNTHETIC_NOTE = 'synthetic weights: class is meaningless';
@@ -126,8 +127,7 @@ export function top1Config(values: Record<string, ParamValue>): { labels?: strin
 }
 
 const definition: ComponentDefinition = {
-  name: NAME,
-  description: 'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k.',
+  ...CATALOG['top1-output'],
   details: [
     'Answers JSON: `{"predictions": [{index, score, wnid?, label?, topK?}], "synthetic"?, ' +
       '"note"?}`.',
@@ -138,12 +138,6 @@ const definition: ComponentDefinition = {
     '- When the model tagged its answer `synthetic` (random weights), the answer says the class ' +
       'is meaningless.',
   ].join('\n'),
-  types: ['OUTPUT_TRANSFORMER'],
-  parameters: {
-    labels: { type: 'path', description: 'TSV file of index<TAB>wnid<TAB>name lines, one per class in order.' },
-    softmax: { type: 'boolean', default: false, description: 'Apply softmax to raw scores before reporting (leave off for probabilities).' },
-    topK: { type: 'integer', default: 1, description: 'Also report the k best classes per row (when > 1).' },
-  },
   create(params, ctx): Component {
     return new Top1Output(top1Config(params), ctx);
   },

@@ -1,6 +1,7 @@
-import { Code, InferError, type CodeValue } from '../../errors';
+import { InferError, type CodeValue } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
 import { Params } from '../builtin/common';
+import { CATALOG } from './catalog';
 import type { Payload } from '../../message/message';
 
 /**
@@ -8,14 +9,7 @@ import type { Payload } from '../../message/message';
  * Tests use it to prove error propagation and sibling cancellation.
  */
 const definition = defineComponent({
-  name: 'fail',
-  description: 'fails every request with the given gRPC status code and message (tests)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'],
-  parameters: {
-    code: { type: 'integer', default: Code.FAILED_PRECONDITION, description: 'gRPC status code to answer with' },
-    message: { type: 'string', default: 'failing on purpose', description: 'error message' },
-    delayMs: { type: 'integer', default: 0, description: 'wait this long before failing' },
-  },
+  ...CATALOG['fail'],
   create(params, ctx) {
     const p = new Params('fail', params, definition.parameters);
     const code = p.integer('code', 1, 16) as CodeValue;

@@ -1,14 +1,10 @@
 import { defineComponent } from '../api';
 import { Params } from '../builtin/common';
+import { CATALOG } from './catalog';
 
 /** Always routes to `route` (-1 all children, -2 none, N child N), or to the request tag `route` when present. */
 const definition = defineComponent({
-  name: 'fixed-router',
-  description: "routes every request to child `route` (-1 = all, -2 = none); a numeric request tag 'route' overrides",
-  types: ['ROUTER'],
-  parameters: {
-    route: { type: 'integer', default: -1, description: 'child index, -1 for all children, -2 for none' },
-  },
+  ...CATALOG['fixed-router'],
   create(params) {
     const route = new Params('fixed-router', params, definition.parameters).integer('route', -2);
     return {

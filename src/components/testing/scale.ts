@@ -3,17 +3,12 @@ import { describePayload } from '../../message/message';
 import type { Tensor } from '../../tensor/tensor';
 import { defineComponent, type CallContext } from '../api';
 import { Params } from '../builtin/common';
+import { CATALOG } from './catalog';
 import type { Payload } from '../../message/message';
 
 /** Multiplies a numeric tensor by `factor` and adds `offset` (float32 out). A stand-in for a model in tests. */
 const definition = defineComponent({
-  name: 'scale',
-  description: 'y = x * factor + offset on a numeric tensor (tests, examples)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
-  parameters: {
-    factor: { type: 'number', required: true, description: 'multiplier' },
-    offset: { type: 'number', default: 0, description: 'added after scaling' },
-  },
+  ...CATALOG['scale'],
   create(params, ctx) {
     const p = new Params('scale', params, definition.parameters);
     const factor = p.number('factor');

@@ -1,6 +1,7 @@
 import { deadlineExceeded } from '../../errors';
 import { defineComponent, type CallContext } from '../api';
 import { Params } from '../builtin/common';
+import { CATALOG } from './catalog';
 import type { Payload } from '../../message/message';
 
 /**
@@ -8,12 +9,7 @@ import type { Payload } from '../../message/message';
  * Tests use it to prove deadline propagation and sibling cancellation reach the node.
  */
 const definition = defineComponent({
-  name: 'sleep',
-  description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',
-  types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
-  parameters: {
-    ms: { type: 'integer', required: true, description: 'how long to wait' },
-  },
+  ...CATALOG['sleep'],
   create(params, ctx) {
     const ms = new Params('sleep', params, definition.parameters).integer('ms');
     const run = (input: Payload, call: CallContext): Promise<Payload> =>

@@ -3,15 +3,11 @@ import { describePayload } from '../../message/message';
 import { shapeToString } from '../../tensor/tensor';
 import { defineComponent } from '../api';
 import { Params } from '../builtin/common';
+import { CATALOG } from './catalog';
 
 /** Element-wise sum or mean of its children's tensors (float32 out). */
 const definition = defineComponent({
-  name: 'sum-combiner',
-  description: "element-wise sum (mode: sum) or mean (mode: mean) of the children's tensors",
-  types: ['COMBINER'],
-  parameters: {
-    mode: { type: 'string', default: 'sum', description: "'sum' or 'mean'" },
-  },
+  ...CATALOG['sum-combiner'],
   create(params, ctx) {
     const mode = new Params('sum-combiner', params, definition.parameters).oneOf('mode', ['sum', 'mean'] as const);
     return {

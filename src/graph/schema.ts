@@ -1,0 +1,316 @@
+import { HOP_CODECS, HOP_TRANSPORTS, NODE_TYPES, TRACE_EXPORTERS } from './spec';
+
+/**
+ * The manifest's schema as plain data: field names, types, ranges, enums, defaults and descriptions. It is the one
+ * source for the validator's field checks and messages (src/graph/manifest.ts), the defaults (DEFAULTS there) and the
+ * CRD's OpenAPI v3 schema (src/k8s/crd.ts writes k8s/crd.yaml from it). Checks a schema cannot express (unique node
+ * names, endpoint syntax, parameters against the component's own schema) stay in code, next to the field checks.
+ */
+
+interface Described {
+  description: string;
+}
+export interface IntegerField extends Described {
+  type: 'integer';
+  minimum: number;
+  maximum?: number;
+  default?: number;
+}
+export interface NumberField extends Described {
+  type: 'number';
+  minimum: number;
+  maximum: number;
+  default?: number;
+}
+export interface StringField extends Described {
+  type: 'string';
+  enum?: readonly string[];
+  /** Anchored regular expression, with the words used in its error message. */
+  pattern?: { regex: string; means: string };
+  maxLength?: number;
+  default?: string;
+}
+export interface BooleanField extends Described {
+  type: 'boolean';
+  default?: boolean;
+}
+/** A Kubernetes resource quantity: 500m, 2, 1.5Gi. */
+export interface QuantityField extends Described {
+  type: 'quantity';
+}
+/** A string, number or boolean (stringified where a string is needed). */
+export interface ScalarField extends Described {
+  type: 'scalar';
+}
+export interface ObjectField extends Described {
+  type: 'object';
+  properties: Record<string, Field>;
+  required?: readonly string[];
+}
+export interface MapField extends Described {
+  type: 'map';
+  keys: { regex: string; noun: string };
+  values: Field;
+  /** How the expected shape is shown in the error message, e.g. "NAME: value". */
+  shape: string;
+}
+export interface ListField extends Described {
+  type: 'list';
+  items: Field;
+}
+/** A child graph node: the schema is recursive here. */
+export interface NodeRef extends Described {
+  type: 'node';
+}
+/** Checked in code (component parameters) or by Kubernetes itself (volume sources): any YAML value. */
+export interface OpaqueField extends Described {
+  type: 'opaque';
+  /** Fields an opaque object must have, typed (Kubernetes volumes need a name). */
+  properties?: Record<string, Field>;
+  required?: readonly string[];
+}
+
+export type Field =
+  | IntegerField
+  | NumberField
+  | StringField
+  | BooleanField
+  | QuantityField
+  | ScalarField
+  | ObjectField
+  | MapField
+  | ListField
+  | NodeRef
+  | OpaqueField;
+
+const DNS_LABEL = {
+  regex: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+  means: "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
+};
+const ABS_PATH = { regex: '^/', means: 'an absolute path' };
+
+const quantities = (what: string): ObjectField => ({
+  type: 'object',
+  description: what,
+  properties: {
+    cpu: { type: 'quantity', description: 'CPU, e.g. 500m or 2.' },
+    memory: { type: 'quantity', description: 'Memory, e.g. 512Mi or 2Gi.' },
+  },
+});
+
+/** The pod settings a node and the executor share (Seldon's componentSpecs carry the same). */
+const POD_FIELDS: Record<string, Field> = {
+  replicas: {
+    type: 'integer',
+    minimum: 1,
+    default: 1,
+    description: 'Processes (locally) or pods (Kubernetes) serving this; the executor balances over them.',
+  },
+  image: {
+    type: 'string',
+    description: 'Container image on Kubernetes (default: the image the operator or render uses).',
+  },
+  resources: {
+    type: 'object',
+    description: 'Kubernetes resource requests and limits of the container.',
+    properties: { requests: quantities('Guaranteed resources.'), limits: quantities('Maximum resources.') },
+  },
+  env: {
+    type: 'map',
+    keys: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', noun: 'variable' },
+    values: { type: 'scalar', description: 'Value (numbers and booleans are stringified).' },
+    shape: 'NAME: value',
+    description: 'Environment variables set for the process.',
+  },
+};
+
+const VOLUME_MOUNT: ObjectField = {
+  type: 'object',
+  description: 'Mount of one of runtime.volumes into the node container.',
+  required: ['name', 'mountPath'],
+  properties: {
+    name: { type: 'string', pattern: DNS_LABEL, maxLength: 63, description: 'Name of a volume in runtime.volumes.' },
+    mountPath: { type: 'string', pattern: ABS_PATH, description: 'Where the volume appears in the container.' },
+    subPath: { type: 'string', description: 'Sub-path of the volume to mount.' },
+    readOnly: { type: 'boolean', description: 'Mount read-only.' },
+  },
+};
+
+export const MODEL_SOURCES = ['synthetic', 'volume', 'image'] as const;
+export type ModelSourceKind = (typeof MODEL_SOURCES)[number];
+
+const RUNTIME: ObjectField = {
+  type: 'object',
+  description: 'How the node runs: message limits, environment, restarts, replicas and its Kubernetes pod.',
+  properties: {
+    maxMessageBytes: {
+      type: 'integer',
+      minimum: 1024,
+      description: 'Limit for received and sent gRPC messages, bytes (default: spec.maxMessageBytes).',
+    },
+    ...POD_FIELDS,
+    restart: {
+      type: 'object',
+      description: 'Restart policy of the local runner (`infergraph up`).',
+      properties: {
+        maxRestarts: { type: 'integer', minimum: 0, default: 10, description: 'Restarts before the graph is stopped.' },
+        initialBackoffMs: {
+          type: 'integer',
+          minimum: 1,
+          default: 200,
+          description: 'First restart delay, doubled each time.',
+        },
+        maxBackoffMs: { type: 'integer', minimum: 1, default: 10_000, description: 'Largest restart delay.' },
+      },
+    },
+    volumes: {
+      type: 'list',
+      description: 'Kubernetes volumes of the node pod (a name plus one Kubernetes volume source each).',
+      items: {
+        type: 'opaque',
+        description: 'A Kubernetes Volume: name plus one source (persistentVolumeClaim, configMap, secret, ...).',
+        required: ['name'],
+        properties: { name: { type: 'string', pattern: DNS_LABEL, maxLength: 63, description: 'Volume name.' } },
+      },
+    },
+    volumeMounts: {
+      type: 'list',
+      description: 'Mounts of runtime.volumes into the node container.',
+      items: VOLUME_MOUNT,
+    },
+    models: {
+      type: 'object',
+      description:
+        'Where the node pod gets model files on Kubernetes, mounted at mountPath: generated synthetic models (an init ' +
+        'container), a volume, or a model image copied into an emptyDir by an init container (KServe modelcar).',
+      required: ['source'],
+      properties: {
+        source: { type: 'string', enum: MODEL_SOURCES, description: 'synthetic, volume or image.' },
+        mountPath: { type: 'string', pattern: ABS_PATH, default: '/models', description: 'Where the models appear.' },
+        volume: {
+          type: 'string',
+          pattern: DNS_LABEL,
+          maxLength: 63,
+          description: 'source volume: the name of one of runtime.volumes holding the models (mounted read-only).',
+        },
+        image: { type: 'string', description: 'source image: the model image (it needs a `cp`, e.g. busybox-based).' },
+        path: { type: 'string', pattern: ABS_PATH, default: '/models', description: 'source image: folder inside it.' },
+      },
+    },
+  },
+};
+
+const NODE: ObjectField = {
+  type: 'object',
+  description: 'A graph node (Seldon v1 vocabulary).',
+  required: ['name', 'type'],
+  properties: {
+    name: { type: 'string', pattern: DNS_LABEL, maxLength: 63, description: 'Node name, a DNS-1123 label, unique.' },
+    type: {
+      type: 'string',
+      enum: NODE_TYPES,
+      description: 'MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER or ROUTER.',
+    },
+    implementation: {
+      type: 'string',
+      description: 'A built-in component name, or a module path relative to the manifest.',
+    },
+    parameters: {
+      type: 'opaque',
+      description:
+        "Component parameters: a mapping, or Seldon's list of {name, value, type}; checked against the component.",
+    },
+    children: {
+      type: 'list',
+      description: 'Child nodes, called in parallel.',
+      items: { type: 'node', description: 'A child node.' },
+    },
+    endpoint: {
+      type: 'string',
+      description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.',
+    },
+    runtime: RUNTIME,
+  },
+};
+
+export const MANIFEST_SCHEMA = {
+  type: 'object',
+  description: 'An inference graph.',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { type: 'string', description: 'infergraph.dev/v1alpha1' },
+    kind: { type: 'string', description: 'InferenceGraph' },
+    metadata: { type: 'opaque', description: 'Kubernetes object metadata; name is a DNS-1123 label.' },
+    spec: {
+      type: 'object',
+      description: 'The graph and how it is served.',
+      required: ['graph'],
+      properties: {
+        graph: { ...NODE, description: 'The root node.' },
+        deadlineMs: {
+          type: 'integer',
+          minimum: 1,
+          default: 10_000,
+          description: 'End-to-end deadline when the client sends none.',
+        },
+        codec: { type: 'string', enum: HOP_CODECS, default: 'tftensor', description: 'Tensor encoding on hops.' },
+        hopTransport: {
+          type: 'string',
+          enum: HOP_TRANSPORTS,
+          default: 'frames',
+          description:
+            'How the executor reaches the nodes infergraph up started: frames or grpc (endpoint: nodes and nodes ' +
+            'without a frame listener, as on Kubernetes, always get gRPC).',
+        },
+        maxMessageBytes: {
+          type: 'integer',
+          minimum: 1024,
+          default: 16 * 1024 * 1024,
+          description: "Max message size on the executor's API and its node channels.",
+        },
+        tracing: {
+          type: 'object',
+          description: 'OpenTelemetry export of every process (the standard OTEL_* variables override it).',
+          required: ['exporter'],
+          properties: {
+            exporter: { type: 'string', enum: TRACE_EXPORTERS, description: 'none, jaeger, otlp-grpc or otlp-http.' },
+            endpoint: {
+              type: 'string',
+              description: 'OTLP http(s) URL, or a Jaeger collector URL or agent host:port.',
+            },
+            sampleRatio: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              default: 1,
+              description: 'Fraction of new traces sampled.',
+            },
+          },
+        },
+        metrics: {
+          type: 'object',
+          description: 'Prometheus /metrics of every process.',
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'Serve /metrics from every process.' },
+            port: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 65535,
+              default: 9464,
+              description: "A standalone process's /metrics port (pods); infergraph up picks free ports.",
+            },
+          },
+        },
+        executor: {
+          type: 'object',
+          description: "The executor's pod on Kubernetes (locally the executor is one process).",
+          properties: POD_FIELDS,
+        },
+      },
+    },
+  },
+} as const satisfies ObjectField;
+
+export const NODE_SCHEMA: ObjectField = NODE;
+export const RUNTIME_SCHEMA: ObjectField = RUNTIME;
+export const DNS_LABEL_PATTERN = DNS_LABEL;

@@ -1,0 +1,294 @@
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import { ConfigError } from '../errors';
+import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import {
+  DEFAULT_IMAGE,
+  EXECUTOR_PORT,
+  executorName,
+  FIELD_MANAGER,
+  graphLabels,
+  manifestConfigMapName,
+  MANIFEST_PATH,
+  NODE_PORT,
+  nodeObjectName,
+  selectorLabels,
+} from './names';
+import {
+  baseMounts,
+  baseVolumes,
+  CONTAINER_SECURITY,
+  containerEnv,
+  DRAIN_SECONDS,
+  GRACE_SECONDS,
+  grpcProbes,
+  modelPieces,
+  POD_SECURITY,
+  RESERVED_VOLUME_PREFIX,
+  resources,
+  userMounts,
+  userVolumes,
+  type Json,
+} from './pod';
+
+/**
+ * The Kubernetes objects a graph is made of — the one function behind both `infergraph render` and the operator, so
+ * what render prints is exactly what the operator applies. Per spawned node: a Deployment and a headless Service
+ * (clients balance over its pod IPs); the executor's Deployment and ClusterIP Service; the manifest in a ConfigMap
+ * mounted into every pod; NetworkPolicies (only executor pods reach node pods); a PodDisruptionBudget where there is
+ * more than one replica.
+ */
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: OwnerReference[];
+  } & Json;
+  [k: string]: unknown;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller: boolean;
+  blockOwnerDeletion: boolean;
+}
+
+export interface DesiredInput {
+  graph: GraphSpec;
+  /** The manifest as written (apiVersion, kind, metadata, spec): it becomes the ConfigMap's graph.yaml. */
+  manifest: { apiVersion: string; kind: string; metadata: Json; spec: unknown };
+  image?: string;
+  namespace?: string;
+  owner?: OwnerReference;
+}
+
+const MAX_NAME = 63;
+/** Service names are DNS-1035 labels: they must start with a letter. */
+const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Kubernetes adds limits a local graph does not have: object names must fit, and must not collide. */
+export function kubernetesProblems(g: GraphSpec): string[] {
+  const problems: string[] = [];
+  const names = [executorName(g.name), manifestConfigMapName(g.name)];
+  if (!DNS_1035.test(g.name))
+    problems.push(
+      `metadata.name: '${g.name}' must start with a letter on Kubernetes (Service names are DNS-1035 labels)`,
+    );
+  for (const n of spawned(g)) {
+    const obj = nodeObjectName(g.name, n.name);
+    if (obj.length > MAX_NAME)
+      problems.push(
+        `${n.path} (${n.name}): object name '${obj}' is ${obj.length} characters, over ${MAX_NAME}; shorten the graph or node name`,
+      );
+    // Deployments, Services and PDBs share names per kind: a node called 'executor' would be the executor's.
+    if (obj === executorName(g.name))
+      problems.push(`${n.path} (${n.name}): object name '${obj}' collides with the graph's own executor`);
+    for (const v of n.runtime.volumes ?? []) {
+      if (v.name.startsWith(RESERVED_VOLUME_PREFIX))
+        problems.push(
+          `${n.path} (${n.name}).runtime.volumes: name '${v.name}' is reserved (prefix ${RESERVED_VOLUME_PREFIX})`,
+        );
+    }
+  }
+  for (const name of names)
+    if (name.length > MAX_NAME) problems.push(`metadata.name: object name '${name}' is over ${MAX_NAME} characters`);
+  return problems;
+}
+
+const spawned = (g: GraphSpec): NodeSpec[] => walkNodes(g.graph).filter((n) => !n.endpoint);
+
+export function desiredObjects(input: DesiredInput): KubeObject[] {
+  const { graph: g } = input;
+  const problems = kubernetesProblems(g);
+  if (problems.length) throw new ConfigError(problems);
+  const image = input.image ?? DEFAULT_IMAGE;
+  const namespace = input.namespace ?? g.namespace;
+  const meta = (name: string, labels: Record<string, string>): KubeObject['metadata'] => ({
+    name,
+    ...(namespace ? { namespace } : {}),
+    labels,
+    ...(input.owner ? { ownerReferences: [input.owner] } : {}),
+  });
+  const manifestYaml = manifestText(input.manifest, g.name);
+  // Processes read the manifest once at start-up: a changed manifest must roll the pods.
+  const hash = createHash('sha256').update(manifestYaml).digest('hex').slice(0, 16);
+  const cm = manifestConfigMapName(g.name);
+  const out: KubeObject[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta(cm, graphLabels(g.name, 'manifest')),
+      data: { 'graph.yaml': manifestYaml },
+    },
+  ];
+
+  const nodeAddresses: string[] = [];
+  for (const n of spawned(g)) {
+    const name = nodeObjectName(g.name, n.name);
+    const labels = graphLabels(g.name, 'node', n.name);
+    const selector = selectorLabels(g.name, 'node', n.name);
+    nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
+    const models = modelPieces(n.runtime.models, image);
+    const container = {
+      name: 'node',
+      image: n.runtime.image ?? image,
+      imagePullPolicy: 'IfNotPresent',
+      args: ['node', '--graph', MANIFEST_PATH, '--node', n.name, '--address', `0.0.0.0:${NODE_PORT}`],
+      ports: [{ name: 'grpc', containerPort: NODE_PORT, protocol: 'TCP' }],
+      ...opt('env', nonEmpty(containerEnv(g.tracing, n.runtime.env))),
+      ...opt('resources', resources(n.runtime.resources)),
+      ...grpcProbes(NODE_PORT),
+      lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
+      securityContext: CONTAINER_SECURITY,
+      volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
+    };
+    const pod = podSpec(
+      [container],
+      [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
+      models.initContainers,
+    );
+    out.push(service(meta(name, labels), selector, NODE_PORT, true));
+    out.push(deployment(meta(name, labels), selector, labels, n.runtime.replicas, hash, pod));
+    if (n.runtime.replicas > 1) out.push(pdb(meta(name, labels), selector));
+  }
+
+  const ex = executorName(g.name);
+  const exLabels = graphLabels(g.name, 'executor');
+  const exSelector = selectorLabels(g.name, 'executor');
+  const exRuntime = g.executor ?? { replicas: 1, env: {} };
+  const executor = {
+    name: 'executor',
+    image: exRuntime.image ?? image,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['executor', '--graph', MANIFEST_PATH, '--address', `0.0.0.0:${EXECUTOR_PORT}`, ...nodeAddresses],
+    ports: [{ name: 'grpc', containerPort: EXECUTOR_PORT, protocol: 'TCP' }],
+    ...opt('env', nonEmpty(containerEnv(g.tracing, exRuntime.env))),
+    ...opt('resources', resources(exRuntime.resources)),
+    ...grpcProbes(EXECUTOR_PORT),
+    lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
+    securityContext: CONTAINER_SECURITY,
+    volumeMounts: baseMounts(),
+  };
+  out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false));
+  out.push(
+    deployment(
+      meta(ex, exLabels),
+      exSelector,
+      exLabels,
+      exRuntime.replicas,
+      hash,
+      podSpec([executor], baseVolumes(cm), []),
+    ),
+  );
+  if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
+  out.push(...networkPolicies(g.name, meta));
+  return out;
+}
+
+/** The manifest as the pods read it: only the fields validation knows, metadata reduced to name and namespace. */
+export function manifestText(m: DesiredInput['manifest'], name: string): string {
+  const metadata: Json = { name };
+  if (typeof m.metadata.namespace === 'string') metadata.namespace = m.metadata.namespace;
+  return stringify(
+    { apiVersion: m.apiVersion, kind: m.kind, metadata, spec: m.spec },
+    { lineWidth: 0, aliasDuplicateObjects: false },
+  );
+}
+
+const opt = (key: string, v: unknown): Json => (v === undefined ? {} : { [key]: v });
+const nonEmpty = <T>(a: T[]): T[] | undefined => (a.length ? a : undefined);
+
+function podSpec(containers: Json[], volumes: Json[], initContainers: Json[]): Json {
+  return {
+    // Graph pods never talk to the API server.
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: GRACE_SECONDS,
+    securityContext: POD_SECURITY,
+    ...(initContainers.length ? { initContainers } : {}),
+    containers,
+    volumes,
+  };
+}
+
+function deployment(
+  metadata: KubeObject['metadata'],
+  selector: Record<string, string>,
+  labels: Record<string, string>,
+  replicas: number,
+  hash: string,
+  pod: Json,
+): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata,
+    spec: {
+      replicas,
+      selector: { matchLabels: selector },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: { metadata: { labels, annotations: { 'infergraph.dev/manifest-sha256': hash } }, spec: pod },
+    },
+  };
+}
+
+function service(
+  metadata: KubeObject['metadata'],
+  selector: Record<string, string>,
+  port: number,
+  headless: boolean,
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata,
+    spec: {
+      ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
+      selector,
+      ports: [{ name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }],
+    },
+  };
+}
+
+function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata,
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+  };
+}
+
+/** Node pods take gRPC only from this graph's executor pods; the executor takes its port from anywhere. */
+function networkPolicies(
+  graph: string,
+  meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
+): KubeObject[] {
+  const np = (name: string, role: 'node' | 'executor', port: number, from?: Json[]): KubeObject => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: meta(name, graphLabels(graph, role)),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(graph, role) },
+      policyTypes: ['Ingress'],
+      ingress: [{ ...(from ? { from } : {}), ports: [{ protocol: 'TCP', port }] }],
+    },
+  });
+  return [
+    np(`${graph}-nodes`, 'node', NODE_PORT, [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }]),
+    np(executorName(graph), 'executor', EXECUTOR_PORT),
+  ];
+}
+
+export const renderYaml = (objects: KubeObject[]): string =>
+  objects.map((o) => `---\n${stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
+
+/** Server-side apply's field manager, exported for the operator. */
+export { FIELD_MANAGER };
