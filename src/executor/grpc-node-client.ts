@@ -24,6 +24,15 @@ export interface ObservedHopOptions extends HopOptions {
   observe?: HopObserver;
 }
 
+/**
+ * Every node channel balances round-robin over all addresses its target resolves to: a Kubernetes headless Service
+ * (`dns:///<graph>-<node>:9000`, one A record per ready pod) or the runner's `ipv4:127.0.0.1:p1,127.0.0.1:p2` list
+ * of local replicas. grpc-js's default (pick_first) would pin every call to one replica, as Seldon v1's executor
+ * does (seldon-core#4748). A replica whose connection fails leaves the rotation until it reconnects; the failure also
+ * makes the channel re-resolve DNS (at most every grpc.dns_min_time_between_resolutions_ms, 30 s by default).
+ */
+export const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
 export class GrpcNodeClient implements NodeClient {
   private readonly clients = new Map<string, grpc.Client>();
 
@@ -90,6 +99,7 @@ export class GrpcNodeClient implements NodeClient {
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no address known for node '${node.name}'`);
       c = new grpc.Client(address, grpc.credentials.createInsecure(), {
         ...channelLimits(node.runtime.maxMessageBytes),
+        'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG,
         // Fail fast when a node is down (UNAVAILABLE) instead of waiting for it: the runner restarts it.
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,

@@ -18,6 +18,7 @@ export const DEFAULTS = {
   deadlineMs: 10_000,
   codec: 'tftensor' as HopCodec,
   maxMessageBytes: 16 * 1024 * 1024,
+  replicas: 1,
   restart: { maxRestarts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000 },
   tracing: { sampleRatio: 1 },
 };
@@ -217,12 +218,18 @@ export function endpointProblem(ep: string): string | undefined {
 
 function validateRuntime(raw: unknown, at: string, p: Problems, graphMax: number): NodeSpec['runtime'] {
   const r = raw === undefined ? {} : raw;
-  const out: NodeSpec['runtime'] = { maxMessageBytes: graphMax, env: {}, restart: { ...DEFAULTS.restart } };
+  const out: NodeSpec['runtime'] = {
+    replicas: DEFAULTS.replicas,
+    maxMessageBytes: graphMax,
+    env: {},
+    restart: { ...DEFAULTS.restart },
+  };
   if (!isObj(r)) {
     p.add(at, 'must be a mapping');
     return out;
   }
-  p.keys(at, r, ['maxMessageBytes', 'env', 'restart']);
+  p.keys(at, r, ['replicas', 'maxMessageBytes', 'env', 'restart']);
+  out.replicas = p.posInt(`${at}.replicas`, r.replicas, DEFAULTS.replicas);
   out.maxMessageBytes = p.posInt(`${at}.maxMessageBytes`, r.maxMessageBytes, graphMax, 1024);
   if (r.env !== undefined) {
     if (!isObj(r.env)) p.add(`${at}.env`, 'must be a mapping of NAME: value');

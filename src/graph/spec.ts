@@ -11,6 +11,11 @@ export type ParamValue = string | number | boolean;
 export type HopCodec = 'tftensor' | 'tensor' | 'ndarray' | 'flatbuffers';
 
 export interface NodeRuntime {
+  /**
+   * Processes (pods) serving this node; the executor balances calls over them round-robin. `up` runs replicated
+   * nodes over loopback tcp even with the unix transport (grpc-js balances over a list of ip:port targets only).
+   */
+  replicas: number;
   /** Per-node limit for received and sent gRPC messages, bytes. */
   maxMessageBytes: number;
   /** Environment variables set for the node process. */

@@ -9,7 +9,12 @@ export function node(name: string, type: NodeType, children: NodeSpec[] = []): N
     implementation: 'fake',
     parameters: {},
     children,
-    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart } },
+    runtime: {
+      replicas: DEFAULTS.replicas,
+      maxMessageBytes: DEFAULTS.maxMessageBytes,
+      env: {},
+      restart: { ...DEFAULTS.restart },
+    },
     path: name,
   };
 }

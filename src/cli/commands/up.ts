@@ -55,7 +55,8 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
-      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${n + 1} processes)`);
+      const procs = info.processes.length;
+      console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${n} nodes + executor = ${procs} processes)`);
       if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
     });
 }

@@ -8,11 +8,14 @@ export default defineComponent({
   types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
   parameters: {
     tag: { type: 'string', description: 'if set, adds the tag {<tag>: <node name>} to every response' },
+    pidTag: { type: 'string', description: 'if set, adds the tag {<pidTag>: <process id>}: which replica answered' },
   },
   create(params, ctx) {
     const tag = params.tag as string | undefined;
+    const pidTag = params.pidTag as string | undefined;
     const pass = (input: Payload, call: CallContext): Payload => {
       if (tag) call.addTags({ [tag]: ctx.nodeName });
+      if (pidTag) call.addTags({ [pidTag]: process.pid });
       return input;
     };
     return { predict: pass, transformInput: pass, transformOutput: pass };
