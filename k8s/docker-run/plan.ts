@@ -29,6 +29,7 @@ export interface Mount {
 export interface ContainerPlan {
   /** Docker container name: the Service name, or `<service>-<i>` for replica i of several. */
   name: string;
+  hostname: string;
   /** DNS names on the network: the Service name, shared by all replicas (docker's DNS answers with all of them). */
   aliases: string[];
   image: string;
@@ -98,7 +99,9 @@ export function parseObjects(text: string): K8sObject[] {
 }
 
 const selects = (selector: unknown, labels: unknown): boolean =>
-  isObj(selector) && Object.keys(selector).length > 0 && isObj(labels) &&
+  isObj(selector) &&
+  Object.keys(selector).length > 0 &&
+  isObj(labels) &&
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 /** Kubernetes CPU quantity ("500m", "2") to cores. */
@@ -116,7 +119,17 @@ export function memoryBytes(q: unknown): number | undefined {
   if (!s) return undefined;
   const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(s);
   if (!m) throw new Error(`cannot read memory quantity '${s}'`);
-  const unit: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  const unit: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    k: 1e3,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
   return Math.round(Number(m[1]) * (m[2] ? (unit[m[2]] as number) : 1));
 }
 
@@ -125,11 +138,14 @@ export function planGraph(objects: K8sObject[], o: PlanOptions): Plan {
   const services = objects.filter((x) => x.kind === 'Service');
   const configMaps = new Map(objects.filter((x) => x.kind === 'ConfigMap').map((x) => [x.name, x.raw]));
   const publish = o.publish ?? ((s: string) => s.endsWith('-executor'));
-  const needsShared = [...configMaps.values()].some((cm) => JSON.stringify(cm.data ?? {}).includes('${INFERGRAPH_SHARED'));
+  const needsShared = [...configMaps.values()].some((cm) =>
+    JSON.stringify(cm.data ?? {}).includes('${INFERGRAPH_SHARED'),
+  );
   const deployments = objects.filter((x) => x.kind === 'Deployment');
   if (!deployments.length) throw new Error('no Deployment among the objects: nothing to run');
   for (const x of objects) {
-    if (!['Deployment', 'Service', 'ConfigMap'].includes(x.kind)) plan.notes.push(`${x.kind} ${x.name}: no docker equivalent, left out`);
+    if (!['Deployment', 'Service', 'ConfigMap'].includes(x.kind))
+      plan.notes.push(`${x.kind} ${x.name}: no docker equivalent, left out`);
   }
 
   for (const d of deployments) {
@@ -138,45 +154,65 @@ export function planGraph(objects: K8sObject[], o: PlanOptions): Plan {
     const podSpec = isObj(tmpl.spec) ? tmpl.spec : {};
     const labels = isObj(tmpl.metadata) ? tmpl.metadata.labels : undefined;
     const svc = services.find((s) => selects(isObj(s.raw.spec) ? s.raw.spec.selector : undefined, labels));
-    if (!svc) plan.notes.push(`Deployment ${d.name}: no Service selects its pods; containers are named after the Deployment`);
+    if (!svc)
+      plan.notes.push(`Deployment ${d.name}: no Service selects its pods; containers are named after the Deployment`);
     const service = svc?.name ?? d.name;
     const replicas = typeof spec.replicas === 'number' ? spec.replicas : 1;
     const containers = arr(podSpec.containers).filter(isObj);
-    if (containers.length !== 1) throw new Error(`Deployment ${d.name}: docker-run runs pods of exactly one container, got ${containers.length}`);
+    if (containers.length !== 1)
+      throw new Error(`Deployment ${d.name}: docker-run runs pods of exactly one container, got ${containers.length}`);
     const ports = svc ? arr(isObj(svc.raw.spec) ? svc.raw.spec.ports : []).filter(isObj) : [];
     const published = publish(service) ? ports.map((p) => Number(p.targetPort ?? p.port)).filter(Number.isInteger) : [];
 
     for (let i = 0; i < replicas; i++) {
       const podName = replicas === 1 ? service : `${service}-${i}`;
       const volumes = new Map<string, Mount | null>();
-      const pod: PodPlan = { deployment: d.name, service, replica: i, volumes: [], init: [], main: undefined as unknown as ContainerPlan };
+      const dockerVolumes: string[] = [];
       for (const v of arr(podSpec.volumes).filter(isObj)) {
         const name = str(v.name) ?? '';
         if (isObj(v.configMap)) {
           const cm = configMaps.get(str(v.configMap.name) ?? '');
-          if (!cm) throw new Error(`Deployment ${d.name}: volume ${name} needs ConfigMap ${String(v.configMap.name)}, not among the objects`);
+          if (!cm)
+            throw new Error(
+              `Deployment ${d.name}: volume ${name} needs ConfigMap ${String(v.configMap.name)}, not among the objects`,
+            );
           const dir = `${o.workDir}/configmap-${String(v.configMap.name)}`;
           const data = isObj(cm.data) ? cm.data : {};
           for (const [k, val] of Object.entries(data)) plan.files[`${dir}/${k}`] = String(val);
           volumes.set(name, { source: dir, kind: 'bind', target: '', readOnly: true });
         } else if (isObj(v.emptyDir)) {
           const vol = `${o.runId}-${podName}-${name}`;
-          pod.volumes.push(vol);
+          dockerVolumes.push(vol);
           volumes.set(name, { source: vol, kind: 'volume', target: '', readOnly: false });
         } else if (isObj(v.hostPath) && str(v.hostPath.path)) {
           volumes.set(name, { source: str(v.hostPath.path) as string, kind: 'bind', target: '', readOnly: false });
         } else {
           volumes.set(name, null);
-          plan.notes.push(`Deployment ${d.name}: volume ${name} (${Object.keys(v).filter((k) => k !== 'name').join()}) has no docker equivalent here`);
+          plan.notes.push(
+            `Deployment ${d.name}: volume ${name} (${Object.keys(v)
+              .filter((k) => k !== 'name')
+              .join()}) has no docker equivalent here`,
+          );
         }
       }
       const build = (c: Obj, cname: string): ContainerPlan =>
-        containerPlan(c, podSpec, cname, volumes, o, { name: podName, namespace: o.namespace ?? str(isObj(d.raw.metadata) ? d.raw.metadata.namespace : undefined) ?? 'default' }, needsShared);
-      pod.init = arr(podSpec.initContainers).filter(isObj).map((c, k) => build(c, `${podName}-init-${k}`));
-      pod.main = build(containers[0] as Obj, podName);
-      pod.main.aliases = [service];
-      pod.main.publish = published;
-      plan.pods.push(pod);
+        containerPlan(
+          c,
+          podSpec,
+          cname,
+          volumes,
+          o,
+          {
+            name: podName,
+            namespace: o.namespace ?? str(isObj(d.raw.metadata) ? d.raw.metadata.namespace : undefined) ?? 'default',
+          },
+          needsShared,
+        );
+      const init = arr(podSpec.initContainers)
+        .filter(isObj)
+        .map((c, k) => build(c, `${podName}-init-${k}`));
+      const main = { ...build(containers[0] as Obj, podName), aliases: [service], publish: published };
+      plan.pods.push({ deployment: d.name, service, replica: i, volumes: dockerVolumes, init, main });
     }
   }
   return plan;
@@ -210,7 +246,12 @@ function containerPlan(
     if (!v) continue;
     const target = str(m.mountPath) ?? '';
     const sub = str(m.subPath);
-    mounts.push({ ...v, source: sub && v.kind === 'bind' ? `${v.source}/${sub}` : v.source, target, readOnly: v.readOnly || m.readOnly === true });
+    mounts.push({
+      ...v,
+      source: sub && v.kind === 'bind' ? `${v.source}/${sub}` : v.source,
+      target,
+      readOnly: v.readOnly || m.readOnly === true,
+    });
   }
   if (needsShared && o.shared && env.INFERGRAPH_SHARED === undefined) {
     mounts.push({ source: o.shared, kind: 'bind', target: '/shared', readOnly: true });
@@ -226,6 +267,7 @@ function containerPlan(
   const grpc = probe && isObj(probe.grpc) ? probe.grpc : undefined;
   const plan: ContainerPlan = {
     name,
+    hostname: pod.name,
     aliases: [],
     image: o.image ?? str(c.image) ?? '',
     args,
@@ -242,14 +284,16 @@ function containerPlan(
   if (cpus !== undefined) plan.cpus = cpus;
   const mem = memoryBytes(limits.memory);
   if (mem !== undefined) plan.memoryBytes = mem;
-  if (grpc && Number.isInteger(Number(grpc.port))) plan.grpcProbe = { port: Number(grpc.port), service: str(grpc.service) ?? '' };
+  if (grpc && Number.isInteger(Number(grpc.port)))
+    plan.grpcProbe = { port: Number(grpc.port), service: str(grpc.service) ?? '' };
   return plan;
 }
 
 /** `docker run` arguments for one container (after `run`), detached unless `once`. */
 export function dockerRunArgs(c: ContainerPlan, network: string, label: string, once = false): string[] {
   const a = once ? ['run', '--rm'] : ['run', '-d'];
-  a.push('--name', c.name, '--network', network, '--label', label);
+  // A pod's host name is its name; init containers share their pod's.
+  a.push('--name', c.name, '--hostname', c.hostname, '--network', network, '--label', label);
   for (const al of c.aliases) a.push('--network-alias', al);
   if (c.user) a.push('--user', c.user);
   if (c.readOnlyRoot) a.push('--read-only');

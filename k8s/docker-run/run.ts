@@ -24,8 +24,13 @@ export function docker(bin = process.env.DOCKER ?? 'docker'): Docker {
     bin,
     run(args, opts = {}) {
       const r = spawnSync(bin, args, { encoding: 'utf8', input: opts.input, maxBuffer: 64 * 2 ** 20 });
-      const res = { code: r.status ?? -1, out: r.stdout ?? '', err: (r.stderr ?? '') + (r.error ? String(r.error) : '') };
-      if (res.code !== 0 && !opts.allowFail) throw new Error(`${bin} ${args.slice(0, 3).join(' ')} … failed (${res.code}): ${res.err.trim()}`);
+      const res = {
+        code: r.status ?? -1,
+        out: r.stdout ?? '',
+        err: (r.stderr ?? '') + (r.error ? String(r.error) : ''),
+      };
+      if (res.code !== 0 && !opts.allowFail)
+        throw new Error(`${bin} ${args.slice(0, 3).join(' ')} … failed (${res.code}): ${res.err.trim()}`);
       return res;
     },
   };
@@ -51,15 +56,27 @@ export interface RunningGraph {
 }
 
 /** Creates the network, volumes and files, runs init containers, starts every pod, waits until each is ready. */
-export async function up(d: Docker, objectsYaml: string, o: { image?: string; shared?: string; readyTimeoutMs?: number; log?: (s: string) => void }): Promise<RunningGraph> {
+export async function up(
+  d: Docker,
+  objectsYaml: string,
+  o: { image?: string; shared?: string; readyTimeoutMs?: number; log?: (s: string) => void },
+): Promise<RunningGraph> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const runId = `infergraph-run-${randomBytes(3).toString('hex')}`;
   const workDir = mkdtempSync(path.join(os.tmpdir(), `${runId}-`));
-  const plan = planGraph(parseObjects(objectsYaml), { runId, workDir, ...(o.image ? { image: o.image } : {}), ...(o.shared ? { shared: o.shared } : {}) });
+  const plan = planGraph(parseObjects(objectsYaml), {
+    runId,
+    workDir,
+    ...(o.image ? { image: o.image } : {}),
+    ...(o.shared ? { shared: o.shared } : {}),
+  });
   for (const n of plan.notes) log(`note: ${n}`);
   const label = `${LABEL_KEY}=${runId}`;
-  const taken = plan.pods.map((p) => p.main.name).filter((n) => d.run(['container', 'inspect', n], { allowFail: true }).code === 0);
-  if (taken.length) throw new Error(`containers already exist: ${taken.join(', ')} (a previous run? k8s/docker-run.sh --down)`);
+  const taken = plan.pods
+    .map((p) => p.main.name)
+    .filter((n) => d.run(['container', 'inspect', n], { allowFail: true }).code === 0);
+  if (taken.length)
+    throw new Error(`containers already exist: ${taken.join(', ')} (a previous run? k8s/docker-run.sh --down)`);
   const running: RunningGraph = { plan, workDir, published: {} };
   try {
     for (const [file, content] of Object.entries(plan.files)) {
@@ -80,7 +97,11 @@ export async function up(d: Docker, objectsYaml: string, o: { image?: string; sh
     for (const pod of plan.pods) await waitReady(d, pod.main, until);
     for (const pod of plan.pods) {
       for (const p of pod.main.publish) {
-        const hostPort = d.run(['port', pod.main.name, `${p}/tcp`]).out.trim().split('\n')[0] ?? '';
+        const hostPort =
+          d
+            .run(['port', pod.main.name, `${p}/tcp`])
+            .out.trim()
+            .split('\n')[0] ?? '';
         (running.published[pod.main.name] ??= {})[p] = hostPort.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
       }
     }
@@ -99,13 +120,17 @@ async function waitReady(d: Docker, c: ContainerPlan, until: number): Promise<vo
     ".then((s) => process.exit(s === 'SERVING' ? 0 : 1), () => process.exit(1))";
   let last = '';
   while (Date.now() < until) {
-    const state = d.run(['container', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', c.name]).out.trim();
+    const state = d
+      .run(['container', 'inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', c.name])
+      .out.trim();
     if (!state.startsWith('running')) {
       const logs = d.run(['logs', '--tail', '20', c.name], { allowFail: true });
       throw new Error(`container ${c.name} is ${state}:\n${logs.out}${logs.err}`);
     }
     if (!c.grpcProbe) return;
-    const r = d.run(['exec', c.name, 'node', '-e', script, `127.0.0.1:${c.grpcProbe.port}`, c.grpcProbe.service], { allowFail: true });
+    const r = d.run(['exec', c.name, 'node', '-e', script, `127.0.0.1:${c.grpcProbe.port}`, c.grpcProbe.service], {
+      allowFail: true,
+    });
     if (r.code === 0) return;
     last = r.err.trim();
     await new Promise((res) => setTimeout(res, 250));
@@ -116,11 +141,20 @@ async function waitReady(d: Docker, c: ContainerPlan, until: number): Promise<vo
 /** Removes every container, volume and network labelled with the run id. */
 export function down(d: Docker, runId: string): void {
   const filter = ['--filter', `label=${LABEL_KEY}=${runId}`];
-  const ids = d.run(['ps', '-aq', ...filter]).out.split('\n').filter(Boolean);
+  const ids = d
+    .run(['ps', '-aq', ...filter])
+    .out.split('\n')
+    .filter(Boolean);
   if (ids.length) d.run(['rm', '-f', ...ids]);
-  const vols = d.run(['volume', 'ls', '-q', ...filter]).out.split('\n').filter(Boolean);
+  const vols = d
+    .run(['volume', 'ls', '-q', ...filter])
+    .out.split('\n')
+    .filter(Boolean);
   if (vols.length) d.run(['volume', 'rm', ...vols]);
-  const nets = d.run(['network', 'ls', '-q', ...filter]).out.split('\n').filter(Boolean);
+  const nets = d
+    .run(['network', 'ls', '-q', ...filter])
+    .out.split('\n')
+    .filter(Boolean);
   if (nets.length) d.run(['network', 'rm', ...nets]);
 }
 
@@ -135,7 +169,8 @@ export function predict(address: string, image: string): { code: number; out: st
   return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
-const USAGE = `usage: k8s/docker-run.sh <manifest> [--objects FILE|-] [--image infergraph:dev] [--shared DIR] [--predict IMAGE_FILE] [--keep]
+const USAGE = `usage: k8s/docker-run.sh <manifest> [--objects FILE|-] [--image infergraph:dev] [--shared DIR]
+                         [--predict IMAGE_FILE] [--keep]
        k8s/docker-run.sh --down <run-id>|--all
 Runs the graph as containers, one per pod that \`infergraph render <manifest>\` describes (named after its Service,
 with its exact arguments), on a docker network of its own; the executor's port is published on 127.0.0.1.
@@ -158,7 +193,12 @@ async function main(argv: string[]): Promise<number> {
   };
   if (flag('--help') || flag('-h')) return console.log(USAGE), 0;
   if (flag('--all')) {
-    const ids = new Set(d.run(['network', 'ls', '--format', `{{.Label "${LABEL_KEY}"}}`]).out.split('\n').filter(Boolean));
+    const ids = new Set(
+      d
+        .run(['network', 'ls', '--format', `{{.Label "${LABEL_KEY}"}}`])
+        .out.split('\n')
+        .filter(Boolean),
+    );
     for (const id of ids) down(d, id);
     console.log(`removed ${ids.size} run(s)`);
     return 0;
@@ -173,7 +213,9 @@ async function main(argv: string[]): Promise<number> {
   const keep = flag('--keep');
   const manifest = argv[0];
   if (!objectsFile && !manifest) throw new Error(USAGE);
-  const yaml = objectsFile ? readFileSync(objectsFile === '-' ? 0 : objectsFile, 'utf8') : renderManifest(manifest as string);
+  const yaml = objectsFile
+    ? readFileSync(objectsFile === '-' ? 0 : objectsFile, 'utf8')
+    : renderManifest(manifest as string);
   const g = await up(d, yaml, { image, ...(shared ? { shared } : {}) });
   const executor = Object.entries(g.published)[0];
   const address = executor ? Object.values(executor[1])[0] : undefined;

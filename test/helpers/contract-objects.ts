@@ -23,7 +23,11 @@ export function contractObjects(manifestFile: string, image = 'infergraph:dev'):
     capabilities: { drop: ['ALL'] },
   };
   const pod = (name: string, role: string, args: string[], port: number, replicas: number): object[] => {
-    const labels = { 'app.kubernetes.io/name': 'infergraph', 'infergraph.dev/graph': g.name, 'infergraph.dev/role': role };
+    const labels = {
+      'app.kubernetes.io/name': 'infergraph',
+      'infergraph.dev/graph': g.name,
+      'infergraph.dev/role': role,
+    };
     return [
       {
         apiVersion: 'apps/v1',
@@ -55,18 +59,39 @@ export function contractObjects(manifestFile: string, image = 'infergraph:dev'):
         apiVersion: 'v1',
         kind: 'Service',
         metadata: { name },
-        spec: { clusterIP: role === 'executor' ? undefined : 'None', selector: labels, ports: [{ name: 'grpc', port, targetPort: port }] },
+        spec: {
+          clusterIP: role === 'executor' ? undefined : 'None',
+          selector: labels,
+          ports: [{ name: 'grpc', port, targetPort: port }],
+        },
       },
     ];
   };
   const graphArg = ['--graph', '/etc/infergraph/graph.yaml'];
   const nodes = walkNodes(g.graph).filter((n) => !n.endpoint);
-  const objects: object[] = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm }, data: { 'graph.yaml': readFileSync(manifestFile, 'utf8') } }];
+  const objects: object[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: cm },
+      data: { 'graph.yaml': readFileSync(manifestFile, 'utf8') },
+    },
+  ];
   for (const n of nodes) {
     const name = `${g.name}-${n.name}`;
-    objects.push(...pod(name, n.name, ['node', ...graphArg, '--node', n.name, '--address', '0.0.0.0:9000'], 9000, n.runtime.replicas));
+    objects.push(
+      ...pod(
+        name,
+        n.name,
+        ['node', ...graphArg, '--node', n.name, '--address', '0.0.0.0:9000'],
+        9000,
+        n.runtime.replicas,
+      ),
+    );
   }
   const addrs = nodes.flatMap((n) => ['--node-address', `${n.name}=dns:///${g.name}-${n.name}:9000`]);
-  objects.push(...pod(`${g.name}-executor`, 'executor', ['executor', ...graphArg, '--address', '0.0.0.0:8000', ...addrs], 8000, 1));
+  objects.push(
+    ...pod(`${g.name}-executor`, 'executor', ['executor', ...graphArg, '--address', '0.0.0.0:8000', ...addrs], 8000, 1),
+  );
   return objects.map((o) => stringify(o)).join('---\n');
 }
