@@ -14,6 +14,7 @@ repo=$(cd "$here/.." && pwd)
 . "$here/docker-lib.sh"
 
 IMAGE=${IMAGE:-infergraph:dev}
+root=
 node_bin=$(readlink -f "$(command -v node)")
 node_major=$("$node_bin" -p 'process.versions.node.split(".")[0]')
 BASE_IMAGE=${BASE_IMAGE:-local/node:${node_major}-bookworm}
@@ -35,9 +36,8 @@ debian_mirror() {
 
 make_base() {
   apt_need debootstrap:debootstrap
-  local root
   root=$(mktemp -d /tmp/infergraph-rootfs.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
+  trap 'rm -rf "$root"' EXIT
   echo "debootstrap --variant=minbase bookworm $root (about 30 s)" >&2
   # shellcheck disable=SC2046
   debootstrap --variant=minbase bookworm "$root" $(debian_mirror) >/tmp/infergraph-debootstrap.log 2>&1 || {
@@ -67,6 +67,7 @@ make_base() {
   echo "docker import -> $BASE_IMAGE (node $("$node_bin" --version))" >&2
   tar -C "$root" -c . | "$DOCKER" import "${env_args[@]}" -c "ENV NODE_VERSION=$("$node_bin" -p process.versions.node)" \
     -c 'CMD ["node"]' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$root"
 }
 
 if [ "${REBUILD_BASE:-0}" = 1 ] || ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
