@@ -162,7 +162,15 @@ export function planGraph(objects: K8sObject[], o: PlanOptions): Plan {
     if (containers.length !== 1)
       throw new Error(`Deployment ${d.name}: docker-run runs pods of exactly one container, got ${containers.length}`);
     const ports = svc ? arr(isObj(svc.raw.spec) ? svc.raw.spec.ports : []).filter(isObj) : [];
-    const published = publish(service) ? ports.map((p) => Number(p.targetPort ?? p.port)).filter(Number.isInteger) : [];
+    // A Service's targetPort is a number or the name of a container port.
+    const named = new Map(
+      arr((containers[0] as Obj).ports)
+        .filter(isObj)
+        .map((p) => [str(p.name), Number(p.containerPort)] as const),
+    );
+    const target = (p: Obj): number =>
+      typeof p.targetPort === 'string' ? (named.get(p.targetPort) ?? NaN) : Number(p.targetPort ?? p.port);
+    const published = publish(service) ? ports.map(target).filter(Number.isInteger) : [];
 
     for (let i = 0; i < replicas; i++) {
       const podName = replicas === 1 ? service : `${service}-${i}`;

@@ -4,10 +4,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseObjects } from '../../k8s/docker-run/plan';
+import { dockerRunArgs, parseObjects } from '../../k8s/docker-run/plan';
 import { docker, LABEL_KEY, predict, renderManifest, stop, up, type RunningGraph } from '../../k8s/docker-run/run';
 import { SeldonClient } from '../../src/client/seldon-client';
 import { InferError } from '../../src/errors';
+import { MAX_CONNECTION_AGE_MS } from '../../src/rpc/server';
 import { fromNumbers } from '../../src/tensor/tensor';
 import { contractObjects } from '../helpers/contract-objects';
 import { CLI, REPO, SHARED } from '../helpers/graph-process';
@@ -144,6 +145,27 @@ spec:
       const steady = await calls(600);
       assert.equal(steady.failed.length, 0, steady.failed[0]?.message);
       even(steady.hosts, ['dr-worker-0', 'dr-worker-1', 'dr-worker-2'], '600 calls over 3 replica containers');
+      // Scale-up while every connection is healthy: the new replica behind the same name gets calls once the
+      // connections age out (MAX_CONNECTION_AGE_MS) and the name is resolved again.
+      const pod = g.plan.pods.find((p) => p.main.name === 'dr-worker-0');
+      assert.ok(pod);
+      const added = { ...pod.main, name: 'dr-worker-3', hostname: 'dr-worker-3' };
+      d.run(dockerRunArgs(added, g.plan.network, `${LABEL_KEY}=${g.plan.runId}`));
+      const t0 = Date.now();
+      const limit = 2 * MAX_CONNECTION_AGE_MS + 30_000;
+      let seen = false;
+      while (!seen && Date.now() - t0 < limit) {
+        seen = (await calls(30, 3)).hosts.has('dr-worker-3');
+        if (!seen) await new Promise((r) => setTimeout(r, 1000));
+      }
+      t.diagnostic(
+        `replica added under the same name: ${seen ? `first call after ${Date.now() - t0} ms` : 'never called'}`,
+      );
+      assert.ok(seen, `dr-worker-3 got no call within ${limit} ms`);
+      const scaled = await calls(400);
+      assert.equal(scaled.failed.length, 0, scaled.failed[0]?.message);
+      even(scaled.hosts, ['dr-worker-0', 'dr-worker-1', 'dr-worker-2', 'dr-worker-3'], 'after the scale-up, 400 calls');
+
       const during = calls(600);
       while (state.inFlight === 0) await new Promise((r) => setTimeout(r, 1));
       await new Promise((r) => setTimeout(r, 200));
@@ -154,7 +176,7 @@ spec:
       assert.ok(res.failed.length <= inFlight, res.failed.map((e) => e.message).join('; '));
       const after = await calls(400);
       assert.equal(after.failed.length, 0, after.failed[0]?.message);
-      even(after.hosts, ['dr-worker-0', 'dr-worker-2'], 'after the kill, 400 calls');
+      even(after.hosts, ['dr-worker-0', 'dr-worker-2', 'dr-worker-3'], 'after the kill, 400 calls');
     } finally {
       client.close();
     }

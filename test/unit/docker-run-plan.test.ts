@@ -184,6 +184,20 @@ describe('docker-run plan: rendered objects to containers', () => {
     ]);
   });
 
+  it("publishes the executor Service's port, a named targetPort resolved against the container's ports", () => {
+    const labels = { role: 'executor' };
+    const container = { name: 'c', image: 'x', args: ['executor'], ports: [{ name: 'grpc', containerPort: 8000 }] };
+    const tmpl = { metadata: { labels }, spec: { containers: [container] } };
+    const dep = { kind: 'Deployment', metadata: { name: 'g-executor' }, spec: { template: tmpl } };
+    const svc = {
+      kind: 'Service',
+      metadata: { name: 'g-executor' },
+      spec: { selector: labels, ports: [{ port: 80, targetPort: 'grpc' }] },
+    };
+    const plan = planGraph(parseObjects([dep, svc].map((o) => stringify(o)).join('---\n')), opts);
+    assert.deepEqual(plan.pods[0]?.main.publish, [8000]);
+  });
+
   it('rejects what it cannot run, saying why', () => {
     assert.throws(
       () => planGraph(parseObjects('kind: Service\nmetadata: {name: s}\n'), opts),
