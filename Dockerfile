@@ -40,6 +40,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 
 # --- synthetic models (optional): `docker build --target with-synthetic-models` ---
 FROM build AS synthetic-models
+LABEL dev.infergraph.stage=synthetic-models
 RUN node dist/src/cli/main.js models generate --dir /models
 
 # --- runtime ---

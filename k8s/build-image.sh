@@ -85,4 +85,8 @@ version=$("$node_bin" -p "require('$repo/package.json').version")
   --build-arg "REVISION=$revision" \
   --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   -t "$IMAGE" "$@" "$repo"
+# The classic builder keeps every stage as an untagged image; the ones carrying a model file or an image replaced by
+# this build would pile up (~600 MB per changed build). The dependency layers stay cached.
+"$DOCKER" image prune -f --filter label=org.opencontainers.image.title=infergraph >/dev/null
+"$DOCKER" image prune -f --filter label=dev.infergraph.stage=synthetic-models >/dev/null
 "$DOCKER" image inspect "$IMAGE" --format "$IMAGE {{.Id}} {{.Size}} bytes" >&2
