@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dockerRunArgs, parseObjects, planGraph, type ContainerPlan, type Plan } from './plan';
@@ -63,7 +63,8 @@ export async function up(
 ): Promise<RunningGraph> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const runId = `infergraph-run-${randomBytes(3).toString('hex')}`;
-  const workDir = mkdtempSync(path.join(os.tmpdir(), `${runId}-`));
+  const workDir = runDir(runId);
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const plan = planGraph(parseObjects(objectsYaml), {
     runId,
     workDir,
@@ -138,7 +139,10 @@ async function waitReady(d: Docker, c: ContainerPlan, until: number): Promise<vo
   throw new Error(`container ${c.name} not SERVING in time ${last}`);
 }
 
-/** Removes every container, volume and network labelled with the run id. */
+/** Where a run's ConfigMap files live: derived from the run id, so `--down <run-id>` finds them. */
+const runDir = (runId: string): string => path.join(os.tmpdir(), runId);
+
+/** Removes every container, volume and network labelled with the run id, and its files. */
 export function down(d: Docker, runId: string): void {
   const filter = ['--filter', `label=${LABEL_KEY}=${runId}`];
   const ids = d
@@ -156,6 +160,7 @@ export function down(d: Docker, runId: string): void {
     .out.split('\n')
     .filter(Boolean);
   if (nets.length) d.run(['network', 'rm', ...nets]);
+  if (/^infergraph-run-[0-9a-f]+$/.test(runId)) rmSync(runDir(runId), { recursive: true, force: true });
 }
 
 export function stop(d: Docker, g: RunningGraph): void {
