@@ -18,14 +18,17 @@ export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
 export type HopTransport = (typeof HOP_TRANSPORTS)[number];
 
 export interface NodeRuntime {
+  /**
+   * Processes (pods) serving this node; the executor balances calls over them round-robin. `up` runs replicated
+   * nodes over loopback tcp even with the unix transport (grpc-js balances over a list of ip:port targets only).
+   */
+  replicas: number;
   /** Per-node limit for received and sent gRPC messages, bytes. */
   maxMessageBytes: number;
   /** Environment variables set for the node process. */
   env: Record<string, string>;
   /** Restart policy for the local runner. */
   restart: { maxRestarts: number; initialBackoffMs: number; maxBackoffMs: number };
-  /** Processes (locally) or pods (Kubernetes) serving this node; the executor balances over them. */
-  replicas: number;
   /** Kubernetes only: container image override. */
   image?: string;
   /** Kubernetes only: container resources. */

@@ -41,6 +41,15 @@ function raiseReceiveWindow(server: grpc.Server, bytes: number): void {
     });
 }
 
+/**
+ * Connections to our servers are closed (GOAWAY, in-flight calls finish) after about this long. grpc-js clients
+ * re-resolve a `dns:///` target only when one of its connections drops, so without this an executor keeps using the
+ * pods it first found and never calls the ones a scale-up adds (measured with docker: a third replica behind the
+ * same name got no call in 25 s). A dropped connection makes the channel re-resolve (at most every 30 s) and
+ * reconnect; the calls meanwhile go to the other replicas, or wait the few ms a reconnect takes.
+ */
+export const MAX_CONNECTION_AGE_MS = 30_000;
+
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 let healthDef: protoLoader.PackageDefinition | undefined;
 const healthDefinition = (): protoLoader.PackageDefinition => (healthDef ??= protoLoader.loadSync(healthProtoPath, { keepCase: true }));
@@ -63,6 +72,7 @@ export function createServer(opts: {
     ...channelLimits(opts.maxMessageBytes),
     // Keep idle local connections open: hops reuse one channel per node.
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_connection_age_ms': MAX_CONNECTION_AGE_MS,
     ...(opts.interceptors?.length ? { interceptors: opts.interceptors } : {}),
   });
   raiseReceiveWindow(server, SERVER_RECEIVE_WINDOW);

@@ -13,6 +13,9 @@ import { waitServing } from './health';
  * Children report their bound address over IPC, are health-checked until SERVING, restarted with exponential
  * backoff when they crash, and stopped (SIGTERM, then SIGKILL) on shutdown. A child also exits by itself when its
  * IPC channel closes, so even a SIGKILLed runner leaves no orphans.
+ *
+ * A node with `runtime.replicas: N` runs as N processes, each with its own address and restart budget; the executor
+ * gets one target listing them all and balances over it with the same round-robin channel it uses on Kubernetes.
  */
 
 export type Transport = 'tcp' | 'unix';
@@ -43,8 +46,11 @@ export interface SupervisorOptions {
 }
 
 export interface ProcessInfo {
+  /** The node's name, or `<node>#<i>` for replica i of a replicated node; `<graph>-executor`. */
   name: string;
   role: 'node' | 'executor';
+  /** The manifest node this process serves (absent for the executor). */
+  node?: string;
   pid: number | undefined;
   address: string;
   /** http://127.0.0.1:port/metrics when the process serves metrics. */
@@ -73,6 +79,7 @@ export const CHILD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', 
 interface Child {
   name: string;
   role: 'node' | 'executor';
+  node?: string;
   args: string[];
   env: Record<string, string>;
   address: string;
@@ -85,6 +92,19 @@ interface Child {
   backoff: { initialMs: number; maxMs: number };
   startedAt: number;
   restartTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The executor's target for a node: its one address, or for replicas an `ipv4:` list that grpc-js's round_robin
+ * policy spreads calls over (each replica reported 127.0.0.1:<port>).
+ */
+export function balancedTarget(addresses: readonly string[]): string {
+  if (addresses.length === 1) return addresses[0] as string;
+  const bad = addresses.find((a) => !/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(a));
+  if (bad !== undefined) {
+    throw new Error(`cannot balance over ${addresses.join(', ')}: '${bad}' is not an IPv4 host:port`);
+  }
+  return `ipv4:${addresses.join(',')}`;
 }
 
 export class Supervisor {
@@ -108,11 +128,14 @@ export class Supervisor {
     try {
       await Promise.all(
         local.map(async (n) => {
-          const c = this.nodeChild(n, hopTransport === 'frames');
-          this.children.push(c);
-          await this.launch(c);
-          addresses[n.name] = c.address;
-          if (c.framesAddress) frames[n.name] = c.framesAddress;
+          // Replicas are balanced by grpc-js round-robin; frames have no balancer, so a replicated node stays on gRPC.
+          const framed = hopTransport === 'frames' && n.runtime.replicas === 1;
+          const replicas = Array.from({ length: n.runtime.replicas }, (_, i) => this.nodeChild(n, i, framed));
+          this.children.push(...replicas);
+          await Promise.all(replicas.map((c) => this.launch(c)));
+          addresses[n.name] = balancedTarget(replicas.map((c) => c.address));
+          const framesAddress = replicas[0]?.framesAddress;
+          if (framed && framesAddress) frames[n.name] = framesAddress;
         }),
       );
       const ex: Child = {
@@ -153,6 +176,7 @@ export class Supervisor {
       processes: this.children.map((c) => ({
         name: c.name,
         role: c.role,
+        ...(c.node ? { node: c.node } : {}),
         pid: c.proc?.pid,
         address: c.address,
         metrics: c.metrics,
@@ -162,11 +186,14 @@ export class Supervisor {
     };
   }
 
-  private nodeChild(n: NodeSpec, frames: boolean): Child {
-    const address = this.opts.transport === 'unix' ? `unix:${path.join(this.sockDir, `${n.name}.sock`)}` : '127.0.0.1:0';
+  private nodeChild(n: NodeSpec, replica: number, frames: boolean): Child {
+    // grpc-js balances over a list of ip:port addresses, not of unix sockets: replicas always use loopback tcp.
+    const unix = this.opts.transport === 'unix' && n.runtime.replicas === 1;
+    const address = unix ? `unix:${path.join(this.sockDir, `${n.name}.sock`)}` : '127.0.0.1:0';
     return {
-      name: n.name,
+      name: n.runtime.replicas === 1 ? n.name : `${n.name}#${replica}`,
       role: 'node',
+      node: n.name,
       args: ['node', '--graph', this.opts.manifestPath, '--node', n.name, ...(this.opts.childArgs ?? [])],
       env: n.runtime.env,
       address,

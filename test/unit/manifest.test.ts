@@ -102,6 +102,18 @@ spec:
     ]);
   });
 
+  it('runtime.replicas defaults to 1 and must be an integer >= 1', () => {
+    const one = parseManifest(base('name: m\ntype: MODEL\nimplementation: identity'), '/tmp');
+    assert.equal(one.graph.runtime.replicas, 1);
+    const three = parseManifest(base('name: m\ntype: MODEL\nimplementation: identity\nruntime: {replicas: 3}'), '/tmp');
+    assert.equal(three.graph.runtime.replicas, 3);
+    for (const bad of ['0', '1.5', '"2"', '-1']) {
+      assert.deepEqual(problems(base(`name: m\ntype: MODEL\nimplementation: identity\nruntime: {replicas: ${bad}}`)), [
+        `m.yaml: spec.graph (m).runtime.replicas: must be an integer >= 1, got ${bad}`,
+      ]);
+    }
+  });
+
   it('validates endpoints', () => {
     const ok = parseManifest(base('name: ext\ntype: MODEL\nendpoint: "unix:/run/model.sock"'), '/tmp');
     assert.equal(ok.graph.endpoint, 'unix:/run/model.sock');

@@ -76,7 +76,7 @@ export function registerUp(program: Command): void {
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
       const hops = o.hopTransport ?? graph.hopTransport;
-      const what = `${n} nodes + executor = ${n + 1} processes; hops over ${hops}`;
+      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${hops}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
       if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
     });

@@ -9,6 +9,8 @@ export const CATALOG = {
     types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
     parameters: {
       tag: { type: 'string', description: 'if set, adds the tag {<tag>: <node name>} to every response' },
+      pidTag: { type: 'string', description: 'if set, adds the tag {<pidTag>: <process id>}: which replica answered' },
+      hostTag: { type: 'string', description: 'if set, adds the tag {<hostTag>: <host name>}: which pod answered' },
     },
   },
   'scale': {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Payload } from '../../message/message';
 import { defineComponent, type CallContext } from '../api';
 import { Params } from '../builtin/common';
@@ -7,9 +8,14 @@ import { CATALOG } from './catalog';
 const definition = defineComponent({
   ...CATALOG['identity'],
   create(params, ctx) {
-    const tag = new Params('identity', params, definition.parameters).optionalString('tag');
+    const p = new Params('identity', params, definition.parameters);
+    const tag = p.optionalString('tag');
+    const pidTag = p.optionalString('pidTag');
+    const hostTag = p.optionalString('hostTag');
     const pass = (input: Payload, call: CallContext): Payload => {
       if (tag) call.addTags({ [tag]: ctx.nodeName });
+      if (pidTag) call.addTags({ [pidTag]: process.pid });
+      if (hostTag) call.addTags({ [hostTag]: os.hostname() });
       return input;
     };
     return { predict: pass, transformInput: pass, transformOutput: pass };
