@@ -27,7 +27,7 @@ const NAME = 'onnx-model';
 export const SYNTHETIC_KEY = 'infergraph.synthetic';
 
 /** Defaults for the instance pool, chosen by measurement (README performance section). */
-export const DEFAULTS = { instances: 1, maxQueue: 64, maxBatch: 1, maxQueueDelayMs: 2, instanceNice: 0 } as const;
+export const DEFAULTS = { instances: 1, maxQueue: 64, maxBatch: 1, maxQueueDelayMs: 2, instanceNice: 10 } as const;
 
 const OPTIMIZATION = ['disabled', 'basic', 'extended', 'all'] as const;
 type Optimization = (typeof OPTIMIZATION)[number];
