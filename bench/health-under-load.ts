@@ -3,7 +3,8 @@
  * (real processes), keeps `--concurrency` requests in flight through the executor, and probes one model node's
  * health every `--every` ms on a persistent channel (as a Kubernetes gRPC probe would, minus the reconnects).
  *
- *   node dist/bench/health-under-load.js [--graph graphs/imagenet-ensemble.yaml] [--node resnet50] [-c 8] [--seconds 15]
+ *   node dist/bench/health-under-load.js [--graph graphs/imagenet-ensemble.yaml] [--node resnet50] [-c 8]
+ *     [--seconds 15]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   const client = new SeldonClient(g.address);
   try {
     const node = g.procs.get(values.node);
-    if (!node) throw new Error(`no node '${values.node}' in ${values.graph} (nodes: ${[...g.procs.keys()].join(', ')})`);
+    if (!node)
+      throw new Error(`no node '${values.node}' in ${values.graph} (nodes: ${[...g.procs.keys()].join(', ')})`);
     const input = await defaultImage();
     const request = { meta: emptyMeta(), payload: input.payload };
     for (let i = 0; i < 3; i++) await client.predict(request); // warm-up

@@ -37,8 +37,9 @@ bench int8-instances2 bench/graphs/int8-instances2.yaml
 bench int8-batch4 bench/graphs/int8-batch4.yaml
 
 echo "== health of the resnet50 node while the ensemble is saturated (c=8)" | tee -a "$OUT/summary.txt"
-node dist/bench/health-under-load.js --graph graphs/imagenet-ensemble.yaml --seconds "$SECONDS_PER" | tee -a "$OUT/summary.txt"
-node dist/bench/health-under-load.js --graph graphs/imagenet-ensemble-int8.yaml --seconds "$SECONDS_PER" | tee -a "$OUT/summary.txt"
+for g in graphs/imagenet-ensemble.yaml bench/graphs/fp32-nice0.yaml graphs/imagenet-ensemble-int8.yaml bench/graphs/int8-nice0.yaml; do
+  node dist/bench/health-under-load.js --graph "$g" --seconds "$SECONDS_PER" | tee -a "$OUT/summary.txt"
+done
 if [ -n "${BASE_CLI:-}" ] && [ -f "$(dirname "$BASE_CLI")/../../bench/health-under-load.js" ]; then
   (cd "$(dirname "$BASE_CLI")/../../.." && node dist/bench/health-under-load.js --graph graphs/imagenet-ensemble.yaml --seconds "$SECONDS_PER") \
     | sed 's/^/before instances: /' | tee -a "$OUT/summary.txt"

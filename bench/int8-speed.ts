@@ -28,9 +28,14 @@ async function main(): Promise<void> {
     extra: { session: { intra_op: { allow_spinning: '0' } } },
     logSeverityLevel: 3,
   };
-  const sessions = { fp32: await ort.InferenceSession.create(values.fp32, options), int8: await ort.InferenceSession.create(values.int8, options) };
+  const sessions = {
+    fp32: await ort.InferenceSession.create(values.fp32, options),
+    int8: await ort.InferenceSession.create(values.int8, options),
+  };
   const data = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-  const feeds = (s: ort.InferenceSession) => ({ [s.inputNames[0] as string]: new ort.Tensor('float32', data, [batch, 3, 224, 224]) });
+  const feeds = (s: ort.InferenceSession) => ({
+    [s.inputNames[0] as string]: new ort.Tensor('float32', data, [batch, 3, 224, 224]),
+  });
   for (const s of Object.values(sessions)) await s.run(feeds(s)); // warm-up
   const ms: Record<'fp32' | 'int8', number[]> = { fp32: [], int8: [] };
   const until = performance.now() + Number(values.seconds) * 1000;
@@ -48,7 +53,10 @@ async function main(): Promise<void> {
   for (const k of ['fp32', 'int8'] as const) {
     console.log(`${k}: median ${med(ms[k]).toFixed(1)} ms/run, ${rate(ms[k]).toFixed(1)} images/s`);
   }
-  console.log(`int8/fp32 images/s: ${(rate(ms.int8) / rate(ms.fp32)).toFixed(2)}x (medians ${(med(ms.fp32) / med(ms.int8)).toFixed(2)}x)`);
+  console.log(
+    `int8/fp32 images/s: ${(rate(ms.int8) / rate(ms.fp32)).toFixed(2)}x ` +
+      `(medians ${(med(ms.fp32) / med(ms.int8)).toFixed(2)}x)`,
+  );
   for (const s of Object.values(sessions)) await s.release();
 }
 

@@ -43,7 +43,11 @@ export async function listImages(dir: string, limit: number): Promise<string[]> 
   } catch {
     return [];
   }
-  return names.filter((n) => IMAGE_EXT.test(n)).sort().slice(0, limit).map((n) => path.join(dir, n));
+  return names
+    .filter((n) => IMAGE_EXT.test(n))
+    .sort()
+    .slice(0, limit)
+    .map((n) => path.join(dir, n));
 }
 
 /**
@@ -61,7 +65,12 @@ export async function preprocessImage(file: string, spec: InputSpec): Promise<Fl
   const h = Math.max(spec.height, Math.round(h0 * k));
   const { data } = await img
     .resize(w, h, { kernel: 'linear' })
-    .extract({ left: Math.floor((w - spec.width) / 2), top: Math.floor((h - spec.height) / 2), width: spec.width, height: spec.height })
+    .extract({
+      left: Math.floor((w - spec.width) / 2),
+      top: Math.floor((h - spec.height) / 2),
+      width: spec.width,
+      height: spec.height,
+    })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return planar(data, spec);
@@ -84,7 +93,12 @@ export function generatedImages(count: number, spec: InputSpec, seed = 1): Float
   const out: Float32Array[] = [];
   for (let n = 0; n < count; n++) {
     const hwc = new Uint8Array(spec.height * spec.width * 3);
-    const waves = Array.from({ length: 9 }, () => ({ fx: rng.nextOpenUnit() * 0.1, fy: rng.nextOpenUnit() * 0.1, ph: rng.nextOpenUnit() * 6.3, a: rng.nextOpenUnit() }));
+    const waves = Array.from({ length: 9 }, () => ({
+      fx: rng.nextOpenUnit() * 0.1,
+      fy: rng.nextOpenUnit() * 0.1,
+      ph: rng.nextOpenUnit() * 6.3,
+      a: rng.nextOpenUnit(),
+    }));
     for (let y = 0; y < spec.height; y++) {
       for (let x = 0; x < spec.width; x++) {
         for (let c = 0; c < 3; c++) {
@@ -93,7 +107,10 @@ export function generatedImages(count: number, spec: InputSpec, seed = 1): Float
             const wv = waves[k]!;
             v += wv.a * Math.sin(wv.fx * x + wv.fy * y + wv.ph);
           }
-          hwc[(y * spec.width + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(128 + 60 * v + 20 * (rng.nextOpenUnit() - 0.5))));
+          hwc[(y * spec.width + x) * 3 + c] = Math.max(
+            0,
+            Math.min(255, Math.round(128 + 60 * v + 20 * (rng.nextOpenUnit() - 0.5))),
+          );
         }
       }
     }
@@ -111,7 +128,10 @@ export async function calibrationInputs(
 ): Promise<Float32Array[]> {
   const files = dir ? await listImages(dir, limit) : [];
   if (files.length === 0) {
-    log(`no calibration images${dir ? ` in ${dir}` : ''}; calibrating on ${Math.min(limit, 16)} generated images (scales fit real photos less well)`);
+    log(
+      `no calibration images${dir ? ` in ${dir}` : ''}; calibrating on ${Math.min(limit, 16)} generated images ` +
+        '(scales fit real photos less well)',
+    );
     return generatedImages(Math.min(limit, 16), spec);
   }
   log(`calibrating on ${files.length} images from ${dir}`);
@@ -121,7 +141,12 @@ export async function calibrationInputs(
 const sessionOptions: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 0, logSeverityLevel: 3 };
 
 /** Runs the calibration model on every input and keeps each named tensor's min and max. */
-export async function collectRanges(calibration: ModelObj, names: readonly string[], inputs: Float32Array[], spec: InputSpec): Promise<Map<string, Range>> {
+export async function collectRanges(
+  calibration: ModelObj,
+  names: readonly string[],
+  inputs: Float32Array[],
+  spec: InputSpec,
+): Promise<Map<string, Range>> {
   const session = await ort.InferenceSession.create(encodeModel(calibration), sessionOptions);
   const ranges = new Map<string, Range>();
   try {
@@ -161,7 +186,12 @@ export interface Agreement {
 const argmax = (v: Float32Array): number => v.reduce((best, x, i, a) => (x > (a[best] as number) ? i : best), 0);
 
 /** fp32 vs int8 on the same inputs: top-1 agreement and cosine similarity of the raw outputs. */
-export async function agreement(fp32: Uint8Array | string, int8: Uint8Array | string, inputs: Float32Array[], spec: InputSpec): Promise<Agreement> {
+export async function agreement(
+  fp32: Uint8Array | string,
+  int8: Uint8Array | string,
+  inputs: Float32Array[],
+  spec: InputSpec,
+): Promise<Agreement> {
   const a = await ort.InferenceSession.create(fp32 as Uint8Array, sessionOptions);
   const b = await ort.InferenceSession.create(int8 as Uint8Array, sessionOptions);
   let same = 0;

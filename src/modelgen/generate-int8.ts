@@ -18,7 +18,13 @@ export interface Int8Model {
 
 export async function ensureInt8Models(
   dir: string,
-  opts: { seed?: number; calibration?: string; maxImages?: number; evaluate?: boolean; log?: (line: string) => void } = {},
+  opts: {
+    seed?: number;
+    calibration?: string;
+    maxImages?: number;
+    evaluate?: boolean;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<Int8Model[]> {
   const log = opts.log ?? (() => undefined);
   await ensureModels(dir, { seed: opts.seed, log });
@@ -27,14 +33,27 @@ export async function ensureInt8Models(
     const fp32 = path.join(dir, modelFileName(arch));
     const file = path.join(dir, int8FileName(arch));
     const source = `${path.basename(fp32)} sha256:${await sha256File(fp32)}`;
-    const meta = await readOnnxMetadata(file).then((m) => m.metadata, () => undefined);
-    if (meta && meta[QUANT_META.version] === QUANTIZER_VERSION && meta[QUANT_META.source] === source && !opts.evaluate) {
+    const meta = await readOnnxMetadata(file).then(
+      (m) => m.metadata,
+      () => undefined,
+    );
+    if (
+      meta &&
+      meta[QUANT_META.version] === QUANTIZER_VERSION &&
+      meta[QUANT_META.source] === source &&
+      !opts.evaluate
+    ) {
       log(`${file}: kept (int8 of ${path.basename(fp32)}, quantizer ${QUANTIZER_VERSION})`);
       out.push({ arch, path: file, reused: true });
       continue;
     }
     if (meta) log(`${file}: made from another fp32 file or quantizer version; re-quantising`);
-    const result = await quantizeFile(fp32, file, { calibration: opts.calibration, maxImages: opts.maxImages, evaluate: opts.evaluate, log });
+    const result = await quantizeFile(fp32, file, {
+      calibration: opts.calibration,
+      maxImages: opts.maxImages,
+      evaluate: opts.evaluate,
+      log,
+    });
     out.push({ arch, path: file, reused: false, result });
   }
   return out;
@@ -45,4 +64,3 @@ async function sha256File(file: string): Promise<string> {
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
-

@@ -96,7 +96,9 @@ export async function readModel(file: string): Promise<ModelObj> {
 }
 
 export function encodeModel(m: ModelObj): Buffer {
-  const bytes = onnxTypes().model.encode(m).finish();
+  const bytes = onnxTypes()
+    .model.encode(m)
+    .finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -108,13 +110,16 @@ export function defaultOpset(m: ModelObj): number {
 
 /** A float32 initializer's values (raw_data or float_data), copied into an aligned array. */
 export function floatValues(t: TensorObj): Float32Array {
-  if (t.data_type !== ElemType.FLOAT) throw new Error(`initializer '${t.name}' is not float32 (data_type ${t.data_type})`);
-  if (t.data_location === 1) throw new Error(`initializer '${t.name}' uses external data, which the quantizer does not read`);
+  if (t.data_type !== ElemType.FLOAT)
+    throw new Error(`initializer '${t.name}' is not float32 (data_type ${t.data_type})`);
+  if (t.data_location === 1)
+    throw new Error(`initializer '${t.name}' uses external data, which the quantizer does not read`);
   const n = t.dims.reduce((a, b) => a * b, 1);
   if (t.raw_data && t.raw_data.length > 0) {
     const copy = new Uint8Array(t.raw_data);
     const out = new Float32Array(copy.buffer, 0, copy.byteLength / 4);
-    if (out.length !== n) throw new Error(`initializer '${t.name}': ${out.length} values for dims [${t.dims.join(',')}]`);
+    if (out.length !== n)
+      throw new Error(`initializer '${t.name}': ${out.length} values for dims [${t.dims.join(',')}]`);
     return out;
   }
   const out = Float32Array.from(t.float_data ?? []);

@@ -9,7 +9,11 @@ import { calibrationModel, planQuantization, quantize, type QuantizeResult } fro
 
 /** Bump when the bytes written for the same input and calibration change. */
 export const QUANTIZER_VERSION = '1';
-export const QUANT_META = { scheme: 'infergraph.quantized', version: 'infergraph.quantizer_version', source: 'infergraph.quantized_from' } as const;
+export const QUANT_META = {
+  scheme: 'infergraph.quantized',
+  version: 'infergraph.quantizer_version',
+  source: 'infergraph.quantized_from',
+} as const;
 export const SCHEME = 'int8 QDQ: weights int8 symmetric per-channel, activations uint8 min/max calibrated';
 
 export interface QuantizeFileOptions {
@@ -31,7 +35,11 @@ export interface QuantizeFileResult {
   ms: number;
 }
 
-export async function quantizeFile(input: string, out: string, opts: QuantizeFileOptions = {}): Promise<QuantizeFileResult> {
+export async function quantizeFile(
+  input: string,
+  out: string,
+  opts: QuantizeFileOptions = {},
+): Promise<QuantizeFileResult> {
   const t0 = performance.now();
   const log = opts.log ?? (() => undefined);
   const source = await fs.readFile(input);
@@ -51,7 +59,8 @@ export async function quantizeFile(input: string, out: string, opts: QuantizeFil
     { key: QUANT_META.source, value: `${path.basename(input)} sha256:${sha}` },
   ];
   q.producer_name = 'infergraph-quantize';
-  q.doc_string = `${q.doc_string ? `${q.doc_string} ` : ''}Quantised by infergraph (${SCHEME}; ${inputs.length} calibration inputs).`;
+  const note = `Quantised by infergraph (${SCHEME}; ${inputs.length} calibration inputs).`;
+  q.doc_string = q.doc_string ? `${q.doc_string} ${note}` : note;
   const bytes = encodeModel(q);
   await fs.mkdir(path.dirname(out), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
@@ -59,9 +68,16 @@ export async function quantizeFile(input: string, out: string, opts: QuantizeFil
   await fs.rename(tmp, out);
   log(
     `${out}: ${result.stats.weights} weight tensors int8, ${result.stats.activations} activations uint8, ` +
-      `${result.stats.foldedBatchNorms} BatchNorms folded or made depthwise convs, ${result.stats.foldedRelus} Relus folded (${(bytes.length / 1e6).toFixed(1)} MB)`,
+      `${result.stats.foldedBatchNorms} BatchNorms folded or made depthwise convs, ` +
+      `${result.stats.foldedRelus} Relus folded (${(bytes.length / 1e6).toFixed(1)} MB)`,
   );
-  const res: QuantizeFileResult = { out, bytes: bytes.length, stats: result.stats, calibrationImages: inputs.length, ms: performance.now() - t0 };
+  const res: QuantizeFileResult = {
+    out,
+    bytes: bytes.length,
+    stats: result.stats,
+    calibrationImages: inputs.length,
+    ms: performance.now() - t0,
+  };
   if (opts.evaluate) res.agreement = await agreement(source, bytes, inputs, spec);
   return res;
 }

@@ -9,10 +9,30 @@
 // becomes a depthwise 1x1 Conv, and a Relu right after a Conv/Add/Gemm is dropped once its output is quantised with
 // zero point 0 (the uint8 clamp at 0 *is* the Relu). Operators without int8 kernels (Softmax, Sigmoid, ...) stay
 // float between a DQ and a Q.
-import { attrFloat, attrInt, defaultOpset, ElemType, floatValues, type ModelObj, type NodeObj, tensorObj, type TensorObj } from './onnx-file';
+import {
+  attrFloat,
+  attrInt,
+  defaultOpset,
+  ElemType,
+  floatValues,
+  type ModelObj,
+  type NodeObj,
+  tensorObj,
+  type TensorObj,
+} from './onnx-file';
 
 /** Ops whose activation inputs and outputs are quantised: onnxruntime has QDQ int8 kernels for them. */
-const QUANTIZED_OPS = new Set(['Conv', 'Gemm', 'MatMul', 'Add', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Flatten']);
+const QUANTIZED_OPS = new Set([
+  'Conv',
+  'Gemm',
+  'MatMul',
+  'Add',
+  'Concat',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'Flatten',
+]);
 /** Ops that only move values: their output takes the input's scale, so onnxruntime can drop the pair around them. */
 const PASS_THROUGH_OPS = new Set(['MaxPool', 'Flatten', 'Reshape']);
 /** Producers a following Relu can be folded into (their quantised output clamps at 0). */
@@ -44,7 +64,11 @@ export function activationParams(r: Range): QParams {
 }
 
 /** int8 symmetric per-channel weights: channel c of `w` (laid out with `axis` as given) gets scale max|w_c| / 127. */
-export function quantizeWeights(w: Float32Array, dims: readonly number[], axis: number): { q: Int8Array; scales: Float32Array } {
+export function quantizeWeights(
+  w: Float32Array,
+  dims: readonly number[],
+  axis: number,
+): { q: Int8Array; scales: Float32Array } {
   const channels = dims[axis] as number;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const scales = new Float32Array(channels);
@@ -63,7 +87,11 @@ export function quantizeWeights(w: Float32Array, dims: readonly number[], axis: 
 }
 
 /** int32 bias for scale inputScale × weightScale[c]. */
-export function quantizeBias(b: Float32Array, inputScale: number, weightScales: Float32Array): { q: Int32Array; scales: Float32Array } {
+export function quantizeBias(
+  b: Float32Array,
+  inputScale: number,
+  weightScales: Float32Array,
+): { q: Int32Array; scales: Float32Array } {
   const scales = new Float32Array(b.length);
   const q = new Int32Array(b.length);
   for (let c = 0; c < b.length; c++) {
@@ -86,19 +114,24 @@ export interface QuantPlan {
 export function planQuantization(model: ModelObj): QuantPlan {
   const opset = defaultOpset(model);
   const ops = new Set(model.graph.node.filter((n) => !n.domain || n.domain === 'ai.onnx').map((n) => n.op_type));
-  if (opset < 11) throw new Error(`quantize needs opset >= 11 (per-channel QDQ needs 13); the model has opset ${opset}`);
+  if (opset < 11)
+    throw new Error(`quantize needs opset >= 11 (per-channel QDQ needs 13); the model has opset ${opset}`);
   if (opset < MIN_OPSET) {
     const blocking = [...ops].filter((o) => CHANGED_AT_13.has(o));
     if (blocking.length > 0) {
       throw new Error(
-        `quantize needs opset 13 for per-channel weights; the model is opset ${opset} and uses ${blocking.join(', ')}, whose ` +
+        `quantize needs opset 13 for per-channel weights; the model is opset ${opset} and uses ` +
+          `${blocking.join(', ')}, whose ` +
           'meaning changed at 13: convert it first (onnx.version_converter)',
       );
     }
   }
   const prepared = batchNormsToDepthwise(foldBatchNorms(structuredCloneModel(model)));
   if (defaultOpset(prepared) < MIN_OPSET) {
-    prepared.opset_import = [...prepared.opset_import.filter((o) => o.domain && o.domain !== 'ai.onnx'), { domain: '', version: MIN_OPSET }];
+    prepared.opset_import = [
+      ...prepared.opset_import.filter((o) => o.domain && o.domain !== 'ai.onnx'),
+      { domain: '', version: MIN_OPSET },
+    ];
     prepared.ir_version = Math.max(prepared.ir_version ?? 0, 7);
   }
   const g = prepared.graph;
@@ -108,7 +141,15 @@ export function planQuantization(model: ModelObj): QuantPlan {
     if (!QUANTIZED_OPS.has(n.op_type) || (n.domain && n.domain !== 'ai.onnx')) continue;
     const acts = n.op_type === 'Conv' || n.op_type === 'Gemm' ? n.input.slice(0, 1) : n.input;
     for (const x of acts) if (x && !inits.has(x)) wanted.add(x);
-    for (const y of n.output) wanted.add(foldedReluOutput(g.node, y, n, g.output.map((o) => o.name)) ?? y);
+    for (const y of n.output)
+      wanted.add(
+        foldedReluOutput(
+          g.node,
+          y,
+          n,
+          g.output.map((o) => o.name),
+        ) ?? y,
+      );
   }
   return { prepared, calibrate: [...wanted] };
 }
@@ -129,7 +170,12 @@ function structuredCloneModel(m: ModelObj): ModelObj {
     opset_import: m.opset_import.map((o) => ({ ...o })),
     graph: {
       ...m.graph,
-      node: m.graph.node.map((n) => ({ ...n, input: [...n.input], output: [...n.output], attribute: n.attribute?.map((a) => ({ ...a })) })),
+      node: m.graph.node.map((n) => ({
+        ...n,
+        input: [...n.input],
+        output: [...n.output],
+        attribute: n.attribute?.map((a) => ({ ...a })),
+      })),
       initializer: [...m.graph.initializer],
       input: [...m.graph.input],
       output: [...m.graph.output],
@@ -148,7 +194,8 @@ function foldBatchNorms(m: ModelObj): ModelObj {
     if (bn.op_type !== 'BatchNormalization' || bn.output.length !== 1) continue;
     const x = bn.input[0] as string;
     const conv = g.node.find((n) => n.output[0] === x);
-    if (!conv || conv.op_type !== 'Conv' || outputs.has(x) || g.node.filter((n) => n.input.includes(x)).length !== 1) continue;
+    if (!conv || conv.op_type !== 'Conv' || outputs.has(x) || g.node.filter((n) => n.input.includes(x)).length !== 1)
+      continue;
     const [gamma, beta, mean, variance] = bn.input.slice(1).map((name) => inits.get(name));
     const w = inits.get(conv.input[1] as string);
     const b = conv.input[2] ? inits.get(conv.input[2]) : undefined;
@@ -204,7 +251,10 @@ function batchNormsToDepthwise(m: ModelObj): ModelObj {
       b[c] = (bv![c] as number) - (mv![c] as number) * (w[c] as number);
     }
     const name = bn.name || (bn.output[0]);
-    g.initializer.push(tensorObj(`${name}.dw_weight`, [channels, 1, 1, 1], ElemType.FLOAT, w), tensorObj(`${name}.dw_bias`, [channels], ElemType.FLOAT, b));
+    g.initializer.push(
+      tensorObj(`${name}.dw_weight`, [channels, 1, 1, 1], ElemType.FLOAT, w),
+      tensorObj(`${name}.dw_bias`, [channels], ElemType.FLOAT, b),
+    );
     return {
       op_type: 'Conv',
       name,
@@ -231,7 +281,9 @@ export function calibrationModel(plan: QuantPlan): ModelObj {
   const p = plan.prepared;
   const existing = new Set(p.graph.output.map((o) => o.name));
   const inputs = new Set(p.graph.input.map((i) => i.name));
-  const extra = plan.calibrate.filter((t) => !existing.has(t) && !inputs.has(t)).map((name) => ({ name, type: { tensor_type: { elem_type: ElemType.FLOAT } } }));
+  const extra = plan.calibrate
+    .filter((t) => !existing.has(t) && !inputs.has(t))
+    .map((name) => ({ name, type: { tensor_type: { elem_type: ElemType.FLOAT } } }));
   return { ...p, graph: { ...p.graph, output: [...p.graph.output, ...extra] } };
 }
 
@@ -245,7 +297,8 @@ export interface QuantizeResult {
 export function quantize(model: ModelObj, plan: QuantPlan, ranges: ReadonlyMap<string, Range>): QuantizeResult {
   const m = plan.prepared;
   const g = m.graph;
-  const foldedBatchNorms = model.graph.node.filter((n) => n.op_type === 'BatchNormalization').length -
+  const foldedBatchNorms =
+    model.graph.node.filter((n) => n.op_type === 'BatchNormalization').length -
     g.node.filter((n) => n.op_type === 'BatchNormalization').length;
   const inits = new Map(g.initializer.map((t) => [t.name, t]));
   const graphOutputs = g.output.map((o) => o.name);
@@ -338,8 +391,18 @@ export function quantize(model: ModelObj, plan: QuantPlan, ranges: ReadonlyMap<s
       tensorObj(`${name}_zero_point`, [], ElemType.UINT8, Uint8Array.of(p.zeroPoint)),
     );
     newNodes.push(
-      { op_type: 'QuantizeLinear', name: `${name}_QuantizeLinear`, input: [source, `${name}_scale`, `${name}_zero_point`], output: [qName] },
-      { op_type: 'DequantizeLinear', name: `${name}_DequantizeLinear`, input: [qName, `${name}_scale`, `${name}_zero_point`], output: [dqName] },
+      {
+        op_type: 'QuantizeLinear',
+        name: `${name}_QuantizeLinear`,
+        input: [source, `${name}_scale`, `${name}_zero_point`],
+        output: [qName],
+      },
+      {
+        op_type: 'DequantizeLinear',
+        name: `${name}_DequantizeLinear`,
+        input: [qName, `${name}_scale`, `${name}_zero_point`],
+        output: [dqName],
+      },
     );
     if (isOutput) {
       for (const n of g.node) n.output = n.output.map((o) => (o === name ? source : o));
@@ -350,7 +413,10 @@ export function quantize(model: ModelObj, plan: QuantPlan, ranges: ReadonlyMap<s
   }
   for (const n of g.node) n.input = n.input.map((x) => rename.get(x) ?? x);
 
-  g.node = topologicalOrder([...g.node, ...newNodes], new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]));
+  g.node = topologicalOrder(
+    [...g.node, ...newNodes],
+    new Set([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]),
+  );
   dropUnusedInitializers(m);
   return { model: m, stats: { weights, activations, foldedBatchNorms, foldedRelus } };
 }

@@ -92,7 +92,9 @@ export class WorkQueue<T, R> {
     if (this.entries.length >= maxQueue) {
       this.refusedCount++;
       return Promise.reject(
-        resourceExhausted(`${what}: queue full, ${this.entries.length} requests already waiting (maxQueue ${maxQueue})`),
+        resourceExhausted(
+          `${what}: queue full, ${this.entries.length} requests already waiting (maxQueue ${maxQueue})`,
+        ),
       );
     }
     return new Promise<R>((resolve, reject) => {

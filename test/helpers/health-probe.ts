@@ -2,7 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
-type CheckFn = (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void;
+type CheckFn = (
+  req: object,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+) => void;
 
 /**
  * A grpc.health.v1 client on one persistent channel that times each Check, for measuring how fast a node answers
@@ -16,19 +20,25 @@ export class HealthProbe {
 
   constructor(address: string) {
     const def = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, longs: Number, defaults: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
     this.client = new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   }
 
   check(timeoutMs = 5000): Promise<void> {
     const t0 = performance.now();
     return new Promise<void>((resolve) => {
-      (this.client as unknown as { check: CheckFn }).check({ service: '' }, { deadline: Date.now() + timeoutMs }, (err, res) => {
-        this.latenciesMs.push(performance.now() - t0);
-        if (err) this.errors.push(err.message);
-        else this.statuses.push(res?.status ?? 'UNKNOWN');
-        resolve();
-      });
+      (this.client as unknown as { check: CheckFn }).check(
+        { service: '' },
+        { deadline: Date.now() + timeoutMs },
+        (err, res) => {
+          this.latenciesMs.push(performance.now() - t0);
+          if (err) this.errors.push(err.message);
+          else this.statuses.push(res?.status ?? 'UNKNOWN');
+          resolve();
+        },
+      );
     });
   }
 

@@ -52,11 +52,15 @@ spec:
     meta: emptyMeta(),
     payload: {
       kind: 'tensor' as const,
-      tensor: { dtype: 'float32' as const, shape: [1, 3, SIZE, SIZE], data: new Float32Array(3 * SIZE * SIZE).fill(0.3) },
+      tensor: {
+        dtype: 'float32' as const,
+        shape: [1, 3, SIZE, SIZE],
+        data: new Float32Array(3 * SIZE * SIZE).fill(0.3),
+      },
     },
   });
 
-  it('health Check answers fast while the model is saturated; the full queue refuses with RESOURCE_EXHAUSTED', async () => {
+  it('health Check answers fast while the model is saturated; a full queue refuses: RESOURCE_EXHAUSTED', async () => {
     const node = g!.procs.get('slow')!;
     const t0 = performance.now();
     await client.predict(image());
@@ -90,13 +94,18 @@ spec:
         }),
       ),
     );
-    const refused = burst.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as InferError);
+    const refused = burst
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => r.reason as InferError);
     assert.ok(refused.length >= 1, 'the full queue refused at least one of the burst');
     for (const e of refused) {
       assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
       assert.match(e.message, /queue full, 4 requests already waiting \(maxQueue 4\)/);
     }
-    assert.ok(Math.max(...refusedAfter) < runMs, `refused without waiting for a run (${refusedAfter.map(Math.round).join(', ')} ms)`);
+    assert.ok(
+      Math.max(...refusedAfter) < runMs,
+      `refused without waiting for a run (${refusedAfter.map(Math.round).join(', ')} ms)`,
+    );
 
     const probe = new HealthProbe(node.address);
     const until = performance.now() + Math.max(2500, 6 * runMs);
@@ -106,7 +115,11 @@ spec:
     probe.close();
     const p99 = probe.percentile(99);
     const max = Math.max(...probe.latenciesMs);
-    console.log(`health under load: ${refusedInLoop} refused in the loops, ${probe.latenciesMs.length} checks, p50 ${probe.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; one run ${runMs.toFixed(0)} ms; ${served} served`);
+    console.log(
+      `health under load: ${refusedInLoop} refused in the loops, ${probe.latenciesMs.length} checks, ` +
+        `p50 ${probe.percentile(50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ` +
+        `one run ${runMs.toFixed(0)} ms; ${served} served`,
+    );
     assert.deepEqual(probe.errors, []);
     assert.ok(probe.statuses.every((s) => s === 'SERVING'));
     assert.ok(served >= 3, `the model kept serving (${served})`);

@@ -9,7 +9,14 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildModel } from '../../src/modelgen/generate';
-import { decodeModel, ElemType, encodeModel, floatValues, type ModelObj, readModel } from '../../src/modelgen/onnx-file';
+import {
+  decodeModel,
+  ElemType,
+  encodeModel,
+  floatValues,
+  type ModelObj,
+  readModel,
+} from '../../src/modelgen/onnx-file';
 import {
   activationParams,
   calibrationModel,
@@ -111,18 +118,33 @@ describe('quantizer: QDQ graph', () => {
       const wq = init(w.input[0] as string)!;
       const channels = wq.dims[0] as number; // Conv [out, in, kh, kw]; Gemm with transB = 1 [out, in]
       assert.equal(init(w.input[1] as string)?.dims[0], channels, 'one weight scale per output channel');
-      assert.deepEqual(Array.from(floatValues(init(w.input[1] as string)!)).every((s) => s > 0), true);
+      assert.deepEqual(
+        Array.from(floatValues(init(w.input[1] as string)!)).every((s) => s > 0),
+        true,
+      );
       const consumers = g.node.filter((c) => c.input.includes(n.output[0] as string));
-      assert.deepEqual(consumers.map((c) => c.op_type), ['QuantizeLinear'], `${n.name} output`);
+      assert.deepEqual(
+        consumers.map((c) => c.op_type),
+        ['QuantizeLinear'],
+        `${n.name} output`,
+      );
     }
   });
 
   it('keeps the graph input and output names; activations are uint8; nodes in topological order', () => {
     const g = q.graph;
-    assert.deepEqual(g.input.map((i) => i.name), ['input']);
-    assert.deepEqual(g.output.map((o) => o.name), ['output']);
+    assert.deepEqual(
+      g.input.map((i) => i.name),
+      ['input'],
+    );
+    assert.deepEqual(
+      g.output.map((o) => o.name),
+      ['output'],
+    );
     assert.equal(g.node.find((n) => n.output.includes('output'))?.op_type, 'DequantizeLinear');
-    const zps = g.node.filter((n) => n.op_type === 'QuantizeLinear').map((n) => g.initializer.find((i) => i.name === n.input[2]));
+    const zps = g.node
+      .filter((n) => n.op_type === 'QuantizeLinear')
+      .map((n) => g.initializer.find((i) => i.name === n.input[2]));
     assert.ok(zps.length > 5 && zps.every((z) => z?.data_type === ElemType.UINT8));
     const seen = new Set([...g.input.map((i) => i.name), ...g.initializer.map((i) => i.name)]);
     for (const n of g.node) {
@@ -161,10 +183,21 @@ describe('quantizer: end to end on a small CNN', () => {
   it('onnxruntime runs the result with int8 kernels (QLinearConv, QLinearAdd, QGemm), no float Conv left', async () => {
     const out = path.join(dir, 'small-int8.onnx');
     const logs: string[] = [];
-    await quantizeFile(path.join(dir, 'small.onnx'), out, { calibration: path.join(dir, 'no-such-dir'), maxImages: 4, log: (l) => logs.push(l) });
-    assert.ok(logs.some((l) => /no calibration images in .*no-such-dir; calibrating on 4 generated images/.test(l)), logs.join('\n'));
+    await quantizeFile(path.join(dir, 'small.onnx'), out, {
+      calibration: path.join(dir, 'no-such-dir'),
+      maxImages: 4,
+      log: (l) => logs.push(l),
+    });
+    assert.ok(
+      logs.some((l) => /no calibration images in .*no-such-dir; calibrating on 4 generated images/.test(l)),
+      logs.join('\n'),
+    );
     const optimized = path.join(dir, 'optimized.onnx');
-    const s = await ort.InferenceSession.create(out, { optimizedModelFilePath: optimized, graphOptimizationLevel: 'extended', logSeverityLevel: 3 });
+    const s = await ort.InferenceSession.create(out, {
+      optimizedModelFilePath: optimized,
+      graphOptimizationLevel: 'extended',
+      logSeverityLevel: 3,
+    });
     await s.release();
     const ops = new Set((await readModel(optimized)).graph.node.map((n) => n.op_type));
     for (const op of ['QLinearConv', 'QLinearAdd', 'QGemm']) assert.ok(ops.has(op), `${op} in ${[...ops].join(', ')}`);
@@ -176,7 +209,16 @@ describe('quantizer: end to end on a small CNN', () => {
     if (!calibration) t.diagnostic(`${DEV} is absent: calibrating and comparing on generated images`);
     const out = path.join(dir, 'cli-int8.onnx');
     const { stdout } = await promisify(execFile)(process.execPath, [
-      CLI, 'models', 'quantize', path.join(dir, 'small.onnx'), '--calibration', calibration ?? path.join(dir, 'none'), '-o', out, '--max-images', '24',
+      CLI,
+      'models',
+      'quantize',
+      path.join(dir, 'small.onnx'),
+      '--calibration',
+      calibration ?? path.join(dir, 'none'),
+      '-o',
+      out,
+      '--max-images',
+      '24',
     ]);
     const m = /top-1 agreement ([\d.]+) %, output cosine similarity mean ([\d.]+), min ([\d.]+)/.exec(stdout);
     assert.ok(m, stdout);
@@ -196,13 +238,17 @@ describe('quantizer: end to end on a small CNN', () => {
     await assert.rejects(run, (e: { stderr: string }) => /is not an ONNX model/.test(e.stderr));
   });
 
-  it('ResNet-50 (synthetic) quantises to a graph with 53 QLinearConv and agrees with fp32', { timeout: 120_000 }, async () => {
-    // Full size, but calibrated on two generated images: the structure and agreement, not the calibration quality.
-    const fp = path.join(dir, 'resnet50.onnx');
-    writeFileSync(fp, buildModel('resnet50').bytes);
-    const out = path.join(dir, 'resnet50-int8.onnx');
-    const r = await quantizeFile(fp, out, { maxImages: 2, evaluate: true });
-    assert.deepEqual(r.stats, { weights: 54, activations: 74, foldedBatchNorms: 53, foldedRelus: 49 });
-    assert.ok(r.agreement && r.agreement.cosineMean > 0.999, JSON.stringify(r.agreement));
-  });
+  it(
+    'ResNet-50 (synthetic) quantises to a graph with 53 QLinearConv and agrees with fp32',
+    { timeout: 120_000 },
+    async () => {
+      // Full size, but calibrated on two generated images: the structure and agreement, not the calibration quality.
+      const fp = path.join(dir, 'resnet50.onnx');
+      writeFileSync(fp, buildModel('resnet50').bytes);
+      const out = path.join(dir, 'resnet50-int8.onnx');
+      const r = await quantizeFile(fp, out, { maxImages: 2, evaluate: true });
+      assert.deepEqual(r.stats, { weights: 54, activations: 74, foldedBatchNorms: 53, foldedRelus: 49 });
+      assert.ok(r.agreement && r.agreement.cosineMean > 0.999, JSON.stringify(r.agreement));
+    },
+  );
 });

@@ -14,7 +14,7 @@ const codeOf = async (p: Promise<unknown>): Promise<InferError> => {
 };
 
 describe('WorkQueue', () => {
-  it('admits maxQueue items and refuses item maxQueue + 1 at once with RESOURCE_EXHAUSTED naming the limit', async () => {
+  it('admits maxQueue items, refuses item maxQueue + 1 at once: RESOURCE_EXHAUSTED naming the limit', async () => {
     const q = new WorkQueue<number, number>({ maxQueue: 3, what: 'test-model' });
     const admitted = [1, 2, 3].map((n) => q.submit(n));
     assert.equal(q.length, 3);
@@ -45,7 +45,10 @@ describe('WorkQueue', () => {
     assert.match(err.message, /cancelled while waiting in the queue; it was not run/);
     assert.equal(q.length, 2);
     const taken = q.take(10);
-    assert.deepEqual(taken.map((t) => t.item), ['a', 'c']);
+    assert.deepEqual(
+      taken.map((t) => t.item),
+      ['a', 'c'],
+    );
     taken.forEach((t) => t.resolve(t.item));
     assert.deepEqual(await Promise.all([a, c]), ['a', 'c']);
     assert.equal(q.stats.dropped, 1);
@@ -66,7 +69,10 @@ describe('WorkQueue', () => {
       /* busy wait: the timer cannot fire */
     }
     const taken = q.take(10);
-    assert.deepEqual(taken.map((t) => t.item), ['live']);
+    assert.deepEqual(
+      taken.map((t) => t.item),
+      ['live'],
+    );
     taken[0]?.resolve('ok');
     assert.equal((await codeOf(late)).code, Code.DEADLINE_EXCEEDED);
     assert.equal(await live, 'ok');
@@ -85,8 +91,14 @@ describe('WorkQueue', () => {
     const q = new WorkQueue<string, string>({ maxQueue: 10, what: 'm' });
     const all = ['a1', 'b1', 'a2', 'a3', 'b2'].map((s) => q.submit(s));
     const batch = q.take(2, (first, other) => first[0] === other[0]);
-    assert.deepEqual(batch.map((t) => t.item), ['a1', 'a2']);
-    assert.deepEqual(q.take(10).map((t) => t.item), ['b1', 'a3', 'b2']);
+    assert.deepEqual(
+      batch.map((t) => t.item),
+      ['a1', 'a2'],
+    );
+    assert.deepEqual(
+      q.take(10).map((t) => t.item),
+      ['b1', 'a3', 'b2'],
+    );
     void all;
   });
 

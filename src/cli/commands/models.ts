@@ -18,11 +18,17 @@ export function registerModels(program: Command): void {
   const models = program.command('models').description('model files for the example graphs');
   models
     .command('generate')
-    .description('write synthetic-weight ResNet-50 and DenseNet-169 ONNX files (exact architectures, seeded weights) if missing')
+    .description(
+      'write synthetic-weight ResNet-50 and DenseNet-169 ONNX files (exact architectures, seeded weights) if missing',
+    )
     .option('-d, --dir <dir>', 'output folder', path.join(projectRoot(), 'models', 'generated'))
     .option('--seed <n>', 'weight seed (uint32)', String(DEFAULT_SEED))
     .option('--int8', 'also write QDQ int8 versions (<arch>-int8.onnx), calibrated on --calibration images')
-    .option('--calibration <dir>', 'calibration images for --int8 (generated images when the folder is absent)', DEFAULT_CALIBRATION())
+    .option(
+      '--calibration <dir>',
+      'calibration images for --int8 (generated images when the folder is absent)',
+      DEFAULT_CALIBRATION(),
+    )
     .option('--max-images <n>', 'use at most this many calibration images', '100')
     .option('--evaluate', 'with --int8: report fp32 vs int8 agreement on the calibration images (re-quantises)')
     .action(async (o: { dir: string; seed: string; int8?: boolean; calibration: string; maxImages: string; evaluate?: boolean }) => {
@@ -48,8 +54,13 @@ export function registerModels(program: Command): void {
     });
   models
     .command('quantize <model>')
-    .description('write a QDQ int8 copy of an fp32 ONNX CNN: int8 per-channel weights, uint8 activations calibrated on images')
-    .requiredOption('--calibration <dir>', 'folder of calibration images (JPEG/PNG/WebP), preprocessed as for ImageNet models')
+    .description(
+      'write a QDQ int8 copy of an fp32 ONNX CNN: int8 per-channel weights, uint8 activations calibrated on images',
+    )
+    .requiredOption(
+      '--calibration <dir>',
+      'folder of calibration images (JPEG/PNG/WebP), preprocessed as for ImageNet models',
+    )
     .option('-o, --out <file>', 'output file (default: <model>-int8.onnx)')
     .option('--max-images <n>', 'use at most this many calibration images', '100')
     .option('--no-evaluate', 'skip the fp32 vs int8 comparison on the calibration images')

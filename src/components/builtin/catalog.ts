@@ -118,7 +118,7 @@ export const CATALOG = {
       },
       instanceNice: {
         type: 'integer',
-        default: 0,
+        default: 10,
         description:
           'Linux nice value (0-19) for the instance threads, so the main thread (health, admission) runs first on a busy CPU.',
       },

@@ -73,7 +73,11 @@ export class OnnxPool {
   io: { inputs: IoMeta[]; outputs: IoMeta[] } = { inputs: [], outputs: [] };
 
   constructor(private readonly opts: PoolOptions) {
-    this.queue = new WorkQueue<Job, JobResult>({ maxQueue: opts.maxQueue, what: opts.what, onSubmit: () => this.pump() });
+    this.queue = new WorkQueue<Job, JobResult>({
+      maxQueue: opts.maxQueue,
+      what: opts.what,
+      onSubmit: () => this.pump(),
+    });
   }
 
   private ioNames = { input: '', output: '' };
@@ -140,7 +144,9 @@ export class OnnxPool {
     const exited = new Promise<void>((resolve) => inst.worker.once('exit', () => resolve()));
     inst.worker.postMessage({ type: 'close' } satisfies ToWorker);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)));
+    const timeout = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS)),
+    );
     const how = await Promise.race([exited, timeout]);
     clearTimeout(timer);
     this.failRunning(inst, unavailable(`${this.opts.what}: model is shutting down`));
@@ -190,7 +196,10 @@ export class OnnxPool {
     if (this.closed) return;
     this.crashesCount++;
     const reason = `instance ${inst.index} ${how}`;
-    this.failRunning(inst, internal(`${this.opts.what}: ${reason} while running this request; the instance is being replaced`));
+    this.failRunning(
+      inst,
+      internal(`${this.opts.what}: ${reason} while running this request; the instance is being replaced`),
+    );
     this.opts.onCrash?.(inst.index, reason);
     this.spawn(inst.index).catch((err: unknown) => {
       // The model loaded before, so this is rare (memory, file removed); the other instances keep serving.
@@ -252,11 +261,22 @@ export class OnnxPool {
     inst.running = { id, items };
     const base = { type: 'run' as const, id, ...this.ioNames, dtype: tensor.dtype, dims, normalise: first.normalise };
     if (tensor.dtype === 'string') {
-      const strings = items.flatMap((t) => (t.item.tensor.data as Uint8Array[]).map((b) => Buffer.from(b).toString('utf8')));
-      inst.worker.postMessage({ ...base, buffer: new ArrayBuffer(0), byteOffset: 0, length: 0, strings } satisfies ToWorker);
+      const strings = items.flatMap((t) =>
+        (t.item.tensor.data as Uint8Array[]).map((b) => Buffer.from(b).toString('utf8')),
+      );
+      inst.worker.postMessage({
+        ...base,
+        buffer: new ArrayBuffer(0),
+        byteOffset: 0,
+        length: 0,
+        strings,
+      } satisfies ToWorker);
       return;
     }
-    const data = gather(items.map((t) => t.item.tensor.data as TypedArray), tensor.dtype);
+    const data = gather(
+      items.map((t) => t.item.tensor.data as TypedArray),
+      tensor.dtype,
+    );
     const buffer = data.buffer as ArrayBuffer;
     inst.worker.postMessage({ ...base, buffer, byteOffset: 0, length: data.length } satisfies ToWorker, [buffer]);
   }

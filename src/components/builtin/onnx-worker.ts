@@ -51,7 +51,9 @@ const ARRAYS: Record<string, new (b: ArrayBuffer, o: number, n: number) => Array
 };
 
 function describe(m: ort.InferenceSession.ValueMetadata): IoMeta {
-  return m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: m.shape } : { name: m.name, isTensor: false };
+  return m.isTensor
+    ? { name: m.name, isTensor: true, type: m.type, shape: m.shape }
+    : { name: m.name, isTensor: false };
 }
 
 /**
@@ -96,7 +98,8 @@ function inputTensor(msg: Extract<ToWorker, { type: 'run' }>): ort.Tensor {
   const Ctor = ARRAYS[msg.dtype];
   if (!Ctor) throw new Error(`unsupported input dtype ${msg.dtype}`);
   const data = new Ctor(msg.buffer, msg.byteOffset, msg.length);
-  if (msg.normalise && init.lut) return new ort.Tensor('float32', normalisePlanar(data as Uint8Array, msg.dims, init.lut), msg.dims);
+  if (msg.normalise && init.lut)
+    return new ort.Tensor('float32', normalisePlanar(data as Uint8Array, msg.dims, init.lut), msg.dims);
   return new ort.Tensor(msg.dtype as 'float32', data as Float32Array, msg.dims);
 }
 
@@ -111,7 +114,17 @@ async function run(session: ort.InferenceSession, msg: Extract<ToWorker, { type:
     if (value.type === 'string') {
       const strings = value.data as string[];
       const empty = new ArrayBuffer(0);
-      send({ type: 'result', id: msg.id, dtype: 'string', dims: Array.from(value.dims), buffer: empty, byteOffset: 0, length: 0, strings, runMs });
+      send({
+        type: 'result',
+        id: msg.id,
+        dtype: 'string',
+        dims: Array.from(value.dims),
+        buffer: empty,
+        byteOffset: 0,
+        length: 0,
+        strings,
+        runMs,
+      });
       return;
     }
     let out = value.data as ArrayBufferView & { length: number };
@@ -126,7 +139,16 @@ async function run(session: ort.InferenceSession, msg: Extract<ToWorker, { type:
     }
     const buffer = out.buffer as ArrayBuffer;
     send(
-      { type: 'result', id: msg.id, dtype: outType, dims: Array.from(value.dims), buffer, byteOffset: out.byteOffset, length: out.length, runMs },
+      {
+        type: 'result',
+        id: msg.id,
+        dtype: outType,
+        dims: Array.from(value.dims),
+        buffer,
+        byteOffset: out.byteOffset,
+        length: out.length,
+        runMs,
+      },
       [buffer],
     );
   } catch (err) {

@@ -23,10 +23,16 @@ let slow: string;
 
 const image = (fill: number, batch = 1): Payload => ({
   kind: 'tensor',
-  tensor: { dtype: 'float32', shape: [batch, 3, SIZE, SIZE], data: new Float32Array(batch * 3 * SIZE * SIZE).fill(fill) },
+  tensor: {
+    dtype: 'float32',
+    shape: [batch, 3, SIZE, SIZE],
+    data: new Float32Array(batch * 3 * SIZE * SIZE).fill(fill),
+  },
 });
 
-async function load(params: Record<string, string | number | boolean>): Promise<Component & { instancePool?: OnnxPool }> {
+async function load(
+  params: Record<string, string | number | boolean>,
+): Promise<Component & { instancePool?: OnnxPool }> {
   const c = (await onnxModel.create({ model: slow, ...params }, componentContext('MODEL', 'slow')));
   await c.load?.();
   return c;
@@ -51,14 +57,19 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('refuses request maxQueue + 2 (one running, maxQueue waiting) at once with RESOURCE_EXHAUSTED naming the limit', async () => {
+  it('refuses request maxQueue + 2 (1 running, maxQueue waiting) at once: RESOURCE_EXHAUSTED + limit', async () => {
     const m = await load({ instances: 1, maxQueue: 2 });
     const pool = m.instancePool!;
     const admitted = [0, 1, 2].map((i) => Promise.resolve(m.predict!(image(i / 10), ctxWith())));
     await new Promise((r) => setImmediate(r));
     assert.equal(pool.queued, 2, 'one request runs, two wait');
     const t0 = performance.now();
-    await rejectsWith(() => Promise.resolve(m.predict!(image(0.5), ctxWith())), Code.RESOURCE_EXHAUSTED, 'maxQueue 2', 'slow.onnx');
+    await rejectsWith(
+      () => Promise.resolve(m.predict!(image(0.5), ctxWith())),
+      Code.RESOURCE_EXHAUSTED,
+      'maxQueue 2',
+      'slow.onnx',
+    );
     assert.ok(performance.now() - t0 < 20, 'refused at once, not after the running request');
     const out = await Promise.all(admitted);
     assert.equal(out.length, 3);
@@ -111,7 +122,11 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     pool.crashInstance(0);
     const inflight = Promise.resolve(m.predict!(image(0.1), ctxWith()));
     const queued = Promise.resolve(m.predict!(image(0.2), ctxWith()));
-    await rejectsWith(() => inflight, Code.INTERNAL, /instance 0 threw crash requested while running this request; the instance is being replaced/);
+    await rejectsWith(
+      () => inflight,
+      Code.INTERNAL,
+      /instance 0 threw crash requested while running this request; the instance is being replaced/,
+    );
     // The queued request is served by the replacement.
     assert.equal(rows(await queued).length, 1);
     assert.equal(pool.crashes, 1);
@@ -119,7 +134,7 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     await m.close?.();
   });
 
-  it('dynamic batching: requests queued together run as one batch and get the answers they would get alone', async () => {
+  it('dynamic batching: requests queued together run as one batch, with the answers they get alone', async () => {
     const alone = await load({ instances: 1 });
     const expected = [];
     for (const f of [0.1, 0.2, 0.3]) expected.push(rows(await alone.predict!(image(f), ctxWith()))[0]!);
@@ -137,7 +152,8 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     assert.equal(pool.batches, 1, 'one run for the four requests (5 rows)');
     assert.equal(pool.runs, 4);
     const got = outs.map(rows);
-    const close = (a: number[], b: number[]): void => a.forEach((v, i) => assert.ok(Math.abs(v - (b[i] as number)) < 1e-4, `${v} vs ${b[i]}`));
+    const close = (a: number[], b: number[]): void =>
+      a.forEach((v, i) => assert.ok(Math.abs(v - (b[i] as number)) < 1e-4, `${v} vs ${b[i]}`));
     close(got[0]![0]!, expected[0]!);
     assert.equal(got[1]!.length, 2);
     close(got[1]![0]!, two[0]!);
@@ -157,23 +173,27 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     assert.equal(rows(await running).length, 1, 'the running request finishes and answers');
   });
 
-  it('instanceNice lowers the priority of the instance threads only', { skip: process.platform !== 'linux' }, async () => {
-    const niceOf = (): number[] =>
-      readdirSync('/proc/self/task').map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        // Fields after the parenthesised name; nice is field 19 of stat, the 17th after the name.
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-      });
-    const before = niceOf().filter((n) => n === 7).length;
-    const m = await load({ instances: 2, instanceNice: 7 });
-    try {
-      // Each instance thread, and any thread it starts, runs at nice 7.
-      assert.ok(niceOf().filter((n) => n === 7).length - before >= 2, 'the instance threads are at nice 7');
-      assert.equal(niceOf()[0], 0, 'the main thread keeps its priority');
-    } finally {
-      await m.close?.();
-    }
-  });
+  it(
+    'instanceNice lowers the priority of the instance threads only',
+    { skip: process.platform !== 'linux' },
+    async () => {
+      const niceOf = (): number[] =>
+        readdirSync('/proc/self/task').map((tid) => {
+          const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          // Fields after the parenthesised name; nice is field 19 of stat, the 17th after the name.
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        });
+      const before = niceOf().filter((n) => n === 7).length;
+      const m = await load({ instances: 2, instanceNice: 7 });
+      try {
+        // Each instance thread, and any thread it starts, runs at nice 7.
+        assert.ok(niceOf().filter((n) => n === 7).length - before >= 2, 'the instance threads are at nice 7');
+        assert.equal(niceOf()[0], 0, 'the main thread keeps its priority');
+      } finally {
+        await m.close?.();
+      }
+    },
+  );
 
   it('configuration: maxBatch needs a symbolic batch dimension; instances and maxQueue are bounded', async () => {
     const fixed = path.join(dir, 'fixed.onnx');
@@ -183,7 +203,10 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
       await c.load?.();
       await c.close?.();
     };
-    await configError(() => create({ maxBatch: 4 }), "maxBatch 4 needs a model whose input 'x' has a symbolic first (batch) dimension");
+    await configError(
+      () => create({ maxBatch: 4 }),
+      "maxBatch 4 needs a model whose input 'x' has a symbolic first (batch) dimension",
+    );
     await configError(() => create({ maxQueue: 0 }), "parameter 'maxQueue' must be an integer in 1..");
     await configError(() => create({ instances: 0 }), "parameter 'instances' must be an integer in 1..64");
   });
