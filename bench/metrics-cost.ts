@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const metrics = await createMetrics();
   const g = graph(node('m', 'MODEL'));
   const plainServer = await echo(`unix:${path.join(dir, 'plain.sock')}`);
-  const meteredServer = await echo(`unix:${path.join(dir, 'metered.sock')}`, nodeServerMetrics(metrics, g.graph));
+  const meteredServer = await echo(`unix:${path.join(dir, 'metered.sock')}`, nodeServerMetrics(metrics, g.graph).server);
   const executorServer = await echo(`unix:${path.join(dir, 'exec.sock')}`, executorServerMetrics(metrics, g));
   const payload = Buffer.alloc(16);
   const msg: InferMessage = { meta: emptyMeta(), payload: { kind: 'bin', data: payload } };
@@ -167,7 +167,7 @@ async function wrappersAlone(
       this.impl = impl;
     },
   };
-  nodeServerMetrics(metrics, g.graph)(server as unknown as grpc.Server);
+  nodeServerMetrics(metrics, g.graph).server(server as unknown as grpc.Server);
   const handler = (_c: unknown, cb: grpc.sendUnaryData<unknown>): void => cb(null, msg, md);
   server.addService({ Predict: method }, { Predict: handler });
   const meteredHandler = server.impl.Predict as unknown as typeof handler;

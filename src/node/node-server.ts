@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
-import { invalidArgument, unimplemented } from '../errors';
+import { Code, invalidArgument, toInferError, unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import type { NodeMethod } from '../message/hop';
 import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
@@ -46,10 +46,18 @@ export interface NodeServerOptions {
   serverInterceptors?: grpc.ServerInterceptor[];
   /** Metrics (src/telemetry/graph-metrics.ts): sees the server before the node's services are added. */
   onServer?: (server: grpc.Server) => void;
+  /** Metrics of framed calls, per method path: the same series as the gRPC handlers' (onServer). */
+  frameMeter?: (methodPath: string) => CallMeter;
   /** Also listen for the framed hop transport here (src/transport): unix:/path or host:port. */
   framesAddress?: string;
   /** Tracing of framed calls: the same server spans as the interceptors open for gRPC calls. */
   frameTracer?: FrameServerTracer;
+}
+
+/** What a metrics front end needs to hear of one call: its start, and its status, duration and compute time. */
+export interface CallMeter {
+  start(): void;
+  end(code: number, seconds: number, trailer: undefined, computeUs?: number): void;
 }
 
 export interface RunningNode {
@@ -105,11 +113,11 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     frames = await listenFrames({
       address: opts.framesAddress,
       maxMessageBytes: node.runtime.maxMessageBytes,
-      handler: h.frames(),
+      handler: opts.frameMeter ? meteredFrames(h.frames(), opts.frameMeter) : h.frames(),
       logger,
       name: node.name,
       tracer: opts.frameTracer,
-      methodPath: (method, codec) => hopServerWire(codec === 'flatbuffers', method).path,
+      methodPath: framePath,
     });
   }
   bundle.setServing(true);
@@ -122,6 +130,26 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
       await Promise.all([shutdown(bundle.server), frames?.close()]);
       await host.close();
     },
+  };
+}
+
+const framePath = (method: NodeMethod, codec: 'seldon' | 'flatbuffers'): string =>
+  hopServerWire(codec === 'flatbuffers', method).path;
+
+/** A frame handler that reports every call to its method's meter, as the gRPC handlers do (node-side metrics). */
+function meteredFrames(handler: FrameHandler, meterFor: (methodPath: string) => CallMeter): FrameHandler {
+  return async (req) => {
+    const m = meterFor(framePath(req.method, req.codec));
+    const t0 = performance.now();
+    m.start();
+    try {
+      const reply = await handler(req);
+      m.end(Code.OK, (performance.now() - t0) / 1000, undefined, reply.computeUs);
+      return reply;
+    } catch (err) {
+      m.end(toInferError(err).code, (performance.now() - t0) / 1000, undefined);
+      throw err;
+    }
   };
 }
 

@@ -94,9 +94,19 @@ function inFlightGauge(
 
 /** Applied to a grpc.Server before its services are added. */
 export type ServerMeter = (server: grpc.Server) => void;
-interface MethodMeter {
+export interface MethodMeter {
   start(): void;
-  end(code: number, seconds: number, trailer: grpc.Metadata | null | undefined): void;
+  /** `computeUs` or a trailer carrying it: the node's own time, when the call reported one. */
+  end(code: number, seconds: number, trailer: grpc.Metadata | null | undefined, computeUs?: number): void;
+}
+
+/**
+ * A node's meter: its gRPC handlers (`server`), and any other front end that serves the same calls, such as the framed
+ * hop transport, through `forMethod(path)` — so a node's histograms count every call, whatever it came over.
+ */
+export interface NodeMeter {
+  server: ServerMeter;
+  forMethod: (path: string) => MethodMeter;
 }
 
 /**
@@ -164,7 +174,7 @@ export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph:
     });
 }
 
-export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): ServerMeter {
+export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): NodeMeter {
   const requests = new prom.Histogram({
     name: 'infergraph_node_requests_seconds',
     help: 'Calls served by this node, from the decoded request to the encoded answer (decode, component, encode)',
@@ -187,23 +197,28 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
     { node: node.name },
     '',
   )('');
-  return (server) =>
-    meterUnaryHandlers(server, (method) => {
-      const byCode = perCode((code) => ({
-        requests: requests.labels({ node: node.name, method, code }),
-        compute: compute.labels({ node: node.name, method, code }),
-      }));
-      return {
-        start: () => gauge.n++,
-        end: (code, seconds, trailer) => {
-          gauge.n--;
-          const s = byCode(code);
-          s.requests.observe(seconds);
-          const c = computeSeconds(trailer);
-          if (c !== undefined) s.compute.observe(c);
-        },
-      };
-    });
+  const meters = new Map<string, MethodMeter>();
+  const forMethod = (method: string): MethodMeter => {
+    let m = meters.get(method);
+    if (m) return m;
+    const byCode = perCode((code) => ({
+      requests: requests.labels({ node: node.name, method, code }),
+      compute: compute.labels({ node: node.name, method, code }),
+    }));
+    m = {
+      start: () => gauge.n++,
+      end: (code, seconds, trailer, computeUs) => {
+        gauge.n--;
+        const s = byCode(code);
+        s.requests.observe(seconds);
+        const c = computeUs !== undefined ? computeUs / 1e6 : computeSeconds(trailer);
+        if (c !== undefined) s.compute.observe(c);
+      },
+    };
+    meters.set(method, m);
+    return m;
+  };
+  return { server: (server) => meterUnaryHandlers(server, forMethod), forMethod };
 }
 
 /** Wraps the executor's NodeClient: one observation per hop, from the call to its settled answer. */

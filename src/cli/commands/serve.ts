@@ -96,6 +96,7 @@ export function registerServe(program: Command): void {
       const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
+      const meter = metrics ? nodeServerMetrics(metrics, node) : undefined;
       const running = await startNodeServer({
         graph,
         node,
@@ -103,7 +104,7 @@ export function registerServe(program: Command): void {
         logger,
         work: tracing?.work,
         serverInterceptors: tracing?.serverInterceptors,
-        onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
+        ...(meter ? { onServer: meter.server, frameMeter: meter.forMethod } : {}),
         ...(framesAddress ? { framesAddress } : {}),
         ...(tracing ? { frameTracer: tracing.frameServerTracer } : {}),
       });
