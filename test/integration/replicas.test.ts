@@ -125,7 +125,7 @@ describe('replicas under infergraph up: round-robin over real processes', () => 
     assert.ok(pids.every(alive));
     for (let i = 0; i < REPLICAS; i++) assert.match(g.procs.get(`worker#${i}`)?.address ?? '', /^127\.0\.0\.1:\d+$/);
     assert.match(g.procs.get('front')?.address ?? '', /^unix:/);
-    assert.match(g.stdout.join('\n'), /\(2 nodes \+ executor = 5 processes\)/);
+    assert.match(g.stdout.join('\n'), /\(2 nodes \+ executor = 5 processes; hops over /);
   });
 
   it('spreads calls evenly over the replicas (each within ±20 % of even)', async (t) => {
