@@ -24,6 +24,12 @@ export const DEFAULTS = {
   tracing: { sampleRatio: 1 },
   /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
   metrics: { enabled: true, port: 9464 },
+  // Issue 11 (admission, drain): see validateReliability below.
+  maxInFlight: 16,
+  drainTimeoutMs: 15_000,
+  reflection: true,
+  nodeMaxConcurrency: 16,
+  nodeMaxQueue: 64,
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -89,7 +95,7 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
 
   const spec = isObj(doc.spec) ? doc.spec : {};
   if (!isObj(doc.spec)) p.add('spec', 'required mapping with a graph');
-  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'maxMessageBytes', 'tracing', 'metrics']);
+  p.keys('spec', spec, ['graph', 'deadlineMs', 'codec', 'maxMessageBytes', 'tracing', 'metrics', ...RELIABILITY_FIELDS]);
   const deadlineMs = p.posInt('spec.deadlineMs', spec.deadlineMs, DEFAULTS.deadlineMs);
   const maxMessageBytes = p.posInt('spec.maxMessageBytes', spec.maxMessageBytes, DEFAULTS.maxMessageBytes, 1024);
   let codec = DEFAULTS.codec;
@@ -103,8 +109,9 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const metrics = validateMetrics(spec.metrics, p);
+  const reliability = validateReliability(spec, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, graph };
+  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, ...reliability, graph };
   out.metrics = metrics;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
@@ -216,13 +223,21 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
 
 function validateRuntime(raw: unknown, at: string, p: Problems, graphMax: number): NodeSpec['runtime'] {
   const r = raw === undefined ? {} : raw;
-  const out: NodeSpec['runtime'] = { maxMessageBytes: graphMax, env: {}, restart: { ...DEFAULTS.restart } };
+  const out: NodeSpec['runtime'] = {
+    maxMessageBytes: graphMax,
+    env: {},
+    restart: { ...DEFAULTS.restart },
+    maxConcurrency: DEFAULTS.nodeMaxConcurrency,
+    maxQueue: DEFAULTS.nodeMaxQueue,
+  };
   if (!isObj(r)) {
     p.add(at, 'must be a mapping');
     return out;
   }
-  p.keys(at, r, ['maxMessageBytes', 'env', 'restart']);
+  p.keys(at, r, ['maxMessageBytes', 'env', 'restart', 'maxConcurrency', 'maxQueue']);
   out.maxMessageBytes = p.posInt(`${at}.maxMessageBytes`, r.maxMessageBytes, graphMax, 1024);
+  out.maxConcurrency = p.posInt(`${at}.maxConcurrency`, r.maxConcurrency, DEFAULTS.nodeMaxConcurrency);
+  out.maxQueue = p.posInt(`${at}.maxQueue`, r.maxQueue, DEFAULTS.nodeMaxQueue, 0);
   if (r.env !== undefined) {
     if (!isObj(r.env)) p.add(`${at}.env`, 'must be a mapping of NAME: value');
     else
@@ -321,4 +336,21 @@ function applyParamSchema(
 /** `${VAR}` and `${VAR:-default}` in path parameters, so one manifest works with data in different places. */
 function expandEnv(s: string): string {
   return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? '');
+}
+
+// ---- Issue 11: admission, drain and reflection (spec-level fields; the runtime's are in validateRuntime) ----
+
+const RELIABILITY_FIELDS = ['maxInFlight', 'drainTimeoutMs', 'reflection'] as const;
+
+function validateReliability(spec: Obj, p: Problems): Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection'> {
+  const out: Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection'> = {
+    maxInFlight: p.posInt('spec.maxInFlight', spec.maxInFlight, DEFAULTS.maxInFlight),
+    drainTimeoutMs: p.posInt('spec.drainTimeoutMs', spec.drainTimeoutMs, DEFAULTS.drainTimeoutMs, 0),
+    reflection: DEFAULTS.reflection,
+  };
+  if (spec.reflection !== undefined) {
+    if (typeof spec.reflection === 'boolean') out.reflection = spec.reflection;
+    else p.add('spec.reflection', `must be true or false, got ${JSON.stringify(spec.reflection)}`);
+  }
+  return out;
 }

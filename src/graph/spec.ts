@@ -17,6 +17,10 @@ export interface NodeRuntime {
   env: Record<string, string>;
   /** Restart policy for the local runner. */
   restart: { maxRestarts: number; initialBackoffMs: number; maxBackoffMs: number };
+  /** Calls the node's component host runs at once (issue 11 admission). */
+  maxConcurrency: number;
+  /** Calls that may wait for one of those slots; beyond them RESOURCE_EXHAUSTED at once. */
+  maxQueue: number;
 }
 
 export interface NodeSpec {
@@ -50,6 +54,12 @@ export interface GraphSpec {
   tracing?: TracingSpec;
   /** spec.metrics (defaults applied by validation); absent only in specs built by hand (tests). */
   metrics?: MetricsSpec;
+  /** Requests the executor walks at once (both APIs); beyond it RESOURCE_EXHAUSTED at once. */
+  maxInFlight: number;
+  /** On SIGTERM, how long the executor lets in-flight requests finish before it stops. */
+  drainTimeoutMs: number;
+  /** gRPC server reflection on the executor and nodes. */
+  reflection: boolean;
   graph: NodeSpec;
 }
 

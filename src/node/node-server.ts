@@ -59,7 +59,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   const bundle = createServer({
     maxMessageBytes: node.runtime.maxMessageBytes,
     services: [`seldon.protos.${service}`, 'seldon.protos.Generic', FLAT_SERVICE],
-    reflect: seldonProto().def,
+    reflect: graph.reflection ? seldonProto().def : undefined,
     interceptors: opts.serverInterceptors,
   });
   opts.onServer?.(bundle.server);

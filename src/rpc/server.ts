@@ -55,7 +55,8 @@ export interface ServerBundle {
 export function createServer(opts: {
   maxMessageBytes: number;
   services: string[];
-  reflect: PackageDefinition;
+  /** Services for server reflection; undefined switches reflection off (spec.reflection: false). */
+  reflect: PackageDefinition | undefined;
   /** Server interceptors (tracing); grpc-js takes them only at construction. */
   interceptors?: grpc.ServerInterceptor[];
 }): ServerBundle {
@@ -70,7 +71,10 @@ export function createServer(opts: {
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
   health.addToServer(server);
   // Reflection lists exactly what this server hosts: its own services and health, not the whole Seldon package.
-  new ReflectionService({ ...opts.reflect, ...healthDefinition() }, { services: [...opts.services, HEALTH_SERVICE] }).addToServer(server);
+  if (opts.reflect) {
+    const def = { ...opts.reflect, ...healthDefinition() };
+    new ReflectionService(def, { services: [...opts.services, HEALTH_SERVICE] }).addToServer(server);
+  }
   return {
     server,
     health,

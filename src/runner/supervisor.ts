@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -87,7 +87,7 @@ export class Supervisor {
   private readonly startTimeoutMs: number;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.sockDir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-'));
+    this.sockDir = makeSockDir();
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
   }
 
@@ -164,6 +164,9 @@ export class Supervisor {
     const args = [...c.args, '--address', c.address, ...metricsArgs];
     const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Own process group: a terminal's Ctrl-C reaches only the runner, which then stops the children in order
+      // (executor drains first). The IPC channel still ends every child if the runner dies.
+      detached: true,
       env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });
     c.proc = proc;
@@ -221,23 +224,70 @@ export class Supervisor {
     }, delay);
   }
 
-  /** SIGTERM to every child, SIGKILL after `graceMs`; resolves when all have exited. */
+  /**
+   * Stops in dependency order: the executor first (it drains: refuses new requests, finishes those in flight within
+   * spec.drainTimeoutMs while its nodes still serve), then the nodes. Each gets SIGTERM, then SIGKILL after its grace.
+   */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
-    const waits = this.children.map((c) => {
-      if (c.restartTimer) clearTimeout(c.restartTimer);
-      const p = c.proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
-        p.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        p.kill('SIGTERM');
-      });
-    });
-    await Promise.all(waits);
+    for (const c of this.children) if (c.restartTimer) clearTimeout(c.restartTimer);
+    const drainMs = this.opts.graph.drainTimeoutMs;
+    await Promise.all(this.children.filter((c) => c.role === 'executor').map((c) => terminate(c, drainMs + graceMs)));
+    await Promise.all(this.children.filter((c) => c.role === 'node').map((c) => terminate(c, graceMs)));
     rmSync(this.sockDir, { recursive: true, force: true });
+  }
+}
+
+function terminate(c: Child, graceMs: number): Promise<void> {
+  const p = c.proc;
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    p.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+const PID_FILE = 'runner.pid';
+
+/**
+ * The runner's folder for unix sockets, with its pid inside. A runner killed with SIGKILL cannot remove its folder;
+ * the next runner removes every infergraph-* folder whose recorded pid is no longer alive.
+ */
+function makeSockDir(): string {
+  const tmp = os.tmpdir();
+  for (const name of readdirSafe(tmp)) {
+    if (!name.startsWith('infergraph-')) continue;
+    const dir = path.join(tmp, name);
+    let pid: number;
+    try {
+      pid = Number(readFileSync(path.join(dir, PID_FILE), 'utf8'));
+    } catch {
+      continue; // not ours or still being created: leave it
+    }
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(dir, { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(path.join(tmp, 'infergraph-'));
+  writeFileSync(path.join(dir, PID_FILE), String(process.pid));
+  return dir;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -9,7 +9,11 @@ export function node(name: string, type: NodeType, children: NodeSpec[] = []): N
     implementation: 'fake',
     parameters: {},
     children,
-    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart } },
+    runtime: {
+      maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart },
+      maxConcurrency: DEFAULTS.nodeMaxConcurrency,
+      maxQueue: DEFAULTS.nodeMaxQueue,
+    },
     path: name,
   };
 }
@@ -23,6 +27,9 @@ export function graph(root: NodeSpec): GraphSpec {
     deadlineMs: 5000,
     codec: 'tftensor',
     maxMessageBytes: DEFAULTS.maxMessageBytes,
+    maxInFlight: DEFAULTS.maxInFlight,
+    drainTimeoutMs: DEFAULTS.drainTimeoutMs,
+    reflection: true,
     graph: root,
   };
 }

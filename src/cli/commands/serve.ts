@@ -140,6 +140,6 @@ export function registerServe(program: Command): void {
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
-      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);
     });
 }
