@@ -19,7 +19,10 @@ import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/time
 import type { Logger } from '../util/logger';
 import { GrpcNodeClient } from './grpc-node-client';
 import { watchGraphNodes } from './node-health';
+import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
+
+const WALK_PATHS = ['/seldon.protos.Seldon/Predict', `/${V2_SERVICE}/ModelInfer`];
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -72,7 +75,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     maxMessageBytes: graph.maxMessageBytes,
     services: ['seldon.protos.Seldon', V2_SERVICE],
     reflect: graph.reflection ? { ...seldonProto().def, ...v2Proto().def } : undefined,
-    interceptors: opts.serverInterceptors,
+    interceptors: [admissionInterceptor(admission, WALK_PATHS), ...(opts.serverInterceptors ?? [])],
   });
   opts.onServer?.(bundle.server);
 

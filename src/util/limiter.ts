@@ -54,6 +54,14 @@ export class Limiter {
     return this.queue?.stats.dropped ?? 0;
   }
 
+  /** Why a call arriving now would be refused (closed, or full with no queue), without counting a slot; else undefined. */
+  refusal(): InferError | undefined {
+    if (this.closedReason !== undefined) return unavailable(`${this.opts.what}: ${this.closedReason}`);
+    if (this.queue || this.running < this.opts.maxConcurrency) return undefined;
+    this.refusedCount++;
+    return this.full();
+  }
+
   /** Runs `fn` when a slot is free; refuses at once when all slots and the queue are taken. */
   async run<T>(fn: () => Promise<T>, admission: Admission = {}): Promise<T> {
     if (this.closedReason !== undefined) throw unavailable(`${this.opts.what}: ${this.closedReason}`);
@@ -68,8 +76,7 @@ export class Limiter {
       this.running++;
     } else if (!this.queue) {
       this.refusedCount++;
-      const { what, maxConcurrency, limitName } = this.opts;
-      throw resourceExhausted(`${what}: ${maxConcurrency} requests in flight (${limitName}); try again later`);
+      throw this.full();
     } else {
       try {
         await this.queue.submit(undefined, admission); // resolves with the slot already counted (pump)
@@ -106,6 +113,11 @@ export class Limiter {
       };
       this.idleWaiters.push(done);
     });
+  }
+
+  private full(): InferError {
+    const { what, maxConcurrency, limitName } = this.opts;
+    return resourceExhausted(`${what}: ${maxConcurrency} requests in flight (${limitName}); try again later`);
   }
 
   private pump(): void {
