@@ -57,17 +57,25 @@ class Problems {
   }
 }
 
-export function loadManifestFile(file: string): GraphSpec {
+/**
+ * Whose user modules validation may load (require) to check types and parameters. Built-ins are always checked.
+ * A node process loads only its own (issue 11: a manifest's other modules are not run there); the executor none.
+ */
+export interface ManifestOptions {
+  loadModules?: (nodeName: string) => boolean;
+}
+
+export function loadManifestFile(file: string, opts: ManifestOptions = {}): GraphSpec {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read manifest: ${(err as Error).message}`]);
   }
-  return parseManifest(text, path.dirname(path.resolve(file)), file);
+  return parseManifest(text, path.dirname(path.resolve(file)), file, opts);
 }
 
-export function parseManifest(text: string, baseDir: string, source = 'manifest'): GraphSpec {
+export function parseManifest(text: string, baseDir: string, source = 'manifest', opts: ManifestOptions = {}): GraphSpec {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true });
@@ -75,10 +83,11 @@ export function parseManifest(text: string, baseDir: string, source = 'manifest'
     const msg = err instanceof YAMLParseError ? err.message : String(err);
     throw new ConfigError([`${source}: invalid YAML: ${msg}`]);
   }
-  return validateManifest(doc, baseDir, source);
+  return validateManifest(doc, baseDir, source, opts);
 }
 
-export function validateManifest(doc: unknown, baseDir: string, source = 'manifest'): GraphSpec {
+export function validateManifest(doc: unknown, baseDir: string, source = 'manifest', opts: ManifestOptions = {}): GraphSpec {
+  loadModules = opts.loadModules ?? (() => true);
   const p = new Problems();
   if (!isObj(doc)) throw new ConfigError([`${source}: a manifest must be a YAML mapping with apiVersion, kind, metadata, spec`]);
   p.keys('(root)', doc, ['apiVersion', 'kind', 'metadata', 'spec']);
@@ -163,6 +172,9 @@ function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
   return out;
 }
 
+/** validateManifest's current ManifestOptions.loadModules (validation is synchronous: no interleaving). */
+let loadModules: (nodeName: string) => boolean = () => true;
+
 const NODE_FIELDS = ['name', 'type', 'implementation', 'parameters', 'children', 'endpoint', 'runtime'] as const;
 
 function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, string>, baseDir: string, graphMax: number): NodeSpec {
@@ -206,14 +218,24 @@ function validateNode(o: Obj, where: string, p: Problems, seen: Map<string, stri
     if (!endpoint) p.add(at, 'implementation is required (a built-in name or a module path) unless endpoint is set');
   } else {
     if (isModulePath(implementation)) implementation = path.resolve(baseDir, implementation);
-    try {
-      const def = loadComponentDefinition(implementation);
-      if (!def.types.includes(type)) {
-        p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${def.types.join(', ')})`);
+    if (isModulePath(implementation) && !loadModules(name)) {
+      // Not this process's node: the module must exist, but its code is not run here; its parameters are checked
+      // by the process that serves it.
+      try {
+        require.resolve(implementation);
+      } catch {
+        p.add(at, `cannot find component module ${implementation}`);
       }
-      parameters = applyParamSchema(def.parameters, rawParams, at, p, baseDir);
-    } catch (err) {
-      p.add(at, (err as Error).message);
+    } else {
+      try {
+        const def = loadComponentDefinition(implementation);
+        if (!def.types.includes(type)) {
+          p.add(at, `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${def.types.join(', ')})`);
+        }
+        parameters = applyParamSchema(def.parameters, rawParams, at, p, baseDir);
+      } catch (err) {
+        p.add(at, (err as Error).message);
+      }
     }
   }
   const node: NodeSpec = { name, type, implementation, parameters, children, runtime, path: where };

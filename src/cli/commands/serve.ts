@@ -25,6 +25,7 @@ interface NodeFlags {
   socket?: string;
   metricsAddress?: string;
   logLevel: string;
+  reflection: boolean;
 }
 
 interface ExecutorFlags {
@@ -34,7 +35,11 @@ interface ExecutorFlags {
   nodeAddress: string[];
   metricsAddress?: string;
   logLevel: string;
+  reflection: boolean;
 }
+
+/** Flags that override the manifest. */
+const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec => (o.reflection ? g : { ...g, reflection: false });
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -70,22 +75,24 @@ export function registerServe(program: Command): void {
     .description('serve one node of a graph (its component behind the Seldon gRPC services, health, reflection)')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
     .requiredOption('-n, --node <name>', 'node name in the manifest')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
-    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:9000')
+    .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
     .action(async (o: NodeFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const graph = loadManifestFile(o.graph);
+      // Only this node's module is loaded: the manifest's other user modules are not run in this process.
+      const graph = withFlags(loadManifestFile(o.graph, { loadModules: (n) => n === o.node }), o);
       const node = findNode(graph, o.node);
       if (!node) {
         const names = walkNodes(graph.graph).map((n) => n.name);
         throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);
-      const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `127.0.0.1:${port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
       const running = await startNodeServer({
@@ -105,15 +112,17 @@ export function registerServe(program: Command): void {
     .command('executor')
     .description('serve the graph: Seldon.Predict / GraphMetadata, walking the nodes over gRPC')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
-    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:8000')
+    .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const graph = loadManifestFile(o.graph);
+      // The walk needs node types and addresses, never a component's code: no user module is loaded here.
+      const graph = withFlags(loadManifestFile(o.graph, { loadModules: () => false }), o);
       const logger = createLogger(`${graph.name}-executor`, logLevel);
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
@@ -125,7 +134,7 @@ export function registerServe(program: Command): void {
         }
         addresses[name] = kv.slice(i + 1);
       }
-      const address = port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const address = port !== undefined ? `127.0.0.1:${port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
       const running = await startExecutorServer({
