@@ -65,6 +65,13 @@ const CLI_MAIN = path.resolve(__dirname, '../cli/main.js');
  */
 export const CHILD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--initial-old-space-size=128'];
 
+/**
+ * glibc gives each thread that allocates its own malloc arena (up to 8 per core); libvips, onnxruntime and libuv's
+ * pool threads each fill one, and freed memory stays in them: RSS creeps up with JS heap flat (issue 11's soak).
+ * Two arenas keep RSS level; a user's own MALLOC_ARENA_MAX wins.
+ */
+export const MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 interface Child {
   name: string;
   role: 'node' | 'executor';
@@ -167,7 +174,7 @@ export class Supervisor {
       // Own process group: a terminal's Ctrl-C reaches only the runner, which then stops the children in order
       // (executor drains first). The IPC channel still ends every child if the runner dies.
       detached: true,
-      env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
+      env: { ...MALLOC_ENV, ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });
     c.proc = proc;
     c.startedAt = Date.now();
