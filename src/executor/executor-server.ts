@@ -13,6 +13,7 @@ import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
+import { executorServerCredentials } from '../rpc/tls';
 import { Limiter } from '../util/limiter';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
@@ -146,7 +147,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     traceId: opts.traceId,
     logger,
   });
-  const address = await bind(bundle.server, opts.address);
+  const address = await bind(bundle.server, opts.address, executorServerCredentials(graph.tls));
   logger.info({ graph: graph.name, address }, 'executor listening');
   return {
     address,

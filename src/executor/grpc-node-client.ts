@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { hopChannelCredentials } from '../rpc/tls';
 import type { ModelMetadata } from '../components/api';
 import { Code, InferError, unimplemented, type HopFields } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
@@ -117,7 +118,7 @@ export class GrpcNodeClient implements NodeClient {
     if (!c) {
       const address = this.addresses[node.name] ?? node.endpoint;
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no address known for node '${node.name}'`);
-      c = new grpc.Client(address, grpc.credentials.createInsecure(), {
+      c = new grpc.Client(address, hopChannelCredentials(this.graph.tls), {
         ...channelLimits(node.runtime.maxMessageBytes),
         // Fail fast when a node is down (UNAVAILABLE) instead of waiting for it: the runner restarts it.
         'grpc.initial_reconnect_backoff_ms': 100,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ParamSchema } from '../components/api';
@@ -6,7 +6,7 @@ import { isModulePath, loadComponentDefinition } from '../components/registry';
 import { ConfigError } from '../errors';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
 import { HOP_CODECS, NODE_TYPES, TRACE_EXPORTERS, type GraphSpec, type HopCodec, type NodeSpec, type NodeType, type ParamValue, type TraceExporterKind, type TracingSpec } from './spec';
-import type { MetricsSpec } from './spec';
+import type { MetricsSpec, TlsSpec } from './spec';
 
 /**
  * Graph manifest: YAML parsed to `unknown`, validated into a GraphSpec with every problem reported at once, each
@@ -118,7 +118,7 @@ export function validateManifest(doc: unknown, baseDir: string, source = 'manife
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const metrics = validateMetrics(spec.metrics, p);
-  const reliability = validateReliability(spec, p);
+  const reliability = validateReliability(spec, p, baseDir);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, deadlineMs, codec, maxMessageBytes, ...reliability, graph };
   out.metrics = metrics;
@@ -360,12 +360,12 @@ function expandEnv(s: string): string {
   return s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, dflt: string | undefined) => process.env[name] ?? dflt ?? '');
 }
 
-// ---- Issue 11: admission, drain and reflection (spec-level fields; the runtime's are in validateRuntime) ----
+// ---- Issue 11: admission, drain, reflection and TLS (spec-level fields; the runtime's are in validateRuntime) ----
 
-const RELIABILITY_FIELDS = ['maxInFlight', 'drainTimeoutMs', 'reflection'] as const;
+const RELIABILITY_FIELDS = ['maxInFlight', 'drainTimeoutMs', 'reflection', 'tls'] as const;
 
-function validateReliability(spec: Obj, p: Problems): Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection'> {
-  const out: Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection'> = {
+function validateReliability(spec: Obj, p: Problems, baseDir: string): Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection' | 'tls'> {
+  const out: Pick<GraphSpec, 'maxInFlight' | 'drainTimeoutMs' | 'reflection' | 'tls'> = {
     maxInFlight: p.posInt('spec.maxInFlight', spec.maxInFlight, DEFAULTS.maxInFlight),
     drainTimeoutMs: p.posInt('spec.drainTimeoutMs', spec.drainTimeoutMs, DEFAULTS.drainTimeoutMs, 0),
     reflection: DEFAULTS.reflection,
@@ -373,6 +373,47 @@ function validateReliability(spec: Obj, p: Problems): Pick<GraphSpec, 'maxInFlig
   if (spec.reflection !== undefined) {
     if (typeof spec.reflection === 'boolean') out.reflection = spec.reflection;
     else p.add('spec.reflection', `must be true or false, got ${JSON.stringify(spec.reflection)}`);
+  }
+  if (spec.tls !== undefined) {
+    const tls = validateTls(spec.tls, p, baseDir);
+    if (tls) out.tls = tls;
+  }
+  return out;
+}
+
+function validateTls(raw: unknown, p: Problems, baseDir: string): TlsSpec | undefined {
+  const at = 'spec.tls';
+  if (!isObj(raw)) {
+    p.add(at, 'must be a mapping with server {cert, key, clientCa} and/or hops {ca, cert, key}');
+    return undefined;
+  }
+  p.keys(at, raw, ['server', 'hops']);
+  const file = (where: string, v: unknown): string => {
+    if (typeof v !== 'string' || v === '') {
+      p.add(where, `required: path of a PEM file, got ${JSON.stringify(v)}`);
+      return '';
+    }
+    const abs = path.resolve(baseDir, v);
+    if (!existsSync(abs)) p.add(where, `file ${abs} does not exist`);
+    return abs;
+  };
+  const out: TlsSpec = {};
+  if (raw.server !== undefined) {
+    const s = raw.server;
+    if (!isObj(s)) p.add(`${at}.server`, 'must be a mapping with cert, key and optionally clientCa');
+    else {
+      p.keys(`${at}.server`, s, ['cert', 'key', 'clientCa']);
+      out.server = { cert: file(`${at}.server.cert`, s.cert), key: file(`${at}.server.key`, s.key) };
+      if (s.clientCa !== undefined) out.server.clientCa = file(`${at}.server.clientCa`, s.clientCa);
+    }
+  }
+  if (raw.hops !== undefined) {
+    const h = raw.hops;
+    if (!isObj(h)) p.add(`${at}.hops`, 'must be a mapping with ca, cert, key');
+    else {
+      p.keys(`${at}.hops`, h, ['ca', 'cert', 'key']);
+      out.hops = { ca: file(`${at}.hops.ca`, h.ca), cert: file(`${at}.hops.cert`, h.cert), key: file(`${at}.hops.key`, h.key) };
+    }
   }
   return out;
 }

@@ -60,7 +60,17 @@ export interface GraphSpec {
   drainTimeoutMs: number;
   /** gRPC server reflection on the executor and nodes. */
   reflection: boolean;
+  /** spec.tls: TLS on the executor's public port and/or mutual TLS between executor and nodes. */
+  tls?: TlsSpec;
   graph: NodeSpec;
+}
+
+/** PEM file paths, absolute after validation. */
+export interface TlsSpec {
+  /** The executor's public port: its certificate chain and key; clientCa makes client certificates required. */
+  server?: { cert: string; key: string; clientCa?: string };
+  /** Executor <-> node hops: both sides present `cert` and accept only peers whose certificate `ca` signed. */
+  hops?: { ca: string; cert: string; key: string };
 }
 
 export interface MetricsSpec {

@@ -14,6 +14,7 @@ import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-
 import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
+import { nodeServerCredentials } from '../rpc/tls';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { Logger } from '../util/logger';
 import { ComponentHost } from './component-host';
@@ -91,7 +92,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   bundle.server.addService(serviceDefinition('Generic'), generic);
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
   bundle.server.addService(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
-  const address = await bind(bundle.server, opts.address);
+  const address = await bind(bundle.server, opts.address, nodeServerCredentials(graph.tls));
   bundle.setServing(true);
   logger.info({ node: node.name, type: node.type, address }, 'node serving');
   return {

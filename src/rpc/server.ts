@@ -83,10 +83,14 @@ export function createServer(opts: {
 }
 
 /** Binds `address` (host:port with port 0 allowed, or unix:/path) and returns the address clients should dial. */
-export function bind(server: grpc.Server, address: string): Promise<string> {
+export function bind(
+  server: grpc.Server,
+  address: string,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<string> {
   if (address.startsWith('unix:')) removeStaleSocket(address.slice(5).replace(/^\/\/(?=\/)/, ''));
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (err) return reject(new Error(`cannot listen on ${address}: ${err.message}`));
       if (address.startsWith('unix:')) return resolve(address);
       const host = address.slice(0, address.lastIndexOf(':'));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
+import { hopChannelCredentials } from '../rpc/tls';
 import { waitServing } from './health';
 
 /**
@@ -196,7 +197,10 @@ export class Supervisor {
       setTimeout(() => reject(new Error(`${c.role} '${c.name}' did not report its address within ${this.startTimeoutMs} ms`)), this.startTimeoutMs).unref(),
     );
     c.address = await Promise.race([reported, timeout]);
-    await waitServing(c.address, this.startTimeoutMs, () => alive);
+    // Nodes under mutual TLS are probed with the hop certificate. An executor with a TLS public port is not probed
+    // (the runner holds no CA for it): it reported its address once bound, after every node was SERVING.
+    if (c.role === 'node') await waitServing(c.address, this.startTimeoutMs, () => alive, hopChannelCredentials(this.opts.graph.tls));
+    else if (!this.opts.graph.tls?.server) await waitServing(c.address, this.startTimeoutMs, () => alive);
     this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
     if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
