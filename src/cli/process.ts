@@ -10,13 +10,15 @@ export function serveUntilStopped(
   logger: Logger,
   /** What else the process reports with its gRPC address: its metrics URL, a node's frame listener. */
   extra: { metrics?: string; framesAddress?: string } = {},
+  /** How long close() may take before the process exits anyway (the executor's drain timeout plus a margin). */
+  forceAfterMs = 5000,
 ): void {
   let closing = false;
   const stop = (why: string): void => {
     if (closing) return;
     closing = true;
     logger.info({ why }, 'shutting down');
-    const force = setTimeout(() => process.exit(0), 5000);
+    const force = setTimeout(() => process.exit(0), forceAfterMs);
     force.unref();
     close()
       .catch((err: Error) => logger.error({ err: err.message }, 'error during shutdown'))

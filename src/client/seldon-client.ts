@@ -14,12 +14,12 @@ export class SeldonClient {
 
   constructor(
     readonly address: string,
-    opts: { maxMessageBytes?: number; encoding?: TensorEncoding } = {},
+    opts: { maxMessageBytes?: number; encoding?: TensorEncoding; credentials?: grpc.ChannelCredentials } = {},
   ) {
     const Ctor = serviceClientCtor('Seldon');
     // The manifest's default limit unless told the graph's: a client allowing more than the executor only fails later.
     const limits = channelLimits(opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes);
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), limits);
+    this.client = new Ctor(address, opts.credentials ?? grpc.credentials.createInsecure(), limits);
     this.encoding = opts.encoding ?? 'tftensor';
   }
 

@@ -13,13 +13,18 @@ import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
+import { executorServerCredentials } from '../rpc/tls';
+import { Limiter } from '../util/limiter';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/timeline';
 import type { FrameClientTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
 import { HopClient } from './hop-client';
 import { watchGraphNodes } from './node-health';
+import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
+
+const WALK_PATHS = ['/seldon.protos.Seldon/Predict', `/${V2_SERVICE}/ModelInfer`];
 
 /**
  * The executor process: serves Seldon.Predict / GraphMetadata / ModelMetadata on the graph's external address and
@@ -46,8 +51,13 @@ export interface ExecutorOptions {
   frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
 }
 
+/** What the v2 service needs of the walk: the admitted executor. */
+export type Walker = Pick<GraphExecutor, 'execute'>;
+
 export interface RunningExecutor {
   address: string;
+  /** The in-flight bound (its counts feed metrics and tests). */
+  admission: Limiter;
   close(): Promise<void>;
 }
 
@@ -62,11 +72,22 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   });
   const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(client) : client;
   const executor = new GraphExecutor(graph, hops);
+  // One bound for both APIs: a request beyond spec.maxInFlight is refused at once (RESOURCE_EXHAUSTED) rather than
+  // queued, since a queue in front of busy nodes only turns into deadline failures (issue 11, bench/overload.ts).
+  const admission = new Limiter({
+    maxConcurrency: graph.maxInFlight,
+    maxQueue: 0,
+    what: 'executor',
+    limitName: `spec.maxInFlight ${graph.maxInFlight}`,
+  });
+  const admitted: Walker = {
+    execute: (req, o) => admission.run(() => executor.execute(req, o)),
+  };
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
     services: ['seldon.protos.Seldon', V2_SERVICE],
-    reflect: { ...seldonProto().def, ...v2Proto().def },
-    interceptors: opts.serverInterceptors,
+    reflect: graph.reflection ? { ...seldonProto().def, ...v2Proto().def } : undefined,
+    interceptors: [admissionInterceptor(admission, WALK_PATHS), ...(opts.serverInterceptors ?? [])],
   });
   opts.onServer?.(bundle.server);
 
@@ -82,7 +103,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
         const req = fromWire(call.request);
         if (req.payload.kind === 'tensor' && req.payload.encoding) replyEncoding = req.payload.encoding;
         const walk = timeline ? new GraphExecutor(graph, timeline) : executor;
-        return walk.execute(req, { deadline, signal: scope.signal });
+        return admission.run(() => walk.execute(req, { deadline, signal: scope.signal }));
       })
       .then(
         (reply) => {
@@ -131,22 +152,30 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const health = watchGraphNodes(graph, opts.addresses, (ok) => bundle.setServing(ok), logger);
   addV2Service(bundle.server, {
     graph,
-    executor,
+    executor: admitted,
     nodeMetadata: wireModels,
     ready: () => health.allServing(),
     traceId: opts.traceId,
     logger,
   });
-  const address = await bind(bundle.server, opts.address);
+  const address = await bind(bundle.server, opts.address, executorServerCredentials(graph.tls));
   const framedNodes = walkNodes(graph.graph)
     .filter((n) => client.transportOf(n) === 'frames')
     .map((n) => n.name);
   logger.info({ graph: graph.name, address, hopTransport: graph.hopTransport, framedNodes }, 'executor listening');
   return {
     address,
+    admission,
     async close() {
+      // Drain: NOT_SERVING and refuse new requests (UNAVAILABLE), let the admitted ones finish within
+      // spec.drainTimeoutMs while the nodes are still up (the runner stops them after us), then stop.
       health.close();
       bundle.setServing(false);
+      admission.close('draining: the executor is shutting down');
+      const t0 = Date.now();
+      const inFlight = admission.active;
+      const idle = await admission.idle(graph.drainTimeoutMs);
+      logger.info({ inFlight, drained: idle, ms: Date.now() - t0 }, idle ? 'drained' : 'drain timed out');
       await shutdown(bundle.server);
       client.close();
     },

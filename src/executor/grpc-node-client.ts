@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { hopChannelCredentials } from '../rpc/tls';
 import type { ModelMetadata } from '../components/api';
 import { Code, InferError, unimplemented, type HopFields } from '../errors';
 import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
@@ -86,7 +87,7 @@ export class GrpcNodeClient implements NodeClient {
         const computeUs = v === undefined ? undefined : Number(v);
         const { err, reply } = outcome ?? { err: null, reply: undefined };
         if (err || !reply) {
-          const e = fromServiceError(err ?? new Error('empty reply'), context, hop);
+          const e = fromServiceError(withSentSize(err, sentBytes, node) ?? new Error('empty reply'), context, hop);
           (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs, e);
           return reject(e);
         }
@@ -98,9 +99,14 @@ export class GrpcNodeClient implements NodeClient {
           reject(fromServiceError(e, `${context}: bad reply`, hop));
         }
       };
+      let sentBytes = 0;
       const call = client.makeUnaryRequest(
         wire.path,
-        wire.serialize,
+        (r: unknown) => {
+          const b = wire.serialize(r);
+          sentBytes = b.byteLength;
+          return b;
+        },
         wire.deserialize,
         request,
         new grpc.Metadata(),
@@ -147,7 +153,7 @@ export class GrpcNodeClient implements NodeClient {
     if (!c) {
       const address = this.addresses[node.name] ?? node.endpoint;
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no address known for node '${node.name}'`);
-      c = new grpc.Client(address, grpc.credentials.createInsecure(), {
+      c = new grpc.Client(address, hopChannelCredentials(this.graph.tls), {
         ...channelLimits(node.runtime.maxMessageBytes),
         ...(node.runtime.replicas > 1
           ? {
@@ -171,4 +177,15 @@ export class GrpcNodeClient implements NodeClient {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }
+}
+
+/**
+ * grpc-js refuses an outgoing message over the channel's limit with "Attempted to send message with a size larger
+ * than M": the size itself is missing. We know it (we serialized it), so the message names both, and the setting.
+ */
+function withSentSize(err: grpc.ServiceError | null, bytes: number, node: NodeSpec): grpc.ServiceError | null {
+  const m = err && err.code === grpc.status.RESOURCE_EXHAUSTED ? /size larger than (\d+)/.exec(err.details ?? '') : null;
+  if (!err || !m) return err;
+  const details = `request of ${bytes} bytes is larger than the node's limit (${bytes} vs ${m[1]}; runtime.maxMessageBytes of ${node.name})`;
+  return Object.assign(Object.create(Object.getPrototypeOf(err) as object) as grpc.ServiceError, err, { details, message: details });
 }

@@ -29,7 +29,8 @@ export class HopClient implements NodeClient {
 
   constructor(o: HopClientOptions) {
     this.grpc = new GrpcNodeClient(o.graph, o.addresses, o.grpcInterceptors);
-    if (o.graph.hopTransport === 'frames' && o.framesAddresses) {
+    // Frames carry no TLS: a graph with mutual TLS on its hops (spec.tls.hops) keeps every hop on gRPC.
+    if (o.graph.hopTransport === 'frames' && !o.graph.tls?.hops && o.framesAddresses) {
       for (const n of walkNodes(o.graph.graph)) if (!n.endpoint && o.framesAddresses[n.name]) this.framed.add(n.name);
       if (this.framed.size) this.frames = new FramedNodeClient(o.graph, o.framesAddresses, o.frameTracer);
     }

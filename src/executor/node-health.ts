@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { hopChannelCredentials } from '../rpc/tls';
 import { service as healthService } from 'grpc-health-check';
 import { walkNodes, type GraphSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
@@ -17,6 +18,8 @@ export interface NodeHealthOptions {
   /** Called when "every node SERVING" flips, and once when it is first known. */
   onChange?: (allServing: boolean, notServing: string[]) => void;
   retryMs?: number;
+  /** Channel credentials (mutual TLS on hops); plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 interface Watched {
@@ -43,7 +46,7 @@ export class NodeHealthWatcher {
       name,
       status: 'UNKNOWN',
       heard: false,
-      client: new grpc.Client(address, grpc.credentials.createInsecure(), {
+      client: new grpc.Client(address, opts.credentials ?? grpc.credentials.createInsecure(), {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
       }),
@@ -134,6 +137,7 @@ export function watchGraphNodes(
   }
   return new NodeHealthWatcher({
     nodes,
+    credentials: hopChannelCredentials(graph.tls),
     onChange: (ok, down) => {
       setServing(ok);
       if (ok) logger.info({ graph: graph.name }, 'all nodes SERVING: executor SERVING');

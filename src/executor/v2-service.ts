@@ -26,7 +26,7 @@ export const MODEL_VERSION = '1';
 
 export interface V2ServiceOptions {
   graph: GraphSpec;
-  executor: GraphExecutor;
+  executor: Pick<GraphExecutor, 'execute'>;
   /** Model metadata of the graph's MODEL and TRANSFORMER nodes, asked of the nodes. */
   nodeMetadata: () => Promise<Record<string, WireModelMetadata>>;
   /** Every node SERVING. */

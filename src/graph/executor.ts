@@ -39,12 +39,24 @@ export class GraphExecutor {
     const meta: Meta = { ...request.meta, puid: request.meta.puid || newPuid() };
     const controller = new AbortController();
     const unlink = linkAbort(opts.signal, controller);
+    let timer: NodeJS.Timeout | undefined;
     try {
       if (Date.now() >= opts.deadline) throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
-      return await this.walk(this.graph.graph, { ...request, meta }, { deadline: opts.deadline, signal: controller.signal });
+      const walk = this.walk(this.graph.graph, { ...request, meta }, { deadline: opts.deadline, signal: controller.signal });
+      // The answer is due at the deadline whatever a node does: a hop that ignores its deadline (or a slow
+      // transport) must not hold the caller past it. The walk is aborted in `finally`.
+      const due = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new InferError(Code.DEADLINE_EXCEEDED, `deadline of the request passed (${Date.now() - opts.deadline} ms ago) before the graph answered`)),
+          Math.max(0, opts.deadline - Date.now()),
+        );
+      });
+      walk.catch(() => undefined); // a late rejection after the timer won is not unhandled
+      return await Promise.race([walk, due]);
     } catch (err) {
       throw toInferError(err);
     } finally {
+      clearTimeout(timer);
       unlink();
       // Stops whatever is still in flight; the fixed reason spares a DOMException (stack trace) per request.
       controller.abort(WALK_OVER);

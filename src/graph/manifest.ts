@@ -14,6 +14,7 @@ import type {
   HopCodec,
   HopTransport,
   MetricsSpec,
+  TlsSpec,
   ModelSource,
   NodeRuntime,
   NodeSpec,
@@ -52,6 +53,11 @@ export const DEFAULTS = {
   tracing: { sampleRatio: (TRACING.properties.sampleRatio as { default: number }).default },
   /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
   metrics: defaultsOf(METRICS) as unknown as MetricsSpec,
+  maxInFlight: SPEC.properties.maxInFlight.default,
+  drainTimeoutMs: SPEC.properties.drainTimeoutMs.default,
+  reflection: SPEC.properties.reflection.default,
+  nodeMaxConcurrency: (RUNTIME_SCHEMA.properties.maxConcurrency as { default: number }).default,
+  nodeMaxQueue: (RUNTIME_SCHEMA.properties.maxQueue as { default: number }).default,
 };
 
 export interface ValidateOptions {
@@ -121,6 +127,10 @@ export function validateManifest(
   const codec = (top.codec as HopCodec | undefined) ?? DEFAULTS.codec;
   const hopTransport = (top.hopTransport as HopTransport | undefined) ?? DEFAULTS.hopTransport;
   const metrics = { ...DEFAULTS.metrics, ...((top.metrics as Partial<MetricsSpec> | undefined) ?? {}) };
+  const maxInFlight = (top.maxInFlight as number | undefined) ?? DEFAULTS.maxInFlight;
+  const drainTimeoutMs = (top.drainTimeoutMs as number | undefined) ?? DEFAULTS.drainTimeoutMs;
+  const reflection = (top.reflection as boolean | undefined) ?? DEFAULTS.reflection;
+  const tls = top.tls === undefined ? undefined : tlsFiles(top.tls as TlsSpec, baseDir, p);
 
   const seen = new Map<string, string>();
   const ctx: NodeContext = { p, seen, baseDir, graphMax: maxMessageBytes, opts };
@@ -139,8 +149,12 @@ export function validateManifest(
     hopTransport,
     maxMessageBytes,
     metrics,
+    maxInFlight,
+    drainTimeoutMs,
+    reflection,
     graph,
   };
+  if (tls) out.tls = tls;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
   if (executor) out.executor = executor;
@@ -272,6 +286,8 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
     env: {},
     restart: { ...DEFAULTS.restart },
     replicas: DEFAULTS.replicas,
+    maxConcurrency: DEFAULTS.nodeMaxConcurrency,
+    maxQueue: DEFAULTS.nodeMaxQueue,
   };
   if (raw === undefined) return out;
   if (!isObj(raw)) {
@@ -284,6 +300,8 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
   if (r.env !== undefined) out.env = r.env as Record<string, string>;
   if (r.restart !== undefined) out.restart = { ...DEFAULTS.restart, ...(r.restart as Partial<NodeRuntime['restart']>) };
   out.replicas = r.replicas as number;
+  out.maxConcurrency = r.maxConcurrency as number;
+  out.maxQueue = r.maxQueue as number;
   if (r.image !== undefined) out.image = r.image as string;
   if (r.resources !== undefined) out.resources = r.resources as NodeRuntime['resources'];
   const volumes = (r.volumes as NodeRuntime['volumes'] | undefined)?.filter((v) => isObj(v));
@@ -332,4 +350,23 @@ function modelSource(m: Obj, at: string, volumes: Set<string>, p: Problems): Mod
     default:
       return undefined;
   }
+}
+
+/** spec.tls: the schema checked the fields; here each file is resolved against the manifest's folder and must exist. */
+function tlsFiles(tls: TlsSpec, baseDir: string, p: Problems): TlsSpec {
+  const file = (where: string, v: string): string => {
+    const abs = path.resolve(baseDir, v);
+    if (!existsSync(abs)) p.add(where, `file ${abs} does not exist`);
+    return abs;
+  };
+  const out: TlsSpec = {};
+  if (tls.server) {
+    out.server = { cert: file('spec.tls.server.cert', tls.server.cert), key: file('spec.tls.server.key', tls.server.key) };
+    if (tls.server.clientCa) out.server.clientCa = file('spec.tls.server.clientCa', tls.server.clientCa);
+  }
+  if (tls.hops) {
+    const h = tls.hops;
+    out.hops = { ca: file('spec.tls.hops.ca', h.ca), cert: file('spec.tls.hops.cert', h.cert), key: file('spec.tls.hops.key', h.key) };
+  }
+  return out;
 }

@@ -148,6 +148,18 @@ const RUNTIME: ObjectField = {
       minimum: 1024,
       description: 'Limit for received and sent gRPC messages, bytes (default: spec.maxMessageBytes).',
     },
+    maxConcurrency: {
+      type: 'integer',
+      minimum: 1,
+      default: 16,
+      description: "Calls the node's component host runs at once.",
+    },
+    maxQueue: {
+      type: 'integer',
+      minimum: 0,
+      default: 64,
+      description: 'Calls that may wait for a slot; beyond them RESOURCE_EXHAUSTED at once.',
+    },
     ...POD_FIELDS,
     restart: {
       type: 'object',
@@ -284,6 +296,45 @@ export const MANIFEST_SCHEMA = {
               maximum: 1,
               default: 1,
               description: 'Fraction of new traces sampled.',
+            },
+          },
+        },
+        maxInFlight: {
+          type: 'integer',
+          minimum: 1,
+          default: 16,
+          description: 'Requests the executor walks at once (both APIs); beyond it RESOURCE_EXHAUSTED at once.',
+        },
+        drainTimeoutMs: {
+          type: 'integer',
+          minimum: 0,
+          default: 15_000,
+          description: 'On SIGTERM, how long the executor lets in-flight requests finish before it stops.',
+        },
+        reflection: { type: 'boolean', default: true, description: 'gRPC server reflection on the executor and nodes.' },
+        tls: {
+          type: 'object',
+          description: "TLS on the executor's public port (server) and/or mutual TLS between executor and nodes (hops).",
+          properties: {
+            server: {
+              type: 'object',
+              description: "The executor's public port: PEM files; clientCa makes it require client certificates.",
+              required: ['cert', 'key'],
+              properties: {
+                cert: { type: 'string', description: 'Certificate chain (PEM), relative to the manifest.' },
+                key: { type: 'string', description: 'Private key (PEM).' },
+                clientCa: { type: 'string', description: 'CA bundle that client certificates must chain to (PEM).' },
+              },
+            },
+            hops: {
+              type: 'object',
+              description: 'Mutual TLS between the executor and its nodes (gRPC hops).',
+              required: ['ca', 'cert', 'key'],
+              properties: {
+                ca: { type: 'string', description: 'CA bundle both sides verify the other against (PEM).' },
+                cert: { type: 'string', description: 'Certificate of the executor and nodes (PEM).' },
+                key: { type: 'string', description: 'Private key (PEM).' },
+              },
             },
           },
         },

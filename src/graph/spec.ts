@@ -29,6 +29,10 @@ export interface NodeRuntime {
   env: Record<string, string>;
   /** Restart policy for the local runner. */
   restart: { maxRestarts: number; initialBackoffMs: number; maxBackoffMs: number };
+  /** Calls the node's component host runs at once (issue 11 admission). */
+  maxConcurrency: number;
+  /** Calls that may wait for one of those slots; beyond them RESOURCE_EXHAUSTED at once. */
+  maxQueue: number;
   /** Kubernetes only: container image override. */
   image?: string;
   /** Kubernetes only: container resources. */
@@ -103,7 +107,23 @@ export interface GraphSpec {
   metrics?: MetricsSpec;
   /** Absent when the manifest has no spec.executor (then: one replica, the default image). */
   executor?: ExecutorRuntime;
+  /** Requests the executor walks at once (both APIs); beyond it RESOURCE_EXHAUSTED at once. */
+  maxInFlight: number;
+  /** On SIGTERM, how long the executor lets in-flight requests finish before it stops. */
+  drainTimeoutMs: number;
+  /** gRPC server reflection on the executor and nodes. */
+  reflection: boolean;
+  /** spec.tls: TLS on the executor's public port and/or mutual TLS between executor and nodes. */
+  tls?: TlsSpec;
   graph: NodeSpec;
+}
+
+/** PEM file paths, absolute after validation. */
+export interface TlsSpec {
+  /** The executor's public port: its certificate chain and key; clientCa makes client certificates required. */
+  server?: { cert: string; key: string; clientCa?: string };
+  /** Executor <-> node hops: both sides present `cert` and accept only peers whose certificate `ca` signed. */
+  hops?: { ca: string; cert: string; key: string };
 }
 
 export interface MetricsSpec {

@@ -5,6 +5,7 @@ import { toInferError, unimplemented, withHop } from '../errors';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { NodeMethod } from '../message/hop';
 import type { InferMessage, JsonValue, Meta, Payload } from '../message/message';
+import { Limiter } from '../util/limiter';
 import type { Logger } from '../util/logger';
 import { loadNodeComponent } from './component-loader';
 
@@ -50,7 +51,17 @@ export class ComponentHost {
     private readonly work: WorkRunner,
   ) {
     this.staticTags = component.tags?.() ?? {};
+    const { maxConcurrency, maxQueue } = node.runtime;
+    this.admission = new Limiter({
+      maxConcurrency,
+      maxQueue,
+      what: `node ${node.name}`,
+      limitName: `runtime.maxConcurrency ${maxConcurrency}, runtime.maxQueue ${maxQueue}`,
+    });
   }
+
+  /** At most runtime.maxConcurrency calls run, runtime.maxQueue wait; dead calls are dropped, never started. */
+  readonly admission: Limiter;
 
   /** Creates and loads the node's component; a component whose load() fails is closed before the error is thrown. */
   static async create(graph: GraphSpec, node: NodeSpec, opts: HostOptions): Promise<ComponentHost> {
@@ -82,7 +93,15 @@ export class ComponentHost {
    * Calls the component's `method`: one payload, or the children's payloads for aggregate. Errors are InferErrors
    * naming this node and method (UNIMPLEMENTED when the component lacks the method).
    */
-  async invoke(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
+  invoke(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
+    return this.admission
+      .run(() => this.invokeNow(method, inputs, call), { signal: call.signal, deadline: call.deadline })
+      .catch((err: unknown) => {
+        throw withHop(toInferError(err), { node: this.node.name, method });
+      });
+  }
+
+  private async invokeNow(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
     const ctx = new CollectingCallContext(call.meta, call.signal, call.deadline, call.work ?? this.work);
     const t0 = performance.now();
     let payload: Payload;

@@ -14,6 +14,7 @@ import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-
 import { callScope } from '../rpc/call-scope';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
+import { nodeServerCredentials } from '../rpc/tls';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { listenFrames, type FrameHandler, type RunningFrameServer } from '../transport/server';
 import type { FrameServerTracer } from '../transport/tracing';
@@ -75,7 +76,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   const bundle = createServer({
     maxMessageBytes: node.runtime.maxMessageBytes,
     services: [`seldon.protos.${service}`, 'seldon.protos.Generic', FLAT_SERVICE],
-    reflect: seldonProto().def,
+    reflect: graph.reflection ? seldonProto().def : undefined,
     interceptors: opts.serverInterceptors,
   });
   opts.onServer?.(bundle.server);
@@ -107,7 +108,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   bundle.server.addService(serviceDefinition('Generic'), generic);
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
   bundle.server.addService(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
-  const address = await bind(bundle.server, opts.address);
+  const address = await bind(bundle.server, opts.address, nodeServerCredentials(graph.tls));
   let frames: RunningFrameServer | undefined;
   if (opts.framesAddress) {
     frames = await listenFrames({

@@ -64,7 +64,8 @@ export interface ServerBundle {
 export function createServer(opts: {
   maxMessageBytes: number;
   services: string[];
-  reflect: PackageDefinition;
+  /** Services for server reflection; undefined switches reflection off (spec.reflection: false). */
+  reflect: PackageDefinition | undefined;
   /** Server interceptors (tracing); grpc-js takes them only at construction. */
   interceptors?: grpc.ServerInterceptor[];
 }): ServerBundle {
@@ -80,7 +81,10 @@ export function createServer(opts: {
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING'])));
   health.addToServer(server);
   // Reflection lists exactly what this server hosts: its own services and health, not the whole Seldon package.
-  new ReflectionService({ ...opts.reflect, ...healthDefinition() }, { services: [...opts.services, HEALTH_SERVICE] }).addToServer(server);
+  if (opts.reflect) {
+    const def = { ...opts.reflect, ...healthDefinition() };
+    new ReflectionService(def, { services: [...opts.services, HEALTH_SERVICE] }).addToServer(server);
+  }
   return {
     server,
     health,
@@ -89,10 +93,14 @@ export function createServer(opts: {
 }
 
 /** Binds `address` (host:port with port 0 allowed, or unix:/path) and returns the address clients should dial. */
-export function bind(server: grpc.Server, address: string): Promise<string> {
+export function bind(
+  server: grpc.Server,
+  address: string,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
+): Promise<string> {
   if (address.startsWith('unix:')) removeStaleSocket(address.slice(5).replace(/^\/\/(?=\/)/, ''));
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (err) return reject(new Error(`cannot listen on ${address}: ${err.message}`));
       if (address.startsWith('unix:')) return resolve(address);
       const host = address.slice(0, address.lastIndexOf(':'));

@@ -14,9 +14,14 @@ function healthClientCtor(): grpc.ServiceClientConstructor {
   return ctor;
 }
 
-export function checkHealth(address: string, service = '', timeoutMs = 1000): Promise<string> {
+export function checkHealth(
+  address: string,
+  service = '',
+  timeoutMs = 1000,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<string> {
   const Ctor = healthClientCtor();
-  const client = new Ctor(address, grpc.credentials.createInsecure());
+  const client = new Ctor(address, credentials);
   return new Promise<string>((resolve, reject) => {
     (client as unknown as { check: (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void }).check(
       { service },
@@ -31,13 +36,18 @@ export function checkHealth(address: string, service = '', timeoutMs = 1000): Pr
 }
 
 /** Polls until SERVING, or rejects with the last error after `timeoutMs`. */
-export async function waitServing(address: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+export async function waitServing(
+  address: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+  credentials?: grpc.ChannelCredentials,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < until) {
     if (!isAlive()) throw new Error(`process for ${address} exited before it was SERVING`);
     try {
-      const status = await checkHealth(address, '', 500);
+      const status = await checkHealth(address, '', 500, credentials);
       if (status === 'SERVING') return;
       last = `status ${status}`;
     } catch (err) {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { walkNodes, type GraphSpec, type HopTransport, type NodeSpec } from '../graph/spec';
 import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
+import { hopChannelCredentials } from '../rpc/tls';
 import { waitServing } from './health';
 
 /**
@@ -76,6 +77,13 @@ const CLI_MAIN = path.resolve(__dirname, '../cli/main.js');
  */
 export const CHILD_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--initial-old-space-size=128'];
 
+/**
+ * glibc gives each thread that allocates its own malloc arena (up to 8 per core); libvips, onnxruntime and libuv's
+ * pool threads each fill one, and freed memory stays in them: RSS creeps up with JS heap flat (issue 11's soak).
+ * Two arenas keep RSS level; a user's own MALLOC_ARENA_MAX wins.
+ */
+export const MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 interface Child {
   name: string;
   role: 'node' | 'executor';
@@ -114,7 +122,7 @@ export class Supervisor {
   private readonly startTimeoutMs: number;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.sockDir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-'));
+    this.sockDir = makeSockDir();
     this.startTimeoutMs = opts.startTimeoutMs ?? 120_000;
   }
 
@@ -129,7 +137,8 @@ export class Supervisor {
       await Promise.all(
         local.map(async (n) => {
           // Replicas are balanced by grpc-js round-robin; frames have no balancer, so a replicated node stays on gRPC.
-          const framed = hopTransport === 'frames' && n.runtime.replicas === 1;
+          // Frames carry no TLS: with spec.tls.hops every hop stays on gRPC (mutual TLS).
+          const framed = hopTransport === 'frames' && n.runtime.replicas === 1 && !this.opts.graph.tls?.hops;
           const replicas = Array.from({ length: n.runtime.replicas }, (_, i) => this.nodeChild(n, i, framed));
           this.children.push(...replicas);
           await Promise.all(replicas.map((c) => this.launch(c)));
@@ -213,7 +222,10 @@ export class Supervisor {
     const args = [...c.args, '--address', c.address, ...frames, ...metricsArgs];
     const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
+      // Own process group: a terminal's Ctrl-C reaches only the runner, which then stops the children in order
+      // (executor drains first). The IPC channel still ends every child if the runner dies.
+      detached: true,
+      env: { ...MALLOC_ENV, ...process.env, ...this.opts.env, ...c.env, INFERGRAPH_SUPERVISED: '1' },
     });
     c.proc = proc;
     c.startedAt = Date.now();
@@ -239,7 +251,10 @@ export class Supervisor {
       setTimeout(() => reject(new Error(`${c.role} '${c.name}' did not report its address within ${this.startTimeoutMs} ms`)), this.startTimeoutMs).unref(),
     );
     c.address = await Promise.race([reported, timeout]);
-    await waitServing(c.address, this.startTimeoutMs, () => alive);
+    // Nodes under mutual TLS are probed with the hop certificate. An executor with a TLS public port is not probed
+    // (the runner holds no CA for it): it reported its address once bound, after every node was SERVING.
+    if (c.role === 'node') await waitServing(c.address, this.startTimeoutMs, () => alive, hopChannelCredentials(this.opts.graph.tls));
+    else if (!this.opts.graph.tls?.server) await waitServing(c.address, this.startTimeoutMs, () => alive);
     this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
     if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
@@ -275,23 +290,70 @@ export class Supervisor {
     }, delay);
   }
 
-  /** SIGTERM to every child, SIGKILL after `graceMs`; resolves when all have exited. */
+  /**
+   * Stops in dependency order: the executor first (it drains: refuses new requests, finishes those in flight within
+   * spec.drainTimeoutMs while its nodes still serve), then the nodes. Each gets SIGTERM, then SIGKILL after its grace.
+   */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
-    const waits = this.children.map((c) => {
-      if (c.restartTimer) clearTimeout(c.restartTimer);
-      const p = c.proc;
-      if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
-        p.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        p.kill('SIGTERM');
-      });
-    });
-    await Promise.all(waits);
+    for (const c of this.children) if (c.restartTimer) clearTimeout(c.restartTimer);
+    const drainMs = this.opts.graph.drainTimeoutMs;
+    await Promise.all(this.children.filter((c) => c.role === 'executor').map((c) => terminate(c, drainMs + graceMs)));
+    await Promise.all(this.children.filter((c) => c.role === 'node').map((c) => terminate(c, graceMs)));
     rmSync(this.sockDir, { recursive: true, force: true });
+  }
+}
+
+function terminate(c: Child, graceMs: number): Promise<void> {
+  const p = c.proc;
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const kill = setTimeout(() => p.kill('SIGKILL'), graceMs);
+    p.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    p.kill('SIGTERM');
+  });
+}
+
+const PID_FILE = 'runner.pid';
+
+/**
+ * The runner's folder for unix sockets, with its pid inside. A runner killed with SIGKILL cannot remove its folder;
+ * the next runner removes every infergraph-* folder whose recorded pid is no longer alive.
+ */
+function makeSockDir(): string {
+  const tmp = os.tmpdir();
+  for (const name of readdirSafe(tmp)) {
+    if (!name.startsWith('infergraph-')) continue;
+    const dir = path.join(tmp, name);
+    let pid: number;
+    try {
+      pid = Number(readFileSync(path.join(dir, PID_FILE), 'utf8'));
+    } catch {
+      continue; // not ours or still being created: leave it
+    }
+    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(dir, { recursive: true, force: true });
+  }
+  const dir = mkdtempSync(path.join(tmp, 'infergraph-'));
+  writeFileSync(path.join(dir, PID_FILE), String(process.pid));
+  return dir;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -147,6 +147,17 @@ export class WorkQueue<T, R> {
     return out;
   }
 
+  /** The oldest live item without taking it (dead ones met on the way are settled and dropped). */
+  peek(): T | undefined {
+    for (;;) {
+      const e = this.entries[0];
+      if (!e) return undefined;
+      const dead = this.deadReason(e);
+      if (!dead) return e.item;
+      this.drop(e, dead);
+    }
+  }
+
   /** Refuses new items and fails the waiting ones with UNAVAILABLE. */
   close(reason = 'shutting down'): void {
     this.closedReason = reason;

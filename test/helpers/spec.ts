@@ -9,7 +9,14 @@ export function node(name: string, type: NodeType, children: NodeSpec[] = []): N
     implementation: 'fake',
     parameters: {},
     children,
-    runtime: { maxMessageBytes: DEFAULTS.maxMessageBytes, env: {}, restart: { ...DEFAULTS.restart }, replicas: 1 },
+    runtime: {
+      maxMessageBytes: DEFAULTS.maxMessageBytes,
+      env: {},
+      restart: { ...DEFAULTS.restart },
+      replicas: 1,
+      maxConcurrency: DEFAULTS.nodeMaxConcurrency,
+      maxQueue: DEFAULTS.nodeMaxQueue,
+    },
     path: name,
   };
 }
@@ -24,6 +31,9 @@ export function graph(root: NodeSpec): GraphSpec {
     codec: 'tftensor',
     hopTransport: 'frames',
     maxMessageBytes: DEFAULTS.maxMessageBytes,
+    maxInFlight: DEFAULTS.maxInFlight,
+    drainTimeoutMs: DEFAULTS.drainTimeoutMs,
+    reflection: true,
     graph: root,
   };
 }

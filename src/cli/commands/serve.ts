@@ -27,6 +27,7 @@ interface NodeFlags {
   framesAddress?: string;
   metricsAddress?: string;
   logLevel: string;
+  reflection: boolean;
 }
 
 interface ExecutorFlags {
@@ -38,9 +39,12 @@ interface ExecutorFlags {
   hopTransport?: string;
   metricsAddress?: string;
   logLevel: string;
+  reflection: boolean;
 }
 
 export const hopTransportFlag = (v: string): HopTransport => enumFlag('--hop-transport', v, HOP_TRANSPORTS);
+/** Flags that override the manifest. */
+const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec => (o.reflection ? g : { ...g, reflection: false });
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -76,23 +80,25 @@ export function registerServe(program: Command): void {
     .description('serve one node of a graph (its component behind the Seldon gRPC services, health, reflection)')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
     .requiredOption('-n, --node <name>', 'node name in the manifest')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:9000')
-    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:9000')
+    .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--frames-address <addr>', "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)")
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
     .action(async (o: NodeFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const graph = loadManifestFile(o.graph);
+      // Only this node's module is loaded: the manifest's other user modules are not run in this process.
+      const graph = withFlags(loadManifestFile(o.graph), o);
       const node = findNode(graph, o.node);
       if (!node) {
         const names = walkNodes(graph.graph).map((n) => n.name);
         throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);
-      const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `127.0.0.1:${port}` : o.address;
       const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
@@ -117,17 +123,18 @@ export function registerServe(program: Command): void {
     .command('executor')
     .description('serve the graph: Seldon.Predict / GraphMetadata, walking the nodes over gRPC')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path', '0.0.0.0:8000')
-    .option('-p, --port <port>', 'shorthand for --address 0.0.0.0:<port>')
+    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:8000')
+    .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
     .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const manifest = loadManifestFile(o.graph);
+      const manifest = withFlags(loadManifestFile(o.graph), o);
       const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
       const logger = createLogger(`${graph.name}-executor`, logLevel);
       const addresses: Record<string, string> = {};
@@ -145,7 +152,7 @@ export function registerServe(program: Command): void {
       parse('--node-address', o.nodeAddress, addresses);
       const framesAddresses: Record<string, string> = {};
       parse('--node-frames-address', o.nodeFramesAddress, framesAddresses);
-      const address = port !== undefined ? `0.0.0.0:${port}` : o.address;
+      const address = port !== undefined ? `127.0.0.1:${port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
       const running = await startExecutorServer({
@@ -162,6 +169,6 @@ export function registerServe(program: Command): void {
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
-      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
+      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);
     });
 }

@@ -73,6 +73,20 @@ export const CATALOG = {
         'but faster on large photos (dev-100 median -13 %; a 12 MP photo 9-13 ms instead of 55-85 ms). ' +
         'Images smaller than resize are always resampled exactly.',
     },
+    maxDecodeBytes: {
+      type: 'integer',
+      default: 320 * 1024 * 1024,
+      description:
+        'Decode memory budget of the node, bytes: each decode holds width x height x channels x bytes per sample ' +
+        '(from the header) until done; requests wait (FIFO, within their deadline) until theirs fits, and an image ' +
+        'larger than the whole budget is rejected with INVALID_ARGUMENT. The default admits any image under ' +
+        'maxPixels (4 channels x 16 bits) one at a time.',
+    },
+    maxConcurrentDecodes: {
+      type: 'integer',
+      default: 0,
+      description: 'Decodes running at once (the rest wait); 0 = the number of cores.',
+    },
   },
   },
   'onnx-model': {

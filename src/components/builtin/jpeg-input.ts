@@ -10,7 +10,11 @@
  * one JS loop turns HWC uint8 into planar float32 through a 256-entry table per channel: cheaper than a multiply-add
  * per sample, and exactly (v/255 - mean)/std rounded once to float32.
  */
+import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import sharp from 'sharp';
+import { Budget } from '../../util/budget';
 import { ConfigError, invalidArgument, internal, isInferError } from '../../errors';
 import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../types';
@@ -18,9 +22,9 @@ import type { Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
-import { decodeError, preview, sniffFormat, webpTruncated, type ImageFormat } from './image-bytes';
+import { decodeError, preview, sniffFormat, truncation, type ImageFormat } from './image-bytes';
 import { decodeRgbWindow } from './pil-rgb';
-import { pillowBilinearResizeCrop, sourceWindow, type ResizeCrop } from './resample';
+import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
 
 export { sniffFormat } from './image-bytes';
 import { CATALOG } from './catalog';
@@ -45,6 +49,8 @@ export interface JpegInputConfig {
   exifOrientation: boolean;
   colourManagement: boolean;
   fastShrinkOnLoad: boolean;
+  maxDecodeBytes: number;
+  maxConcurrentDecodes: number;
 }
 
 /** Python's round(): halves go to the even neighbour. torchvision's CenterCrop uses int(round((h - crop) / 2.0)). */
@@ -87,9 +93,12 @@ function toPlanarUint8(hwc: Uint8Array, pixels: number): Uint8Array {
 
 class JpegInput implements Component {
   private readonly lut: Float32Array;
+  /** Decode memory: concurrent decodes hold their images' decoded size (see decodeCost) until done. */
+  private readonly budget: Budget;
 
   constructor(private readonly cfg: JpegInputConfig) {
     this.lut = normalisationTable(cfg.mean, cfg.std);
+    this.budget = new Budget(cfg.maxDecodeBytes, cfg.maxConcurrentDecodes, `${NAME} decode budget`);
   }
 
   async transformInput(input: Payload, ctx: CallContext): Promise<Payload> {
@@ -102,12 +111,11 @@ class JpegInput implements Component {
     if (!format) {
       throw invalidArgument(`${NAME}: binData (${bytes.byteLength} bytes) is not a JPEG, PNG or WebP image (${preview(bytes)})`);
     }
-    if (format === 'WebP' && webpTruncated(bytes)) {
-      throw invalidArgument(`${NAME}: truncated WebP image (binData of ${bytes.byteLength} bytes, RIFF header declares more)`);
-    }
+    const cut = truncation(bytes, format);
+    if (cut) throw invalidArgument(`${NAME}: truncated ${format} image (binData of ${bytes.byteLength} bytes): ${cut}`);
     throwIfGone(ctx, NAME);
     const { crop } = this.cfg;
-    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format), {
+    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx), {
       format,
       bytes: bytes.byteLength,
       resize: this.cfg.resize,
@@ -125,8 +133,8 @@ class JpegInput implements Component {
   }
 
   /** Decoded, resized and centre-cropped RGB pixels, HWC uint8, crop x crop x 3. */
-  private async decodeResizeCrop(bytes: Uint8Array, format: ImageFormat): Promise<Uint8Array> {
-    const { resize, crop, maxPixels, failOn, exifOrientation, fastShrinkOnLoad } = this.cfg;
+  private async decodeResizeCrop(bytes: Uint8Array, format: ImageFormat, ctx: CallContext): Promise<Uint8Array> {
+    const { maxPixels, failOn } = this.cfg;
     // Zero-copy Buffer view: sharp wants a Buffer, the payload may be any Uint8Array (a slice of a gRPC frame).
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let meta: sharp.Metadata;
@@ -143,6 +151,24 @@ class JpegInput implements Component {
         `${NAME}: image is ${width}x${height} = ${width * height} pixels, more than the limit of ${maxPixels} (parameter maxPixels)`,
       );
     }
+    const cost = decodeCost(meta);
+    if (cost.bytes > this.cfg.maxDecodeBytes) {
+      throw invalidArgument(
+        `${NAME}: ${format} image ${cost.text} = ${cost.bytes} bytes decoded, more than the limit of ` +
+          `${this.cfg.maxDecodeBytes} (parameter maxDecodeBytes)`,
+      );
+    }
+    // Waits (FIFO, dropped if the caller goes away) until the decode fits next to those running: memory stays
+    // bounded by maxDecodeBytes whatever arrives at once.
+    return this.budget.with(cost.bytes, () => this.decodeWithin(buf, bytes, format, meta), {
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+    });
+  }
+
+  private async decodeWithin(buf: Buffer, bytes: Uint8Array, format: ImageFormat, meta: sharp.Metadata): Promise<Uint8Array> {
+    const { resize, crop, maxPixels, exifOrientation, fastShrinkOnLoad } = this.cfg;
+    const { width, height } = meta as { width: number; height: number };
     // Dimensions after EXIF orientation (orientations 5-8 swap width and height).
     const swap = exifOrientation && (meta.orientation ?? 1) >= 5;
     const shown = swap ? { width: height, height: width } : { width, height };
@@ -158,12 +184,19 @@ class JpegInput implements Component {
     try {
       if (fastShrinkOnLoad && !enlarging) return await this.libvipsResizeCrop(buf, meta, shown, rc);
       const window = sourceWindow(shown.width, shown.height, rc);
-      const rgb = await decodeRgbWindow(buf, meta, window, this.cfg);
-      return pillowBilinearResizeCrop(rgb.data, shown.width, shown.height, 3, rc, window);
+      const out = await this.exactResizeCrop(buf, meta, shown, rc, window);
+      // Collected here, once the decoded window is out of scope (see LARGE_WINDOW_BYTES).
+      if (window.width * window.height * 3 >= LARGE_WINDOW_BYTES) collectNow();
+      return out;
     } catch (err) {
       if (isInferError(err)) throw err;
       throw decodeError(err, format, bytes, maxPixels);
     }
+  }
+
+  private async exactResizeCrop(buf: Buffer, meta: sharp.Metadata, shown: Size, rc: ResizeCrop, window: Rect): Promise<Uint8Array> {
+    const rgb = await decodeRgbWindow(buf, meta, window, this.cfg);
+    return pillowBilinearResizeCrop(rgb.data, shown.width, shown.height, 3, rc, window);
   }
 
   /**
@@ -197,6 +230,40 @@ class JpegInput implements Component {
   }
 }
 
+/** What decoding the whole image takes: width x height x channels x bytes per sample, from the header. */
+export function decodeCost(meta: sharp.Metadata): { bytes: number; text: string } {
+  const channels = meta.channels ?? 4;
+  const sampleBytes = meta.depth === 'ushort' ? 2 : meta.depth === 'uchar' || meta.depth === undefined ? 1 : 4;
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  return { bytes: w * h * channels * sampleBytes, text: `${w}x${h}x${channels} channels x ${sampleBytes} bytes` };
+}
+
+/**
+ * A decoded window this large (a 6300x6300 image: 91 MB) is freed only when V8 next collects, which under a burst
+ * can be after the next one is decoded: peak RSS then holds two. Collecting at once after such a rare image keeps
+ * the peak to one (eight 6300x6300 16-bit PNGs at once: peak RSS 296-322 -> 208-231 MB); a full GC costs a few ms,
+ * next to the ~250 ms such a decode takes.
+ */
+const LARGE_WINDOW_BYTES = 48 * 1024 * 1024;
+let gcFn: (() => void) | undefined;
+
+function collectNow(): void {
+  gcFn?.();
+}
+
+/** V8's gc() without --expose-gc on the command line (pods start `infergraph node` without it). */
+function findGc(): (() => void) | undefined {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
+
 let sharpConfigured = false;
 
 /**
@@ -210,6 +277,7 @@ function configureSharp(): void {
   if (sharpConfigured) return;
   sharp.concurrency(1);
   sharp.cache(false);
+  gcFn = findGc();
   sharpConfigured = true;
 }
 
@@ -231,6 +299,8 @@ export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputCo
     exifOrientation: p.boolean('exifOrientation'),
     colourManagement: p.boolean('colourManagement'),
     fastShrinkOnLoad: p.boolean('fastShrinkOnLoad'),
+    maxDecodeBytes: p.integer('maxDecodeBytes', 1),
+    maxConcurrentDecodes: p.integer('maxConcurrentDecodes', 0, 1024) || os.availableParallelism(),
   };
 }
 

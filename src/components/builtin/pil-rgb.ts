@@ -99,7 +99,10 @@ export async function decodeRgbWindow(
     expect(info, 4, pixels);
     return done(cmykToRgb(data, pixels));
   }
-  if (!o.colourManagement && meta.depth === 'ushort' && (meta.space === 'rgb16' || meta.space === 'grey16')) {
+  // 16-bit grey without alpha is clipped (not shifted) by Pillow: done in JS below. Every other 16-bit image keeps
+  // the high byte, which is exactly libvips's RGB16/GREY16 -> sRGB conversion (v >> 8): done inside libvips, so no
+  // 16-bit copy of the window is ever made in JS (a 6300x6300 RGB16 PNG: 180 MB less per image).
+  if (!o.colourManagement && meta.depth === 'ushort' && meta.space === 'grey16' && meta.channels === 1) {
     const channels = meta.channels ?? 0;
     const { data, info } = await img
       .toColourspace(meta.space)

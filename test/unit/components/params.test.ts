@@ -1,3 +1,4 @@
+import os from 'node:os';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Params } from '../../../src/components/builtin/common';
@@ -61,6 +62,8 @@ describe('component parameters: defaults only in the schema', () => {
       exifOrientation: false,
       colourManagement: false,
       fastShrinkOnLoad: false,
+      maxDecodeBytes: 320 * 1024 * 1024,
+      maxConcurrentDecodes: os.availableParallelism(),
     });
     assert.deepEqual(top1Config({}), top1Config(validated('top1-output', 'OUTPUT_TRANSFORMER')));
     assert.deepEqual(top1Config({}), { labels: undefined, softmax: false, topK: 1 });
