@@ -44,6 +44,8 @@ export interface ExecutorOptions {
   /** Metrics (src/telemetry/graph-metrics.ts): sees the server before services are added, wraps the node client. */
   onServer?: (server: grpc.Server) => void;
   wrapNodeClient?: (client: NodeClient) => NodeClient;
+  /** Metrics: reads the in-flight bound's counts at scrape time. */
+  onAdmission?: (admission: Limiter) => void;
 }
 
 /** What the v2 service needs of the walk: the admitted executor. */
@@ -69,6 +71,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     what: 'executor',
     limitName: `spec.maxInFlight ${graph.maxInFlight}`,
   });
+  opts.onAdmission?.(admission);
   const admitted: Walker = {
     execute: (req, o) => admission.run(() => executor.execute(req, o)),
   };

@@ -17,6 +17,7 @@ import { toServiceError } from '../rpc/status';
 import { nodeServerCredentials } from '../rpc/tls';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { Logger } from '../util/logger';
+import type { Limiter } from '../util/limiter';
 import { ComponentHost } from './component-host';
 
 /**
@@ -45,6 +46,8 @@ export interface NodeServerOptions {
   serverInterceptors?: grpc.ServerInterceptor[];
   /** Metrics (src/telemetry/graph-metrics.ts): sees the server before the node's services are added. */
   onServer?: (server: grpc.Server) => void;
+  /** Metrics: reads the component host's call queue counts at scrape time. */
+  onAdmission?: (admission: Limiter) => void;
 }
 
 export interface RunningNode {
@@ -56,6 +59,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   const { node, graph, logger } = opts;
   const host = await ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
 
+  opts.onAdmission?.(host.admission);
   const service = TYPE_SERVICE[node.type];
   const bundle = createServer({
     maxMessageBytes: node.runtime.maxMessageBytes,

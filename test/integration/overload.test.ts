@@ -75,6 +75,11 @@ describe('overload and drain across real processes (issue 11)', () => {
       assert.match(o.message, /executor: 4 requests in flight \(spec\.maxInFlight 4\)/);
       assert.ok(o.ms < 300, `refusal took ${o.ms.toFixed(0)} ms`); // the admitted ones take 400 ms
     }
+    // The early refusals (before any handler) are counted in the executor's metrics.
+    const line = await g.waitFor(/^metrics overload-executor at /);
+    const text = await (await fetch(line.split(' at ')[1] as string)).text();
+    const m = /^infergraph_admission_refused_total\{where="executor"\} (\d+)/m.exec(text);
+    assert.ok(m && Number(m[1]) >= 2, `refusals in /metrics: ${m?.[0]}`);
   });
 
   it('the V2 API is bounded by the same limit', async () => {

@@ -4,7 +4,12 @@ import { loadManifestFile } from '../../graph/manifest';
 import { findNode, walkNodes } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
-import { executorHopMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import {
+  admissionMetrics,
+  executorHopMetrics,
+  executorServerMetrics,
+  nodeServerMetrics,
+} from '../../telemetry/graph-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
@@ -103,6 +108,7 @@ export function registerServe(program: Command): void {
         work: tracing?.work,
         serverInterceptors: tracing?.serverInterceptors,
         onServer: metrics ? nodeServerMetrics(metrics, node) : undefined,
+        onAdmission: metrics ? admissionMetrics(metrics, node.name) : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
       serveUntilStopped(running.address, close, logger, { metrics: metrics?.url });
@@ -147,6 +153,7 @@ export function registerServe(program: Command): void {
         traceId: tracing ? () => tracing.currentTraceId() : undefined,
         onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
+        onAdmission: metrics ? admissionMetrics(metrics, 'executor') : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
       serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);
