@@ -102,8 +102,9 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   return {
     address,
     async close() {
+      // Drain: NOT_SERVING, no new calls (tryShutdown), the calls held finish within spec.drainTimeoutMs.
       bundle.setServing(false);
-      await shutdown(bundle.server);
+      await shutdown(bundle.server, graph.drainTimeoutMs);
       await host.close();
     },
   };
