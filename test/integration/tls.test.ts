@@ -16,7 +16,7 @@ import { upGraph, type RunningGraph } from '../helpers/graph-process';
 
 const vec = (xs: number[]): Payload => ({ kind: 'tensor', tensor: fromNumbers('float32', [1, xs.length], xs) });
 
-describe('TLS and mutual TLS (spec.tls)', { skip: haveOpenssl() ? false : 'openssl is not installed' }, () => {
+for (const transport of ['tcp', 'unix']) describe(`TLS and mutual TLS (spec.tls), hops over ${transport}`, { skip: haveOpenssl() ? false : 'openssl is not installed' }, () => {
   let dir: string;
   let certs: Certs;
   let g: RunningGraph;
@@ -46,7 +46,7 @@ spec:
       - {name: b, type: MODEL, implementation: identity}
 `,
     );
-    g = await upGraph(path.join(dir, 'g.yaml'), ['--transport', 'tcp']);
+    g = await upGraph(path.join(dir, 'g.yaml'), ['--transport', transport]);
   });
   after(async () => {
     await g?.stop();
