@@ -27,11 +27,7 @@ interface LoopResult {
 }
 
 /** `concurrency` clients, each sending its next request as soon as the previous one is answered. */
-export async function closedLoop(
-  clients: ExecutorTarget[],
-  concurrency: number,
-  ms: number,
-): Promise<LoopResult> {
+export async function closedLoop(clients: ExecutorTarget[], concurrency: number, ms: number): Promise<LoopResult> {
   const r: LoopResult = { concurrency, seconds: 0, ok: 0, codes: {}, maxRefusalMs: 0, maxAnswerMs: 0, maxOkMs: 0 };
   const t0 = performance.now();
   const until = t0 + ms;
@@ -40,7 +36,7 @@ export async function closedLoop(
       const client = clients[i % clients.length] as ExecutorTarget;
       while (performance.now() < until) {
         const sample = await client.send();
-        const code = sample.ok ? 'OK' : (sample.error ?? 'UNKNOWN').split(':')[0] as string;
+        const code = sample.ok ? 'OK' : ((sample.error ?? 'UNKNOWN').split(':')[0] as string);
         if (sample.ok) r.ok++;
         const took = sample.ms;
         r.codes[code] = (r.codes[code] ?? 0) + 1;
@@ -71,7 +67,8 @@ async function main(): Promise<void> {
   if (Number(values.nice) > 0) os.setPriority(0, Number(values.nice));
   const input = await defaultImage();
   // Encoded once, as `infergraph bench` does: the load generator shares the two cores with the graph.
-  const target = (): ExecutorTarget => new ExecutorTarget(g.address, input.payload, { timeoutMs: 60_000, timeline: false });
+  const target = (): ExecutorTarget =>
+    new ExecutorTarget(g.address, input.payload, { timeoutMs: 60_000, timeline: false });
   const clients = Array.from({ length: Number(values.channels) }, target);
   const request: InferMessage = { meta: emptyMeta(), payload: input.payload };
   const drainClient = new SeldonClient(g.address);

@@ -88,7 +88,9 @@ describe('overload and drain across real processes (issue 11)', () => {
       const held = Array.from({ length: 4 }, () => outcome(client.predict(vec([1]))));
       await new Promise((r) => setTimeout(r, 100));
       const input = { name: 'x', datatype: 'FP32', shape: [1, 1] };
-      const r = await outcome(v2.call('ModelInfer', { model_name: 'overload', inputs: [input], raw_input_contents: [Buffer.alloc(4)] }));
+      const r = await outcome(
+        v2.call('ModelInfer', { model_name: 'overload', inputs: [input], raw_input_contents: [Buffer.alloc(4)] }),
+      );
       assert.equal(r.code, 'RESOURCE_EXHAUSTED', r.message);
       assert.match(r.message, /spec\.maxInFlight 4/);
       await Promise.all(held);
@@ -118,7 +120,11 @@ describe('overload and drain across real processes (issue 11)', () => {
     await new Promise((r) => setTimeout(r, 150));
     const during = await outcome(client.predict(vec([3]), { timeoutMs: 2000 }));
     const outs = await Promise.all(inFlight);
-    assert.deepEqual(outs.map((o) => o.code), ['OK', 'OK'], JSON.stringify(outs));
+    assert.deepEqual(
+      outs.map((o) => o.code),
+      ['OK', 'OK'],
+      JSON.stringify(outs),
+    );
     assert.equal(during.code, 'UNAVAILABLE', JSON.stringify(during));
     await exited;
     const until = Date.now() + 5000;

@@ -59,13 +59,20 @@ spec:
   it('a module that is not loaded must still exist', () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, readFileSync(manifest, 'utf8').replace('./b.js', './missing.js'));
-    assert.throws(() => loadManifestFile(bad, { loadModules: () => false }), /children\[1\] \(b\): cannot find component module .*missing\.js/);
+    assert.throws(
+      () => loadManifestFile(bad, { loadModules: () => false }),
+      /children\[1\] \(b\): cannot find component module .*missing\.js/,
+    );
   });
 
   it('executor binds 127.0.0.1 by default, and --no-reflection switches reflection off', async () => {
-    const proc = spawn(process.execPath, [CLI, 'executor', '--graph', manifest, '--port', '0', '--metrics-address', 'none', '--no-reflection'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'executor', '--graph', manifest, '--port', '0', '--metrics-address', 'none', '--no-reflection'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       const address = await new Promise<string>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('executor did not start')), 30_000);

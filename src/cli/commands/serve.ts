@@ -44,7 +44,8 @@ interface ExecutorFlags {
 }
 
 /** Flags that override the manifest. */
-const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec => (o.reflection ? g : { ...g, reflection: false });
+const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec =>
+  o.reflection ? g : { ...g, reflection: false };
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -56,6 +57,9 @@ const closeThenFlush =
       await metrics?.close();
     }
   };
+
+/** Loopback unless told otherwise: a container or pod passes 0.0.0.0:<port>. */
+const ADDRESS_HELP = 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces';
 
 const METRICS_HELP =
   'Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)';
@@ -80,7 +84,7 @@ export function registerServe(program: Command): void {
     .description('serve one node of a graph (its component behind the Seldon gRPC services, health, reflection)')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
     .requiredOption('-n, --node <name>', 'node name in the manifest')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:9000')
+    .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--metrics-address <addr>', METRICS_HELP)
@@ -118,7 +122,7 @@ export function registerServe(program: Command): void {
     .command('executor')
     .description('serve the graph: Seldon.Predict / GraphMetadata, walking the nodes over gRPC')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:8000')
+    .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:8000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--metrics-address <addr>', METRICS_HELP)

@@ -133,7 +133,7 @@ class JpegInput implements Component {
 
   /** Decoded, resized and centre-cropped RGB pixels, HWC uint8, crop x crop x 3. */
   private async decodeResizeCrop(bytes: Uint8Array, format: ImageFormat, ctx: CallContext): Promise<Uint8Array> {
-    const { resize, crop, maxPixels, failOn, exifOrientation, fastShrinkOnLoad } = this.cfg;
+    const { maxPixels, failOn } = this.cfg;
     // Zero-copy Buffer view: sharp wants a Buffer, the payload may be any Uint8Array (a slice of a gRPC frame).
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let meta: sharp.Metadata;
@@ -165,7 +165,12 @@ class JpegInput implements Component {
     });
   }
 
-  private async decodeWithin(buf: Buffer, bytes: Uint8Array, format: ImageFormat, meta: sharp.Metadata): Promise<Uint8Array> {
+  private async decodeWithin(
+    buf: Buffer,
+    bytes: Uint8Array,
+    format: ImageFormat,
+    meta: sharp.Metadata,
+  ): Promise<Uint8Array> {
     const { resize, crop, maxPixels, exifOrientation, fastShrinkOnLoad } = this.cfg;
     const { width, height } = meta as { width: number; height: number };
     // Dimensions after EXIF orientation (orientations 5-8 swap width and height).
@@ -193,7 +198,13 @@ class JpegInput implements Component {
     }
   }
 
-  private async exactResizeCrop(buf: Buffer, meta: sharp.Metadata, shown: Size, rc: ResizeCrop, window: Rect): Promise<Uint8Array> {
+  private async exactResizeCrop(
+    buf: Buffer,
+    meta: sharp.Metadata,
+    shown: Size,
+    rc: ResizeCrop,
+    window: Rect,
+  ): Promise<Uint8Array> {
     const rgb = await decodeRgbWindow(buf, meta, window, this.cfg);
     return pillowBilinearResizeCrop(rgb.data, shown.width, shown.height, 3, rc, window);
   }
