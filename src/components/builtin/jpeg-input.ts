@@ -11,10 +11,9 @@
  * per sample, and exactly (v/255 - mean)/std rounded once to float32.
  */
 import os from 'node:os';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import sharp from 'sharp';
 import { Budget } from '../../util/budget';
+import { findGc } from '../../util/heap-trim';
 import { ConfigError, invalidArgument, internal, isInferError } from '../../errors';
 import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../types';
@@ -260,18 +259,6 @@ let gcFn: (() => void) | undefined;
 
 function collectNow(): void {
   gcFn?.();
-}
-
-/** V8's gc() without --expose-gc on the command line (pods start `infergraph node` without it). */
-function findGc(): (() => void) | undefined {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g) return g;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
 }
 
 let sharpConfigured = false;
