@@ -24,10 +24,16 @@ export interface MutationReport {
 }
 
 /** A few clean images of every format the component takes. */
-export async function seedImages(devDir: string | undefined, devCount: number): Promise<{ name: string; data: Buffer }[]> {
+export async function seedImages(
+  devDir: string | undefined,
+  devCount: number,
+): Promise<{ name: string; data: Buffer }[]> {
   const out: { name: string; data: Buffer }[] = [];
   if (devDir) {
-    for (const f of readdirSync(devDir).filter((x) => x.endsWith('.JPEG')).sort().slice(0, devCount)) {
+    for (const f of readdirSync(devDir)
+      .filter((x) => x.endsWith('.JPEG'))
+      .sort()
+      .slice(0, devCount)) {
       out.push({ name: f, data: readFileSync(path.join(devDir, f)) });
     }
   }

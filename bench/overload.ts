@@ -24,15 +24,21 @@ interface LoopResult {
   maxRefusalMs: number;
   maxAnswerMs: number;
   maxOkMs: number;
+  refusalMs: number[];
 }
 
 /** `concurrency` clients, each sending its next request as soon as the previous one is answered. */
-export async function closedLoop(
-  clients: ExecutorTarget[],
-  concurrency: number,
-  ms: number,
-): Promise<LoopResult> {
-  const r: LoopResult = { concurrency, seconds: 0, ok: 0, codes: {}, maxRefusalMs: 0, maxAnswerMs: 0, maxOkMs: 0 };
+export async function closedLoop(clients: ExecutorTarget[], concurrency: number, ms: number): Promise<LoopResult> {
+  const r: LoopResult = {
+    concurrency,
+    seconds: 0,
+    ok: 0,
+    codes: {},
+    maxRefusalMs: 0,
+    maxAnswerMs: 0,
+    maxOkMs: 0,
+    refusalMs: [],
+  };
   const t0 = performance.now();
   const until = t0 + ms;
   await Promise.all(
@@ -40,13 +46,16 @@ export async function closedLoop(
       const client = clients[i % clients.length] as ExecutorTarget;
       while (performance.now() < until) {
         const sample = await client.send();
-        const code = sample.ok ? 'OK' : (sample.error ?? 'UNKNOWN').split(':')[0] as string;
+        const code = sample.ok ? 'OK' : ((sample.error ?? 'UNKNOWN').split(':')[0] as string);
         if (sample.ok) r.ok++;
         const took = sample.ms;
         r.codes[code] = (r.codes[code] ?? 0) + 1;
         r.maxAnswerMs = Math.max(r.maxAnswerMs, took);
         if (code === 'OK') r.maxOkMs = Math.max(r.maxOkMs, took);
-        if (code === 'RESOURCE_EXHAUSTED') r.maxRefusalMs = Math.max(r.maxRefusalMs, took);
+        if (code === 'RESOURCE_EXHAUSTED') {
+          r.maxRefusalMs = Math.max(r.maxRefusalMs, took);
+          r.refusalMs.push(took);
+        }
       }
     }),
   );
@@ -71,14 +80,22 @@ async function main(): Promise<void> {
   if (Number(values.nice) > 0) os.setPriority(0, Number(values.nice));
   const input = await defaultImage();
   // Encoded once, as `infergraph bench` does: the load generator shares the two cores with the graph.
-  const target = (): ExecutorTarget => new ExecutorTarget(g.address, input.payload, { timeoutMs: 60_000, timeline: false });
+  const target = (): ExecutorTarget =>
+    new ExecutorTarget(g.address, input.payload, { timeoutMs: 60_000, timeline: false });
   const clients = Array.from({ length: Number(values.channels) }, target);
   const request: InferMessage = { meta: emptyMeta(), payload: input.payload };
   const drainClient = new SeldonClient(g.address);
   const ms = Number(values.seconds) * 1000;
+  const pct = (xs: number[], p: number): number =>
+    xs.length
+      ? ([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] as number)
+      : 0;
   const line = (r: LoopResult): string =>
-    `c=${r.concurrency}: ${(r.ok / r.seconds).toFixed(2)} ok/s over ${r.seconds.toFixed(1)} s; codes ${JSON.stringify(r.codes)}; ` +
-    `slowest OK ${r.maxOkMs.toFixed(0)} ms, slowest refusal ${r.maxRefusalMs.toFixed(1)} ms, slowest answer ${r.maxAnswerMs.toFixed(0)} ms`;
+    `c=${r.concurrency}: ${(r.ok / r.seconds).toFixed(2)} ok/s over ${r.seconds.toFixed(1)} s; ` +
+    `codes ${JSON.stringify(r.codes)}; slowest OK ${r.maxOkMs.toFixed(0)} ms; refusals p50 ` +
+    `${pct(r.refusalMs, 50).toFixed(1)} / p99 ${pct(r.refusalMs, 99).toFixed(1)} / max ${r.maxRefusalMs.toFixed(1)} ms, ` +
+    `${r.refusalMs.filter((x) => x <= 10).length} of ${r.refusalMs.length} within 10 ms; ` +
+    `slowest answer ${r.maxAnswerMs.toFixed(0)} ms`;
   try {
     await closedLoop(clients, Number(values.low), 3000); // warm-up
     const low = await closedLoop(clients, Number(values.low), ms);

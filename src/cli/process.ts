@@ -1,3 +1,4 @@
+import { startHeapTrimmer } from '../util/heap-trim';
 import type { Logger } from '../util/logger';
 
 /**
@@ -13,10 +14,13 @@ export function serveUntilStopped(
   /** How long close() may take before the process exits anyway (the executor's drain timeout plus a margin). */
   forceAfterMs = 5000,
 ): void {
+  // Long-running: keep RSS level (see heap-trim.ts).
+  const stopTrimmer = startHeapTrimmer();
   let closing = false;
   const stop = (why: string): void => {
     if (closing) return;
     closing = true;
+    stopTrimmer();
     logger.info({ why }, 'shutting down');
     const force = setTimeout(() => process.exit(0), forceAfterMs);
     force.unref();

@@ -49,6 +49,8 @@ export interface ExecutorOptions {
   wrapNodeClient?: (client: NodeClient) => NodeClient;
   /** Tracing of framed hops: the same client spans as clientInterceptors give gRPC hops. */
   frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
+  /** Metrics: reads the in-flight bound's counts at scrape time. */
+  onAdmission?: (admission: Limiter) => void;
 }
 
 /** What the v2 service needs of the walk: the admitted executor. */
@@ -80,6 +82,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     what: 'executor',
     limitName: `spec.maxInFlight ${graph.maxInFlight}`,
   });
+  opts.onAdmission?.(admission);
   const admitted: Walker = {
     execute: (req, o) => admission.run(() => executor.execute(req, o)),
   };

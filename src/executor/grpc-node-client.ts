@@ -184,8 +184,12 @@ export class GrpcNodeClient implements NodeClient {
  * than M": the size itself is missing. We know it (we serialized it), so the message names both, and the setting.
  */
 function withSentSize(err: grpc.ServiceError | null, bytes: number, node: NodeSpec): grpc.ServiceError | null {
-  const m = err && err.code === grpc.status.RESOURCE_EXHAUSTED ? /size larger than (\d+)/.exec(err.details ?? '') : null;
+  const over = err?.code === grpc.status.RESOURCE_EXHAUSTED;
+  const m = over ? /size larger than (\d+)/.exec(err.details ?? '') : null;
   if (!err || !m) return err;
-  const details = `request of ${bytes} bytes is larger than the node's limit (${bytes} vs ${m[1]}; runtime.maxMessageBytes of ${node.name})`;
-  return Object.assign(Object.create(Object.getPrototypeOf(err) as object) as grpc.ServiceError, err, { details, message: details });
+  const details =
+    `request of ${bytes} bytes is larger than the node's limit ` +
+    `(${bytes} vs ${m[1]}; runtime.maxMessageBytes of ${node.name})`;
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as grpc.ServiceError;
+  return Object.assign(copy, err, { details, message: details });
 }

@@ -42,12 +42,17 @@ export class GraphExecutor {
     let timer: NodeJS.Timeout | undefined;
     try {
       if (Date.now() >= opts.deadline) throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
-      const walk = this.walk(this.graph.graph, { ...request, meta }, { deadline: opts.deadline, signal: controller.signal });
+      const hop = { deadline: opts.deadline, signal: controller.signal };
+      const walk = this.walk(this.graph.graph, { ...request, meta }, hop);
       // The answer is due at the deadline whatever a node does: a hop that ignores its deadline (or a slow
       // transport) must not hold the caller past it. The walk is aborted in `finally`.
       const due = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new InferError(Code.DEADLINE_EXCEEDED, `deadline of the request passed (${Date.now() - opts.deadline} ms ago) before the graph answered`)),
+          () => {
+            const late = Date.now() - opts.deadline;
+            const msg = `deadline of the request passed (${late} ms ago) before the graph answered`;
+            reject(new InferError(Code.DEADLINE_EXCEEDED, msg));
+          },
           Math.max(0, opts.deadline - Date.now()),
         );
       });

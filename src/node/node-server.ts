@@ -19,6 +19,7 @@ import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { listenFrames, type FrameHandler, type RunningFrameServer } from '../transport/server';
 import type { FrameServerTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
+import type { Limiter } from '../util/limiter';
 import { ComponentHost } from './component-host';
 
 /**
@@ -53,6 +54,8 @@ export interface NodeServerOptions {
   framesAddress?: string;
   /** Tracing of framed calls: the same server spans as the interceptors open for gRPC calls. */
   frameTracer?: FrameServerTracer;
+  /** Metrics: reads the component host's call queue counts at scrape time. */
+  onAdmission?: (admission: Limiter) => void;
 }
 
 /** What a metrics front end needs to hear of one call: its start, and its status, duration and compute time. */
@@ -72,6 +75,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   const { node, graph, logger } = opts;
   const host = await ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
 
+  opts.onAdmission?.(host.admission);
   const service = TYPE_SERVICE[node.type];
   const bundle = createServer({
     maxMessageBytes: node.runtime.maxMessageBytes,
@@ -127,8 +131,9 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     address,
     ...(frames ? { framesAddress: frames.address } : {}),
     async close() {
+      // Drain: NOT_SERVING, no new calls (tryShutdown), the calls held finish within spec.drainTimeoutMs.
       bundle.setServing(false);
-      await Promise.all([shutdown(bundle.server), frames?.close()]);
+      await Promise.all([shutdown(bundle.server, graph.drainTimeoutMs), frames?.close()]);
       await host.close();
     },
   };

@@ -365,3 +365,55 @@ class MeteredNodeClient implements NodeClient {
     return this.inner.metadata(node, opts);
   }
 }
+
+/** What admission metrics read of a bound (src/util/limiter.ts), at scrape time. */
+export interface AdmissionCounts {
+  readonly active: number;
+  readonly waiting: number;
+  readonly refused: number;
+  readonly dropped: number;
+}
+
+/**
+ * Admission of the executor (spec.maxInFlight) or a node (runtime.maxConcurrency / maxQueue), read at scrape: refusals
+ * (RESOURCE_EXHAUSTED, including the executor's early ones that never reach a handler), calls dropped from a queue
+ * unrun (cancelled or expired), and the queue's depth. `where` is 'executor' or the node's name.
+ */
+export function admissionMetrics({ prom, registry }: ProcessMetrics, where: string): (counts: AdmissionCounts) => void {
+  let counts: AdmissionCounts | undefined;
+  const labels = { where };
+  new prom.Counter({
+    name: 'infergraph_admission_refused_total',
+    help: 'Requests refused at once (RESOURCE_EXHAUSTED) because the in-flight bound and its queue were full',
+    labelNames: ['where'],
+    registers: [registry],
+    collect() {
+      if (!counts) return;
+      this.reset();
+      this.inc(labels, counts.refused);
+    },
+  });
+  new prom.Counter({
+    name: 'infergraph_admission_dropped_total',
+    help: 'Queued calls dropped unrun because their caller cancelled or their deadline passed',
+    labelNames: ['where'],
+    registers: [registry],
+    collect() {
+      if (!counts) return;
+      this.reset();
+      this.inc(labels, counts.dropped);
+    },
+  });
+  new prom.Gauge({
+    name: 'infergraph_admission_queue_depth',
+    help: 'Calls waiting for a slot (the executor has no queue: always 0 there)',
+    labelNames: ['where'],
+    registers: [registry],
+    collect() {
+      if (counts) this.set(labels, counts.waiting);
+    },
+  });
+  return (c) => {
+    counts = c;
+  };
+}

@@ -24,7 +24,21 @@ export interface Certs {
 export function makeCerts(dir: string, caName = 'infergraph-test-ca'): Certs {
   const p = (f: string): string => path.join(dir, f);
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${caName}`, '-keyout', p(`${caName}.key`), '-out', p(`${caName}.crt`));
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${caName}`,
+    '-keyout',
+    p(`${caName}.key`),
+    '-out',
+    p(`${caName}.crt`),
+  );
   writeFileSync(p('san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
   return {
     ca: p(`${caName}.crt`),
@@ -32,7 +46,23 @@ export function makeCerts(dir: string, caName = 'infergraph-test-ca'): Certs {
       const key = p(`${name}.key`);
       const cert = p(`${name}.crt`);
       ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', key, '-out', p(`${name}.csr`));
-      ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${caName}.crt`), '-CAkey', p(`${caName}.key`), '-CAcreateserial', '-days', '2', '-extfile', p('san.ext'), '-out', cert);
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        p(`${name}.csr`),
+        '-CA',
+        p(`${caName}.crt`),
+        '-CAkey',
+        p(`${caName}.key`),
+        '-CAcreateserial',
+        '-days',
+        '2',
+        '-extfile',
+        p('san.ext'),
+        '-out',
+        cert,
+      );
       return { cert, key };
     },
   };

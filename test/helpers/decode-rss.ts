@@ -10,7 +10,9 @@ import { emptyMeta } from '../../src/message/message';
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 8);
   const side = Number(process.argv[3] ?? 6300);
-  const png = await sharp({ create: { width: side, height: side, channels: 3, background: { r: 100, g: 150, b: 200 } } })
+  const png = await sharp({
+    create: { width: side, height: side, channels: 3, background: { r: 100, g: 150, b: 200 } },
+  })
     .toColourspace('rgb16')
     .png({ compressionLevel: 9 })
     .toBuffer();
@@ -19,11 +21,21 @@ async function main(): Promise<void> {
   const base = peak;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
   const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-  const c = await jpegInput.create({ outputDtype: 'uint8' }, { nodeName: 'j', nodeType: 'TRANSFORMER', baseDir: '/', logger } as never);
+  const c = await jpegInput.create({ outputDtype: 'uint8' }, {
+    nodeName: 'j',
+    nodeType: 'TRANSFORMER',
+    baseDir: '/',
+    logger,
+  } as never);
   const t0 = performance.now();
   const results = await Promise.allSettled(
-    Array.from({ length: n }, async () =>
-      c.transformInput!({ kind: 'bin', data: png }, new CollectingCallContext(emptyMeta(), new AbortController().signal, undefined, plainWork)),
+    Array.from({ length: n }, () =>
+      Promise.resolve(
+        c.transformInput!(
+          { kind: 'bin', data: png },
+          new CollectingCallContext(emptyMeta(), new AbortController().signal, undefined, plainWork),
+        ),
+      ),
     ),
   );
   peak = Math.max(peak, process.memoryUsage().rss);

@@ -75,6 +75,11 @@ describe('overload and drain across real processes (issue 11)', () => {
       assert.match(o.message, /executor: 4 requests in flight \(spec\.maxInFlight 4\)/);
       assert.ok(o.ms < 300, `refusal took ${o.ms.toFixed(0)} ms`); // the admitted ones take 400 ms
     }
+    // The early refusals (before any handler) are counted in the executor's metrics.
+    const line = await g.waitFor(/^metrics overload-executor at /);
+    const text = await (await fetch(line.split(' at ')[1] as string)).text();
+    const m = /^infergraph_admission_refused_total\{where="executor"\} (\d+)/m.exec(text);
+    assert.ok(m && Number(m[1]) >= 2, `refusals in /metrics: ${m?.[0]}`);
   });
 
   it('the V2 API is bounded by the same limit', async () => {
@@ -83,7 +88,9 @@ describe('overload and drain across real processes (issue 11)', () => {
       const held = Array.from({ length: 4 }, () => outcome(client.predict(vec([1]))));
       await new Promise((r) => setTimeout(r, 100));
       const input = { name: 'x', datatype: 'FP32', shape: [1, 1] };
-      const r = await outcome(v2.call('ModelInfer', { model_name: 'overload', inputs: [input], raw_input_contents: [Buffer.alloc(4)] }));
+      const r = await outcome(
+        v2.call('ModelInfer', { model_name: 'overload', inputs: [input], raw_input_contents: [Buffer.alloc(4)] }),
+      );
       assert.equal(r.code, 'RESOURCE_EXHAUSTED', r.message);
       assert.match(r.message, /spec\.maxInFlight 4/);
       await Promise.all(held);
@@ -113,7 +120,11 @@ describe('overload and drain across real processes (issue 11)', () => {
     await new Promise((r) => setTimeout(r, 150));
     const during = await outcome(client.predict(vec([3]), { timeoutMs: 2000 }));
     const outs = await Promise.all(inFlight);
-    assert.deepEqual(outs.map((o) => o.code), ['OK', 'OK'], JSON.stringify(outs));
+    assert.deepEqual(
+      outs.map((o) => o.code),
+      ['OK', 'OK'],
+      JSON.stringify(outs),
+    );
     assert.equal(during.code, 'UNAVAILABLE', JSON.stringify(during));
     await exited;
     const until = Date.now() + 5000;

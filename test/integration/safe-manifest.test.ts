@@ -65,9 +65,13 @@ spec:
   });
 
   it('executor binds 127.0.0.1 by default, and --no-reflection switches reflection off', async () => {
-    const proc = spawn(process.execPath, [CLI, 'executor', '--graph', manifest, '--port', '0', '--metrics-address', 'none', '--no-reflection'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'executor', '--graph', manifest, '--port', '0', '--metrics-address', 'none', '--no-reflection'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       const address = await new Promise<string>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error('executor did not start')), 30_000);

@@ -41,7 +41,15 @@ describe('soak: the plateau verdict', () => {
 
   it('refuses too few samples', () => {
     assert.throws(() => plateau(series(2, 10, () => 1)), /at least 3 samples/);
-    assert.throws(() => plateau([{ t: 0, v: 1 }, { t: 1, v: 1 }, { t: 100, v: 1 }]), /last third holds 1 samples/);
+    assert.throws(
+      () =>
+        plateau([
+          { t: 0, v: 1 },
+          { t: 1, v: 1 },
+          { t: 100, v: 1 },
+        ]),
+      /last third holds 1 samples/,
+    );
   });
 
   it('parses durations', () => {
@@ -76,9 +84,15 @@ spec:
       assert.deepEqual(Object.keys(r.verdicts).sort(), ['a', 'b', 'runner', 'soak-executor', 'sum']);
       for (const [name, s] of Object.entries(r.series)) {
         assert.ok(s.length >= 12, `${name}: ${s.length} samples`);
-        assert.ok(s.every((p) => p.v > 10 * MB && p.v < 2048 * MB), `${name}: implausible RSS`);
+        assert.ok(
+          s.every((p) => p.v > 10 * MB && p.v < 2048 * MB),
+          `${name}: implausible RSS`,
+        );
       }
-      assert.equal(r.ok, Object.values(r.verdicts).every((v) => v.ok));
+      assert.equal(
+        r.ok,
+        Object.values(r.verdicts).every((v) => v.ok),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

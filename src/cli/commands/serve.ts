@@ -5,7 +5,12 @@ import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec }
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
-import { executorHopMetrics, executorServerMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import {
+  admissionMetrics,
+  executorHopMetrics,
+  executorServerMetrics,
+  nodeServerMetrics,
+} from '../../telemetry/graph-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
@@ -44,7 +49,8 @@ interface ExecutorFlags {
 
 export const hopTransportFlag = (v: string): HopTransport => enumFlag('--hop-transport', v, HOP_TRANSPORTS);
 /** Flags that override the manifest. */
-const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec => (o.reflection ? g : { ...g, reflection: false });
+const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec =>
+  o.reflection ? g : { ...g, reflection: false };
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -56,6 +62,9 @@ const closeThenFlush =
       await metrics?.close();
     }
   };
+
+/** Loopback unless told otherwise: a container or pod passes 0.0.0.0:<port>. */
+const ADDRESS_HELP = 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces';
 
 const METRICS_HELP =
   'Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)';
@@ -80,7 +89,7 @@ export function registerServe(program: Command): void {
     .description('serve one node of a graph (its component behind the Seldon gRPC services, health, reflection)')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
     .requiredOption('-n, --node <name>', 'node name in the manifest')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:9000')
+    .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
     .option('--frames-address <addr>', "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)")
@@ -113,6 +122,7 @@ export function registerServe(program: Command): void {
         ...(meter ? { onServer: meter.server, frameMeter: meter.forMethod } : {}),
         ...(framesAddress ? { framesAddress } : {}),
         ...(tracing ? { frameTracer: tracing.frameServerTracer } : {}),
+        onAdmission: metrics ? admissionMetrics(metrics, node.name) : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
       const extra = { metrics: metrics?.url, ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}) };
@@ -123,7 +133,7 @@ export function registerServe(program: Command): void {
     .command('executor')
     .description('serve the graph: Seldon.Predict / GraphMetadata, walking the nodes over gRPC')
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
-    .option('-a, --address <addr>', 'listen address: host:port (port 0 = any) or unix:/path; 0.0.0.0:<port> for all interfaces', '127.0.0.1:8000')
+    .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:8000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
     .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
@@ -167,6 +177,7 @@ export function registerServe(program: Command): void {
         traceId: tracing ? () => tracing.currentTraceId() : undefined,
         onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
         wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
+        onAdmission: metrics ? admissionMetrics(metrics, 'executor') : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
       serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);

@@ -11,10 +11,9 @@
  * per sample, and exactly (v/255 - mean)/std rounded once to float32.
  */
 import os from 'node:os';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import sharp from 'sharp';
 import { Budget } from '../../util/budget';
+import { findGc } from '../../util/heap-trim';
 import { ConfigError, invalidArgument, internal, isInferError } from '../../errors';
 import { describePayload, type Payload } from '../../message/message';
 import type { ParamValue } from '../types';
@@ -166,7 +165,12 @@ class JpegInput implements Component {
     });
   }
 
-  private async decodeWithin(buf: Buffer, bytes: Uint8Array, format: ImageFormat, meta: sharp.Metadata): Promise<Uint8Array> {
+  private async decodeWithin(
+    buf: Buffer,
+    bytes: Uint8Array,
+    format: ImageFormat,
+    meta: sharp.Metadata,
+  ): Promise<Uint8Array> {
     const { resize, crop, maxPixels, exifOrientation, fastShrinkOnLoad } = this.cfg;
     const { width, height } = meta as { width: number; height: number };
     // Dimensions after EXIF orientation (orientations 5-8 swap width and height).
@@ -194,7 +198,13 @@ class JpegInput implements Component {
     }
   }
 
-  private async exactResizeCrop(buf: Buffer, meta: sharp.Metadata, shown: Size, rc: ResizeCrop, window: Rect): Promise<Uint8Array> {
+  private async exactResizeCrop(
+    buf: Buffer,
+    meta: sharp.Metadata,
+    shown: Size,
+    rc: ResizeCrop,
+    window: Rect,
+  ): Promise<Uint8Array> {
     const rgb = await decodeRgbWindow(buf, meta, window, this.cfg);
     return pillowBilinearResizeCrop(rgb.data, shown.width, shown.height, 3, rc, window);
   }
@@ -250,18 +260,6 @@ let gcFn: (() => void) | undefined;
 
 function collectNow(): void {
   gcFn?.();
-}
-
-/** V8's gc() without --expose-gc on the command line (pods start `infergraph node` without it). */
-function findGc(): (() => void) | undefined {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (g) return g;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
 }
 
 let sharpConfigured = false;

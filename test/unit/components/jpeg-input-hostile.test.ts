@@ -28,13 +28,18 @@ describe('jpeg-input: hostile input (issue 11)', () => {
     const px = Buffer.alloc(w * h * 3, 90);
     const c = await jpegInput.create({}, componentContext('TRANSFORMER'));
     for (const data of [
-      await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer(),
-      await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer(),
+      await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+        .jpeg()
+        .toBuffer(),
+      await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toBuffer(),
     ]) {
       const cut = data.subarray(0, data.length - 40);
       await assert.rejects(
         Promise.resolve(c.transformInput!({ kind: 'bin', data: cut }, callContext())),
-        (err: unknown) => isInferError(err) && err.code === Code.INVALID_ARGUMENT && /truncated (JPEG|PNG)/.test(err.message),
+        (err: unknown) =>
+          isInferError(err) && err.code === Code.INVALID_ARGUMENT && /truncated (JPEG|PNG)/.test(err.message),
       );
       await c.transformInput!({ kind: 'bin', data }, callContext()); // the whole file is fine
     }
@@ -52,13 +57,19 @@ describe('jpeg-input: hostile input (issue 11)', () => {
   });
 
   it('libvips messages become one line', () => {
-    assert.equal(oneLine('VipsJpeg: Premature end of JPEG file\nVipsJpeg: JPEG datastream contains no image\n'), 'VipsJpeg: Premature end of JPEG file');
+    assert.equal(
+      oneLine('VipsJpeg: Premature end of JPEG file\nVipsJpeg: JPEG datastream contains no image\n'),
+      'VipsJpeg: Premature end of JPEG file',
+    );
     assert.equal(oneLine('\n\nvips2png: unable to write\n'), 'vips2png: unable to write');
   });
 
   it('an image larger than maxDecodeBytes is refused naming its decoded size and the limit', async () => {
     const c = await jpegInput.create({ maxDecodeBytes: 100_000 }, componentContext('TRANSFORMER'));
-    const png = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#123' } }).toColourspace('rgb16').png().toBuffer();
+    const png = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#123' } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
     await assert.rejects(
       Promise.resolve(c.transformInput!({ kind: 'bin', data: png }, callContext())),
       (err: unknown) =>
@@ -72,10 +83,14 @@ describe('jpeg-input: hostile input (issue 11)', () => {
   it('eight 6300x6300 16-bit PNGs at once: peak RSS of the process stays under 300 MB', () => {
     // A child process, so the figure is this workload's alone (the test runner holds other tests' memory).
     const script = path.join(repoRoot(), 'dist/test/helpers/decode-rss.js');
-    const r = spawnSync(process.execPath, ['--max-semi-space-size=16', '--initial-old-space-size=128', script, '8', '6300'], {
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      ['--max-semi-space-size=16', '--initial-old-space-size=128', script, '8', '6300'],
+      {
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { peakMB: number; results: string[] };
     console.log(`# ${r.stdout.trim()}`);
