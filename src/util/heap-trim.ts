@@ -21,9 +21,10 @@ export function findGc(): (() => void) | undefined {
  * CHILD_NODE_FLAGS: hops 2.7 vs 5.9 ms p50 without it), so V8 starts major collections only when the old generation
  * reaches 128 MB: garbage promoted by hops piles up for an hour or more and RSS climbs linearly meanwhile (issue 11's
  * soak: +1 MB/min in an idle top1). Every `everyMs`, if the heap grew by more than `slackBytes` since the last
- * collection, one full collection runs (~10-30 ms, once a minute at most): RSS stays at live size + slack.
+ * collection, one full collection runs (~10-30 ms, twice a minute at most): RSS stays at live size + slack. A 24 MB
+ * slack was too loose: the soak's small nodes still rose by ~2 MB/min through its first 12 minutes.
  */
-export function startHeapTrimmer(everyMs = 60_000, slackBytes = 24 * 1024 * 1024): () => void {
+export function startHeapTrimmer(everyMs = 30_000, slackBytes = 8 * 1024 * 1024): () => void {
   const gc = findGc();
   if (!gc) return () => undefined;
   let base = process.memoryUsage().heapUsed;
