@@ -22,12 +22,28 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-cold-'));
   const address = `unix:${path.join(dir, 'echo.sock')}`;
   const server = new grpc.Server();
-  const method = { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: pass, requestDeserialize: pass, responseSerialize: pass, responseDeserialize: pass };
-  server.addService({ Echo: method }, { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) });
-  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  const method = {
+    path: '/bench.Echo/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: pass,
+    requestDeserialize: pass,
+    responseSerialize: pass,
+    responseDeserialize: pass,
+  };
+  server.addService(
+    { Echo: method },
+    { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) },
+  );
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+  );
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   const payload = Buffer.alloc(16);
-  const call = (): Promise<void> => new Promise((resolve, reject) => client.makeUnaryRequest(method.path, pass, pass, payload, (e) => (e ? reject(e) : resolve())));
+  const call = (): Promise<void> =>
+    new Promise((resolve, reject) =>
+      client.makeUnaryRequest(method.path, pass, pass, payload, (e) => (e ? reject(e) : resolve())),
+    );
   const big = new Float64Array(8 * 1024 * 1024);
   for (let i = 0; i < 10_000; i++) await call(); // JIT warm-up
   console.log('pause    ms   call p50 ms   p90 ms');
@@ -37,14 +53,17 @@ async function main(): Promise<void> {
       for (let i = 0; i < 100; i++) {
         const until = performance.now() + gap;
         if (mode === 'spin') while (performance.now() < until);
-        else if (mode === 'evict') while (performance.now() < until) for (let j = 0; j < big.length; j += 8) big[j] = (big[j] as number) + 1;
+        else if (mode === 'evict')
+          while (performance.now() < until) for (let j = 0; j < big.length; j += 8) big[j] = (big[j] as number) + 1;
         else while (performance.now() < until) await call();
         const s = performance.now();
         await call();
         t.push(performance.now() - s);
       }
       t.sort((a, b) => a - b);
-      console.log(`${mode.padEnd(9)}${String(gap).padStart(3)}   ${(t[50] as number).toFixed(3).padStart(10)}   ${(t[90] as number).toFixed(3).padStart(6)}`);
+      console.log(
+        `${mode.padEnd(9)}${String(gap).padStart(3)}   ${(t[50] as number).toFixed(3).padStart(10)}   ${(t[90] as number).toFixed(3).padStart(6)}`,
+      );
     }
   }
   client.close();

@@ -47,9 +47,11 @@ async function main(): Promise<void> {
   if (before) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const def = (require(before) as { default: ComponentDefinition }).default;
-    configs.push([`before (${path.relative(process.cwd(), before)})`, (await def.create({}, ctx))]);
+    configs.push([`before (${path.relative(process.cwd(), before)})`, await def.create({}, ctx)]);
   }
-  const files = readdirSync(dir).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
+    .sort();
   const images = files.map((f) => readFileSync(path.join(dir, f)));
   const times = configs.map(() => images.map((): number[] => []));
   const once = async (c: Component, data: Buffer): Promise<number> => {

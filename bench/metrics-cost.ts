@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   const metrics = await createMetrics();
   const g = graph(node('m', 'MODEL'));
   const plainServer = await echo(`unix:${path.join(dir, 'plain.sock')}`);
-  const meteredServer = await echo(`unix:${path.join(dir, 'metered.sock')}`, nodeServerMetrics(metrics, g.graph).server);
+  const meteredServer = await echo(
+    `unix:${path.join(dir, 'metered.sock')}`,
+    nodeServerMetrics(metrics, g.graph).server,
+  );
   const executorServer = await echo(`unix:${path.join(dir, 'exec.sock')}`, executorServerMetrics(metrics, g));
   const payload = Buffer.alloc(16);
   const msg: InferMessage = { meta: emptyMeta(), payload: { kind: 'bin', data: payload } };
@@ -145,10 +148,10 @@ async function wrappersAlone(
   const md = new grpc.Metadata();
   md.set(COMPUTE_TRAILER, '12');
   const bare: NodeClient = {
-    call: ((_n: unknown, _m: unknown, _i: unknown, opts: ObservedHopOptions) => {
+    call: (_n: unknown, _m: unknown, _i: unknown, opts: ObservedHopOptions) => {
       opts.observe?.(g.graph, 'predict', 0.1, 12);
       return Promise.resolve(msg);
-    }),
+    },
     metadata: () => Promise.reject(new Error('no metadata in this bench')),
   };
   const wrapped = executorHopMetrics(metrics, g)(bare);

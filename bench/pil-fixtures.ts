@@ -49,7 +49,7 @@ function img16(w: number, h: number, channels: 1 | 2 | 3 | 4): sharp.Sharp {
 /** The JPEG without its APP14 (Adobe) segments: Pillow assumes Adobe-inverted CMYK regardless. */
 function stripAdobe(jpg: Buffer): Buffer {
   const parts = [jpg.subarray(0, 2)];
-  for (let i = 2; i < jpg.length; ) {
+  for (let i = 2; i < jpg.length;) {
     const marker = jpg[i + 1];
     if (jpg[i] !== 0xff || marker === undefined) throw new Error(`no JPEG marker at ${i}`);
     if (marker === 0xda) {
@@ -68,24 +68,68 @@ async function main(): Promise<void> {
   const small: [number, number] = [47, 38];
   const medium: [number, number] = [97, 73];
   const files: Record<string, Promise<Buffer>> = {
-    'rgb-reduce.jpg': img(...big, 3).jpeg({ quality: 90 }).toBuffer(),
-    'rgb-enlarge.jpg': img(...small, 3).jpeg({ quality: 90 }).toBuffer(),
-    'progressive-420.jpg': img(...big, 3).jpeg({ progressive: true, chromaSubsampling: '4:2:0' }).toBuffer(),
-    'grey.jpg': img(...big, 3).toColourspace('b-w').jpeg().toBuffer(),
-    'cmyk.jpg': img(...big, 3).toColourspace('cmyk').jpeg().toBuffer(),
-    'cmyk-no-adobe.jpg': img(...small, 3).toColourspace('cmyk').jpeg().toBuffer().then(stripAdobe),
-    'exif6.jpg': img(...big, 3).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
-    'exif3-enlarge.jpg': img(...small, 3).jpeg().withMetadata({ orientation: 3 }).toBuffer(),
-    'display-p3.jpg': img(...big, 3).jpeg().withIccProfile('p3').toBuffer(),
-    'palette.png': img(...big, 3).png({ palette: true, colours: 64 }).toBuffer(),
-    'palette-alpha.png': img(...small, 4).png({ palette: true }).toBuffer(),
-    'rgba.png': img(...medium, 4).png().toBuffer(),
-    'grey-alpha.png': img(...medium, 4).toColourspace('b-w').png().toBuffer(),
-    'rgb16.png': img16(...small, 3).png().toBuffer(),
-    'rgba16.png': img16(...medium, 4).png().toBuffer(),
-    'grey16.png': img16(...medium, 1).png().toBuffer(),
-    'grey-alpha16.png': img16(...small, 2).png().toBuffer(),
-    'rgba.webp': img(...big, 4).webp({ quality: 80 }).toBuffer(),
+    'rgb-reduce.jpg': img(...big, 3)
+      .jpeg({ quality: 90 })
+      .toBuffer(),
+    'rgb-enlarge.jpg': img(...small, 3)
+      .jpeg({ quality: 90 })
+      .toBuffer(),
+    'progressive-420.jpg': img(...big, 3)
+      .jpeg({ progressive: true, chromaSubsampling: '4:2:0' })
+      .toBuffer(),
+    'grey.jpg': img(...big, 3)
+      .toColourspace('b-w')
+      .jpeg()
+      .toBuffer(),
+    'cmyk.jpg': img(...big, 3)
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer(),
+    'cmyk-no-adobe.jpg': img(...small, 3)
+      .toColourspace('cmyk')
+      .jpeg()
+      .toBuffer()
+      .then(stripAdobe),
+    'exif6.jpg': img(...big, 3)
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer(),
+    'exif3-enlarge.jpg': img(...small, 3)
+      .jpeg()
+      .withMetadata({ orientation: 3 })
+      .toBuffer(),
+    'display-p3.jpg': img(...big, 3)
+      .jpeg()
+      .withIccProfile('p3')
+      .toBuffer(),
+    'palette.png': img(...big, 3)
+      .png({ palette: true, colours: 64 })
+      .toBuffer(),
+    'palette-alpha.png': img(...small, 4)
+      .png({ palette: true })
+      .toBuffer(),
+    'rgba.png': img(...medium, 4)
+      .png()
+      .toBuffer(),
+    'grey-alpha.png': img(...medium, 4)
+      .toColourspace('b-w')
+      .png()
+      .toBuffer(),
+    'rgb16.png': img16(...small, 3)
+      .png()
+      .toBuffer(),
+    'rgba16.png': img16(...medium, 4)
+      .png()
+      .toBuffer(),
+    'grey16.png': img16(...medium, 1)
+      .png()
+      .toBuffer(),
+    'grey-alpha16.png': img16(...small, 2)
+      .png()
+      .toBuffer(),
+    'rgba.webp': img(...big, 4)
+      .webp({ quality: 80 })
+      .toBuffer(),
   };
   for (const [name, data] of Object.entries(files)) {
     const b = await data;

@@ -92,7 +92,8 @@ export function withHop(err: InferError, hop: HopFields): InferError {
 export const invalidArgument = (msg: string, cause?: unknown): InferError =>
   new InferError(Code.INVALID_ARGUMENT, msg, { cause });
 export const resourceExhausted = (msg: string): InferError => new InferError(Code.RESOURCE_EXHAUSTED, msg);
-export const unavailable = (msg: string, cause?: unknown): InferError => new InferError(Code.UNAVAILABLE, msg, { cause });
+export const unavailable = (msg: string, cause?: unknown): InferError =>
+  new InferError(Code.UNAVAILABLE, msg, { cause });
 export const deadlineExceeded = (msg: string): InferError => new InferError(Code.DEADLINE_EXCEEDED, msg);
 export const unimplemented = (msg: string): InferError => new InferError(Code.UNIMPLEMENTED, msg);
 export const failedPrecondition = (msg: string): InferError => new InferError(Code.FAILED_PRECONDITION, msg);
@@ -106,7 +107,9 @@ export function toInferError(err: unknown): InferError {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'number' && code > 0 && code <= 16) {
       const details = (err as { details?: unknown }).details;
-      return new InferError(code as CodeValue, typeof details === 'string' && details ? details : err.message, { cause: err });
+      return new InferError(code as CodeValue, typeof details === 'string' && details ? details : err.message, {
+        cause: err,
+      });
     }
     return new InferError(Code.INTERNAL, err.message, { cause: err });
   }

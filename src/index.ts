@@ -3,7 +3,14 @@
  * Components receive and return payloads; they never see gRPC or protobuf.
  */
 export { defineComponent } from './components/api';
-export type { CallContext, Component, ComponentContext, ComponentDefinition, ComponentMetadata, ParamSchema } from './components/api';
+export type {
+  CallContext,
+  Component,
+  ComponentContext,
+  ComponentDefinition,
+  ComponentMetadata,
+  ParamSchema,
+} from './components/api';
 export {
   Code,
   InferError,

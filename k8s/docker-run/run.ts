@@ -196,7 +196,7 @@ async function main(argv: string[]): Promise<number> {
     if (i >= 0) argv.splice(i, 1);
     return i >= 0;
   };
-  if (flag('--help') || flag('-h')) return console.log(USAGE), 0;
+  if (flag('--help') || flag('-h')) return (console.log(USAGE), 0);
   if (flag('--all')) {
     const ids = new Set(
       d
@@ -209,7 +209,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const downId = opt('--down');
-  if (downId) return down(d, downId), console.log(`removed ${downId}`), 0;
+  if (downId) return (down(d, downId), console.log(`removed ${downId}`), 0);
   const objectsFile = opt('--objects');
   const image = opt('--image') ?? 'infergraph:dev';
   const sharedDefault = path.resolve(REPO, '..', 'shared');

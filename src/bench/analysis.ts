@@ -58,7 +58,12 @@ export function criticalComputeByGraph(root: NodeSpec, t: Timeline): number {
     return h ? computeOf(h) : 0;
   };
   const walk = (n: NodeSpec): number =>
-    hop(n, 'predict') + hop(n, 'transformInput') + hop(n, 'route') + Math.max(0, ...n.children.map(walk)) + hop(n, 'aggregate') + hop(n, 'transformOutput');
+    hop(n, 'predict') +
+    hop(n, 'transformInput') +
+    hop(n, 'route') +
+    Math.max(0, ...n.children.map(walk)) +
+    hop(n, 'aggregate') +
+    hop(n, 'transformOutput');
   return walk(root);
 }
 
@@ -85,7 +90,9 @@ export function criticalComputeByTime(t: Timeline): number {
 export function analyseLevel(run: LevelRun, root: NodeSpec | undefined, processes: ProcUsage[]): LevelResult {
   const lat = run.samples.map((s) => s.ms);
   const withTl = run.samples.filter((s) => s.timeline);
-  const crit = withTl.map((s) => (root ? criticalComputeByGraph(root, s.timeline as Timeline) : criticalComputeByTime(s.timeline as Timeline)));
+  const crit = withTl.map((s) =>
+    root ? criticalComputeByGraph(root, s.timeline as Timeline) : criticalComputeByTime(s.timeline as Timeline),
+  );
   const overhead = withTl.map((s, i) => s.ms - (crit[i] as number));
   const external = withTl.map((s) => s.ms - (s.timeline as Timeline).total_ms);
 
@@ -115,7 +122,11 @@ export function analyseLevel(run: LevelRun, root: NodeSpec | undefined, processe
     });
 
   const sorted = [...lat].sort((a, b) => a - b);
-  const cdf = sorted.length ? Array.from({ length: 99 }, (_, i) => round3(sorted[Math.min(sorted.length - 1, Math.ceil(((i + 1) / 100) * sorted.length) - 1)] as number)) : [];
+  const cdf = sorted.length
+    ? Array.from({ length: 99 }, (_, i) =>
+        round3(sorted[Math.min(sorted.length - 1, Math.ceil(((i + 1) / 100) * sorted.length) - 1)] as number),
+      )
+    : [];
   const out: LevelResult = {
     concurrency: run.concurrency,
     requests: run.samples.length,

@@ -102,7 +102,8 @@ spec:
 function sameTensor(a: InferMessage, b: InferMessage): boolean {
   const pa = a.payload;
   const pb = b.payload;
-  if (pa.kind !== 'tensor' || pb.kind !== 'tensor' || pa.tensor.dtype === 'string' || pb.tensor.dtype === 'string') return false;
+  if (pa.kind !== 'tensor' || pb.kind !== 'tensor' || pa.tensor.dtype === 'string' || pb.tensor.dtype === 'string')
+    return false;
   if (pa.tensor.shape.join() !== pb.tensor.shape.join()) return false;
   // Seldon's `tensor` and `ndarray` carry doubles: compare values, not bytes.
   const x = pa.tensor.data as ArrayLike<number>;
@@ -127,7 +128,8 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
   const planned = o.transports.length * (o.warmupS + o.durationS * cases.length * o.gapsMs.length + 1);
   const bar = o.progress ? new Progress(Math.max(1, Math.round(planned)), 'bench hop') : undefined;
   const t0 = performance.now();
-  const tick = (label: string): void => bar?.update(Math.min(Math.round(planned) - 1, Math.round((performance.now() - t0) / 1000)), label);
+  const tick = (label: string): void =>
+    bar?.update(Math.min(Math.round(planned) - 1, Math.round((performance.now() - t0) / 1000)), label);
   const results: HopResult[] = [];
   try {
     for (const transport of o.transports) {
@@ -154,24 +156,40 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
       for (const codec of o.codecs) {
         for (const hop of o.hopTransports) {
           const g = { ...base, codec };
-          clients.set(`${hop} ${codec}`, hop === 'frames' ? new FramedNodeClient(g, framesAddresses) : new GrpcNodeClient(g, addresses));
+          clients.set(
+            `${hop} ${codec}`,
+            hop === 'frames' ? new FramedNodeClient(g, framesAddresses) : new GrpcNodeClient(g, addresses),
+          );
         }
       }
       try {
         for (const gap of o.gapsMs) {
           const entries = new Map<string, Entry>(
-            cases.map((c) => [c.key, { client: clients.get(`${c.hop} ${c.codec}`) as NodeClient, compute: [], rtt: [], checked: false }]),
+            cases.map((c) => [
+              c.key,
+              { client: clients.get(`${c.hop} ${c.codec}`) as NodeClient, compute: [], rtt: [], checked: false },
+            ]),
           );
           const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
             const e = entries.get(key) as Entry;
             last = undefined;
             // The per-call observer hears the node's compute trailer of this call.
-            const hop: ObservedHopOptions = { deadline: Date.now() + 60_000, signal: new AbortController().signal, observe: (_n, _m, _ms, computeUs) => (last = computeUs) };
+            const hop: ObservedHopOptions = {
+              deadline: Date.now() + 60_000,
+              signal: new AbortController().signal,
+              observe: (_n, _m, _ms, computeUs) => (last = computeUs),
+            };
             const s = performance.now();
-            const reply = mode === 'echo' ? await e.client.call(echo, 'predict', msg, hop) : await e.client.call(sink, 'route', msg, hop);
+            const reply =
+              mode === 'echo'
+                ? await e.client.call(echo, 'predict', msg, hop)
+                : await e.client.call(sink, 'route', msg, hop);
             const rtt = performance.now() - s;
             if (!e.checked) {
-              const ok = mode === 'echo' ? sameTensor(msg, reply) : reply.payload.kind === 'tensor' && reply.payload.tensor.data.length === 1;
+              const ok =
+                mode === 'echo'
+                  ? sameTensor(msg, reply)
+                  : reply.payload.kind === 'tensor' && reply.payload.tensor.data.length === 1;
               if (!ok) throw new Error(`${key}: unexpected reply (${reply.payload.kind})`);
               e.checked = true;
             }
@@ -226,7 +244,10 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
     bar?.update(Math.max(1, Math.round(planned)), 'done');
     rmSync(tmp, { recursive: true, force: true });
   }
-  const t = input.payload.kind === 'tensor' && input.payload.tensor.dtype !== 'string' ? tensorBytes(input.payload.tensor).byteLength : 0;
+  const t =
+    input.payload.kind === 'tensor' && input.payload.tensor.dtype !== 'string'
+      ? tensorBytes(input.payload.tensor).byteLength
+      : 0;
   const report: HopReport = {
     kind: 'infergraph-bench-hop',
     startedAt: new Date().toISOString(),
@@ -273,7 +294,14 @@ function renderHopHtml(r: HopReport): string {
   const md = renderHopMarkdown(r)
     .split('\n')
     .filter((l) => l.startsWith('|') && !l.startsWith('|---'))
-    .map((l, i) => `<tr>${l.split('|').slice(1, -1).map((c) => (i ? `<td>${esc(c.trim())}</td>` : `<th>${esc(c.trim())}</th>`)).join('')}</tr>`)
+    .map(
+      (l, i) =>
+        `<tr>${l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => (i ? `<td>${esc(c.trim())}</td>` : `<th>${esc(c.trim())}</th>`))
+          .join('')}</tr>`,
+    )
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>infergraph bench hop</title><style>
 body { font-family: system-ui, sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; }

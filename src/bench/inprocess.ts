@@ -41,7 +41,8 @@ export class LocalNodeClient implements NodeClient {
     const hostOptions = { logger: opts.logger, ...(parameters ? { parameters } : {}) };
     try {
       for (const node of walkNodes(graph.graph)) {
-        if (node.endpoint) throw new Error(`node '${node.name}' is an external endpoint (${node.endpoint}): it cannot run in-process`);
+        if (node.endpoint)
+          throw new Error(`node '${node.name}' is an external endpoint (${node.endpoint}): it cannot run in-process`);
         hosts.set(node.name, await ComponentHost.create(graph, node, hostOptions));
       }
     } catch (err) {
@@ -51,9 +52,19 @@ export class LocalNodeClient implements NodeClient {
     return new LocalNodeClient(hosts);
   }
 
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  async call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+  async call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
     const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
@@ -88,7 +99,12 @@ export class InProcessTarget implements BenchTarget {
     private readonly timeoutMs: number,
   ) {}
 
-  static async create(graph: GraphSpec, payload: Payload, timeoutMs: number, opts: InProcessOptions): Promise<InProcessTarget> {
+  static async create(
+    graph: GraphSpec,
+    payload: Payload,
+    timeoutMs: number,
+    opts: InProcessOptions,
+  ): Promise<InProcessTarget> {
     return new InProcessTarget(graph, await LocalNodeClient.create(graph, opts), payload, timeoutMs);
   }
 
@@ -97,7 +113,10 @@ export class InProcessTarget implements BenchTarget {
     const rec = new TimelineRecorder(this.client);
     const t0 = performance.now();
     try {
-      const reply = await new GraphExecutor(this.graph, rec).execute({ meta: emptyMeta(), payload: this.payload }, { deadline: Date.now() + this.timeoutMs });
+      const reply = await new GraphExecutor(this.graph, rec).execute(
+        { meta: emptyMeta(), payload: this.payload },
+        { deadline: Date.now() + this.timeoutMs },
+      );
       const ms = performance.now() - t0;
       this.first ??= reply;
       return { ok: true, ms, timeline: rec.finish() };

@@ -12,16 +12,22 @@ export interface BenchInput {
   description: string;
 }
 
-export const graphTakesImage = (g: GraphSpec): boolean => walkNodes(g.graph).some((n) => n.implementation === 'jpeg-input');
+export const graphTakesImage = (g: GraphSpec): boolean =>
+  walkNodes(g.graph).some((n) => n.implementation === 'jpeg-input');
 
 /** The first ImageNet dev image from the shared data folder when present, else a generated 500×375 JPEG. */
 export async function defaultImage(): Promise<BenchInput> {
   const dir = path.resolve(projectRoot(), '..', 'shared', 'imagenet', 'dev');
   if (existsSync(dir)) {
-    const first = readdirSync(dir).filter((f) => /\.jpe?g$/i.test(f)).sort()[0];
+    const first = readdirSync(dir)
+      .filter((f) => /\.jpe?g$/i.test(f))
+      .sort()[0];
     if (first) {
       const data = readFileSync(path.join(dir, first));
-      return { payload: { kind: 'bin', data }, description: `JPEG ${path.join('../shared/imagenet/dev', first)} (${data.byteLength} bytes)` };
+      return {
+        payload: { kind: 'bin', data },
+        description: `JPEG ${path.join('../shared/imagenet/dev', first)} (${data.byteLength} bytes)`,
+      };
     }
   }
   // Smooth gradients plus noise: compresses like a photo (about 40-60 KB), not like a flat colour.
@@ -40,7 +46,9 @@ export async function defaultImage(): Promise<BenchInput> {
       px[i + 2] = ((x + y) * 127) / (w + h) + n;
     }
   }
-  const data = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const data = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   return { payload: { kind: 'bin', data }, description: `generated ${w}x${h} JPEG (${data.byteLength} bytes)` };
 }
 
@@ -55,5 +63,8 @@ export function shapedTensor(shape: number[]): BenchInput {
   const values = new Float32Array(n);
   for (let i = 0; i < n; i++) values[i] = ((i * 7919) % 1000) / 1000;
   const tensor = fromNumbers('float32', shape, values);
-  return { payload: { kind: 'tensor', tensor }, description: `float32 tensor [${shape.join(',')}] (${values.byteLength} bytes)` };
+  return {
+    payload: { kind: 'tensor', tensor },
+    description: `float32 tensor [${shape.join(',')}] (${values.byteLength} bytes)`,
+  };
 }

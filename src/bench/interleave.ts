@@ -52,8 +52,13 @@ export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions):
         const watch = new ProcWatch(arm.procs);
         watch.start();
         const windowMs = (o.durationS * 1000) / 3 / o.rounds;
-        const run = await runLevel(arm.target, { concurrency: c, windowMs, stableWindows: 3, maxWindows: 6, stability: o.stability }, (p) =>
-          o.label(`${arm.tag} c=${c}${o.rounds > 1 ? ` round ${r + 1}/${o.rounds}` : ''} ${p.lastThroughput.toFixed(1)} req/s p50 ${p.lastP50.toFixed(2)} ms`),
+        const run = await runLevel(
+          arm.target,
+          { concurrency: c, windowMs, stableWindows: 3, maxWindows: 6, stability: o.stability },
+          (p) =>
+            o.label(
+              `${arm.tag} c=${c}${o.rounds > 1 ? ` round ${r + 1}/${o.rounds}` : ''} ${p.lastThroughput.toFixed(1)} req/s p50 ${p.lastP50.toFixed(2)} ms`,
+            ),
         );
         parts[i]?.push({ run, usage: watch.stop() });
       }

@@ -47,10 +47,20 @@ interface Bucket {
   end: number;
 }
 
-export type LoadProgress = (info: { concurrency: number; windows: number; lastThroughput: number; lastP50: number }) => void;
+export type LoadProgress = (info: {
+  concurrency: number;
+  windows: number;
+  lastThroughput: number;
+  lastP50: number;
+}) => void;
 
 /** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches). */
-export async function warm(target: BenchTarget, concurrency: number, ms: number, tick?: () => void): Promise<{ requests: number; errors: string[] }> {
+export async function warm(
+  target: BenchTarget,
+  concurrency: number,
+  ms: number,
+  tick?: () => void,
+): Promise<{ requests: number; errors: string[] }> {
   const until = performance.now() + ms;
   let requests = 0;
   const errors: string[] = [];
@@ -86,7 +96,12 @@ export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: 
   const stat = (b: Bucket): WindowStat => {
     const secs = (b.end - b.start) / 1000;
     const lat = b.samples.map((s) => s.ms).sort((a, c) => a - c);
-    return { requests: b.samples.length, errors: b.errors, throughput: secs > 0 ? b.samples.length / secs : 0, p50: percentile(lat, 50) };
+    return {
+      requests: b.samples.length,
+      errors: b.errors,
+      throughput: secs > 0 ? b.samples.length / secs : 0,
+      p50: percentile(lat, 50),
+    };
   };
   const within = (xs: number[]): boolean => {
     const m = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -110,7 +125,12 @@ export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: 
     const last = buckets.slice(-o.stableWindows).map(stat);
     const s = stat(buckets[n - 1] as Bucket);
     progress?.({ concurrency: o.concurrency, windows: n, lastThroughput: s.throughput, lastP50: s.p50 });
-    if (n >= o.stableWindows && last.every((w) => w.requests > 0) && within(last.map((w) => w.throughput)) && within(last.map((w) => w.p50))) {
+    if (
+      n >= o.stableWindows &&
+      last.every((w) => w.requests > 0) &&
+      within(last.map((w) => w.throughput)) &&
+      within(last.map((w) => w.p50))
+    ) {
       stable = true;
     }
     if (stable || n >= o.maxWindows) {

@@ -7,7 +7,13 @@ import { CHART_CSS, esc, lineChart, stackedBars, type BarRow, type Series } from
 const f2 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
 const f1 = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(1));
 
-const METHOD: Record<string, string> = { predict: 'Predict', transformInput: 'TransformInput', transformOutput: 'TransformOutput', route: 'Route', aggregate: 'Aggregate' };
+const METHOD: Record<string, string> = {
+  predict: 'Predict',
+  transformInput: 'TransformInput',
+  transformOutput: 'TransformOutput',
+  route: 'Route',
+  aggregate: 'Aggregate',
+};
 
 function levelRow(l: LevelResult, who: string): string {
   const cells = [
@@ -50,7 +56,12 @@ function hopRows(l: LevelResult): BarRow[] {
   return rows;
 }
 
-const COLORS = { 'compute (node)': '#1f77b4', transport: '#ff7f0e', 'critical-path compute': '#2ca02c', 'graph overhead': '#d62728' };
+const COLORS = {
+  'compute (node)': '#1f77b4',
+  transport: '#ff7f0e',
+  'critical-path compute': '#2ca02c',
+  'graph overhead': '#d62728',
+};
 
 function processTable(r: BenchReport): string {
   const names = [...new Set(r.levels.flatMap((l) => l.processes.map((p) => p.name)))];
@@ -64,7 +75,10 @@ function processTable(r: BenchReport): string {
     const peak = Math.max(...r.levels.flatMap((l) => l.processes.filter((x) => x.name === n).map((x) => x.peakRssMB)));
     return `<tr><td>${esc(n)}</td>${cells.join('')}<td>${f1(peak)}</td></tr>`;
   });
-  const totals = r.levels.map((l) => `<td><b>${f1(l.processes.reduce((a, p) => a + p.cpuPercent, 0))}</b></td><td><b>${f1(l.processes.reduce((a, p) => a + p.rssMB, 0))}</b></td>`);
+  const totals = r.levels.map(
+    (l) =>
+      `<td><b>${f1(l.processes.reduce((a, p) => a + p.cpuPercent, 0))}</b></td><td><b>${f1(l.processes.reduce((a, p) => a + p.rssMB, 0))}</b></td>`,
+  );
   return `<table>${head}${rows.join('')}<tr><td><b>all</b></td>${totals.join('')}<td></td></tr></table><p class="note">CPU is % of one core over the level's measurement (${r.machine.cpus} cores = ${r.machine.cpus * 100} %).</p>`;
 }
 
@@ -78,31 +92,74 @@ export function renderHtml(r: BenchReport): string {
   const bl = r.baseline?.levels ?? [];
   const xs = r.levels.map((l) => l.concurrency);
   const tput: Series[] = [{ name: 'graph', points: r.levels.map((l) => [l.concurrency, l.throughput]) }];
-  if (bl.length) tput.push({ name: 'in-process', points: bl.map((l) => [l.concurrency, l.throughput]), dashed: true, markers: true });
+  if (bl.length)
+    tput.push({
+      name: 'in-process',
+      points: bl.map((l) => [l.concurrency, l.throughput]),
+      dashed: true,
+      markers: true,
+    });
   const latency: Series[] = [
     { name: 'graph p50', points: r.levels.map((l) => [l.concurrency, l.latency.p50]) },
     { name: 'graph p99', points: r.levels.map((l) => [l.concurrency, l.latency.p99]) },
   ];
   if (bl.length) {
-    latency.push({ name: 'in-process p50', points: bl.map((l) => [l.concurrency, l.latency.p50]), dashed: true, markers: true });
-    latency.push({ name: 'in-process p99', points: bl.map((l) => [l.concurrency, l.latency.p99]), dashed: true, markers: true });
+    latency.push({
+      name: 'in-process p50',
+      points: bl.map((l) => [l.concurrency, l.latency.p50]),
+      dashed: true,
+      markers: true,
+    });
+    latency.push({
+      name: 'in-process p99',
+      points: bl.map((l) => [l.concurrency, l.latency.p99]),
+      dashed: true,
+      markers: true,
+    });
   }
-  const cdf: Series[] = r.levels.map((l) => ({ name: `graph c=${l.concurrency}`, points: l.cdf.map((v, i) => [v, i + 1] as [number, number]), markers: false }));
-  for (const l of bl) cdf.push({ name: `in-process c=${l.concurrency}`, points: l.cdf.map((v, i) => [v, i + 1] as [number, number]), dashed: true, markers: false });
+  const cdf: Series[] = r.levels.map((l) => ({
+    name: `graph c=${l.concurrency}`,
+    points: l.cdf.map((v, i) => [v, i + 1] as [number, number]),
+    markers: false,
+  }));
+  for (const l of bl)
+    cdf.push({
+      name: `in-process c=${l.concurrency}`,
+      points: l.cdf.map((v, i) => [v, i + 1] as [number, number]),
+      dashed: true,
+      markers: false,
+    });
 
   const targets = r.targets
-    .map((t) => `<tr><td>${esc(t.name)}</td><td>${esc(t.target)}</td><td>${t.value === null ? '–' : t.value.toFixed(3)}</td><td class="${t.met ? 'ok' : t.met === false ? 'bad' : ''}">${t.met === null ? 'n/a' : t.met ? 'met' : 'not met'}</td></tr>`)
+    .map(
+      (t) =>
+        `<tr><td>${esc(t.name)}</td><td>${esc(t.target)}</td><td>${t.value === null ? '–' : t.value.toFixed(3)}</td><td class="${t.met ? 'ok' : t.met === false ? 'bad' : ''}">${t.met === null ? 'n/a' : t.met ? 'met' : 'not met'}</td></tr>`,
+    )
     .join('');
   const ratios = r.ratios
     ? `<ul>${r.ratios.latency ? `<li>latency at c=${r.ratios.latency.concurrency}: graph ${f2(r.ratios.latency.graphMeanMs)} ms / in-process ${f2(r.ratios.latency.inProcessMeanMs)} ms (means) = <b>${r.ratios.latency.ratio.toFixed(3)}</b></li>` : ''}${r.ratios.throughput ? `<li>throughput at c=${r.ratios.throughput.concurrency}: graph ${f1(r.ratios.throughput.graph)} / in-process ${f1(r.ratios.throughput.inProcess)} req/s = <b>${r.ratios.throughput.ratio.toFixed(3)}</b></li>` : ''}</ul>`
     : '<p>No in-process baseline in this run.</p>';
   const hopCharts = r.levels
     .filter((l) => l.hops.length)
-    .map((l) => stackedBars({ title: `Per hop at concurrency ${l.concurrency} (means)`, unit: 'ms', rows: hopRows(l), colors: COLORS }))
+    .map((l) =>
+      stackedBars({
+        title: `Per hop at concurrency ${l.concurrency} (means)`,
+        unit: 'ms',
+        rows: hopRows(l),
+        colors: COLORS,
+      }),
+    )
     .join('\n');
   const blHop = bl
     .filter((l) => l.hops.length)
-    .map((l) => stackedBars({ title: `In-process baseline, per component call at concurrency ${l.concurrency} (means)`, unit: 'ms', rows: hopRows(l), colors: COLORS }))
+    .map((l) =>
+      stackedBars({
+        title: `In-process baseline, per component call at concurrency ${l.concurrency} (means)`,
+        unit: 'ms',
+        rows: hopRows(l),
+        colors: COLORS,
+      }),
+    )
     .join('\n');
 
   return `<!doctype html>
@@ -121,7 +178,7 @@ ${CHART_CSS}
 <p>${esc(r.startedAt)} · ${r.machine.cpus} × ${esc(r.machine.cpuModel)} · Node ${esc(r.machine.node)} · ${esc(r.machine.platform)} · load average at the end ${r.machine.loadavg.join(' ')}</p>
 <pre>${esc(r.command)}</pre>
 <p class="note">Node/V8 flags of the bench and the graph's processes: ${r.options.nodeFlags.length ? r.options.nodeFlags.map((f) => `<code>${esc(f)}</code>`).join(' ') : 'none'}</p>
-<p>Target: ${r.target.mode === 'graph' ? `graph started by the bench (hops over ${esc(r.hopRuns?.map((x) => x.hopTransport).join(' and then ') ?? r.target.hopTransport ?? 'the manifest\'s transport')}, ${esc(r.target.transport ?? '')} sockets; charts: the first), executor at` : 'running executor at'} <code>${esc(r.target.address)}</code>${r.graph ? ` · hop codec <code>${esc(r.graph.codec)}</code>` : ''}<br>
+<p>Target: ${r.target.mode === 'graph' ? `graph started by the bench (hops over ${esc(r.hopRuns?.map((x) => x.hopTransport).join(' and then ') ?? r.target.hopTransport ?? "the manifest's transport")}, ${esc(r.target.transport ?? '')} sockets; charts: the first), executor at` : 'running executor at'} <code>${esc(r.target.address)}</code>${r.graph ? ` · hop codec <code>${esc(r.graph.codec)}</code>` : ''}<br>
 Input: ${esc(r.input)}${r.answer ? `<br>Answer: ${esc(r.answer)}` : ''}</p>
 ${r.graph ? `<p class="note">Nodes: ${r.graph.nodes.map(esc).join(' · ')}</p>` : ''}
 <h2>Targets</h2>
@@ -131,7 +188,9 @@ ${ratios}
 ${r.baseline ? `<p class="note">In-process baseline: the same components from the same manifest in the bench process, called through the real GraphExecutor without gRPC; ${esc(r.baseline.note)}.${r.baseline.error ? ` <b>Baseline failed:</b> ${esc(r.baseline.error)}` : ''}</p>` : ''}
 <h2>Results</h2>
 <table><tr><th></th><th>concurrency</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>mean ms</th><th>overhead mean ms</th><th>overhead p99 ms</th><th>critical compute ms</th><th>client↔executor ms</th><th>requests</th><th>stable</th></tr>
-${graphRuns(r).flatMap(([who, levels]) => levels.map((l) => levelRow(l, who))).join('\n')}
+${graphRuns(r)
+  .flatMap(([who, levels]) => levels.map((l) => levelRow(l, who)))
+  .join('\n')}
 ${bl.map((l) => levelRow(l, 'in-process')).join('\n')}
 </table>
 <p class="note">Each level: closed loop, one request in flight per client; windows of ${(r.options.windowMs / 1000).toFixed(1)} s until ${r.options.stableWindows} consecutive windows agree within ±${Math.round(r.options.stability * 100)} % on throughput and median latency (at most ${r.options.maxWindows}); statistics over those last windows. Overhead = end-to-end − compute on the critical path (per request). client↔executor = end-to-end − the executor's walk.</p>
@@ -162,19 +221,34 @@ function graphRuns(r: BenchReport): [string, LevelResult[]][] {
 /** The summary table in Markdown (README's Performance section, terminal output). */
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [];
-  out.push('| | concurrency | req/s | p50 ms | p90 ms | p99 ms | mean ms | overhead mean ms | overhead p99 ms | critical compute ms |');
+  out.push(
+    '| | concurrency | req/s | p50 ms | p90 ms | p99 ms | mean ms | overhead mean ms | overhead p99 ms | critical compute ms |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const row = (who: string, l: LevelResult): string =>
     `| ${who} | ${l.concurrency} | ${f1(l.throughput)} | ${f2(l.latency.p50)} | ${f2(l.latency.p90)} | ${f2(l.latency.p99)} | ${f2(l.latency.mean)} | ${f2(l.overhead?.mean)} | ${f2(l.overhead?.p99)} | ${f2(l.criticalCompute?.mean)} |`;
   for (const [who, levels] of graphRuns(r)) for (const l of levels) out.push(row(who, l));
   for (const l of r.baseline?.levels ?? []) out.push(row('in-process', l));
-  for (const x of r.hopRuns ?? []) if (x.throughputRatio !== undefined) out.push(`- throughput graph (${x.hopTransport} hops) / in-process at the highest concurrency: ${x.throughputRatio.toFixed(3)}`);
+  for (const x of r.hopRuns ?? [])
+    if (x.throughputRatio !== undefined)
+      out.push(
+        `- throughput graph (${x.hopTransport} hops) / in-process at the highest concurrency: ${x.throughputRatio.toFixed(3)}`,
+      );
   if (r.ratios?.latency || r.ratios?.throughput) {
     out.push('');
-    if (r.ratios.latency) out.push(`- latency graph / in-process at c=${r.ratios.latency.concurrency} (means): ${r.ratios.latency.ratio.toFixed(3)}`);
-    if (r.ratios.throughput) out.push(`- throughput graph / in-process at c=${r.ratios.throughput.concurrency}: ${r.ratios.throughput.ratio.toFixed(3)}`);
+    if (r.ratios.latency)
+      out.push(
+        `- latency graph / in-process at c=${r.ratios.latency.concurrency} (means): ${r.ratios.latency.ratio.toFixed(3)}`,
+      );
+    if (r.ratios.throughput)
+      out.push(
+        `- throughput graph / in-process at c=${r.ratios.throughput.concurrency}: ${r.ratios.throughput.ratio.toFixed(3)}`,
+      );
   }
   out.push('');
-  for (const t of r.targets) out.push(`- ${t.name}: ${t.value === null ? 'n/a' : t.value.toFixed(3)} (target ${t.target}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'not met'})`);
+  for (const t of r.targets)
+    out.push(
+      `- ${t.name}: ${t.value === null ? 'n/a' : t.value.toFixed(3)} (target ${t.target}: ${t.met === null ? 'n/a' : t.met ? 'met' : 'not met'})`,
+    );
   return out.join('\n');
 }

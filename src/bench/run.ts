@@ -63,8 +63,10 @@ function describeAnswer(m: InferMessage | undefined): string | undefined {
   if (!m) return undefined;
   const p = m.payload;
   if (p.kind === 'json') {
-    const pred = (p.data as { predictions?: { index?: number; label?: string; score?: number }[] } | null)?.predictions?.[0];
-    if (pred && typeof pred.index === 'number') return `top-1 ${pred.label ?? `class ${pred.index}`} (index ${pred.index}, score ${pred.score?.toFixed(4)})`;
+    const pred = (p.data as { predictions?: { index?: number; label?: string; score?: number }[] } | null)
+      ?.predictions?.[0];
+    if (pred && typeof pred.index === 'number')
+      return `top-1 ${pred.label ?? `class ${pred.index}`} (index ${pred.index}, score ${pred.score?.toFixed(4)})`;
     return JSON.stringify(p.data).slice(0, 200);
   }
   if (p.kind === 'tensor' && p.tensor.dtype !== 'string') {
@@ -80,7 +82,10 @@ class Clock {
   private label = '';
   private readonly timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly plannedS: number, enabled: boolean) {
+  constructor(
+    private readonly plannedS: number,
+    enabled: boolean,
+  ) {
     this.bar = enabled ? new Progress(Math.max(1, Math.round(plannedS * 10)), 'bench') : undefined;
     if (this.bar) this.timer = setInterval(() => this.tick(), 250);
   }
@@ -104,16 +109,19 @@ class Clock {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  if (!o.graph && !o.address) throw new Error('bench needs --graph FILE (to start the graph) or --addr HOST:PORT (a running executor)');
+  if (!o.graph && !o.address)
+    throw new Error('bench needs --graph FILE (to start the graph) or --addr HOST:PORT (a running executor)');
   const levels = [...new Set(o.concurrency)].sort((a, b) => a - b);
-  if (levels.length === 0 || levels.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`--concurrency must be positive integers, got ${o.concurrency.join(',')}`);
+  if (levels.length === 0 || levels.some((c) => !Number.isInteger(c) || c < 1))
+    throw new Error(`--concurrency must be positive integers, got ${o.concurrency.join(',')}`);
   const baselineLevels = [...new Set([Math.min(...levels), Math.max(...levels)])];
   const doBaseline = o.baseline && !!o.graph;
   const hopTransports: (HopTransport | undefined)[] = o.address
     ? [undefined]
     : [...new Set(o.hopTransports?.length ? o.hopTransports : [(o.graph as GraphSpec).hopTransport])];
   const perRun = o.warmupS + levels.length * o.durationS * 1.2 + (o.address ? 0 : 3);
-  const planned = hopTransports.length * perRun + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
+  const planned =
+    hopTransports.length * perRun + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
   const startedAt = new Date().toISOString();
   const clock = new Clock(planned, o.progress);
 
@@ -169,7 +177,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     targets.forEach((t, i) => {
       const got = describeAnswer(t.firstReply());
       if (i === 0) answer = got;
-      else if (got !== answer) throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
+      else if (got !== answer)
+        throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
     });
     await Promise.all(targets.splice(0).map((t) => t.close()));
     // The graphs are stopped before the baseline: their idle processes would only hold memory.
@@ -184,10 +193,17 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       let inproc: InProcessTarget | undefined;
       try {
         clock.set('baseline: loading components');
-        inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, { onnxThreads: o.baselineOnnxThreads, logger: o.logger });
+        inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, {
+          onnxThreads: o.baselineOnnxThreads,
+          logger: o.logger,
+        });
         const arm: Arm = { tag: 'in-process', target: inproc, procs: () => [BENCH_PROCESS] };
         const [bl = []] = await sweepArms([arm], baselineLevels, { ...o, root: graph.graph, rounds: 1, label });
-        baseline = { levels: bl, note, ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}) };
+        baseline = {
+          levels: bl,
+          note,
+          ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
+        };
         const same = describeAnswer(inproc.firstReply());
         if (same && same !== answer) baseline.note += `; its answer differs from the graph's: ${same}`;
       } catch (err) {
@@ -207,7 +223,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     version: 1,
     startedAt,
     command: o.command,
-    machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    machine: {
+      cpus: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    },
     target: {
       mode: o.address ? 'address' : 'graph',
       address: address as string,
@@ -215,14 +237,27 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       ...(runs[0]?.hopTransport ? { hopTransport: runs[0].hopTransport } : {}),
     },
     input: o.input.description,
-    options: { concurrency: levels, durationS: o.durationS, warmupS: o.warmupS, windowMs: (o.durationS * 1000) / 3, stableWindows: 3, maxWindows: 6, stability: o.stability, nodeFlags: [...process.execArgv] },
+    options: {
+      concurrency: levels,
+      durationS: o.durationS,
+      warmupS: o.warmupS,
+      windowMs: (o.durationS * 1000) / 3,
+      stableWindows: 3,
+      maxWindows: 6,
+      stability: o.stability,
+      nodeFlags: [...process.execArgv],
+    },
     levels: runs[0]?.levels ?? [],
     targets: [],
     files: { json: path.join(o.outDir, 'bench-report.json'), html: path.join(o.outDir, 'bench-report.html') },
   };
   if (answer) report.answer = answer;
   if (o.graph) {
-    report.graph = { name: o.graph.name, codec: o.graph.codec, nodes: walkNodes(o.graph.graph).map((n) => `${n.name} (${n.type}, ${n.implementation})`) };
+    report.graph = {
+      name: o.graph.name,
+      codec: o.graph.codec,
+      nodes: walkNodes(o.graph.graph).map((n) => `${n.name} (${n.type}, ${n.implementation})`),
+    };
     if (o.graphFile) report.graph.file = o.graphFile;
   }
   if (baseline) report.baseline = baseline;
@@ -251,11 +286,24 @@ function ratios(r: BenchReport): BenchReport['ratios'] {
   const g1 = r.levels.find((l) => l.concurrency === cMin);
   const b1 = bl.find((l) => l.concurrency === cMin);
   if (g1 && b1 && b1.latency.mean > 0) {
-    out.latency = { concurrency: cMin, graphMeanMs: g1.latency.mean, inProcessMeanMs: b1.latency.mean, graphP50Ms: g1.latency.p50, inProcessP50Ms: b1.latency.p50, ratio: round3(g1.latency.mean / b1.latency.mean) };
+    out.latency = {
+      concurrency: cMin,
+      graphMeanMs: g1.latency.mean,
+      inProcessMeanMs: b1.latency.mean,
+      graphP50Ms: g1.latency.p50,
+      inProcessP50Ms: b1.latency.p50,
+      ratio: round3(g1.latency.mean / b1.latency.mean),
+    };
   }
   const g8 = r.levels.find((l) => l.concurrency === cMax);
   const b8 = bl.find((l) => l.concurrency === cMax);
-  if (g8 && b8 && b8.throughput > 0) out.throughput = { concurrency: cMax, graph: g8.throughput, inProcess: b8.throughput, ratio: round3(g8.throughput / b8.throughput) };
+  if (g8 && b8 && b8.throughput > 0)
+    out.throughput = {
+      concurrency: cMax,
+      graph: g8.throughput,
+      inProcess: b8.throughput,
+      ratio: round3(g8.throughput / b8.throughput),
+    };
   return out;
 }
 
@@ -267,7 +315,13 @@ function targetChecks(r: BenchReport): TargetCheck[] {
   const c1 = r.levels.find((l) => l.concurrency === 1);
   const ov = c1?.overhead;
   const t = r.ratios?.throughput;
-  const check = (name: string, target: string, value: number | undefined, ok: (v: number) => boolean, note?: string): TargetCheck => ({
+  const check = (
+    name: string,
+    target: string,
+    value: number | undefined,
+    ok: (v: number) => boolean,
+    note?: string,
+  ): TargetCheck => ({
     name,
     target,
     value: value === undefined ? null : value,
@@ -294,4 +348,5 @@ function targetChecks(r: BenchReport): TargetCheck[] {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-export const defaultOutDir = (): string => path.join(process.cwd(), 'bench-out', new Date().toISOString().replace(/[:.]/g, '-'));
+export const defaultOutDir = (): string =>
+  path.join(process.cwd(), 'bench-out', new Date().toISOString().replace(/[:.]/g, '-'));

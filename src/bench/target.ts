@@ -54,24 +54,32 @@ export class ExecutorTarget implements BenchTarget {
     if (this.opts.timeline) md.set(TIMELINE_HEADER, '1');
     const t0 = performance.now();
     return new Promise((resolve) => {
-      this.client.makeUnaryRequest(this.wire.path, passBytes, this.wire.deserialize, this.request, md, { deadline: Date.now() + this.opts.timeoutMs }, (err, reply) => {
-        const ms = performance.now() - t0;
-        if (err || reply === undefined) {
-          resolve({ ok: false, ms, error: err ? `${codeName(err.code)}: ${err.details}` : 'empty reply' });
-          return;
-        }
-        try {
-          const msg = this.wire.decode(reply);
-          const timeline = parseTimeline(msg.meta.tags[TIMELINE_TAG]);
-          if (!this.first) {
-            const { [TIMELINE_TAG]: _t, ...tags } = msg.meta.tags;
-            this.first = { ...msg, meta: { ...msg.meta, tags } };
+      this.client.makeUnaryRequest(
+        this.wire.path,
+        passBytes,
+        this.wire.deserialize,
+        this.request,
+        md,
+        { deadline: Date.now() + this.opts.timeoutMs },
+        (err, reply) => {
+          const ms = performance.now() - t0;
+          if (err || reply === undefined) {
+            resolve({ ok: false, ms, error: err ? `${codeName(err.code)}: ${err.details}` : 'empty reply' });
+            return;
           }
-          resolve(timeline ? { ok: true, ms, timeline } : { ok: true, ms });
-        } catch (e) {
-          resolve({ ok: false, ms, error: `bad reply: ${(e as Error).message}` });
-        }
-      });
+          try {
+            const msg = this.wire.decode(reply);
+            const timeline = parseTimeline(msg.meta.tags[TIMELINE_TAG]);
+            if (!this.first) {
+              const { [TIMELINE_TAG]: _t, ...tags } = msg.meta.tags;
+              this.first = { ...msg, meta: { ...msg.meta, tags } };
+            }
+            resolve(timeline ? { ok: true, ms, timeline } : { ok: true, ms });
+          } catch (e) {
+            resolve({ ok: false, ms, error: `bad reply: ${(e as Error).message}` });
+          }
+        },
+      );
     });
   }
 

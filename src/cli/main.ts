@@ -19,7 +19,10 @@ import { registerValidate } from './commands/validate';
  * own handler (node, executor and up drain first).
  */
 if (process.pid === 1) {
-  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [sig, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     process.on(sig, () => {
       if (process.listenerCount(sig) === 1) process.exit(code);
     });
@@ -28,7 +31,10 @@ if (process.pid === 1) {
 
 /** The `infergraph` command line. Each command lives in src/cli/commands. */
 const program = new Command();
-program.name('infergraph').description('Seldon-style inference graphs: one process per node, gRPC with typed tensors').version('0.1.0');
+program
+  .name('infergraph')
+  .description('Seldon-style inference graphs: one process per node, gRPC with typed tensors')
+  .version('0.1.0');
 // Commander's own usage errors (unknown option, missing argument) throw instead of exiting, so they exit 2 below as
 // every other configuration problem does; set before the commands so each inherits it.
 program.exitOverride();

@@ -77,7 +77,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         const reply = await client.predict({ kind: 'bin', data }, { timeoutMs: o.timeoutMs ?? 30_000 });
         latencies.push(performance.now() - s);
         const p = reply.payload;
-        const pred = p.kind === 'json' ? (p.data as { predictions?: { index: number; topK?: { index: number }[] }[] }).predictions?.[0] : undefined;
+        const pred =
+          p.kind === 'json'
+            ? (p.data as { predictions?: { index: number; topK?: { index: number }[] }[] }).predictions?.[0]
+            : undefined;
         if (!pred) throw new Error(`answer is not a top1-output classification (${p.kind})`);
         answers.set(file, { index: pred.index, ...(pred.topK ? { topK: pred.topK.map((x) => x.index) } : {}) });
         if (pred.index === expected) top1++;

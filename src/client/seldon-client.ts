@@ -25,7 +25,10 @@ export class SeldonClient {
 
   private readonly encoding: TensorEncoding;
 
-  predict(msg: InferMessage | InferMessage['payload'], opts: { timeoutMs?: number; metadata?: grpc.Metadata } = {}): Promise<InferMessage> {
+  predict(
+    msg: InferMessage | InferMessage['payload'],
+    opts: { timeoutMs?: number; metadata?: grpc.Metadata } = {},
+  ): Promise<InferMessage> {
     const m: InferMessage = 'payload' in msg ? msg : { meta: emptyMeta(), payload: msg };
     return this.raw('predict', toWire(m, this.encoding), opts).then((w) => fromWire(w as WireSeldonMessage));
   }
@@ -35,12 +38,30 @@ export class SeldonClient {
   }
 
   /** Sends an already-built wire object (tests use it for malformed requests). */
-  raw(method: 'predict' | 'graphMetadata', request: object, opts: { timeoutMs?: number; metadata?: grpc.Metadata } = {}): Promise<unknown> {
-    const fn = (this.client as unknown as Record<string, (req: object, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: unknown) => void) => void>)[method];
+  raw(
+    method: 'predict' | 'graphMetadata',
+    request: object,
+    opts: { timeoutMs?: number; metadata?: grpc.Metadata } = {},
+  ): Promise<unknown> {
+    const fn = (
+      this.client as unknown as Record<
+        string,
+        (
+          req: object,
+          md: grpc.Metadata,
+          o: grpc.CallOptions,
+          cb: (e: grpc.ServiceError | null, r?: unknown) => void,
+        ) => void
+      >
+    )[method];
     if (!fn) throw new Error(`no method ${method}`);
     return new Promise((resolve, reject) => {
-      fn.call(this.client, request, opts.metadata ?? new grpc.Metadata(), { deadline: Date.now() + (opts.timeoutMs ?? 30_000) }, (err, res) =>
-        err ? reject(fromServiceError(err, `executor ${this.address}`)) : resolve(res),
+      fn.call(
+        this.client,
+        request,
+        opts.metadata ?? new grpc.Metadata(),
+        { deadline: Date.now() + (opts.timeoutMs ?? 30_000) },
+        (err, res) => (err ? reject(fromServiceError(err, `executor ${this.address}`)) : resolve(res)),
       );
     });
   }

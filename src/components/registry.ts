@@ -29,7 +29,9 @@ export function loadComponentDefinition(implementation: string): ComponentDefini
   const m = mod as { default?: unknown; component?: unknown };
   const def = (m.default ?? m.component ?? mod) as Partial<ComponentDefinition>;
   if (typeof def?.create !== 'function' || !Array.isArray(def.types) || typeof def.parameters !== 'object') {
-    throw new Error(`component module ${implementation} must export a ComponentDefinition (default export or 'component')`);
+    throw new Error(
+      `component module ${implementation} must export a ComponentDefinition (default export or 'component')`,
+    );
   }
   return def as ComponentDefinition;
 }

@@ -111,7 +111,14 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       .then(
         (reply) => {
           scope.finish();
-          if (timeline) reply = { ...reply, meta: { ...reply.meta, tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue } } };
+          if (timeline)
+            reply = {
+              ...reply,
+              meta: {
+                ...reply.meta,
+                tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue },
+              },
+            };
           callback(null, toWire(reply, replyEncoding));
         },
         (err: unknown) => {
@@ -132,7 +139,10 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     wireModels().then(
       (models) => {
         const root = graph.graph;
-        callback(null, graphMetadataToWire(graph.name, models, [binaryInputMetadata()], models[root.name]?.outputs ?? []));
+        callback(
+          null,
+          graphMetadataToWire(graph.name, models, [binaryInputMetadata()], models[root.name]?.outputs ?? []),
+        );
       },
       (err: unknown) => callback(toServiceError(err)),
     );
@@ -142,14 +152,27 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     Predict: predict,
     GraphMetadata: graphMetadata,
     ModelMetadata: ((call: grpc.ServerUnaryCall<{ name?: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      wireModels().then((models) => {
-        const m = models[call.request.name ?? ''];
-        if (m) callback(null, m);
-        else callback(toServiceError(new InferError(Code.NOT_FOUND, `no model named '${call.request.name}' in graph ${graph.name} (models: ${Object.keys(models).join(', ')})`)));
-      }, (err: unknown) => callback(toServiceError(err)));
+      wireModels().then(
+        (models) => {
+          const m = models[call.request.name ?? ''];
+          if (m) callback(null, m);
+          else
+            callback(
+              toServiceError(
+                new InferError(
+                  Code.NOT_FOUND,
+                  `no model named '${call.request.name}' in graph ${graph.name} (models: ${Object.keys(models).join(', ')})`,
+                ),
+              ),
+            );
+        },
+        (err: unknown) => callback(toServiceError(err)),
+      );
     }) as grpc.UntypedHandleCall,
     SendFeedback: ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-      callback(toServiceError(unimplemented('SendFeedback is not supported by this executor')))) as grpc.UntypedHandleCall,
+      callback(
+        toServiceError(unimplemented('SendFeedback is not supported by this executor')),
+      )) as grpc.UntypedHandleCall,
   });
   // Readiness is the nodes' health: NOT_SERVING while a node the graph needs is down (the runner restarts it).
   const health = watchGraphNodes(graph, opts.addresses, (ok) => bundle.setServing(ok), logger);

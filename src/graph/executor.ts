@@ -41,7 +41,8 @@ export class GraphExecutor {
     const unlink = linkAbort(opts.signal, controller);
     let timer: NodeJS.Timeout | undefined;
     try {
-      if (Date.now() >= opts.deadline) throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
+      if (Date.now() >= opts.deadline)
+        throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
       const hop = { deadline: opts.deadline, signal: controller.signal };
       const walk = this.walk(this.graph.graph, { ...request, meta }, hop);
       // The answer is due at the deadline whatever a node does: a hop that ignores its deadline (or a slow
@@ -75,13 +76,22 @@ export class GraphExecutor {
 
     if (node.children.length > 0) {
       const route = node.type === 'ROUTER' ? await this.route(node, msg, hop) : ROUTE_ALL;
-      if (node.type === 'ROUTER') msg = { ...msg, meta: { ...msg.meta, routing: { ...msg.meta.routing, [node.name]: route } } };
+      if (node.type === 'ROUTER')
+        msg = { ...msg, meta: { ...msg.meta, routing: { ...msg.meta.routing, [node.name]: route } } };
       if (route !== ROUTE_NONE) {
         const targets = route === ROUTE_ALL ? node.children : [node.children[route] as NodeSpec];
         const outputs = await this.children(targets, msg, hop);
-        const merged = mergeBranches(msg.meta, outputs.map((o) => o.meta));
+        const merged = mergeBranches(
+          msg.meta,
+          outputs.map((o) => o.meta),
+        );
         if (node.type === 'COMBINER') {
-          const reply = await this.client.call(node, 'aggregate', outputs.map((o) => ({ ...o, meta: merged })), hop);
+          const reply = await this.client.call(
+            node,
+            'aggregate',
+            outputs.map((o) => ({ ...o, meta: merged })),
+            hop,
+          );
           msg = { ...reply, meta: mergeMeta(merged, reply.meta) };
         } else {
           msg = { ...(outputs[0] as InferMessage), meta: merged };
@@ -93,7 +103,12 @@ export class GraphExecutor {
     return msg;
   }
 
-  private async hop(node: NodeSpec, method: 'predict' | 'transformInput' | 'transformOutput', msg: InferMessage, hop: HopOptions): Promise<InferMessage> {
+  private async hop(
+    node: NodeSpec,
+    method: 'predict' | 'transformInput' | 'transformOutput',
+    msg: InferMessage,
+    hop: HopOptions,
+  ): Promise<InferMessage> {
     const reply = await this.client.call(node, method, msg, hop);
     return { ...reply, meta: mergeMeta(msg.meta, reply.meta) };
   }
@@ -101,12 +116,17 @@ export class GraphExecutor {
   private async route(node: NodeSpec, msg: InferMessage, hop: HopOptions): Promise<number> {
     const reply = await this.client.call(node, 'route', msg, hop);
     const p = reply.payload;
-    const value = p.kind === 'tensor' && p.tensor.dtype !== 'string' && p.tensor.data.length > 0 ? toNumbers(p.tensor)[0] : undefined;
+    const value =
+      p.kind === 'tensor' && p.tensor.dtype !== 'string' && p.tensor.data.length > 0
+        ? toNumbers(p.tensor)[0]
+        : undefined;
     if (value === undefined || !Number.isInteger(value)) {
       throw internal(`router '${node.name}' answered without an integer route (expected a tensor like [[N]])`);
     }
     if (value !== ROUTE_ALL && value !== ROUTE_NONE && (value < 0 || value >= node.children.length)) {
-      throw internal(`router '${node.name}' chose route ${value} but has ${node.children.length} children (valid: -2, -1, 0..${node.children.length - 1})`);
+      throw internal(
+        `router '${node.name}' chose route ${value} but has ${node.children.length} children (valid: -2, -1, 0..${node.children.length - 1})`,
+      );
     }
     return value;
   }

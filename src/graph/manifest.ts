@@ -211,8 +211,7 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
 
   const type =
     (checkField(NODE_SCHEMA.properties.type as Field, o.type, { where: at, label: 'type' }, p, true) as
-      | NodeType
-      | undefined) ?? 'MODEL';
+      NodeType | undefined) ?? 'MODEL';
 
   const childrenRaw = o.children === undefined ? [] : o.children;
   const children: NodeSpec[] = [];
@@ -361,12 +360,19 @@ function tlsFiles(tls: TlsSpec, baseDir: string, p: Problems): TlsSpec {
   };
   const out: TlsSpec = {};
   if (tls.server) {
-    out.server = { cert: file('spec.tls.server.cert', tls.server.cert), key: file('spec.tls.server.key', tls.server.key) };
+    out.server = {
+      cert: file('spec.tls.server.cert', tls.server.cert),
+      key: file('spec.tls.server.key', tls.server.key),
+    };
     if (tls.server.clientCa) out.server.clientCa = file('spec.tls.server.clientCa', tls.server.clientCa);
   }
   if (tls.hops) {
     const h = tls.hops;
-    out.hops = { ca: file('spec.tls.hops.ca', h.ca), cert: file('spec.tls.hops.cert', h.cert), key: file('spec.tls.hops.key', h.key) };
+    out.hops = {
+      ca: file('spec.tls.hops.ca', h.ca),
+      cert: file('spec.tls.hops.cert', h.cert),
+      key: file('spec.tls.hops.key', h.key),
+    };
   }
   return out;
 }

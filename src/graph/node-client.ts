@@ -31,7 +31,12 @@ export interface ObservedHopOptions extends HopOptions {
  * throw InferError with the node's own gRPC status (CANCELLED when `signal` aborted the call).
  */
 export interface NodeClient {
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
   /** The node's model metadata (Seldon's Metadata rpc over gRPC); rejects when the node cannot say. */
   metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata>;

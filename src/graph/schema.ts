@@ -311,10 +311,15 @@ export const MANIFEST_SCHEMA = {
           default: 15_000,
           description: 'On SIGTERM, how long the executor lets in-flight requests finish before it stops.',
         },
-        reflection: { type: 'boolean', default: true, description: 'gRPC server reflection on the executor and nodes.' },
+        reflection: {
+          type: 'boolean',
+          default: true,
+          description: 'gRPC server reflection on the executor and nodes.',
+        },
         tls: {
           type: 'object',
-          description: "TLS on the executor's public port (server) and/or mutual TLS between executor and nodes (hops).",
+          description:
+            "TLS on the executor's public port (server) and/or mutual TLS between executor and nodes (hops).",
           properties: {
             server: {
               type: 'object',

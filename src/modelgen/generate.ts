@@ -94,7 +94,11 @@ export function buildModel(arch: Arch, seed: number = DEFAULT_SEED): { bytes: Bu
 }
 
 /** Builds the model and writes it to `outPath` atomically (temporary file in the same directory, then rename). */
-export async function generateModel(arch: Arch, outPath: string, opts: { seed?: number } = {}): Promise<GeneratedModel> {
+export async function generateModel(
+  arch: Arch,
+  outPath: string,
+  opts: { seed?: number } = {},
+): Promise<GeneratedModel> {
   const start = performance.now();
   const { bytes, params } = buildModel(arch, opts.seed ?? DEFAULT_SEED);
   await writeAtomically(outPath, bytes);
@@ -121,13 +125,23 @@ export async function ensureModels(
     const existing = await inspectExisting(file, arch, seed);
     if (existing.kind === 'current') {
       const { size } = await fs.stat(file);
-      results.push({ arch, path: file, params: existing.params, bytes: size, sha256: await sha256File(file), ms: 0, reused: true });
+      results.push({
+        arch,
+        path: file,
+        params: existing.params,
+        bytes: size,
+        sha256: await sha256File(file),
+        ms: 0,
+        reused: true,
+      });
       log(`${file}: kept (synthetic ${arch}, seed ${seed})`);
       continue;
     }
     if (existing.kind === 'stale') log(`${file}: ${existing.reason}; regenerating`);
     const made = await generateModel(arch, file, { seed });
-    log(`${file}: generated synthetic ${arch} seed ${seed}, ${made.params} params, ${made.bytes} bytes in ${Math.round(made.ms)} ms`);
+    log(
+      `${file}: generated synthetic ${arch} seed ${seed}, ${made.params} params, ${made.bytes} bytes in ${Math.round(made.ms)} ms`,
+    );
     results.push(made);
   }
   return results;
@@ -145,7 +159,9 @@ async function inspectExisting(file: string, arch: Arch, seed: number): Promise<
   try {
     metadata = (await readOnnxMetadata(file)).metadata;
   } catch (err) {
-    throw new ConfigError([`${file} exists but is not a readable ONNX model (${(err as Error).message}); move or delete it`]);
+    throw new ConfigError([
+      `${file} exists but is not a readable ONNX model (${(err as Error).message}); move or delete it`,
+    ]);
   }
   if (metadata[META_KEYS.synthetic] !== 'true') {
     throw new ConfigError([

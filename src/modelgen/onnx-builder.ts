@@ -117,7 +117,13 @@ export class OnnxGraphBuilder {
     const first = outputs[0];
     if (first === undefined) throw new Error(`${opType} ${name ?? ''}: a node needs at least one output`);
     // Copied: callers build input lists incrementally and must not be able to rewrite a node already added.
-    this.nodes.push({ name: name ?? first, opType, inputs: [...inputs], outputs: [...outputs], attributes: { ...attributes } });
+    this.nodes.push({
+      name: name ?? first,
+      opType,
+      inputs: [...inputs],
+      outputs: [...outputs],
+      attributes: { ...attributes },
+    });
     return first;
   }
 

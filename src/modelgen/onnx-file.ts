@@ -96,9 +96,7 @@ export async function readModel(file: string): Promise<ModelObj> {
 }
 
 export function encodeModel(m: ModelObj): Buffer {
-  const bytes = onnxTypes()
-    .model.encode(m)
-    .finish();
+  const bytes = onnxTypes().model.encode(m).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -250,7 +250,7 @@ function batchNormsToDepthwise(m: ModelObj): ModelObj {
       w[c] = (gv![c] as number) / Math.sqrt((vv![c] as number) + eps);
       b[c] = (bv![c] as number) - (mv![c] as number) * (w[c] as number);
     }
-    const name = bn.name || (bn.output[0]);
+    const name = bn.name || bn.output[0];
     g.initializer.push(
       tensorObj(`${name}.dw_weight`, [channels, 1, 1, 1], ElemType.FLOAT, w),
       tensorObj(`${name}.dw_bias`, [channels], ElemType.FLOAT, b),

@@ -111,7 +111,10 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   bundle.server.addService(serviceDefinition(service), typed);
   bundle.server.addService(serviceDefinition('Generic'), generic);
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
-  bundle.server.addService(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
+  bundle.server.addService(
+    flatNodeService(),
+    Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])),
+  );
   const address = await bind(bundle.server, opts.address, nodeServerCredentials(graph.tls));
   let frames: RunningFrameServer | undefined;
   if (opts.framesAddress) {

@@ -19,7 +19,18 @@ const PREAMBLE = 3;
 const MAX_PREAMBLE = 64;
 const DATA_ALIGN = 8;
 
-const DTYPE_CODES: readonly DType[] = ['float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'bool', 'string'];
+const DTYPE_CODES: readonly DType[] = [
+  'float32',
+  'float64',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'bool',
+  'string',
+];
 const DTYPE_INDEX = new Map<DType, number>(DTYPE_CODES.map((d, i) => [d, i]));
 const KIND = { none: 0, tensor: 1, bin: 2, str: 3, json: 4 } as const;
 const METRIC_TYPES: readonly MetricType[] = ['COUNTER', 'GAUGE', 'TIMER'];
@@ -138,7 +149,11 @@ function writeMessage(b: Builder, m: InferMessage, tagsJson: string | undefined)
   // short) never has to move it twice.
   if (p.kind === 'tensor') {
     tensor = writeTensor(b, p.tensor);
-    if (p.names?.length) names = offsetVector(b, p.names.map((n) => b.createString(n)));
+    if (p.names?.length)
+      names = offsetVector(
+        b,
+        p.names.map((n) => b.createString(n)),
+      );
   } else if (p.kind === 'bin') bin = alignedBytes(b, p.data);
   else if (p.kind === 'str') str = b.createString(p.data);
   else if (p.kind === 'json') json = b.createString(JSON.stringify(p.data));
@@ -166,7 +181,8 @@ function estimate(m: InferMessage, tagsJson: string | undefined): number {
   n += 32 * Object.keys(m.meta.routing).length + 64 * m.meta.metrics.length;
   for (const x of m.meta.metrics) n += 3 * x.key.length + (x.tags ? 3 * JSON.stringify(x.tags).length : 0);
   if (p.kind === 'tensor') {
-    n += p.tensor.dtype === 'string' ? p.tensor.data.reduce((a, s) => a + s.byteLength + 16, 0) : p.tensor.data.byteLength;
+    n +=
+      p.tensor.dtype === 'string' ? p.tensor.data.reduce((a, s) => a + s.byteLength + 16, 0) : p.tensor.data.byteLength;
     n += 8 * p.tensor.shape.length + (p.names ?? []).reduce((a, s) => a + 3 * s.length + 8, 0);
   } else if (p.kind === 'bin') n += p.data.byteLength;
   else if (p.kind === 'str') n += 3 * p.data.length;
@@ -322,13 +338,18 @@ function readMeta(r: Reader, m: number): Meta {
   if (!m) return { puid: '', tags: {}, routing: {}, requestPath: {}, metrics: [] };
   const tagsText = r.string(m, META.tags);
   const tags = tagsText ? parseJson(tagsText, 'meta tags') : {};
-  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) throw invalidArgument('flatbuffers: meta tags must be a JSON object');
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags))
+    throw invalidArgument('flatbuffers: meta tags must be a JSON object');
   const routing: Record<string, number> = {};
   for (const e of r.tables(m, META.routing)) routing[r.string(e, 0) ?? ''] = r.i32(e, 1);
   const requestPath: Record<string, string> = {};
   for (const e of r.tables(m, META.requestPath)) requestPath[r.string(e, 0) ?? ''] = r.string(e, 1) ?? '';
   const metrics = r.tables(m, META.metrics).map((x): Metric => {
-    const metric: Metric = { key: r.string(x, MET.key) ?? '', type: METRIC_TYPES[r.u8(x, MET.type)] ?? 'COUNTER', value: r.f64(x, MET.value) };
+    const metric: Metric = {
+      key: r.string(x, MET.key) ?? '',
+      type: METRIC_TYPES[r.u8(x, MET.type)] ?? 'COUNTER',
+      value: r.f64(x, MET.value),
+    };
     const t = r.string(x, MET.tags);
     if (t) metric.tags = parseJson(t, 'metric tags') as Record<string, string>;
     return metric;
@@ -344,7 +365,9 @@ function readMessage(r: Reader, m: number): InferMessage {
       const t = r.table(m, M.tensor);
       if (!t) throw invalidArgument('flatbuffers: tensor payload without a tensor');
       const names = r.tables(m, M.names).map((s) => r.stringAt(s));
-      payload = names.length ? { kind: 'tensor', tensor: readTensor(r, t), names } : { kind: 'tensor', tensor: readTensor(r, t) };
+      payload = names.length
+        ? { kind: 'tensor', tensor: readTensor(r, t), names }
+        : { kind: 'tensor', tensor: readTensor(r, t) };
       break;
     }
     case KIND.bin:
@@ -364,14 +387,22 @@ function readMessage(r: Reader, m: number): InferMessage {
   }
   const msg: InferMessage = { meta: readMeta(r, r.table(m, M.meta)), payload };
   const s = r.table(m, M.status);
-  if (s) msg.status = { code: r.i32(s, ST.code), info: r.string(s, ST.info) ?? '', reason: r.string(s, ST.reason) ?? '', status: r.u8(s, ST.failure) ? 'FAILURE' : 'SUCCESS' };
+  if (s)
+    msg.status = {
+      code: r.i32(s, ST.code),
+      info: r.string(s, ST.info) ?? '',
+      reason: r.string(s, ST.reason) ?? '',
+      status: r.u8(s, ST.failure) ? 'FAILURE' : 'SUCCESS',
+    };
   return msg;
 }
 
 function root(bytes: Uint8Array): [Reader, number] {
   const pad = bytes[0];
   if (pad === undefined || pad < 1 || pad > MAX_PREAMBLE || bytes.byteLength < pad + 8) {
-    throw invalidArgument(`flatbuffers: not an infergraph FlatBuffers message (${bytes.byteLength} bytes, preamble ${pad ?? 'missing'})`);
+    throw invalidArgument(
+      `flatbuffers: not an infergraph FlatBuffers message (${bytes.byteLength} bytes, preamble ${pad ?? 'missing'})`,
+    );
   }
   const r = new Reader(bytes.subarray(pad));
   return [r, r.deref(0)];

@@ -31,14 +31,19 @@ const SELDON: Record<NodeMethod, [service: string, rpc: string]> = {
   aggregate: ['seldon.protos.Combiner', 'Aggregate'],
 };
 
-const FLAT = Object.fromEntries(Object.entries(FLAT_RPC_METHOD).map(([rpc, m]) => [m, rpc])) as Record<NodeMethod, FlatRpc>;
+const FLAT = Object.fromEntries(Object.entries(FLAT_RPC_METHOD).map(([rpc, m]) => [m, rpc])) as Record<
+  NodeMethod,
+  FlatRpc
+>;
 
 /** The Seldon DefaultData encoding used for tensors where a Seldon message is still needed (external API, replies). */
 export const seldonEncoding = (codec: HopCodec): TensorEncoding => (codec === 'flatbuffers' ? 'tftensor' : codec);
 
 /** "Model/Predict" for messages. */
 export const hopMethodLabel = (codec: HopCodec, method: NodeMethod): string =>
-  codec === 'flatbuffers' ? `FlatBuffersNode/${FLAT[method]}` : `${SELDON[method][0].replace('seldon.protos.', '')}/${SELDON[method][1]}`;
+  codec === 'flatbuffers'
+    ? `FlatBuffersNode/${FLAT[method]}`
+    : `${SELDON[method][0].replace('seldon.protos.', '')}/${SELDON[method][1]}`;
 
 const cache = new Map<string, HopWire>();
 
@@ -65,10 +70,14 @@ function flatWire(method: NodeMethod): HopWire {
 
 function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
   const [service, rpc] = SELDON[method];
-  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<object, object>;
+  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<
+    object,
+    object
+  >;
   return {
     path: def.path,
-    encode: (input) => (Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding)),
+    encode: (input) =>
+      Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding),
     serialize: def.requestSerialize as (request: unknown) => Buffer,
     deserialize: def.responseDeserialize,
     decode: (reply) => fromWire(reply as WireSeldonMessage),
@@ -80,7 +89,8 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
  * bytes many times so the client spends its CPU on the calls and not on re-encoding (it shares the cores).
  */
 export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopWire {
-  const def = (seldonProto().def['seldon.protos.Seldon'] as Record<string, MethodDefinition<object, object>>).Predict as MethodDefinition<object, object>;
+  const def = (seldonProto().def['seldon.protos.Seldon'] as Record<string, MethodDefinition<object, object>>)
+    .Predict as MethodDefinition<object, object>;
   return {
     path: def.path,
     encode: (input) => toWire(input as InferMessage, encoding),

@@ -20,13 +20,24 @@ let cached: { def: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } 
 export function seldonProto(): { def: protoLoader.PackageDefinition; grpcObject: grpc.GrpcObject } {
   if (!cached) {
     const dir = protosDir();
-    const def = protoLoader.loadSync(path.join(dir, 'seldon/prediction.proto'), { ...LOADER_OPTIONS, includeDirs: [dir] });
+    const def = protoLoader.loadSync(path.join(dir, 'seldon/prediction.proto'), {
+      ...LOADER_OPTIONS,
+      includeDirs: [dir],
+    });
     cached = { def, grpcObject: grpc.loadPackageDefinition(def) };
   }
   return cached;
 }
 
-export const SELDON_SERVICES = ['Generic', 'Model', 'Router', 'Transformer', 'OutputTransformer', 'Combiner', 'Seldon'] as const;
+export const SELDON_SERVICES = [
+  'Generic',
+  'Model',
+  'Router',
+  'Transformer',
+  'OutputTransformer',
+  'Combiner',
+  'Seldon',
+] as const;
 export type SeldonServiceName = (typeof SELDON_SERVICES)[number];
 
 export function serviceDefinition(name: SeldonServiceName): grpc.ServiceDefinition {

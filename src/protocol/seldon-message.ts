@@ -1,5 +1,14 @@
 import { invalidArgument } from '../errors';
-import type { InferMessage, JsonValue, Meta, Metric, MetricType, Payload, Status, TensorEncoding } from '../message/message';
+import type {
+  InferMessage,
+  JsonValue,
+  Meta,
+  Metric,
+  MetricType,
+  Payload,
+  Status,
+  TensorEncoding,
+} from '../message/message';
 import { fromNumbers, numel, shapeToString, toNumbers, type Tensor } from '../tensor/tensor';
 import { jsonToValue, valueToJson } from './json-value';
 import { tensorFromTf, tensorToTf } from './tftensor';
@@ -15,14 +24,12 @@ export function metaFromWire(w: WireMeta | null | undefined): Meta {
     tags,
     routing: { ...(w?.routing ?? {}) },
     requestPath: { ...(w?.requestPath ?? {}) },
-    metrics: (w?.metrics ?? []).map(
-      (m): Metric => ({
-        key: m.key ?? '',
-        type: (m.type as MetricType | undefined) ?? 'COUNTER',
-        value: m.value ?? 0,
-        ...(m.tags && Object.keys(m.tags).length ? { tags: m.tags } : {}),
-      }),
-    ),
+    metrics: (w?.metrics ?? []).map((m): Metric => ({
+      key: m.key ?? '',
+      type: (m.type as MetricType | undefined) ?? 'COUNTER',
+      value: m.value ?? 0,
+      ...(m.tags && Object.keys(m.tags).length ? { tags: m.tags } : {}),
+    })),
   };
 }
 
@@ -40,7 +47,12 @@ export function metaToWire(m: Meta): WireMeta {
 
 function statusFromWire(s: WireStatus | null | undefined): Status | undefined {
   if (!s) return undefined;
-  return { code: s.code ?? 0, info: s.info ?? '', reason: s.reason ?? '', status: s.status === 'FAILURE' ? 'FAILURE' : 'SUCCESS' };
+  return {
+    code: s.code ?? 0,
+    info: s.info ?? '',
+    reason: s.reason ?? '',
+    status: s.status === 'FAILURE' ? 'FAILURE' : 'SUCCESS',
+  };
 }
 
 /** A rectangular numeric (or string) nested list becomes a tensor; anything else stays JSON. */
@@ -77,7 +89,9 @@ function defaultDataToPayload(d: WireDefaultData): Payload {
       const shape = d.tensor?.shape ?? [];
       const values = d.tensor?.values ?? [];
       if (numel(shape) !== values.length) {
-        throw invalidArgument(`tensor: shape ${shapeToString(shape)} needs ${numel(shape)} values, got ${values.length}`);
+        throw invalidArgument(
+          `tensor: shape ${shapeToString(shape)} needs ${numel(shape)} values, got ${values.length}`,
+        );
       }
       return { kind: 'tensor', tensor: fromNumbers('float64', shape, values), encoding: 'tensor', ...named };
     }
@@ -91,7 +105,17 @@ function defaultDataToPayload(d: WireDefaultData): Payload {
 export function payloadFromWire(w: WireSeldonMessage): Payload {
   const which =
     w.data_oneof ??
-    (w.data ? 'data' : w.binData ? 'binData' : w.strData !== undefined ? 'strData' : w.jsonData ? 'jsonData' : w.customData ? 'customData' : undefined);
+    (w.data
+      ? 'data'
+      : w.binData
+        ? 'binData'
+        : w.strData !== undefined
+          ? 'strData'
+          : w.jsonData
+            ? 'jsonData'
+            : w.customData
+              ? 'customData'
+              : undefined);
   switch (which) {
     case 'data':
       return defaultDataToPayload(w.data ?? {});

@@ -277,13 +277,11 @@ export function inferResponseToWire(reply: InferMessage, o: ResponseOptions): Wi
     model_name: o.modelName,
     id: o.id,
     parameters,
-    outputs: outs.map(
-      (x): WireInferOutputTensor => ({
-        name: x.name,
-        datatype: v2TypeOf(x.tensor.dtype).name,
-        shape: x.tensor.shape.map(String),
-      }),
-    ),
+    outputs: outs.map((x): WireInferOutputTensor => ({
+      name: x.name,
+      datatype: v2TypeOf(x.tensor.dtype).name,
+      shape: x.tensor.shape.map(String),
+    })),
     raw_output_contents: outs.map((x) => rawBytes(x.tensor)),
   };
   if (o.modelVersion) res.model_version = o.modelVersion;

@@ -23,7 +23,10 @@ import { channelLimits } from './channel-options';
 const SERVER_RECEIVE_WINDOW = 8 * 1024 * 1024;
 
 function raiseReceiveWindow(server: grpc.Server, bytes: number): void {
-  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, number> }; http2Servers?: Map<EventEmitter, unknown> };
+  const internals = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, number> };
+    http2Servers?: Map<EventEmitter, unknown>;
+  };
   const servers = internals.http2Servers;
   // Another grpc-js version without these internals keeps its defaults: slower for big messages, nothing worse.
   if (!internals.commonServerOptions || !(servers instanceof Map)) return;
@@ -52,7 +55,8 @@ export const MAX_CONNECTION_AGE_MS = 30_000;
 
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 let healthDef: protoLoader.PackageDefinition | undefined;
-const healthDefinition = (): protoLoader.PackageDefinition => (healthDef ??= protoLoader.loadSync(healthProtoPath, { keepCase: true }));
+const healthDefinition = (): protoLoader.PackageDefinition =>
+  (healthDef ??= protoLoader.loadSync(healthProtoPath, { keepCase: true }));
 
 export interface ServerBundle {
   server: grpc.Server;

@@ -8,7 +8,9 @@ let ctor: grpc.ServiceClientConstructor | undefined;
 function healthClientCtor(): grpc.ServiceClientConstructor {
   if (!ctor) {
     const def = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, longs: Number, defaults: true });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
     ctor = pkg.grpc.health.v1.Health;
   }
   return ctor;
@@ -23,15 +25,19 @@ export function checkHealth(
   const Ctor = healthClientCtor();
   const client = new Ctor(address, credentials);
   return new Promise<string>((resolve, reject) => {
-    (client as unknown as { check: (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void }).check(
-      { service },
-      { deadline: Date.now() + timeoutMs },
-      (err, res) => {
-        client.close();
-        if (err) reject(err);
-        else resolve(res?.status ?? 'UNKNOWN');
-      },
-    );
+    (
+      client as unknown as {
+        check: (
+          req: object,
+          opts: grpc.CallOptions,
+          cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+        ) => void;
+      }
+    ).check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res?.status ?? 'UNKNOWN');
+    });
   });
 }
 

@@ -236,7 +236,9 @@ export class Supervisor {
         if (m?.type !== 'ready' || !m.address) return;
         c.metrics = m.metrics;
         if (c.framesAddress && !m.framesAddress) {
-          return reject(new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`));
+          return reject(
+            new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`),
+          );
         }
         if (m.framesAddress) c.framesAddress = m.framesAddress;
         resolve(m.address);
@@ -248,14 +250,21 @@ export class Supervisor {
     });
     proc.on('exit', (code, signal) => this.onExit(c, proc, code, signal));
     const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${c.role} '${c.name}' did not report its address within ${this.startTimeoutMs} ms`)), this.startTimeoutMs).unref(),
+      setTimeout(
+        () => reject(new Error(`${c.role} '${c.name}' did not report its address within ${this.startTimeoutMs} ms`)),
+        this.startTimeoutMs,
+      ).unref(),
     );
     c.address = await Promise.race([reported, timeout]);
     // Nodes under mutual TLS are probed with the hop certificate. An executor with a TLS public port is not probed
     // (the runner holds no CA for it): it reported its address once bound, after every node was SERVING.
-    if (c.role === 'node') await waitServing(c.address, this.startTimeoutMs, () => alive, hopChannelCredentials(this.opts.graph.tls));
+    if (c.role === 'node')
+      await waitServing(c.address, this.startTimeoutMs, () => alive, hopChannelCredentials(this.opts.graph.tls));
     else if (!this.opts.graph.tls?.server) await waitServing(c.address, this.startTimeoutMs, () => alive);
-    this.opts.logger.info({ process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts }, 'process serving');
+    this.opts.logger.info(
+      { process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts },
+      'process serving',
+    );
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
     if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
     if (c.framesAddress) this.opts.out?.(`${c.role} ${c.name} frames at ${c.framesAddress}`);
@@ -274,19 +283,26 @@ export class Supervisor {
     // A process that stayed up a while starts a fresh backoff sequence.
     if (up > 60_000) c.restarts = 0;
     if (c.restarts >= c.maxRestarts) {
-      const err = new Error(`${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`);
+      const err = new Error(
+        `${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`,
+      );
       this.opts.logger.error({ process: c.name }, err.message);
       void this.stop().then(() => this.opts.onFatal?.(err));
       return;
     }
     const delay = Math.min(c.backoff.initialMs * 2 ** c.restarts, c.backoff.maxMs);
     c.restarts++;
-    this.opts.logger.warn({ process: c.name, pid: proc.pid, code, signal, restartInMs: delay, restart: c.restarts }, 'process exited; restarting with backoff');
+    this.opts.logger.warn(
+      { process: c.name, pid: proc.pid, code, signal, restartInMs: delay, restart: c.restarts },
+      'process exited; restarting with backoff',
+    );
     c.restartTimer = setTimeout(() => {
       c.restartTimer = undefined;
       if (this.stopping) return;
       // Restart on the same address so the executor's channel reconnects by itself.
-      this.launch(c).catch((err: Error) => this.opts.logger.error({ process: c.name, err: err.message }, 'restart failed'));
+      this.launch(c).catch((err: Error) =>
+        this.opts.logger.error({ process: c.name, err: err.message }, 'restart failed'),
+      );
     }, delay);
   }
 

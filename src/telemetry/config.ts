@@ -31,7 +31,12 @@ export interface BatchConfig {
  * The spec's defaults, except the delay: 1 s instead of 5 s, so a trace is in Jaeger by the time someone who just
  * sent a request looks for it. Batches stay cheap at that rate.
  */
-export const DEFAULT_BATCH: BatchConfig = { scheduledDelayMillis: 1000, exportTimeoutMillis: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 };
+export const DEFAULT_BATCH: BatchConfig = {
+  scheduledDelayMillis: 1000,
+  exportTimeoutMillis: 30_000,
+  maxQueueSize: 2048,
+  maxExportBatchSize: 512,
+};
 
 export const DEFAULT_ENDPOINTS: Record<ActiveExporter, string> = {
   'otlp-grpc': 'http://localhost:4317',
@@ -58,7 +63,12 @@ export function resolveTracing(spec: TracingSpec | undefined, env: Env): Tracing
   if (get(env, 'OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
   const exporter = exporterFrom(spec, env);
   if (exporter === 'none') return undefined;
-  return { exporter, endpoint: endpointFrom(exporter, spec, env), sampleRatio: ratioFrom(spec, env), batch: batchFrom(env) };
+  return {
+    exporter,
+    endpoint: endpointFrom(exporter, spec, env),
+    sampleRatio: ratioFrom(spec, env),
+    batch: batchFrom(env),
+  };
 }
 
 function batchFrom(env: Env): BatchConfig {
@@ -82,12 +92,18 @@ function batchFrom(env: Env): BatchConfig {
 function exporterFrom(spec: TracingSpec | undefined, env: Env): TraceExporterKind {
   const named = get(env, 'OTEL_TRACES_EXPORTER')?.toLowerCase();
   if (!named) return spec?.exporter ?? 'none';
-  if (named.includes(',')) throw new ConfigError([`OTEL_TRACES_EXPORTER=${named}: infergraph exports to one place; name one of none, otlp, jaeger`]);
+  if (named.includes(','))
+    throw new ConfigError([
+      `OTEL_TRACES_EXPORTER=${named}: infergraph exports to one place; name one of none, otlp, jaeger`,
+    ]);
   if (named === 'otlp') {
-    const protocol = (get(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? get(env, 'OTEL_EXPORTER_OTLP_PROTOCOL'))?.toLowerCase();
+    const protocol = (
+      get(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? get(env, 'OTEL_EXPORTER_OTLP_PROTOCOL')
+    )?.toLowerCase();
     if (protocol === 'grpc') return 'otlp-grpc';
     if (protocol === 'http/protobuf') return 'otlp-http';
-    if (protocol) throw new ConfigError([`OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=${protocol}: supported are grpc and http/protobuf`]);
+    if (protocol)
+      throw new ConfigError([`OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=${protocol}: supported are grpc and http/protobuf`]);
     // No protocol named: keep the manifest's OTLP flavour, else the spec's default (http/protobuf).
     return spec?.exporter === 'otlp-grpc' ? 'otlp-grpc' : 'otlp-http';
   }
@@ -106,14 +122,20 @@ function endpointFrom(exporter: ActiveExporter, spec: TracingSpec | undefined, e
     const collector = get(env, 'OTEL_EXPORTER_JAEGER_ENDPOINT');
     // As in jaeger-client: a collector endpoint wins over the agent.
     if (collector) [endpoint, source] = [collector, 'OTEL_EXPORTER_JAEGER_ENDPOINT'];
-    else if (host || port) [endpoint, source] = [`${host ?? 'localhost'}:${port ?? '6832'}`, 'OTEL_EXPORTER_JAEGER_AGENT_HOST/PORT'];
+    else if (host || port)
+      [endpoint, source] = [`${host ?? 'localhost'}:${port ?? '6832'}`, 'OTEL_EXPORTER_JAEGER_AGENT_HOST/PORT'];
     else [endpoint, source] = [fromManifest ?? DEFAULT_ENDPOINTS.jaeger, 'spec.tracing.endpoint'];
   } else {
     const signal = get(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
     const base = get(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
     if (signal) [endpoint, source] = [signal, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
-    else if (base) [endpoint, source] = [exporter === 'otlp-http' ? otlpHttpTracesUrl(base) : base, 'OTEL_EXPORTER_OTLP_ENDPOINT'];
-    else if (fromManifest) [endpoint, source] = [exporter === 'otlp-http' ? otlpHttpTracesUrl(fromManifest) : fromManifest, 'spec.tracing.endpoint'];
+    else if (base)
+      [endpoint, source] = [exporter === 'otlp-http' ? otlpHttpTracesUrl(base) : base, 'OTEL_EXPORTER_OTLP_ENDPOINT'];
+    else if (fromManifest)
+      [endpoint, source] = [
+        exporter === 'otlp-http' ? otlpHttpTracesUrl(fromManifest) : fromManifest,
+        'spec.tracing.endpoint',
+      ];
     else [endpoint, source] = [DEFAULT_ENDPOINTS[exporter], 'default'];
   }
   const bad = traceEndpointProblem(exporter, endpoint);
@@ -126,7 +148,9 @@ function ratioFrom(spec: TracingSpec | undefined, env: Env): number {
   if (sampler === 'always_on' || sampler === 'parentbased_always_on') return 1;
   if (sampler === 'always_off' || sampler === 'parentbased_always_off') return 0;
   if (sampler && sampler !== 'traceidratio' && sampler !== 'parentbased_traceidratio') {
-    throw new ConfigError([`OTEL_TRACES_SAMPLER=${sampler}: supported are always_on, always_off, traceidratio and their parentbased_ forms`]);
+    throw new ConfigError([
+      `OTEL_TRACES_SAMPLER=${sampler}: supported are always_on, always_off, traceidratio and their parentbased_ forms`,
+    ]);
   }
   const arg = get(env, 'OTEL_TRACES_SAMPLER_ARG');
   if (arg === undefined) return spec?.sampleRatio ?? 1;
@@ -156,7 +180,8 @@ export function tracingEnvFromFlags(flags: TraceFlags, spec: TracingSpec | undef
   if (!exporter && flags.endpoint) exporter = spec && spec.exporter !== 'none' ? spec.exporter : 'otlp-grpc';
   if (flags.sampleRatio !== undefined) {
     const r = Number(flags.sampleRatio);
-    if (!(r >= 0 && r <= 1)) throw new ConfigError([`--trace-sample-ratio must be a number from 0 to 1, got '${flags.sampleRatio}'`]);
+    if (!(r >= 0 && r <= 1))
+      throw new ConfigError([`--trace-sample-ratio must be a number from 0 to 1, got '${flags.sampleRatio}'`]);
     Object.assign(env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(r) });
   }
   if (!exporter) return env;
@@ -168,16 +193,25 @@ export function tracingEnvFromFlags(flags: TraceFlags, spec: TracingSpec | undef
   env.OTEL_TRACES_EXPORTER = exporter === 'jaeger' ? 'jaeger' : 'otlp';
   if (exporter === 'jaeger') {
     if (flags.endpoint && /^https?:/.test(flags.endpoint)) {
-      Object.assign(env, { OTEL_EXPORTER_JAEGER_ENDPOINT: flags.endpoint, OTEL_EXPORTER_JAEGER_AGENT_HOST: '', OTEL_EXPORTER_JAEGER_AGENT_PORT: '' });
+      Object.assign(env, {
+        OTEL_EXPORTER_JAEGER_ENDPOINT: flags.endpoint,
+        OTEL_EXPORTER_JAEGER_AGENT_HOST: '',
+        OTEL_EXPORTER_JAEGER_AGENT_PORT: '',
+      });
     } else if (flags.endpoint) {
       const i = flags.endpoint.lastIndexOf(':');
-      Object.assign(env, { OTEL_EXPORTER_JAEGER_ENDPOINT: '', OTEL_EXPORTER_JAEGER_AGENT_HOST: flags.endpoint.slice(0, i), OTEL_EXPORTER_JAEGER_AGENT_PORT: flags.endpoint.slice(i + 1) });
+      Object.assign(env, {
+        OTEL_EXPORTER_JAEGER_ENDPOINT: '',
+        OTEL_EXPORTER_JAEGER_AGENT_HOST: flags.endpoint.slice(0, i),
+        OTEL_EXPORTER_JAEGER_AGENT_PORT: flags.endpoint.slice(i + 1),
+      });
     }
     return env;
   }
   env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = exporter === 'otlp-grpc' ? 'grpc' : 'http/protobuf';
   if (flags.endpoint) {
-    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = exporter === 'otlp-http' ? otlpHttpTracesUrl(flags.endpoint) : flags.endpoint;
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT =
+      exporter === 'otlp-http' ? otlpHttpTracesUrl(flags.endpoint) : flags.endpoint;
   }
   return env;
 }

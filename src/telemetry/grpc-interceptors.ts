@@ -121,8 +121,14 @@ export function serverTracingInterceptor(opts: ServerTracingOptions): grpc.Serve
           },
           onCancel() {
             const deadline = call.getDeadline();
-            const passed = deadline instanceof Date ? deadline.getTime() <= Date.now() : Number.isFinite(deadline) && Number(deadline) <= Date.now();
-            finish(passed ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED, passed ? 'deadline exceeded' : 'cancelled by the caller');
+            const passed =
+              deadline instanceof Date
+                ? deadline.getTime() <= Date.now()
+                : Number.isFinite(deadline) && Number(deadline) <= Date.now();
+            finish(
+              passed ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
+              passed ? 'deadline exceeded' : 'cancelled by the caller',
+            );
           },
         });
       },
@@ -192,7 +198,10 @@ export function clientTracingInterceptor(opts: ClientTracingOptions): grpc.Inter
               const computeUs = v === undefined ? NaN : Number(v);
               if (Number.isFinite(computeUs)) {
                 const totalUs = Math.round((performance.now() - t0) * 1000);
-                span.setAttributes({ 'infergraph.node.compute_us': computeUs, 'infergraph.hop.transport_us': Math.max(0, totalUs - computeUs) });
+                span.setAttributes({
+                  'infergraph.node.compute_us': computeUs,
+                  'infergraph.hop.transport_us': Math.max(0, totalUs - computeUs),
+                });
               }
             }
             endWithStatus(span, status.code, status.details);

@@ -9,7 +9,11 @@ import type { ProcessIdentity, Tracing } from './types';
 
 export type { ProcessIdentity, Tracing } from './types';
 
-export async function startTracing(id: ProcessIdentity, logger: Logger, env: Record<string, string | undefined> = process.env): Promise<Tracing | undefined> {
+export async function startTracing(
+  id: ProcessIdentity,
+  logger: Logger,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Tracing | undefined> {
   const cfg = resolveTracing(id.graph.tracing, env);
   if (!cfg) return undefined;
   const { startSdk } = await import('./sdk');

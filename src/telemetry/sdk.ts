@@ -3,7 +3,12 @@ import { diag, DiagLogLevel, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { JaegerPropagator } from '@opentelemetry/propagator-jaeger';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { NodeSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
@@ -49,7 +54,14 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
 
   return {
     config: cfg,
-    serverInterceptors: [serverTracingInterceptor({ tracer, propagator: node ? w3c : fromClients, attributes: self, returnTraceId: !node })],
+    serverInterceptors: [
+      serverTracingInterceptor({
+        tracer,
+        propagator: node ? w3c : fromClients,
+        attributes: self,
+        returnTraceId: !node,
+      }),
+    ],
     currentTraceId: () => trace.getActiveSpan()?.spanContext().traceId,
     clientInterceptors(target: NodeSpec, address: string): grpc.Interceptor[] {
       return [
@@ -57,7 +69,11 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
           tracer,
           propagator: w3c,
           node: target.name,
-          attributes: { 'infergraph.node': target.name, 'infergraph.node.type': target.type, 'server.address': address },
+          attributes: {
+            'infergraph.node': target.name,
+            'infergraph.node.type': target.type,
+            'server.address': address,
+          },
         }),
       ];
     },
@@ -75,13 +91,22 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
     async shutdown() {
       // Flush first: the Jaeger exporter drops what is still buffered at shutdown without a word. A failed export
       // is worth a line in the log, not a failed shutdown.
-      await provider.forceFlush().catch((err: unknown) => logger.warn({ err: describeFailure(err) }, 'some spans could not be exported at shutdown'));
-      await provider.shutdown().catch((err: unknown) => logger.warn({ err: describeFailure(err) }, 'tracing shutdown failed'));
+      await provider
+        .forceFlush()
+        .catch((err: unknown) =>
+          logger.warn({ err: describeFailure(err) }, 'some spans could not be exported at shutdown'),
+        );
+      await provider
+        .shutdown()
+        .catch((err: unknown) => logger.warn({ err: describeFailure(err) }, 'tracing shutdown failed'));
     },
   };
 }
 
-async function createExporter(cfg: TracingConfig, processAttributes: Record<string, string | number>): Promise<SpanExporter> {
+async function createExporter(
+  cfg: TracingConfig,
+  processAttributes: Record<string, string | number>,
+): Promise<SpanExporter> {
   switch (cfg.exporter) {
     case 'otlp-grpc': {
       const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
@@ -118,11 +143,16 @@ function forwardDiagnostics(logger: Logger): void {
   const once =
     (level: 'warn' | 'error') =>
     (message: string, ...args: unknown[]): void => {
-      const text = [message, ...args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : ''))].join(' ').trim();
+      const text = [message, ...args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : ''))]
+        .join(' ')
+        .trim();
       if (seen.has(text) || seen.size > 100) return;
       seen.add(text);
       logger[level]({ otel: true }, text);
     };
   const quiet = (): void => undefined;
-  diag.setLogger({ error: once('error'), warn: once('warn'), info: quiet, debug: quiet, verbose: quiet }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  diag.setLogger(
+    { error: once('error'), warn: once('warn'), info: quiet, debug: quiet, verbose: quiet },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
 }

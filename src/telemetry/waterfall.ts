@@ -19,8 +19,19 @@ export function parseTimeline(tag: JsonValue | undefined): Timeline | undefined 
   for (const h of t.hops) {
     if (!h || typeof h !== 'object' || Array.isArray(h)) return undefined;
     const o = h as Record<string, JsonValue>;
-    if (typeof o.node !== 'string' || typeof o.method !== 'string' || typeof o.start_ms !== 'number' || typeof o.duration_ms !== 'number') return undefined;
-    const hop: TimelineHop = { node: o.node, method: o.method as TimelineHop['method'], start_ms: o.start_ms, duration_ms: o.duration_ms };
+    if (
+      typeof o.node !== 'string' ||
+      typeof o.method !== 'string' ||
+      typeof o.start_ms !== 'number' ||
+      typeof o.duration_ms !== 'number'
+    )
+      return undefined;
+    const hop: TimelineHop = {
+      node: o.node,
+      method: o.method as TimelineHop['method'],
+      start_ms: o.start_ms,
+      duration_ms: o.duration_ms,
+    };
     if (typeof o.compute_ms === 'number') hop.compute_ms = o.compute_ms;
     if (typeof o.transport_ms === 'number') hop.transport_ms = o.transport_ms;
     if (typeof o.status === 'string') hop.status = o.status;
@@ -39,7 +50,10 @@ const METHOD_NAMES: Record<string, string> = {
 
 const f = (x: number | undefined): string => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
 
-export function renderWaterfall(t: Timeline, opts: { width?: number; roundTripMs?: number; traceId?: string } = {}): string {
+export function renderWaterfall(
+  t: Timeline,
+  opts: { width?: number; roundTripMs?: number; traceId?: string } = {},
+): string {
   const width = opts.width ?? 40;
   const span = Math.max(t.total_ms, ...t.hops.map((h) => h.start_ms + h.duration_ms), 1e-6);
   const rows = t.hops.map((h) => {
@@ -49,7 +63,11 @@ export function renderWaterfall(t: Timeline, opts: { width?: number; roundTripMs
     const computeLen = h.compute_ms === undefined ? 0 : Math.min(len, Math.round((h.compute_ms / span) * width));
     const pad = Math.floor((len - computeLen) / 2);
     const bar = ' '.repeat(from) + '░'.repeat(pad) + '█'.repeat(computeLen) + '░'.repeat(len - pad - computeLen);
-    return { label, cells: [f(h.start_ms), f(h.duration_ms), f(h.compute_ms), f(h.transport_ms)], bar: bar.slice(0, width).padEnd(width) };
+    return {
+      label,
+      cells: [f(h.start_ms), f(h.duration_ms), f(h.compute_ms), f(h.transport_ms)],
+      bar: bar.slice(0, width).padEnd(width),
+    };
   });
   const head = ['hop', 'start', 'duration', 'compute', 'transport'];
   const lw = Math.max(head[0]!.length, ...rows.map((r) => r.label.length));
@@ -59,12 +77,19 @@ export function renderWaterfall(t: Timeline, opts: { width?: number; roundTripMs
   const out: string[] = [];
   const compute = t.hops.reduce((a, h) => a + (h.compute_ms ?? 0), 0);
   const transport = t.hops.reduce((a, h) => a + (h.transport_ms ?? 0), 0);
-  const summary = [`walk ${f(t.total_ms)}`, `${t.hops.length} hops`, `compute ${f(compute)}`, `transport ${f(transport)}`];
+  const summary = [
+    `walk ${f(t.total_ms)}`,
+    `${t.hops.length} hops`,
+    `compute ${f(compute)}`,
+    `transport ${f(transport)}`,
+  ];
   if (opts.roundTripMs !== undefined) summary.unshift(`round trip ${f(opts.roundTripMs)}`);
   out.push(summary.join(', ') + (opts.traceId ? `; trace ${opts.traceId}` : ''));
   const axisEnd = f(span);
   out.push(line(head[0]!, head.slice(1), ` 0${' '.repeat(Math.max(1, width - 1 - axisEnd.length))}${axisEnd}`));
   for (const r of rows) out.push(line(r.label, r.cells, `|${r.bar}|`));
-  out.push('█ compute (node)  ░ transport (serialization, the wire: gRPC or frames, event loops); compute and transport are summed over hops, parallel hops overlap');
+  out.push(
+    '█ compute (node)  ░ transport (serialization, the wire: gRPC or frames, event loops); compute and transport are summed over hops, parallel hops overlap',
+  );
   return out.join('\n');
 }

@@ -60,7 +60,8 @@ function describeOne(m: WireSeldonMessage | undefined, prefix: string, out: Attr
 export function payloadAttributes(message: unknown, prefix: string): Attributes {
   const out: Attributes = {};
   // The FlatBuffers codec hands grpc-js the encoded message: its size is known exactly, its contents not cheaply.
-  if (message instanceof Uint8Array) return { [`${prefix}.encoding`]: 'flatbuffers', [`${prefix}.message_bytes`]: message.byteLength };
+  if (message instanceof Uint8Array)
+    return { [`${prefix}.encoding`]: 'flatbuffers', [`${prefix}.message_bytes`]: message.byteLength };
   if (!message || typeof message !== 'object') return out;
   const list = (message as WireSeldonMessageList).seldonMessages;
   if (Array.isArray(list)) {

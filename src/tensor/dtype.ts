@@ -7,14 +7,7 @@ export type NumericDType = 'float32' | 'float64' | 'int8' | 'int16' | 'int32' | 
 export type DType = NumericDType | 'string';
 
 export type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array;
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
 
 interface TypedArrayCtor {
   new (length: number): TypedArray;

@@ -27,9 +27,11 @@ export function parseNpy(buf: Uint8Array, what = '.npy'): Tensor {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeStr = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeStr === undefined) throw invalidArgument(`${what}: cannot parse header ${header.trim()}`);
+  if (!descr || !fortran || shapeStr === undefined)
+    throw invalidArgument(`${what}: cannot parse header ${header.trim()}`);
   const dtype = DESCR[descr];
-  if (!dtype) throw invalidArgument(`${what}: unsupported dtype '${descr}' (supported: ${Object.keys(DESCR).join(' ')})`);
+  if (!dtype)
+    throw invalidArgument(`${what}: unsupported dtype '${descr}' (supported: ${Object.keys(DESCR).join(' ')})`);
   if (fortran === 'True') throw invalidArgument(`${what}: Fortran-order arrays are not supported`);
   const shape = shapeStr
     .split(',')

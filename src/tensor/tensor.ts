@@ -6,8 +6,7 @@ import { DTYPES, type DType, type NumericDType, type TypedArray } from './dtype'
  * string per element (tftensor `string_val`, ONNX string tensors).
  */
 export type Tensor =
-  | { dtype: NumericDType; shape: number[]; data: TypedArray }
-  | { dtype: 'string'; shape: number[]; data: Uint8Array[] };
+  { dtype: NumericDType; shape: number[]; data: TypedArray } | { dtype: 'string'; shape: number[]; data: Uint8Array[] };
 
 export const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -20,7 +19,8 @@ export function byteLength(t: Tensor): number {
 /** Checks shape and data length agree; the error names both. */
 export function checkTensor(t: Tensor, what = 'tensor'): Tensor {
   for (const d of t.shape) {
-    if (!Number.isInteger(d) || d < 0) throw invalidArgument(`${what}: bad dimension ${d} in shape ${shapeToString(t.shape)}`);
+    if (!Number.isInteger(d) || d < 0)
+      throw invalidArgument(`${what}: bad dimension ${d} in shape ${shapeToString(t.shape)}`);
   }
   const n = numel(t.shape);
   if (t.data.length !== n) {
@@ -36,7 +36,9 @@ export function checkTensor(t: Tensor, what = 'tensor'): Tensor {
 export function viewBytes(dtype: NumericDType, bytes: Uint8Array, what = 'tensor'): TypedArray {
   const info = DTYPES[dtype];
   if (bytes.byteLength % info.bytes !== 0) {
-    throw invalidArgument(`${what}: ${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${info.bytes} bytes each)`);
+    throw invalidArgument(
+      `${what}: ${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${info.bytes} bytes each)`,
+    );
   }
   const n = bytes.byteLength / info.bytes;
   if (bytes.byteOffset % info.bytes === 0) return new info.ctor(bytes.buffer, bytes.byteOffset, n);

@@ -128,7 +128,7 @@ export class WorkQueue<T, R> {
    */
   take(max = 1, compatible: (first: T, other: T) => boolean = () => true): TakenItem<T, R>[] {
     const out: Entry<T, R>[] = [];
-    for (let i = 0; i < this.entries.length && out.length < max; ) {
+    for (let i = 0; i < this.entries.length && out.length < max;) {
       const e = this.entries[i] as Entry<T, R>;
       const dead = this.deadReason(e);
       if (dead) {

@@ -15,7 +15,10 @@ export interface CallRecord {
   aborted?: boolean;
 }
 
-export type Handler = (input: InferMessage | InferMessage[], opts: HopOptions) => Promise<Payload | InferMessage> | Payload | InferMessage;
+export type Handler = (
+  input: InferMessage | InferMessage[],
+  opts: HopOptions,
+) => Promise<Payload | InferMessage> | Payload | InferMessage;
 
 /** A node's metadata answer: the metadata, or what the node does instead (fails, never answers...). */
 export type MetadataHandler = (opts: HopOptions) => Promise<ModelMetadata> | ModelMetadata;
@@ -36,9 +39,19 @@ export class FakeClient implements NodeClient {
     return h(opts);
   }
 
-  call(node: NodeSpec, method: Exclude<NodeMethod, 'aggregate'>, input: InferMessage, opts: HopOptions): Promise<InferMessage>;
+  call(
+    node: NodeSpec,
+    method: Exclude<NodeMethod, 'aggregate'>,
+    input: InferMessage,
+    opts: HopOptions,
+  ): Promise<InferMessage>;
   call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  async call(node: NodeSpec, method: NodeMethod, input: InferMessage | InferMessage[], opts: HopOptions): Promise<InferMessage> {
+  async call(
+    node: NodeSpec,
+    method: NodeMethod,
+    input: InferMessage | InferMessage[],
+    opts: HopOptions,
+  ): Promise<InferMessage> {
     const rec: CallRecord = { node: node.name, method, input, opts, started: performance.now() };
     this.calls.push(rec);
     opts.signal.addEventListener('abort', () => (rec.aborted = true), { once: true });

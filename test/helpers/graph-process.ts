@@ -45,7 +45,12 @@ export const alive = (pid: number): boolean => {
   }
 };
 
-export async function upGraph(manifest: string, args: string[] = [], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<RunningGraph> {
+export async function upGraph(
+  manifest: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<RunningGraph> {
   const runner = spawn(process.execPath, [CLI, 'up', manifest, '--port', '0', '--log-level', 'warn', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -56,7 +61,13 @@ export async function upGraph(manifest: string, args: string[] = [], env: Record
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   const onLine = (line: string): void => {
     const m = /^(node|executor) (\S+) pid (\d+) at (\S+)$/.exec(line);
-    if (m) procs.set(m[2] as string, { role: m[1] as string, name: m[2] as string, pid: Number(m[3]), address: m[4] as string });
+    if (m)
+      procs.set(m[2] as string, {
+        role: m[1] as string,
+        name: m[2] as string,
+        pid: Number(m[3]),
+        address: m[4] as string,
+      });
     const f = /^node (\S+) frames at (\S+)$/.exec(line);
     const p = f && procs.get(f[1] as string);
     if (p) p.framesAddress = f[2];
@@ -73,9 +84,18 @@ export async function upGraph(manifest: string, args: string[] = [], env: Record
     const seen = [...stdout, ...stderr].find((l) => re.test(l));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}; stderr tail:\n${stderr.slice(-15).join('\n')}`)), ms);
+      const t = setTimeout(
+        () => reject(new Error(`timed out waiting for ${re}; stderr tail:\n${stderr.slice(-15).join('\n')}`)),
+        ms,
+      );
       waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
-      runner.once('exit', (code) => (clearTimeout(t), reject(new Error(`runner exited (${code}) before ${re}; stderr:\n${stderr.slice(-25).join('\n')}`))));
+      runner.once(
+        'exit',
+        (code) => (
+          clearTimeout(t),
+          reject(new Error(`runner exited (${code}) before ${re}; stderr:\n${stderr.slice(-25).join('\n')}`))
+        ),
+      );
     });
   };
   const ready = await waitFor(/ready at (\S+)/, timeoutMs);

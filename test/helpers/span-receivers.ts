@@ -70,7 +70,11 @@ class Collected {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; have ${this.spans.length} spans: ${this.spans.map((s) => `${s.service}:${s.name}`).join(', ')}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; have ${this.spans.length} spans: ${this.spans.map((s) => `${s.service}:${s.name}`).join(', ')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(check);
     });
@@ -129,7 +133,8 @@ function anyValue(v: OtlpAnyValue | undefined): AttrValue {
   }
 }
 
-const attrs = (kvs: OtlpKeyValue[] | undefined): Record<string, AttrValue> => Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
+const attrs = (kvs: OtlpKeyValue[] | undefined): Record<string, AttrValue> =>
+  Object.fromEntries((kvs ?? []).map((kv) => [kv.key, anyValue(kv.value)]));
 
 const KINDS: Record<string, ReceivedSpan['kind']> = {
   SPAN_KIND_INTERNAL: 'internal',
@@ -196,7 +201,9 @@ export async function startOtlpGrpcReceiver(): Promise<SpanReceiver> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     kind: 'otlp-grpc',
@@ -222,7 +229,8 @@ async function startHttp(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
-        if (req.method !== 'POST' || req.url?.split('?')[0] !== route) throw new Error(`unexpected ${req.method} ${req.url}`);
+        if (req.method !== 'POST' || req.url?.split('?')[0] !== route)
+          throw new Error(`unexpected ${req.method} ${req.url}`);
         let body = Buffer.concat(chunks);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         const { spans, reply, contentType } = handle(body, req);
@@ -254,14 +262,19 @@ async function startHttp(
 }
 
 export function startOtlpHttpReceiver(): Promise<SpanReceiver & { errors: string[] }> {
-  const exportDef = (traceService() as unknown as Record<string, protoLoader.MethodDefinition<OtlpRequest, object>>).Export!;
+  const exportDef = (traceService() as unknown as Record<string, protoLoader.MethodDefinition<OtlpRequest, object>>)
+    .Export!;
   return startHttp(
     'otlp-http',
     '/v1/traces',
     (body, req) => {
       const type = req.headers['content-type'] ?? '';
       if (!type.startsWith('application/x-protobuf')) throw new Error(`expected application/x-protobuf, got '${type}'`);
-      return { spans: fromOtlp(exportDef.requestDeserialize(body)), reply: exportDef.responseSerialize({}), contentType: 'application/x-protobuf' };
+      return {
+        spans: fromOtlp(exportDef.requestDeserialize(body)),
+        reply: exportDef.responseSerialize({}),
+        contentType: 'application/x-protobuf',
+      };
     },
     new Collected(),
   );
@@ -269,7 +282,10 @@ export function startOtlpHttpReceiver(): Promise<SpanReceiver & { errors: string
 
 // ---------------------------------------------------------------- Jaeger thrift (jaeger-idl thrift/jaeger.thrift)
 
-const u64hex = (v: bigint | undefined): string => BigInt.asUintN(64, v ?? 0n).toString(16).padStart(16, '0');
+const u64hex = (v: bigint | undefined): string =>
+  BigInt.asUintN(64, v ?? 0n)
+    .toString(16)
+    .padStart(16, '0');
 
 /** Tag{1 key, 2 vType (STRING 0, DOUBLE 1, BOOL 2, LONG 3, BINARY 4), 3 vStr, 4 vDouble, 5 vBool, 6 vLong, 7 vBinary} */
 function jaegerTags(list: ThriftValue[]): Record<string, AttrValue> {

@@ -4,9 +4,23 @@
  * an agent's emitBatch call. Written from the protocol description, independent of the encoder under test.
  */
 
-export const T = { STOP: 0, BOOL: 2, BYTE: 3, DOUBLE: 4, I16: 6, I32: 8, I64: 10, STRING: 11, STRUCT: 12, MAP: 13, SET: 14, LIST: 15 } as const;
+export const T = {
+  STOP: 0,
+  BOOL: 2,
+  BYTE: 3,
+  DOUBLE: 4,
+  I16: 6,
+  I32: 8,
+  I64: 10,
+  STRING: 11,
+  STRUCT: 12,
+  MAP: 13,
+  SET: 14,
+  LIST: 15,
+} as const;
 
-export type ThriftValue = boolean | number | bigint | Buffer | ThriftStruct | ThriftValue[] | Map<ThriftValue, ThriftValue>;
+export type ThriftValue =
+  boolean | number | bigint | Buffer | ThriftStruct | ThriftValue[] | Map<ThriftValue, ThriftValue>;
 /** field id → value */
 export type ThriftStruct = Map<number, ThriftValue>;
 
@@ -20,7 +34,8 @@ export class ThriftReader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new Error(`thrift: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`);
+    if (this.pos + n > this.buf.length)
+      throw new Error(`thrift: need ${n} bytes at offset ${this.pos}, have ${this.remaining}`);
   }
 
   private i8(): number {
@@ -54,7 +69,8 @@ export class ThriftReader {
   /** Strict message header (version 1): what an agent's UDP packet starts with. */
   readMessageBegin(): { name: string; type: number; seqid: number } {
     const word = this.i32();
-    if ((word & 0xffff0000) !== (0x80010000 | 0)) throw new Error(`thrift: not a strict binary message (0x${(word >>> 0).toString(16)})`);
+    if ((word & 0xffff0000) !== (0x80010000 | 0))
+      throw new Error(`thrift: not a strict binary message (0x${(word >>> 0).toString(16)})`);
     const name = this.binary().toString('utf8');
     return { name, type: word & 0xff, seqid: this.i32() };
   }

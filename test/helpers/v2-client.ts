@@ -74,7 +74,7 @@ export const lengthPrefixed = (...items: Buffer[]): Buffer =>
 /** Splits a raw BYTES output into its elements. */
 export function splitPrefixed(raw: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let at = 0; at < raw.length; ) {
+  for (let at = 0; at < raw.length;) {
     const n = raw.readUInt32LE(at);
     out.push(raw.subarray(at + 4, at + 4 + n));
     at += 4 + n;

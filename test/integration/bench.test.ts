@@ -28,8 +28,21 @@ describe('infergraph bench (smoke run)', () => {
     const { stdout } = await run(
       process.execPath,
       [
-        CLI, 'bench', '--graph', path.join(REPO, 'graphs/test-ensemble.yaml'), '--hop-transport', 'frames,grpc',
-        '--duration', '1', '--concurrency', '1,2', '--warmup', '0.5', '--out', out, '--no-progress',
+        CLI,
+        'bench',
+        '--graph',
+        path.join(REPO, 'graphs/test-ensemble.yaml'),
+        '--hop-transport',
+        'frames,grpc',
+        '--duration',
+        '1',
+        '--concurrency',
+        '1,2',
+        '--warmup',
+        '0.5',
+        '--out',
+        out,
+        '--no-progress',
       ],
       { timeout: 120_000 },
     );
@@ -37,25 +50,46 @@ describe('infergraph bench (smoke run)', () => {
     assert.match(stdout, /\| graph grpc \| 2 \|/);
     const r = JSON.parse(readFileSync(path.join(out, 'bench-report.json'), 'utf8')) as BenchReport;
     assert.equal(r.kind, 'infergraph-bench');
-    assert.deepEqual(r.levels.map((l) => l.concurrency), [1, 2]);
-    assert.deepEqual(r.hopRuns?.map((x) => x.hopTransport), ['frames', 'grpc']);
-    assert.deepEqual(r.hopRuns?.[0]?.levels, r.levels, 'levels are not the first hop transport\'s');
+    assert.deepEqual(
+      r.levels.map((l) => l.concurrency),
+      [1, 2],
+    );
+    assert.deepEqual(
+      r.hopRuns?.map((x) => x.hopTransport),
+      ['frames', 'grpc'],
+    );
+    assert.deepEqual(r.hopRuns?.[0]?.levels, r.levels, "levels are not the first hop transport's");
     for (const l of r.hopRuns?.flatMap((x) => x.levels) ?? []) {
       assert.ok(l.requests > 0 && l.throughput > 0, `c=${l.concurrency}: no requests`);
       assert.equal(l.errors, 0, l.errorExamples.join('; '));
       assert.ok(l.latency.p50 > 0 && l.latency.p99 >= l.latency.p50);
       assert.ok(l.overhead && l.criticalCompute, 'no per-request timelines');
-      assert.deepEqual(l.hops.map((h) => `${h.node}/${h.method}`).sort(), ['ensemble/aggregate', 'model-a/predict', 'model-b/predict', 'preprocess/transformInput', 'top1/transformOutput']);
+      assert.deepEqual(l.hops.map((h) => `${h.node}/${h.method}`).sort(), [
+        'ensemble/aggregate',
+        'model-a/predict',
+        'model-b/predict',
+        'preprocess/transformInput',
+        'top1/transformOutput',
+      ]);
       // Six graph processes and the bench itself, each with CPU and memory.
       assert.equal(l.processes.length, 7);
       assert.ok(l.processes.every((p) => p.rssMB > 0));
     }
     assert.match(r.answer ?? '', /tensor float32\[1,4\]/);
-    assert.deepEqual(r.baseline?.levels.map((l) => l.concurrency), [1, 2]);
+    assert.deepEqual(
+      r.baseline?.levels.map((l) => l.concurrency),
+      [1, 2],
+    );
     assert.ok(r.ratios?.latency && r.ratios.throughput);
     const targets = ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 0.4 (tiny tensors)'];
-    assert.deepEqual(r.targets.map((t) => t.target), targets);
-    assert.ok(r.targets.every((t) => typeof t.value === 'number' && t.value > 0), JSON.stringify(r.targets));
+    assert.deepEqual(
+      r.targets.map((t) => t.target),
+      targets,
+    );
+    assert.ok(
+      r.targets.every((t) => typeof t.value === 'number' && t.value > 0),
+      JSON.stringify(r.targets),
+    );
     const html = readFileSync(path.join(out, 'bench-report.html'), 'utf8');
     assert.match(html, /<svg[\s\S]*<\/svg>/);
     assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), 'the report must be self-contained');
@@ -65,14 +99,36 @@ describe('infergraph bench (smoke run)', () => {
     const out = path.join(dir, 'hop');
     const { stdout } = await run(
       process.execPath,
-      [CLI, 'bench', 'hop', '--codecs', 'tftensor,flatbuffers', '--shape', '1,3,32,32', '--transport', 'unix', '--duration', '0.6', '--warmup', '0.3', '--rounds', '2', '--out', out, '--no-progress'],
+      [
+        CLI,
+        'bench',
+        'hop',
+        '--codecs',
+        'tftensor,flatbuffers',
+        '--shape',
+        '1,3,32,32',
+        '--transport',
+        'unix',
+        '--duration',
+        '0.6',
+        '--warmup',
+        '0.3',
+        '--rounds',
+        '2',
+        '--out',
+        out,
+        '--no-progress',
+      ],
       { timeout: 60_000 },
     );
     assert.match(stdout, /\| unix \| frames \| one-way \| flatbuffers \|/);
     const r = JSON.parse(readFileSync(path.join(out, 'hop-report.json'), 'utf8')) as HopReport;
     const cases = ['echo tftensor', 'echo flatbuffers', 'one-way tftensor', 'one-way flatbuffers'];
     const expected = [...cases.map((c) => `grpc ${c}`), ...cases.map((c) => `frames ${c}`)];
-    assert.deepEqual(r.results.map((x) => `${x.hop} ${x.mode} ${x.codec}`), expected);
+    assert.deepEqual(
+      r.results.map((x) => `${x.hop} ${x.mode} ${x.codec}`),
+      expected,
+    );
     for (const x of r.results) {
       assert.ok(x.echoOk && x.calls > 0 && x.roundTrip.p50 > 0 && x.overhead.p50 > 0, JSON.stringify(x));
       assert.ok(x.requestBytes > 3 * 32 * 32 * 4);

@@ -45,7 +45,9 @@ describe('ImageNet ensemble with int8 models (graphs/imagenet-ensemble-int8.yaml
 
   it('classifies a JPEG end to end through the int8 models', async () => {
     const px = Buffer.alloc(320 * 240 * 3).map((_, i) => (i * 7) % 251);
-    const jpeg = await sharp(px, { raw: { width: 320, height: 240, channels: 3 } }).jpeg().toBuffer();
+    const jpeg = await sharp(px, { raw: { width: 320, height: 240, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     const reply = await client.predict({ kind: 'bin', data: jpeg });
     assert.equal(reply.payload.kind, 'json');
     type Answer = { data: { predictions: { index: number; score: number }[]; synthetic?: boolean } };

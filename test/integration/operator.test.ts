@@ -316,10 +316,21 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: 'race', namespace: 'infergraph-system' },
-      spec: { holderIdentity: 'gone', leaseDurationSeconds: 15, renewTime: stale, acquireTime: stale, leaseTransitions: 4 },
+      spec: {
+        holderIdentity: 'gone',
+        leaseDurationSeconds: 15,
+        renewTime: stale,
+        acquireTime: stale,
+        leaseTransitions: 4,
+      },
     });
     const candidate = (identity: string): LeaderElector =>
-      new LeaderElector(new ClientNodeApi(kubeConfig(fake.url)), { namespace: 'infergraph-system', name: 'race', identity, logger });
+      new LeaderElector(new ClientNodeApi(kubeConfig(fake.url)), {
+        namespace: 'infergraph-system',
+        name: 'race',
+        identity,
+        logger,
+      });
     const wins = await Promise.all(['a', 'b', 'c'].map((id) => candidate(id).tryAcquireOrRenew()));
     assert.equal(wins.filter(Boolean).length, 1, String(wins));
     const lease = fake.get('leases', 'infergraph-system', 'race');

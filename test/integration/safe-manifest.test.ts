@@ -61,7 +61,10 @@ spec:
   it('a module that is not loaded must still exist', () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, readFileSync(manifest, 'utf8').replace('./b.js', './missing.js'));
-    assert.throws(() => loadManifestFile(bad), /children\[1\] \(b\): cannot load component module .*missing\.js: no such file/);
+    assert.throws(
+      () => loadManifestFile(bad),
+      /children\[1\] \(b\): cannot load component module .*missing\.js: no such file/,
+    );
   });
 
   it('executor binds 127.0.0.1 by default, and --no-reflection switches reflection off', async () => {

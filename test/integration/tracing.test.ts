@@ -59,16 +59,26 @@ function traceIdOf(tags: Record<string, unknown>): string {
 }
 
 const inTrace = (spans: ReceivedSpan[], traceId: string): ReceivedSpan[] => spans.filter((s) => s.traceId === traceId);
-const complete = (traceId: string, n = SPANS_PER_REQUEST) => (spans: ReceivedSpan[]) => inTrace(spans, traceId).length >= n;
+const complete =
+  (traceId: string, n = SPANS_PER_REQUEST) =>
+  (spans: ReceivedSpan[]) =>
+    inTrace(spans, traceId).length >= n;
 
 function only(spans: ReceivedSpan[], what: string, pred: (s: ReceivedSpan) => boolean): ReceivedSpan {
   const found = spans.filter(pred);
-  assert.equal(found.length, 1, `expected exactly one ${what}, found ${found.length}: ${found.map((s) => `${s.service}:${s.name}`).join(', ')}`);
+  assert.equal(
+    found.length,
+    1,
+    `expected exactly one ${what}, found ${found.length}: ${found.map((s) => `${s.service}:${s.name}`).join(', ')}`,
+  );
   return found[0] as ReceivedSpan;
 }
 
 function within(inner: ReceivedSpan, outer: ReceivedSpan, slackUs: number, what: string): void {
-  assert.ok(inner.startUs >= outer.startUs - slackUs && inner.endUs <= outer.endUs + slackUs, `${what}: [${inner.startUs}, ${inner.endUs}] not within [${outer.startUs}, ${outer.endUs}]`);
+  assert.ok(
+    inner.startUs >= outer.startUs - slackUs && inner.endUs <= outer.endUs + slackUs,
+    `${what}: [${inner.startUs}, ${inner.endUs}] not within [${outer.startUs}, ${outer.endUs}]`,
+  );
 }
 
 /** The whole span tree of one successful ensemble request; returns the executor's server span. */
@@ -79,7 +89,11 @@ function checkEnsembleTrace(
   transport: HopTransport = 'frames',
 ): ReceivedSpan {
   const spans = inTrace(all, traceId);
-  assert.equal(spans.length, SPANS_PER_REQUEST, `spans of ${traceId}: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`);
+  assert.equal(
+    spans.length,
+    SPANS_PER_REQUEST,
+    `spans of ${traceId}: ${spans.map((s) => `${s.service}:${s.name}`).join(', ')}`,
+  );
   assert.deepEqual(new Set(spans.map((s) => s.service)), new Set([EXECUTOR, ...Object.keys(NODES)]));
   const root = only(spans, 'executor server span', (s) => s.service === EXECUTOR && s.kind === 'server');
   assert.equal(root.name, 'seldon.protos.Seldon/Predict');
@@ -87,7 +101,11 @@ function checkEnsembleTrace(
   assert.equal(root.resource['infergraph.node.type'], 'EXECUTOR');
   assert.equal(root.resource['process.pid'], g.procs.get(EXECUTOR)?.pid);
   for (const [node, [type, impl, method, work]] of Object.entries(NODES)) {
-    const hop = only(spans, `client span for ${node}`, (s) => s.service === EXECUTOR && s.kind === 'client' && s.attributes['infergraph.node'] === node);
+    const hop = only(
+      spans,
+      `client span for ${node}`,
+      (s) => s.service === EXECUTOR && s.kind === 'client' && s.attributes['infergraph.node'] === node,
+    );
     assert.equal(hop.name, `hop ${node} ${method}`);
     assert.equal(hop.parentSpanId, root.spanId, `hop ${node} is not a child of the executor's server span`);
     assert.equal(hop.attributes['rpc.method'], method.split('/')[1]);
@@ -151,13 +169,21 @@ async function failingRequest(client: SeldonClient, traceparent?: string): Promi
 }
 
 /** Predict through a bare grpc-js client, to see the response headers and trailers. */
-function rawPredict(address: string, payload: Payload, metadata = new grpc.Metadata()): Promise<{ headers: grpc.Metadata; trailers: grpc.Metadata; error?: grpc.ServiceError }> {
+function rawPredict(
+  address: string,
+  payload: Payload,
+  metadata = new grpc.Metadata(),
+): Promise<{ headers: grpc.Metadata; trailers: grpc.Metadata; error?: grpc.ServiceError }> {
   const Ctor = serviceClientCtor('Seldon');
   const c = new Ctor(address, grpc.credentials.createInsecure());
   return new Promise((resolve) => {
     let headers = new grpc.Metadata();
     let error: grpc.ServiceError | undefined;
-    const call = (c as unknown as { predict: (r: object, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall }).predict(
+    const call = (
+      c as unknown as {
+        predict: (r: object, md: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall;
+      }
+    ).predict(
       toWire({ meta: { puid: '', tags: {}, routing: {}, requestPath: {}, metrics: [] }, payload }, 'tftensor'),
       metadata,
       (e) => (error = e ?? undefined),
@@ -175,116 +201,122 @@ const FAST_EXPORT = { OTEL_BSP_SCHEDULE_DELAY: '50' };
 
 /** The span tree must be the same whichever hop transport the executor uses. */
 for (const hop of HOP_TRANSPORTS) {
-describe(`tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc, hops over ${hop})`, () => {
-  let receiver: SpanReceiver;
-  let g: RunningGraph;
-  let client: SeldonClient;
-  before(async () => {
-    receiver = await startOtlpGrpcReceiver();
-    const args = ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint, '--hop-transport', hop];
-    g = await upGraph(ENSEMBLE, args, FAST_EXPORT);
-    client = new SeldonClient(g.address);
-  });
-  after(async () => {
-    client?.close();
-    await g?.stop();
-    await receiver?.close();
-  });
+  describe(`tracing over OTLP/gRPC (infergraph up --trace-exporter otlp-grpc, hops over ${hop})`, () => {
+    let receiver: SpanReceiver;
+    let g: RunningGraph;
+    let client: SeldonClient;
+    before(async () => {
+      receiver = await startOtlpGrpcReceiver();
+      const args = ['--trace-exporter', 'otlp-grpc', '--trace-endpoint', receiver.endpoint, '--hop-transport', hop];
+      g = await upGraph(ENSEMBLE, args, FAST_EXPORT);
+      client = new SeldonClient(g.address);
+    });
+    after(async () => {
+      client?.close();
+      await g?.stop();
+      await receiver?.close();
+    });
 
-  it('gives each request one complete, correctly parented trace with spans from all six processes', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push(traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags));
-    assert.equal(new Set(ids).size, 3, 'requests share a trace');
-    for (const id of ids) await receiver.waitFor(complete(id), 15_000, `trace ${id}`);
-    for (const id of ids) {
-      const root = checkEnsembleTrace(receiver.spans, id, g, hop);
-      assert.equal(root.parentSpanId, undefined, 'the executor started this trace');
-    }
-  });
+    it('gives each request one complete, correctly parented trace with spans from all six processes', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags));
+      assert.equal(new Set(ids).size, 3, 'requests share a trace');
+      for (const id of ids) await receiver.waitFor(complete(id), 15_000, `trace ${id}`);
+      for (const id of ids) {
+        const root = checkEnsembleTrace(receiver.spans, id, g, hop);
+        assert.equal(root.parentSpanId, undefined, 'the executor started this trace');
+      }
+    });
 
-  it("continues the client's W3C traceparent and Jaeger uber-trace-id", async () => {
-    const [w3cTrace, w3cParent] = [newTraceId(), newSpanId()];
-    const md = new grpc.Metadata();
-    md.set('traceparent', `00-${w3cTrace}-${w3cParent}-01`);
-    assert.equal(traceIdOf((await client.predict(vec([1, 2, 3, 4]), { metadata: md })).meta.tags), w3cTrace);
+    it("continues the client's W3C traceparent and Jaeger uber-trace-id", async () => {
+      const [w3cTrace, w3cParent] = [newTraceId(), newSpanId()];
+      const md = new grpc.Metadata();
+      md.set('traceparent', `00-${w3cTrace}-${w3cParent}-01`);
+      assert.equal(traceIdOf((await client.predict(vec([1, 2, 3, 4]), { metadata: md })).meta.tags), w3cTrace);
 
-    const [uberTrace, uberParent] = [newTraceId(), newSpanId()];
-    const md2 = new grpc.Metadata();
-    md2.set('uber-trace-id', `${uberTrace}:${uberParent}:0:1`);
-    assert.equal(traceIdOf((await client.predict(vec([1, 2, 3, 4]), { metadata: md2 })).meta.tags), uberTrace);
+      const [uberTrace, uberParent] = [newTraceId(), newSpanId()];
+      const md2 = new grpc.Metadata();
+      md2.set('uber-trace-id', `${uberTrace}:${uberParent}:0:1`);
+      assert.equal(traceIdOf((await client.predict(vec([1, 2, 3, 4]), { metadata: md2 })).meta.tags), uberTrace);
 
-    await receiver.waitFor((s) => complete(w3cTrace)(s) && complete(uberTrace)(s));
-    assert.equal(checkEnsembleTrace(receiver.spans, w3cTrace, g, hop).parentSpanId, w3cParent);
-    assert.equal(checkEnsembleTrace(receiver.spans, uberTrace, g, hop).parentSpanId, uberParent);
-  });
+      await receiver.waitFor((s) => complete(w3cTrace)(s) && complete(uberTrace)(s));
+      assert.equal(checkEnsembleTrace(receiver.spans, w3cTrace, g, hop).parentSpanId, w3cParent);
+      assert.equal(checkEnsembleTrace(receiver.spans, uberTrace, g, hop).parentSpanId, uberParent);
+    });
 
-  it("follows the caller's decision not to sample, in every process", async () => {
-    const unsampled = newTraceId();
-    const md = new grpc.Metadata();
-    md.set('traceparent', `00-${unsampled}-${newSpanId()}-00`);
-    assert.equal(traceIdOf((await client.predict(vec([1]), { metadata: md })).meta.tags), unsampled);
-    // A sampled request after it: once all of its spans are in, the unsampled one's would be too.
-    const sampled = traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags);
-    await receiver.waitFor(complete(sampled));
-    await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(inTrace(receiver.spans, unsampled), []);
-  });
+    it("follows the caller's decision not to sample, in every process", async () => {
+      const unsampled = newTraceId();
+      const md = new grpc.Metadata();
+      md.set('traceparent', `00-${unsampled}-${newSpanId()}-00`);
+      assert.equal(traceIdOf((await client.predict(vec([1]), { metadata: md })).meta.tags), unsampled);
+      // A sampled request after it: once all of its spans are in, the unsampled one's would be too.
+      const sampled = traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags);
+      await receiver.waitFor(complete(sampled));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(inTrace(receiver.spans, unsampled), []);
+    });
 
-  it("marks an error on the failing node's spans and on the executor's", async () => {
-    const traceId = newTraceId();
-    await failingRequest(client, `00-${traceId}-${newSpanId()}-01`);
-    await receiver.waitFor(complete(traceId, 4), 15_000, 'the error trace');
-    await new Promise((r) => setTimeout(r, 100));
-    checkErrorTrace(receiver.spans, traceId);
-  });
+    it("marks an error on the failing node's spans and on the executor's", async () => {
+      const traceId = newTraceId();
+      await failingRequest(client, `00-${traceId}-${newSpanId()}-01`);
+      await receiver.waitFor(complete(traceId, 4), 15_000, 'the error trace');
+      await new Promise((r) => setTimeout(r, 100));
+      checkErrorTrace(receiver.spans, traceId);
+    });
 
-  it('a V2 ModelInfer continues the traceparent through every process and answers with trace_id', async () => {
-    const [traceId, parent] = [newTraceId(), newSpanId()];
-    const md = new grpc.Metadata();
-    md.set('traceparent', `00-${traceId}-${parent}-01`);
-    const v2 = v2Client(g.address);
-    try {
-      const res = await v2.call<{ parameters: Record<string, { string_param?: string }> }>(
-        'ModelInfer',
-        {
-          model_name: 'test-ensemble',
-          inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }],
-        },
-        10_000,
-        md,
+    it('a V2 ModelInfer continues the traceparent through every process and answers with trace_id', async () => {
+      const [traceId, parent] = [newTraceId(), newSpanId()];
+      const md = new grpc.Metadata();
+      md.set('traceparent', `00-${traceId}-${parent}-01`);
+      const v2 = v2Client(g.address);
+      try {
+        const res = await v2.call<{ parameters: Record<string, { string_param?: string }> }>(
+          'ModelInfer',
+          {
+            model_name: 'test-ensemble',
+            inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }],
+          },
+          10_000,
+          md,
+        );
+        assert.equal(res.parameters.trace_id?.string_param, traceId);
+      } finally {
+        v2.close();
+      }
+      await receiver.waitFor(complete(traceId), 15_000, `V2 trace ${traceId}`);
+      assert.deepEqual(
+        inTrace(receiver.spans, traceId)
+          .filter((s) => s.parentSpanId === parent)
+          .map((s) => s.name),
+        ['inference.GRPCInferenceService/ModelInfer'],
       );
-      assert.equal(res.parameters.trace_id?.string_param, traceId);
-    } finally {
-      v2.close();
-    }
-    await receiver.waitFor(complete(traceId), 15_000, `V2 trace ${traceId}`);
-    assert.deepEqual(
-      inTrace(receiver.spans, traceId).filter((s) => s.parentSpanId === parent).map((s) => s.name),
-      ['inference.GRPCInferenceService/ModelInfer'],
-    );
-  });
+    });
 
-  it('returns the trace id in the x-trace-id header, and in the trailer of an error', async () => {
-    const ok = await rawPredict(g.address, vec([1]));
-    assert.equal(ok.error, undefined);
-    assert.match(String(ok.headers.get('x-trace-id')[0]), /^[0-9a-f]{32}$/);
-    const failed = await rawPredict(g.address, { kind: 'str', data: 'x' });
-    assert.equal(failed.error?.code, grpc.status.INVALID_ARGUMENT);
-    const id = failed.trailers.get('x-trace-id')[0] ?? failed.headers.get('x-trace-id')[0];
-    assert.match(String(id), /^[0-9a-f]{32}$/);
-  });
+    it('returns the trace id in the x-trace-id header, and in the trailer of an error', async () => {
+      const ok = await rawPredict(g.address, vec([1]));
+      assert.equal(ok.error, undefined);
+      assert.match(String(ok.headers.get('x-trace-id')[0]), /^[0-9a-f]{32}$/);
+      const failed = await rawPredict(g.address, { kind: 'str', data: 'x' });
+      assert.equal(failed.error?.code, grpc.status.INVALID_ARGUMENT);
+      const id = failed.trailers.get('x-trace-id')[0] ?? failed.headers.get('x-trace-id')[0];
+      assert.match(String(id), /^[0-9a-f]{32}$/);
+    });
 
-  it('returns the per-hop timeline when asked (predict --trace), alongside the trace id', async () => {
-    const md = new grpc.Metadata();
-    md.set(TIMELINE_HEADER, '1');
-    const reply = await client.predict(vec([1, 2, 3, 4]), { metadata: md });
-    traceIdOf(reply.meta.tags);
-    const t = parseTimeline(reply.meta.tags[TIMELINE_TAG]);
-    assert.ok(t, 'no timeline in the reply');
-    assert.deepEqual(t.hops.map((h) => h.node).sort(), Object.keys(NODES).sort());
-    for (const h of t.hops) assert.ok(h.compute_ms !== undefined && h.transport_ms !== undefined && h.compute_ms <= h.duration_ms, JSON.stringify(h));
+    it('returns the per-hop timeline when asked (predict --trace), alongside the trace id', async () => {
+      const md = new grpc.Metadata();
+      md.set(TIMELINE_HEADER, '1');
+      const reply = await client.predict(vec([1, 2, 3, 4]), { metadata: md });
+      traceIdOf(reply.meta.tags);
+      const t = parseTimeline(reply.meta.tags[TIMELINE_TAG]);
+      assert.ok(t, 'no timeline in the reply');
+      assert.deepEqual(t.hops.map((h) => h.node).sort(), Object.keys(NODES).sort());
+      for (const h of t.hops)
+        assert.ok(
+          h.compute_ms !== undefined && h.transport_ms !== undefined && h.compute_ms <= h.duration_ms,
+          JSON.stringify(h),
+        );
+    });
   });
-});
 }
 
 describe('tracing over OTLP/HTTP protobuf, configured by spec.tracing in the manifest', () => {
@@ -327,12 +359,17 @@ describe('tracing to Jaeger (thrift) with @opentelemetry/exporter-jaeger', () =>
   it('collector over HTTP: spans still buffered when the graph stops are flushed, none lost', async () => {
     const receiver = await startJaegerCollector();
     // A one-minute export delay: every span below reaches the collector only through the flush at shutdown.
-    const g = await upGraph(ENSEMBLE, ['--trace-exporter', 'jaeger', '--trace-endpoint', receiver.endpoint], { OTEL_BSP_SCHEDULE_DELAY: '60000' });
+    const g = await upGraph(ENSEMBLE, ['--trace-exporter', 'jaeger', '--trace-endpoint', receiver.endpoint], {
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+    });
     const client = new SeldonClient(g.address);
     let ids: string[] = [];
     const errorTrace = newTraceId();
     try {
-      ids = [traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags), traceIdOf((await client.predict(vec([5, 6, 7, 8]))).meta.tags)];
+      ids = [
+        traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags),
+        traceIdOf((await client.predict(vec([5, 6, 7, 8]))).meta.tags),
+      ];
       await failingRequest(client, `00-${errorTrace}-${newSpanId()}-01`);
       assert.equal(receiver.spans.length, 0, 'spans were exported before shutdown: the flush is not what is tested');
     } finally {
@@ -340,7 +377,11 @@ describe('tracing to Jaeger (thrift) with @opentelemetry/exporter-jaeger', () =>
       await g.stop();
     }
     try {
-      await receiver.waitFor((s) => ids.every((id) => complete(id)(s)) && complete(errorTrace, 4)(s), 5000, 'flushed spans');
+      await receiver.waitFor(
+        (s) => ids.every((id) => complete(id)(s)) && complete(errorTrace, 4)(s),
+        5000,
+        'flushed spans',
+      );
       for (const id of ids) checkEnsembleTrace(receiver.spans, id, g);
       checkErrorTrace(receiver.spans, errorTrace);
       assert.deepEqual(receiver.errors, []);
@@ -355,7 +396,11 @@ describe('tracing to Jaeger (thrift) with @opentelemetry/exporter-jaeger', () =>
 
   it('agent over UDP', async () => {
     const receiver = await startJaegerAgent();
-    const g = await upGraph(ENSEMBLE, ['--trace-exporter', 'jaeger', '--trace-endpoint', receiver.endpoint], FAST_EXPORT);
+    const g = await upGraph(
+      ENSEMBLE,
+      ['--trace-exporter', 'jaeger', '--trace-endpoint', receiver.endpoint],
+      FAST_EXPORT,
+    );
     const client = new SeldonClient(g.address);
     try {
       const id = traceIdOf((await client.predict(vec([1, 2, 3, 4]))).meta.tags);
@@ -387,7 +432,8 @@ describe('tracing off (no spec.tracing, no OTEL_* variables)', () => {
       assert.equal(t.hops[0]?.node, 'preprocess');
       assert.equal(t.hops[4]?.node, 'top1');
       const ens = t.hops.find((h) => h.node === 'ensemble');
-      for (const m of t.hops.filter((h) => h.node.startsWith('model-'))) assert.ok(m.start_ms + m.duration_ms <= (ens?.start_ms ?? 0) + 0.01);
+      for (const m of t.hops.filter((h) => h.node.startsWith('model-')))
+        assert.ok(m.start_ms + m.duration_ms <= (ens?.start_ms ?? 0) + 0.01);
       const raw = await rawPredict(g.address, vec([1]));
       assert.equal(raw.headers.get('x-trace-id').length, 0);
     } finally {

@@ -8,7 +8,10 @@ import { graph, node } from '../helpers/spec';
 
 const req = (p: Payload, puid = ''): InferMessage => ({ meta: emptyMeta(puid), payload: p });
 const soon = (ms = 5000): { deadline: number } => ({ deadline: Date.now() + ms });
-const route = (n: number): Handler => () => vec(n);
+const route =
+  (n: number): Handler =>
+  () =>
+    vec(n);
 const mean: Handler = (inputs) => {
   const list = (inputs as InferMessage[]).map(values);
   return vec(...(list[0] as number[]).map((_, i) => list.reduce((s, v) => s + (v[i] as number), 0) / list.length));
@@ -17,14 +20,20 @@ const mean: Handler = (inputs) => {
 describe('graph walk (fake NodeClient)', () => {
   it('chain: MODEL with a MODEL child runs parent then child, answer is the child', async () => {
     const c = new FakeClient({ a: map((x) => x + 1), b: map((x) => x * 10) });
-    const out = await new GraphExecutor(graph(node('a', 'MODEL', [node('b', 'MODEL')])), c).execute(req(vec(1, 2)), soon());
+    const out = await new GraphExecutor(graph(node('a', 'MODEL', [node('b', 'MODEL')])), c).execute(
+      req(vec(1, 2)),
+      soon(),
+    );
     assert.deepEqual(values(out), [20, 30]);
     assert.deepEqual(c.names(), ['a.predict', 'b.predict']);
   });
 
   it('transformer → model: transformInput then predict', async () => {
     const c = new FakeClient({ t: map((x) => x * 2), m: map((x) => x + 1) });
-    const out = await new GraphExecutor(graph(node('t', 'TRANSFORMER', [node('m', 'MODEL')])), c).execute(req(vec(3)), soon());
+    const out = await new GraphExecutor(graph(node('t', 'TRANSFORMER', [node('m', 'MODEL')])), c).execute(
+      req(vec(3)),
+      soon(),
+    );
     assert.deepEqual(values(out), [7]);
     assert.deepEqual(c.names(), ['t.transformInput', 'm.predict']);
   });
@@ -35,7 +44,10 @@ describe('graph walk (fake NodeClient)', () => {
       return map((x) => x * 3)(i, o);
     };
     const c = new FakeClient({ comb: mean, a: slow, b: map((x) => x * 5) });
-    const out = await new GraphExecutor(graph(node('comb', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])), c).execute(req(vec(1)), soon());
+    const out = await new GraphExecutor(
+      graph(node('comb', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])),
+      c,
+    ).execute(req(vec(1)), soon());
     assert.deepEqual(values(out), [4]);
     const agg = c.calls.find((x) => x.method === 'aggregate');
     assert.deepEqual((agg?.input as InferMessage[]).map(values), [[3], [5]]);
@@ -46,14 +58,27 @@ describe('graph walk (fake NodeClient)', () => {
 
   it('output transformer post-processes its child', async () => {
     const c = new FakeClient({ ot: map((x) => -x), m: map((x) => x + 1) });
-    const out = await new GraphExecutor(graph(node('ot', 'OUTPUT_TRANSFORMER', [node('m', 'MODEL')])), c).execute(req(vec(1)), soon());
+    const out = await new GraphExecutor(graph(node('ot', 'OUTPUT_TRANSFORMER', [node('m', 'MODEL')])), c).execute(
+      req(vec(1)),
+      soon(),
+    );
     assert.deepEqual(values(out), [-2]);
     assert.deepEqual(c.names(), ['m.predict', 'ot.transformOutput']);
   });
 
   it('the ensemble shape: OT → transformer → combiner → two models', async () => {
-    const c = new FakeClient({ top: map((x) => x + 0.5), pre: map((x) => x * 2), ens: mean, r: map((x) => x * 3), d: map((x) => x * 5) });
-    const g = graph(node('top', 'OUTPUT_TRANSFORMER', [node('pre', 'TRANSFORMER', [node('ens', 'COMBINER', [node('r', 'MODEL'), node('d', 'MODEL')])])]));
+    const c = new FakeClient({
+      top: map((x) => x + 0.5),
+      pre: map((x) => x * 2),
+      ens: mean,
+      r: map((x) => x * 3),
+      d: map((x) => x * 5),
+    });
+    const g = graph(
+      node('top', 'OUTPUT_TRANSFORMER', [
+        node('pre', 'TRANSFORMER', [node('ens', 'COMBINER', [node('r', 'MODEL'), node('d', 'MODEL')])]),
+      ]),
+    );
     const out = await new GraphExecutor(g, c).execute(req(vec(1)), soon());
     assert.deepEqual(values(out), [8.5]);
     assert.deepEqual(c.names().slice(0, 1), ['pre.transformInput']);
@@ -67,7 +92,10 @@ describe('graph walk (fake NodeClient)', () => {
   ] as const) {
     it(`router ${r}`, async () => {
       const c = new FakeClient({ router: route(r), a: map((x) => x * 10), b: map((x) => x * 100) });
-      const out = await new GraphExecutor(graph(node('router', 'ROUTER', [node('a', 'MODEL'), node('b', 'MODEL')])), c).execute(req(vec(1)), soon());
+      const out = await new GraphExecutor(
+        graph(node('router', 'ROUTER', [node('a', 'MODEL'), node('b', 'MODEL')])),
+        c,
+      ).execute(req(vec(1)), soon());
       assert.deepEqual(values(out), expected);
       assert.deepEqual(c.names(), expectCalls);
       assert.equal(out.meta.routing.router, r);
@@ -76,13 +104,15 @@ describe('graph walk (fake NodeClient)', () => {
 
   it('router choosing a child that does not exist is INTERNAL naming the router', async () => {
     const c = new FakeClient({ router: route(5), a: map((x) => x) });
-    const err = await new GraphExecutor(graph(node('router', 'ROUTER', [node('a', 'MODEL')])), c).execute(req(vec(1)), soon()).catch((e: unknown) => e);
+    const err = await new GraphExecutor(graph(node('router', 'ROUTER', [node('a', 'MODEL')])), c)
+      .execute(req(vec(1)), soon())
+      .catch((e: unknown) => e);
     assert.ok(err instanceof InferError);
     assert.equal(err.code, Code.INTERNAL);
     assert.match(err.message, /router 'router' chose route 5 but has 1 children/);
   });
 
-  it("first failing child cancels its siblings and its own status is returned", async () => {
+  it('first failing child cancels its siblings and its own status is returned', async () => {
     let siblingAborted = false;
     const c = new FakeClient({
       comb: mean,
@@ -101,7 +131,10 @@ describe('graph walk (fake NodeClient)', () => {
       },
     });
     const t0 = Date.now();
-    const err = await new GraphExecutor(graph(node('comb', 'COMBINER', [node('slow', 'MODEL'), node('bad', 'MODEL')])), c)
+    const err = await new GraphExecutor(
+      graph(node('comb', 'COMBINER', [node('slow', 'MODEL'), node('bad', 'MODEL')])),
+      c,
+    )
       .execute(req(vec(1)), soon())
       .catch((e: unknown) => e);
     assert.ok(err instanceof InferError);
@@ -118,7 +151,9 @@ describe('graph walk (fake NodeClient)', () => {
         throw new Error('boom');
       },
     });
-    const err = await new GraphExecutor(graph(node('m', 'MODEL')), c).execute(req(vec(1)), soon()).catch((e: unknown) => e);
+    const err = await new GraphExecutor(graph(node('m', 'MODEL')), c)
+      .execute(req(vec(1)), soon())
+      .catch((e: unknown) => e);
     assert.ok(err instanceof InferError);
     assert.equal(err.code, Code.INTERNAL);
     assert.equal(err.message, 'boom');
@@ -132,7 +167,9 @@ describe('graph walk (fake NodeClient)', () => {
     assert.equal(c.calls.length, 4);
     for (const call of c.calls) assert.equal(call.opts.deadline, deadline);
     const c2 = new FakeClient({});
-    const err = await new GraphExecutor(g, c2).execute(req(vec(1)), { deadline: Date.now() - 1 }).catch((e: unknown) => e);
+    const err = await new GraphExecutor(g, c2)
+      .execute(req(vec(1)), { deadline: Date.now() - 1 })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof InferError);
     assert.equal(err.code, Code.DEADLINE_EXCEEDED);
     assert.equal(c2.calls.length, 0);
@@ -142,7 +179,9 @@ describe('graph walk (fake NodeClient)', () => {
     const c = new FakeClient({ m: async (_i, o) => (await sleep(2000, o.signal), vec(1)) });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 20);
-    const err = await new GraphExecutor(graph(node('m', 'MODEL')), c).execute(req(vec(1)), { deadline: Date.now() + 5000, signal: ac.signal }).catch((e: unknown) => e);
+    const err = await new GraphExecutor(graph(node('m', 'MODEL')), c)
+      .execute(req(vec(1)), { deadline: Date.now() + 5000, signal: ac.signal })
+      .catch((e: unknown) => e);
     assert.ok(err instanceof InferError);
     assert.equal(err.code, Code.CANCELLED);
     assert.equal(c.calls[0]?.aborted, true);
@@ -153,7 +192,10 @@ describe('graph walk (fake NodeClient)', () => {
       (tag: string, f: (x: number) => number): Handler =>
       (input) => {
         const m = input as InferMessage;
-        return { meta: { ...emptyMeta(), tags: { [tag]: true }, metrics: [{ key: `${tag}_n`, type: 'COUNTER', value: 1 }] }, payload: vec(...values(m).map(f)) };
+        return {
+          meta: { ...emptyMeta(), tags: { [tag]: true }, metrics: [{ key: `${tag}_n`, type: 'COUNTER', value: 1 }] },
+          payload: vec(...values(m).map(f)),
+        };
       };
     const c = new FakeClient({
       top: tagged('top', (x) => x),
@@ -162,12 +204,17 @@ describe('graph walk (fake NodeClient)', () => {
         // The combiner sees what its children tagged.
         assert.equal(list[0]?.meta.tags.a, true);
         assert.equal(list[0]?.meta.tags.b, true);
-        return { meta: { ...emptyMeta(), tags: { comb: true }, metrics: [{ key: 'comb_n', type: 'COUNTER', value: 1 }] }, payload: vec(0) };
+        return {
+          meta: { ...emptyMeta(), tags: { comb: true }, metrics: [{ key: 'comb_n', type: 'COUNTER', value: 1 }] },
+          payload: vec(0),
+        };
       },
       a: tagged('a', (x) => x),
       b: tagged('b', (x) => x),
     });
-    const g = graph(node('top', 'OUTPUT_TRANSFORMER', [node('comb', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])]));
+    const g = graph(
+      node('top', 'OUTPUT_TRANSFORMER', [node('comb', 'COMBINER', [node('a', 'MODEL'), node('b', 'MODEL')])]),
+    );
     const input = req(vec(1));
     input.meta.tags.client = 'yes';
     input.meta.metrics.push({ key: 'client_n', type: 'GAUGE', value: 7 });
@@ -177,8 +224,14 @@ describe('graph walk (fake NodeClient)', () => {
     assert.deepEqual(out.meta.metrics.map((m) => m.key).sort(), ['a_n', 'b_n', 'client_n', 'comb_n', 'top_n']);
     assert.deepEqual(Object.keys(out.meta.requestPath).sort(), ['a', 'b', 'comb', 'top']);
     // Every hop of one request saw the same puid.
-    assert.equal(new Set(c.calls.flatMap((x) => (Array.isArray(x.input) ? x.input : [x.input]).map((m) => m.meta.puid))).size, 1);
-    const kept = await new GraphExecutor(graph(node('a', 'MODEL')), new FakeClient({ a: map((x) => x) })).execute(req(vec(1), 'my-puid'), soon());
+    assert.equal(
+      new Set(c.calls.flatMap((x) => (Array.isArray(x.input) ? x.input : [x.input]).map((m) => m.meta.puid))).size,
+      1,
+    );
+    const kept = await new GraphExecutor(graph(node('a', 'MODEL')), new FakeClient({ a: map((x) => x) })).execute(
+      req(vec(1), 'my-puid'),
+      soon(),
+    );
     assert.equal(kept.meta.puid, 'my-puid');
   });
 });

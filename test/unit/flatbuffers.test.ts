@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
-import { decodeFlatMessage, decodeFlatMessageList, encodeFlatMessage, encodeFlatMessageList } from '../../src/protocol/flatbuffers';
+import {
+  decodeFlatMessage,
+  decodeFlatMessageList,
+  encodeFlatMessage,
+  encodeFlatMessageList,
+} from '../../src/protocol/flatbuffers';
 import { DTYPES, type NumericDType } from '../../src/tensor/dtype';
 import { fromNumbers, toNumbers, type Tensor } from '../../src/tensor/tensor';
 
@@ -15,7 +20,13 @@ function at(bytes: Uint8Array, offset: number): Buffer {
 
 /** Byte arrays as plain arrays: decoded bytes are Buffer views, the originals Uint8Arrays. */
 const plain = (v: unknown): unknown =>
-  v instanceof Uint8Array ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v;
+  v instanceof Uint8Array
+    ? Array.from(v)
+    : Array.isArray(v)
+      ? v.map(plain)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+        : v;
 
 const richMeta = (): InferMessage['meta'] => ({
   puid: 'p-1',
@@ -62,7 +73,11 @@ describe('FlatBuffers hop codec', () => {
   }
 
   it('reads the tensor in place (no copy) at the offset grpc-js uses, and copies once anywhere else', () => {
-    const tensor = fromNumbers('float32', [1, 3, 224, 224], new Float32Array(3 * 224 * 224).map((_, i) => i % 251));
+    const tensor = fromNumbers(
+      'float32',
+      [1, 3, 224, 224],
+      new Float32Array(3 * 224 * 224).map((_, i) => i % 251),
+    );
     const bytes = encodeFlatMessage({ meta: emptyMeta('x'), payload: { kind: 'tensor', tensor } });
     const inPlace = at(bytes, 5);
     const back = decodeFlatMessage(inPlace);
@@ -80,7 +95,11 @@ describe('FlatBuffers hop codec', () => {
 
   it('round-trips string tensors, empty tensors, scalars and every other payload kind', () => {
     const enc = new TextEncoder();
-    const strings: Tensor = { dtype: 'string', shape: [3], data: ['cat', '', 'ünï'].map((s) => enc.encode(s)).concat([]) };
+    const strings: Tensor = {
+      dtype: 'string',
+      shape: [3],
+      data: ['cat', '', 'ünï'].map((s) => enc.encode(s)).concat([]),
+    };
     const bytesEl: Tensor = { dtype: 'string', shape: [1], data: [new Uint8Array([0, 255, 1])] };
     const payloads: Payload[] = [
       { kind: 'tensor', tensor: strings },
@@ -98,20 +117,35 @@ describe('FlatBuffers hop codec', () => {
       const back = decodeFlatMessage(at(encodeFlatMessage(msg), 5));
       assert.deepEqual(plain(back), plain(msg));
     }
-    const withStatus: InferMessage = { meta: emptyMeta('s'), payload: { kind: 'none' }, status: { code: 3, info: 'bad', reason: 'why', status: 'FAILURE' } };
+    const withStatus: InferMessage = {
+      meta: emptyMeta('s'),
+      payload: { kind: 'none' },
+      status: { code: 3, info: 'bad', reason: 'why', status: 'FAILURE' },
+    };
     assert.deepEqual(decodeFlatMessage(encodeFlatMessage(withStatus)), withStatus);
   });
 
   it('round-trips a message list (combiner input)', () => {
-    const list: InferMessage[] = [1, 2, 3].map((k) => ({ meta: { ...richMeta(), puid: `p${k}` }, payload: { kind: 'tensor', tensor: fromNumbers('float32', [1, k], new Array(k).fill(k)) } }));
+    const list: InferMessage[] = [1, 2, 3].map((k) => ({
+      meta: { ...richMeta(), puid: `p${k}` },
+      payload: { kind: 'tensor', tensor: fromNumbers('float32', [1, k], new Array(k).fill(k)) },
+    }));
     const back = decodeFlatMessageList(at(encodeFlatMessageList(list), 5));
     assert.deepEqual(back, list);
     assert.deepEqual(decodeFlatMessageList(encodeFlatMessageList([])), []);
   });
 
   it('rejects malformed bytes with INVALID_ARGUMENT instead of reading past the buffer', () => {
-    const good = encodeFlatMessage({ meta: richMeta(), payload: { kind: 'tensor', tensor: fromNumbers('float32', [1, 64], new Array(64).fill(1)) } });
-    const bad: Uint8Array[] = [new Uint8Array(0), new Uint8Array([0, 1, 2]), new Uint8Array([3, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]), good.subarray(0, good.length / 2)];
+    const good = encodeFlatMessage({
+      meta: richMeta(),
+      payload: { kind: 'tensor', tensor: fromNumbers('float32', [1, 64], new Array(64).fill(1)) },
+    });
+    const bad: Uint8Array[] = [
+      new Uint8Array(0),
+      new Uint8Array([0, 1, 2]),
+      new Uint8Array([3, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]),
+      good.subarray(0, good.length / 2),
+    ];
     // Every truncation and a few corrupted bytes must fail cleanly (or, for harmless bytes, decode).
     for (let cut = 4; cut < good.length; cut += 37) bad.push(good.subarray(0, cut));
     for (const b of bad) {

@@ -41,7 +41,10 @@ describe('manifest validation', () => {
   });
 
   it('accepts Seldon-style parameter lists with string values', () => {
-    const g = parseManifest(base('name: m\ntype: MODEL\nimplementation: scale\nparameters:\n  - {name: factor, value: "2.5", type: FLOAT}'), '/tmp');
+    const g = parseManifest(
+      base('name: m\ntype: MODEL\nimplementation: scale\nparameters:\n  - {name: factor, value: "2.5", type: FLOAT}'),
+      '/tmp',
+    );
     assert.equal(g.graph.parameters.factor, 2.5);
   });
 
@@ -66,7 +69,7 @@ children:
   - {name: h, type: MODEL, implementation: identity, replicas: 3}`),
     );
     const expect = [
-      "m.yaml: spec.graph.children[0] (a): type must be one of MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER, ROUTER, got \"MODLE\"",
+      'm.yaml: spec.graph.children[0] (a): type must be one of MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER, ROUTER, got "MODLE"',
       "m.yaml: spec.graph.children[1] (a): duplicate node name 'a' (also at spec.graph.children[0])",
       "m.yaml: spec.graph.children[1] (a): unknown implementation 'nope' (built-ins:",
       "m.yaml: spec.graph.children[2] (c): missing required parameter 'factor' (number: multiplier)",
@@ -78,7 +81,11 @@ children:
       'm.yaml: spec.graph.children[7] (Bad_Name): name must be a DNS-1123 label',
       "m.yaml: spec.graph.children[8] (h): unknown field 'replicas'",
     ];
-    for (const e of expect) assert.ok(p.some((x) => x.startsWith(e)), `missing problem: ${e}\n got:\n${p.join('\n')}`);
+    for (const e of expect)
+      assert.ok(
+        p.some((x) => x.startsWith(e)),
+        `missing problem: ${e}\n got:\n${p.join('\n')}`,
+      );
     assert.equal(p.length, expect.length, p.join('\n'));
   });
 
@@ -92,8 +99,8 @@ spec:
   deadlineMs: -5
 `);
     assert.deepEqual(p, [
-      "m.yaml: apiVersion: must be 'infergraph.dev/v1alpha1', got \"v1\"",
-      "m.yaml: kind: must be 'InferenceGraph', got \"Deployment\"",
+      'm.yaml: apiVersion: must be \'infergraph.dev/v1alpha1\', got "v1"',
+      'm.yaml: kind: must be \'InferenceGraph\', got "Deployment"',
       'm.yaml: metadata.name: must be a DNS-1123 label (lowercase letters, digits, \'-\', at most 63), got "UPPER"',
       'm.yaml: spec.deadlineMs: must be an integer >= 1, got -5',
       'm.yaml: spec.codec: must be one of tftensor, tensor, ndarray, flatbuffers, got "protobuf"',
@@ -123,7 +130,10 @@ spec:
   });
 
   it('resolves user component modules against the manifest folder and reports unloadable ones', () => {
-    assert.match(problems(base('name: u\ntype: MODEL\nimplementation: ./missing-component.js'))[0] ?? '', /cannot load component module \/tmp\/missing-component\.js/);
+    assert.match(
+      problems(base('name: u\ntype: MODEL\nimplementation: ./missing-component.js'))[0] ?? '',
+      /cannot load component module \/tmp\/missing-component\.js/,
+    );
   });
 });
 

@@ -189,7 +189,10 @@ describe('modelgen synthetic ImageNet models', () => {
       result.map((m) => [m.arch, m.reused, m.sha256]),
       ARCHS.map((a) => [a, false, model(a).sha256]),
     );
-    assert.ok(lines.some((l) => l.includes('seed 99')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('seed 99')),
+      lines.join('\n'),
+    );
     assert.deepEqual((await fs.readdir(stale)).sort(), ['densenet169.onnx', 'resnet50.onnx']);
   });
 

@@ -10,8 +10,7 @@ import type { WireModelInferRequest, WireModelInferResponse } from '../../src/pr
 import { toNumbers } from '../../src/tensor/tensor';
 
 const infer = v2Method('ModelInfer');
-const decodeRequest = (b: Uint8Array): WireModelInferRequest =>
-  infer.requestDeserialize(Buffer.from(b));
+const decodeRequest = (b: Uint8Array): WireModelInferRequest => infer.requestDeserialize(Buffer.from(b));
 const encodeRequest = (w: WireModelInferRequest): Buffer => infer.requestSerialize(w);
 const decodeResponse = (b: Uint8Array): WireModelInferResponse =>
   infer.responseDeserialize(Buffer.from(b)) as WireModelInferResponse;

@@ -53,7 +53,8 @@ interface BenchFlags {
 }
 
 /** --node-flags: '' for none; default the Supervisor's. */
-const nodeFlagsOf = (v: string | undefined): readonly string[] => (v === undefined ? CHILD_NODE_FLAGS : v.split(/\s+/).filter(Boolean));
+const nodeFlagsOf = (v: string | undefined): readonly string[] =>
+  v === undefined ? CHILD_NODE_FLAGS : v.split(/\s+/).filter(Boolean);
 
 /** Same V8 flags in the bench process as in the graph's processes (see reexec.ts); true when a child did the work. */
 async function ranInChild(flags: readonly string[]): Promise<boolean> {
@@ -69,29 +70,55 @@ export function registerBench(program: Command): void {
   program.enablePositionalOptions();
   const bench = program
     .command('bench')
-    .description('load-test a graph: warm-up, concurrency sweep, per-hop breakdown, graph overhead, CPU/RSS, in-process baseline; JSON + HTML report')
-    .option('-g, --graph <file>', 'graph manifest: the bench starts the graph (unless --addr) and uses the manifest for the critical path and the baseline')
+    .description(
+      'load-test a graph: warm-up, concurrency sweep, per-hop breakdown, graph overhead, CPU/RSS, in-process baseline; JSON + HTML report',
+    )
+    .option(
+      '-g, --graph <file>',
+      'graph manifest: the bench starts the graph (unless --addr) and uses the manifest for the critical path and the baseline',
+    )
     .option('--addr <host:port>', 'a running executor instead of starting the graph')
     .option('-c, --concurrency <list>', 'concurrency levels (requests in flight)', '1,2,4,8')
     .option('-d, --duration <seconds>', 'measurement time per level (3 windows; up to 2x more until stable)', '6')
-    .option('-w, --warmup <seconds>', 'warm-up before the sweep (half at the lowest, half at the highest concurrency)', '8')
-    .option('--image <file>', 'image sent as binData (default: the first ../shared/imagenet/dev image, else a generated JPEG)')
+    .option(
+      '-w, --warmup <seconds>',
+      'warm-up before the sweep (half at the lowest, half at the highest concurrency)',
+      '8',
+    )
+    .option(
+      '--image <file>',
+      'image sent as binData (default: the first ../shared/imagenet/dev image, else a generated JPEG)',
+    )
     .option('--tensor <file>', 'tensor sent instead (.npy or JSON), for graphs that do not start with jpeg-input')
-    .option('--tensor-shape <dims>', 'send a generated float32 tensor of this shape (default for graphs without jpeg-input: 1,4)')
+    .option(
+      '--tensor-shape <dims>',
+      'send a generated float32 tensor of this shape (default for graphs without jpeg-input: 1,4)',
+    )
     .option('-o, --out <dir>', 'report folder (default bench-out/<timestamp>)')
-    .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp (graph started by the bench)', 'unix')
+    .option(
+      '-t, --transport <kind>',
+      'node hops over unix sockets or loopback tcp (graph started by the bench)',
+      'unix',
+    )
     .option('--no-baseline', 'skip the in-process baseline')
     .option(
       '--hop-transport <list>',
       'grpc, frames, or both (grpc,frames: a graph each, all up at once, taking turns per level); default spec.hopTransport',
     )
     .option('--no-metrics', 'graph processes without Prometheus metrics (to measure their cost)')
-    .option('--baseline-threads <n|manifest>', "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)", String(os.availableParallelism()))
+    .option(
+      '--baseline-threads <n|manifest>',
+      "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)",
+      String(os.availableParallelism()),
+    )
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
     .option('--timeout <ms>', 'deadline per request', '30000')
     .option('--no-progress', 'no progress bar')
     .option('--log-level <level>', 'log level of the graph processes and the bench', 'warn')
-    .option('--node-flags <flags>', `Node/V8 flags of every graph process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
+    .option(
+      '--node-flags <flags>',
+      `Node/V8 flags of every graph process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`,
+    )
     .enablePositionalOptions()
     .action(async (o: BenchFlags) => {
       // Every flag is checked before anything starts (and before the re-exec, so a mistake is reported once).
@@ -119,7 +146,10 @@ export function registerBench(program: Command): void {
       if (o.image) input = imageFile(o.image);
       else if (o.tensor) {
         const tensor = loadTensorFile(o.tensor);
-        input = { payload: { kind: 'tensor', tensor }, description: `tensor ${o.tensor} ${tensor.dtype} [${tensor.shape.join(',')}]` };
+        input = {
+          payload: { kind: 'tensor', tensor },
+          description: `tensor ${o.tensor} ${tensor.dtype} [${tensor.shape.join(',')}]`,
+        };
       } else if (tensorShape) input = shapedTensor(tensorShape);
       else if (!graph || graphTakesImage(graph)) input = await defaultImage();
       else input = shapedTensor([1, 4]);
@@ -156,8 +186,16 @@ export function registerBench(program: Command): void {
     )
     .option('--codecs <list>', `codecs to compare (${HOP_CODECS.join(', ')})`, HOP_CODECS.join(','))
     .option('--shape <dims>', 'float32 tensor shape', '1,3,224,224')
-    .option('--modes <list>', "echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)", 'echo,one-way')
-    .option('--gaps <ms list>', 'idle ms before each measured call, e.g. 0,50 (0: hot path; 50: a node idle between requests, as in a graph at concurrency 1)', '0')
+    .option(
+      '--modes <list>',
+      'echo (tensor there and back, like a transformer), one-way (tensor there, [1,1] back, like a model)',
+      'echo,one-way',
+    )
+    .option(
+      '--gaps <ms list>',
+      'idle ms before each measured call, e.g. 0,50 (0: hot path; 50: a node idle between requests, as in a graph at concurrency 1)',
+      '0',
+    )
     .option('-t, --transport <list>', 'unix, tcp or both (unix,tcp)', 'unix,tcp')
     .option('-d, --duration <seconds>', 'measured seconds per codec and transport', '6')
     .option('-w, --warmup <seconds>', 'warm-up seconds per transport (shared by the codecs)', '6')
@@ -165,30 +203,48 @@ export function registerBench(program: Command): void {
     .option('-o, --out <dir>', 'also write hop-report.json and hop-report.html here')
     .option('--no-progress', 'no progress bar')
     .option('--hop-transport <list>', 'grpc, frames or both, compared in the same rounds', 'grpc,frames')
-    .option('--node-flags <flags>', `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`)
-    .action(async (o: { codecs: string; modes: string; gaps: string; shape: string; transport: string; hopTransport: string; duration: string; warmup: string; rounds: string; out?: string; progress: boolean; nodeFlags?: string }) => {
-      const checked = {
-        shape: intListFlag('--shape', o.shape, { min: 1 }),
-        codecs: enumListFlag('--codecs', o.codecs, HOP_CODECS),
-        modes: enumListFlag('--modes', o.modes, HOP_MODES),
-        gapsMs: numberListFlag('--gaps', o.gaps, { min: 0, max: 60_000 }),
-        transports: enumListFlag('--transport', o.transport, TRANSPORTS),
-        hopTransports: enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS),
-        durationS: seconds('--duration', o.duration),
-        warmupS: warmupSeconds(o.warmup),
-        rounds: intFlag('--rounds', o.rounds, { min: 1, max: 1000 }),
-      };
-      const nodeFlags = nodeFlagsOf(o.nodeFlags);
-      if (await ranInChild(nodeFlags)) return;
-      const report = await runHopBench({
-        ...checked,
-        logger: createLogger('infergraph-bench-hop', 'warn'),
-        progress: o.progress,
-        ...(o.out ? { outDir: path.resolve(o.out) } : {}),
-        command: `infergraph ${process.argv.slice(2).join(' ')}`,
-        nodeFlags,
-      });
-      console.log(renderHopMarkdown(report));
-      if (o.out) console.log(`\nreport: ${path.resolve(o.out, 'hop-report.html')}`);
-    });
+    .option(
+      '--node-flags <flags>',
+      `Node/V8 flags of the node process and of the bench ('' for none; default '${CHILD_NODE_FLAGS.join(' ')}')`,
+    )
+    .action(
+      async (o: {
+        codecs: string;
+        modes: string;
+        gaps: string;
+        shape: string;
+        transport: string;
+        hopTransport: string;
+        duration: string;
+        warmup: string;
+        rounds: string;
+        out?: string;
+        progress: boolean;
+        nodeFlags?: string;
+      }) => {
+        const checked = {
+          shape: intListFlag('--shape', o.shape, { min: 1 }),
+          codecs: enumListFlag('--codecs', o.codecs, HOP_CODECS),
+          modes: enumListFlag('--modes', o.modes, HOP_MODES),
+          gapsMs: numberListFlag('--gaps', o.gaps, { min: 0, max: 60_000 }),
+          transports: enumListFlag('--transport', o.transport, TRANSPORTS),
+          hopTransports: enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS),
+          durationS: seconds('--duration', o.duration),
+          warmupS: warmupSeconds(o.warmup),
+          rounds: intFlag('--rounds', o.rounds, { min: 1, max: 1000 }),
+        };
+        const nodeFlags = nodeFlagsOf(o.nodeFlags);
+        if (await ranInChild(nodeFlags)) return;
+        const report = await runHopBench({
+          ...checked,
+          logger: createLogger('infergraph-bench-hop', 'warn'),
+          progress: o.progress,
+          ...(o.out ? { outDir: path.resolve(o.out) } : {}),
+          command: `infergraph ${process.argv.slice(2).join(' ')}`,
+          nodeFlags,
+        });
+        console.log(renderHopMarkdown(report));
+        if (o.out) console.log(`\nreport: ${path.resolve(o.out, 'hop-report.html')}`);
+      },
+    );
 }

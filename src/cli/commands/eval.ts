@@ -60,8 +60,12 @@ export function registerEval(program: Command): void {
       } else {
         const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
         console.log(`images: ${r.images} (${r.errors.length} errors) in ${r.wallSeconds.toFixed(1)} s`);
-        console.log(`top-1: ${pct(r.top1)}   top-5: ${r.top5 === null ? 'n/a (graph answers fewer than 5 classes)' : pct(r.top5)}`);
-        console.log(`latency ms: p50 ${r.latencyMs.p50.toFixed(1)}  p90 ${r.latencyMs.p90.toFixed(1)}  p99 ${r.latencyMs.p99.toFixed(1)}  mean ${r.latencyMs.mean.toFixed(1)}`);
+        console.log(
+          `top-1: ${pct(r.top1)}   top-5: ${r.top5 === null ? 'n/a (graph answers fewer than 5 classes)' : pct(r.top5)}`,
+        );
+        console.log(
+          `latency ms: p50 ${r.latencyMs.p50.toFixed(1)}  p90 ${r.latencyMs.p90.toFixed(1)}  p99 ${r.latencyMs.p99.toFixed(1)}  mean ${r.latencyMs.mean.toFixed(1)}`,
+        );
         if (r.reference) printAgreement(r.reference, pct);
         for (const e of r.errors.slice(0, 10)) console.log(`error: ${e.file}: ${e.error}`);
       }

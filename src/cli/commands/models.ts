@@ -31,27 +31,38 @@ export function registerModels(program: Command): void {
     )
     .option('--max-images <n>', 'use at most this many calibration images', '100')
     .option('--evaluate', 'with --int8: report fp32 vs int8 agreement on the calibration images (re-quantises)')
-    .action(async (o: { dir: string; seed: string; int8?: boolean; calibration: string; maxImages: string; evaluate?: boolean }) => {
-      const seed = intFlag('--seed', o.seed, { min: 0, max: 0xffffffff });
-      const log = (line: string): void => console.log(line);
-      const out = await ensureModels(path.resolve(o.dir), { seed, log });
-      for (const m of out) {
-        console.log(`${m.arch}: ${m.path} (${(m.params / 1e6).toFixed(1)} M params, ${(m.bytes / 1e6).toFixed(1)} MB, ${m.reused ? 'already present' : `written in ${Math.round(m.ms)} ms`}) — synthetic weights: predictions are meaningless`);
-      }
-      if (!o.int8) return;
-      const int8 = await ensureInt8Models(path.resolve(o.dir), {
-        seed,
-        calibration: path.resolve(o.calibration),
-        maxImages: intFlag('--max-images', o.maxImages, { min: 1 }),
-        evaluate: o.evaluate,
-        log,
-      });
-      for (const m of int8) {
-        const r = m.result;
-        console.log(`${m.arch} int8: ${m.path} (${r ? `written in ${Math.round(r.ms)} ms` : 'already present'})`);
-        if (r?.agreement) console.log(`  ${describeAgreement(r.agreement)}`);
-      }
-    });
+    .action(
+      async (o: {
+        dir: string;
+        seed: string;
+        int8?: boolean;
+        calibration: string;
+        maxImages: string;
+        evaluate?: boolean;
+      }) => {
+        const seed = intFlag('--seed', o.seed, { min: 0, max: 0xffffffff });
+        const log = (line: string): void => console.log(line);
+        const out = await ensureModels(path.resolve(o.dir), { seed, log });
+        for (const m of out) {
+          console.log(
+            `${m.arch}: ${m.path} (${(m.params / 1e6).toFixed(1)} M params, ${(m.bytes / 1e6).toFixed(1)} MB, ${m.reused ? 'already present' : `written in ${Math.round(m.ms)} ms`}) — synthetic weights: predictions are meaningless`,
+          );
+        }
+        if (!o.int8) return;
+        const int8 = await ensureInt8Models(path.resolve(o.dir), {
+          seed,
+          calibration: path.resolve(o.calibration),
+          maxImages: intFlag('--max-images', o.maxImages, { min: 1 }),
+          evaluate: o.evaluate,
+          log,
+        });
+        for (const m of int8) {
+          const r = m.result;
+          console.log(`${m.arch} int8: ${m.path} (${r ? `written in ${Math.round(r.ms)} ms` : 'already present'})`);
+          if (r?.agreement) console.log(`  ${describeAgreement(r.agreement)}`);
+        }
+      },
+    );
   models
     .command('quantize <model>')
     .description(

@@ -44,7 +44,8 @@ interface Prediction {
 function classification(data: unknown): string | undefined {
   const d = data as { predictions?: Prediction[]; note?: string } | null;
   if (!d || !Array.isArray(d.predictions) || d.predictions.some((x) => typeof x?.index !== 'number')) return undefined;
-  const one = (x: Prediction): string => `${x.label ?? `class ${x.index}`} (index ${x.index}${x.wnid ? `, ${x.wnid}` : ''}, score ${x.score.toFixed(4)})`;
+  const one = (x: Prediction): string =>
+    `${x.label ?? `class ${x.index}`} (index ${x.index}${x.wnid ? `, ${x.wnid}` : ''}, score ${x.score.toFixed(4)})`;
   const lines = d.predictions.map((x, i) => {
     const rest = (x.topK ?? []).slice(1).map(one);
     return `${d.predictions!.length > 1 ? `[${i}] ` : ''}top-1: ${one(x)}${rest.length ? `\n  then: ${rest.join('; ')}` : ''}`;
@@ -59,10 +60,14 @@ export function describeReply(m: InferMessage): string {
   if (p.kind === 'json') {
     const summary = classification(p.data);
     lines.push(summary ?? JSON.stringify(p.data, null, 2));
-  }
-  else if (p.kind === 'tensor') {
-    const vals = p.tensor.dtype === 'string' ? p.tensor.data.slice(0, 8).map((b) => Buffer.from(b).toString()) : toNumbers(p.tensor).slice(0, 8);
-    lines.push(`tensor ${p.tensor.dtype} [${p.tensor.shape.join(',')}]: ${vals.join(', ')}${p.tensor.data.length > 8 ? ', …' : ''}`);
+  } else if (p.kind === 'tensor') {
+    const vals =
+      p.tensor.dtype === 'string'
+        ? p.tensor.data.slice(0, 8).map((b) => Buffer.from(b).toString())
+        : toNumbers(p.tensor).slice(0, 8);
+    lines.push(
+      `tensor ${p.tensor.dtype} [${p.tensor.shape.join(',')}]: ${vals.join(', ')}${p.tensor.data.length > 8 ? ', …' : ''}`,
+    );
   } else if (p.kind === 'str') lines.push(p.data);
   else if (p.kind === 'bin') lines.push(`binData ${p.data.byteLength} bytes`);
   if (Object.keys(m.meta.tags).length) lines.push(`tags: ${JSON.stringify(m.meta.tags)}`);
@@ -120,7 +125,14 @@ export function registerPredict(program: Command): void {
       }
       if (!reply) return;
       const timelineTag = reply.meta.tags[TIMELINE_TAG];
-      if (o.json) console.log(JSON.stringify({ payload: reply.payload.kind === 'json' ? reply.payload.data : reply.payload.kind, meta: reply.meta }, null, 2));
+      if (o.json)
+        console.log(
+          JSON.stringify(
+            { payload: reply.payload.kind === 'json' ? reply.payload.data : reply.payload.kind, meta: reply.meta },
+            null,
+            2,
+          ),
+        );
       else {
         const { [TIMELINE_TAG]: _timeline, ...tags } = reply.meta.tags;
         console.log(describeReply({ ...reply, meta: { ...reply.meta, tags } }));
@@ -128,8 +140,12 @@ export function registerPredict(program: Command): void {
       if (o.trace && !o.json) {
         const timeline = parseTimeline(timelineTag);
         const traceId = reply.meta.tags.trace_id;
-        if (timeline) console.log(renderWaterfall(timeline, { traceId: typeof traceId === 'string' ? traceId : undefined }));
-        else console.log('no timeline in the reply: the executor is older than predict --trace, or sits behind something that drops meta tags');
+        if (timeline)
+          console.log(renderWaterfall(timeline, { traceId: typeof traceId === 'string' ? traceId : undefined }));
+        else
+          console.log(
+            'no timeline in the reply: the executor is older than predict --trace, or sits behind something that drops meta tags',
+          );
       }
       if (n === 1) console.log(`round trip: ${(times[0] as number).toFixed(2)} ms`);
       else {

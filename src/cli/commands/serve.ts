@@ -92,7 +92,10 @@ export function registerServe(program: Command): void {
     .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-s, --socket <path>', 'shorthand for --address unix:<path>')
-    .option('--frames-address <addr>', "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)")
+    .option(
+      '--frames-address <addr>',
+      "also listen for framed hops: unix:/path, host:port, or 'auto' (beside --address)",
+    )
     .option('--metrics-address <addr>', METRICS_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
@@ -125,7 +128,10 @@ export function registerServe(program: Command): void {
         onAdmission: metrics ? admissionMetrics(metrics, node.name) : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
-      const extra = { metrics: metrics?.url, ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}) };
+      const extra = {
+        metrics: metrics?.url,
+        ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}),
+      };
       serveUntilStopped(running.address, close, logger, extra);
     });
 
@@ -135,7 +141,12 @@ export function registerServe(program: Command): void {
     .requiredOption('-g, --graph <file>', 'graph manifest (YAML)')
     .option('-a, --address <addr>', ADDRESS_HELP, '127.0.0.1:8000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
-    .option('--node-address <name=addr>', 'address of a node (repeatable); default <name>:9000, or its manifest endpoint', collect, [])
+    .option(
+      '--node-address <name=addr>',
+      'address of a node (repeatable); default <name>:9000, or its manifest endpoint',
+      collect,
+      [],
+    )
     .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
     .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--metrics-address <addr>', METRICS_HELP)

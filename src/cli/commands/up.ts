@@ -29,11 +29,17 @@ export function registerUp(program: Command): void {
     .option('-a, --address <addr>', 'executor listen address (port 0 picks a free port)', '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
-    .option('--hop-transport <kind>', "grpc or frames between the executor and the nodes (overrides spec.hopTransport)")
+    .option('--hop-transport <kind>', 'grpc or frames between the executor and the nodes (overrides spec.hopTransport)')
     .option('--log-level <level>', 'log level of every process', 'info')
     .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
-    .option('--trace-exporter <kind>', 'send every process\'s spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)')
-    .option('--trace-endpoint <url>', 'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)')
+    .option(
+      '--trace-exporter <kind>',
+      "send every process's spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)",
+    )
+    .option(
+      '--trace-endpoint <url>',
+      'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)',
+    )
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
     .action(async (manifest: string, o: UpFlags) => {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
@@ -43,7 +49,10 @@ export function registerUp(program: Command): void {
       const graph = loadManifestFile(file);
       const logger = createLogger('infergraph-up', logLevel);
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
-      const env = tracingEnvFromFlags({ exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio }, graph.tracing);
+      const env = tracingEnvFromFlags(
+        { exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio },
+        graph.tracing,
+      );
       // What every child will resolve: checked here too, so a bad setting fails once, before anything is spawned.
       const tracing = resolveTracing(graph.tracing, { ...process.env, ...env });
       const sup = new Supervisor({
@@ -67,7 +76,10 @@ export function registerUp(program: Command): void {
         if (stopping) return;
         stopping = true;
         console.log(`infergraph: ${sig}, stopping ${graph.name}`);
-        sup.stop().then(() => process.exit(0), () => process.exit(1));
+        sup.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
@@ -78,6 +90,9 @@ export function registerUp(program: Command): void {
       const hops = o.hopTransport ?? graph.hopTransport;
       const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${hops}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
-      if (tracing) console.log(`infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`);
+      if (tracing)
+        console.log(
+          `infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`,
+        );
     });
 }

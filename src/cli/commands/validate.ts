@@ -32,7 +32,9 @@ export function registerValidate(program: Command): void {
         n.children.forEach((c) => line(c, depth + 1));
       };
       const hops = `hops over ${g.hopTransport}`;
-      console.log(`${g.name}: ${walkNodes(g.graph).length} nodes, codec ${g.codec}, ${hops}, deadline ${g.deadlineMs} ms`);
+      console.log(
+        `${g.name}: ${walkNodes(g.graph).length} nodes, codec ${g.codec}, ${hops}, deadline ${g.deadlineMs} ms`,
+      );
       line(g.graph, 1);
       if (unchecked.length) {
         console.log(

@@ -15,7 +15,8 @@ const NAME = 'average-combiner';
 
 type NumericTensor = Extract<Tensor, { data: TypedArray }>;
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 class AverageCombiner implements Component {
   constructor(private readonly weights: number[] | undefined) {}
@@ -24,17 +25,22 @@ class AverageCombiner implements Component {
     if (inputs.length === 0) throw invalidArgument(`${NAME}: no inputs to combine`);
     const tensors: NumericTensor[] = inputs.map((p, i) => {
       if (p.kind !== 'tensor') throw invalidArgument(`${NAME}: input ${i} must be a tensor, got ${describePayload(p)}`);
-      if (p.tensor.dtype === 'string') throw invalidArgument(`${NAME}: input ${i} is a string tensor; only numeric tensors can be averaged`);
+      if (p.tensor.dtype === 'string')
+        throw invalidArgument(`${NAME}: input ${i} is a string tensor; only numeric tensors can be averaged`);
       return p.tensor;
     });
     const first = tensors[0] as NumericTensor;
     if (!tensors.every((t) => sameShape(t.shape, first.shape))) {
-      throw invalidArgument(`${NAME}: inputs must have identical shapes, got ${tensors.map((t) => shapeToString(t.shape)).join(', ')}`);
+      throw invalidArgument(
+        `${NAME}: inputs must have identical shapes, got ${tensors.map((t) => shapeToString(t.shape)).join(', ')}`,
+      );
     }
     let w: number[];
     if (this.weights) {
       if (this.weights.length !== tensors.length) {
-        throw invalidArgument(`${NAME}: ${this.weights.length} weights configured (${this.weights.join(',')}) but ${tensors.length} inputs received`);
+        throw invalidArgument(
+          `${NAME}: ${this.weights.length} weights configured (${this.weights.join(',')}) but ${tensors.length} inputs received`,
+        );
       }
       const sum = this.weights.reduce((a, b) => a + b, 0);
       w = this.weights.map((x) => x / sum);
@@ -65,15 +71,19 @@ class AverageCombiner implements Component {
       ? { dtype: 'float64', shape: [...first.shape], data: result }
       : { dtype: 'float32', shape: [...first.shape], data: result };
     const names = inputs[0]?.kind === 'tensor' ? inputs[0].names : undefined;
-    return names ? { kind: 'tensor', tensor, names, encoding: 'tftensor' } : { kind: 'tensor', tensor, encoding: 'tftensor' };
+    return names
+      ? { kind: 'tensor', tensor, names, encoding: 'tftensor' }
+      : { kind: 'tensor', tensor, encoding: 'tftensor' };
   }
 }
 
 export function averageWeights(values: Record<string, ParamValue>): number[] | undefined {
   const weights = new Params(NAME, values, definition.parameters).numberList('weights');
   if (weights) {
-    if (weights.some((x) => x < 0)) throw new ConfigError([`${NAME}: parameter 'weights' must not be negative, got ${weights.join(',')}`]);
-    if (!(weights.reduce((a, b) => a + b, 0) > 0)) throw new ConfigError([`${NAME}: parameter 'weights' must not sum to 0`]);
+    if (weights.some((x) => x < 0))
+      throw new ConfigError([`${NAME}: parameter 'weights' must not be negative, got ${weights.join(',')}`]);
+    if (!(weights.reduce((a, b) => a + b, 0) > 0))
+      throw new ConfigError([`${NAME}: parameter 'weights' must not sum to 0`]);
   }
   return weights;
 }

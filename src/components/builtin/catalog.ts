@@ -13,85 +13,86 @@ export const CATALOG = {
       'centre crop, /255, mean/std normalisation -> float32 NCHW [1,3,crop,crop] tftensor named "input".',
     types: ['TRANSFORMER'],
     parameters: {
-    resize: {
-      type: 'integer',
-      default: 256,
-      description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.',
+      resize: {
+        type: 'integer',
+        default: 256,
+        description: 'Shorter side after resizing (pixels), bilinear as torchvision Resize.',
+      },
+      crop: { type: 'integer', default: 224, description: 'Side of the centre crop (pixels); must not exceed resize.' },
+      mean: {
+        type: 'string',
+        default: '0.485,0.456,0.406',
+        description: 'Per-channel (R,G,B) mean subtracted after /255.',
+      },
+      std: {
+        type: 'string',
+        default: '0.229,0.224,0.225',
+        description: 'Per-channel (R,G,B) standard deviation divided by.',
+      },
+      maxPixels: {
+        type: 'integer',
+        default: 40_000_000,
+        description:
+          'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
+      },
+      outputDtype: {
+        type: 'string',
+        default: 'float32',
+        description: "'float32' (normalised) or 'uint8' (the cropped pixels unnormalised, still NCHW).",
+      },
+      failOn: {
+        type: 'string',
+        default: 'truncated',
+        description:
+          "Decoder strictness (sharp failOn): 'truncated' rejects cut-off images but accepts benign libjpeg warnings, " +
+          "as Pillow does; 'warning' also rejects images with corrupt data segments; 'none' decodes whatever it can.",
+      },
+      exifOrientation: {
+        type: 'boolean',
+        default: false,
+        description:
+          'Rotate/flip by the EXIF orientation tag (phone photos shown upright). torchvision does not, so off by ' +
+          'default. ' +
+          'Dev-100 pixels: unchanged (no dev image has the tag); latency: within noise.',
+      },
+      colourManagement: {
+        type: 'boolean',
+        default: false,
+        description:
+          'Convert embedded ICC profiles (and CMYK) to sRGB through the profiles, as an image viewer shows them. ' +
+          'torchvision keeps the stored values, so off by default. Dev-100 pixels: 5 of the 23 images with a profile ' +
+          'change (the rest carry sRGB-like profiles), mean 0.10 grey levels over all 100, worst image 3.1 (max 35); ' +
+          'latency +9 % (median).',
+      },
+      fastShrinkOnLoad: {
+        type: 'boolean',
+        default: false,
+        description:
+          "Resample with libvips (JPEG shrink-on-load, then its 'linear' reduce) instead of Pillow's bilinear: not the " +
+          'reference pixels (dev-100: 91 images differ, mean 0.22 grey levels, worst image 1.7, max 49), ' +
+          'but faster on large photos (dev-100 median -13 %; a 12 MP photo 9-13 ms instead of 55-85 ms). ' +
+          'Images smaller than resize are always resampled exactly.',
+      },
+      maxDecodeBytes: {
+        type: 'integer',
+        default: 320 * 1024 * 1024,
+        description:
+          'Decode memory budget of the node, bytes: each decode holds width x height x channels x bytes per sample ' +
+          '(from the header) until done; requests wait (FIFO, within their deadline) until theirs fits, and an image ' +
+          'larger than the whole budget is rejected with INVALID_ARGUMENT. The default admits any image under ' +
+          'maxPixels (4 channels x 16 bits) one at a time.',
+      },
+      maxConcurrentDecodes: {
+        type: 'integer',
+        default: 0,
+        description: 'Decodes running at once (the rest wait); 0 = the number of cores.',
+      },
     },
-    crop: { type: 'integer', default: 224, description: 'Side of the centre crop (pixels); must not exceed resize.' },
-    mean: {
-      type: 'string',
-      default: '0.485,0.456,0.406',
-      description: 'Per-channel (R,G,B) mean subtracted after /255.',
-    },
-    std: {
-      type: 'string',
-      default: '0.229,0.224,0.225',
-      description: 'Per-channel (R,G,B) standard deviation divided by.',
-    },
-    maxPixels: {
-      type: 'integer',
-      default: 40_000_000,
-      description:
-        'Largest accepted image (width x height); bigger images are rejected with INVALID_ARGUMENT before decoding.',
-    },
-    outputDtype: {
-      type: 'string',
-      default: 'float32',
-      description: "'float32' (normalised) or 'uint8' (the cropped pixels unnormalised, still NCHW).",
-    },
-    failOn: {
-      type: 'string',
-      default: 'truncated',
-      description:
-        "Decoder strictness (sharp failOn): 'truncated' rejects cut-off images but accepts benign libjpeg warnings, " +
-        "as Pillow does; 'warning' also rejects images with corrupt data segments; 'none' decodes whatever it can.",
-    },
-    exifOrientation: {
-      type: 'boolean',
-      default: false,
-      description:
-        'Rotate/flip by the EXIF orientation tag (phone photos shown upright). torchvision does not, so off by ' +
-        'default. ' +
-        'Dev-100 pixels: unchanged (no dev image has the tag); latency: within noise.',
-    },
-    colourManagement: {
-      type: 'boolean',
-      default: false,
-      description:
-        'Convert embedded ICC profiles (and CMYK) to sRGB through the profiles, as an image viewer shows them. ' +
-        'torchvision keeps the stored values, so off by default. Dev-100 pixels: 5 of the 23 images with a profile ' +
-        'change (the rest carry sRGB-like profiles), mean 0.10 grey levels over all 100, worst image 3.1 (max 35); ' +
-        'latency +9 % (median).',
-    },
-    fastShrinkOnLoad: {
-      type: 'boolean',
-      default: false,
-      description:
-        "Resample with libvips (JPEG shrink-on-load, then its 'linear' reduce) instead of Pillow's bilinear: not the " +
-        'reference pixels (dev-100: 91 images differ, mean 0.22 grey levels, worst image 1.7, max 49), ' +
-        'but faster on large photos (dev-100 median -13 %; a 12 MP photo 9-13 ms instead of 55-85 ms). ' +
-        'Images smaller than resize are always resampled exactly.',
-    },
-    maxDecodeBytes: {
-      type: 'integer',
-      default: 320 * 1024 * 1024,
-      description:
-        'Decode memory budget of the node, bytes: each decode holds width x height x channels x bytes per sample ' +
-        '(from the header) until done; requests wait (FIFO, within their deadline) until theirs fits, and an image ' +
-        'larger than the whole budget is rejected with INVALID_ARGUMENT. The default admits any image under ' +
-        'maxPixels (4 channels x 16 bits) one at a time.',
-    },
-    maxConcurrentDecodes: {
-      type: 'integer',
-      default: 0,
-      description: 'Decodes running at once (the rest wait); 0 = the number of cores.',
-    },
-  },
   },
   'onnx-model': {
     name: 'onnx-model',
-    description: 'Runs an ONNX model with onnxruntime-node (CPU): one tensor in, validated against the model, one tensor out.',
+    description:
+      'Runs an ONNX model with onnxruntime-node (CPU): one tensor in, validated against the model, one tensor out.',
     types: ['MODEL'],
     parameters: {
       model: { type: 'path', required: true, description: 'The .onnx file (relative to the manifest folder).' },
@@ -100,10 +101,19 @@ export const CATALOG = {
       spinning: {
         type: 'boolean',
         default: false,
-        description: 'Let ORT worker threads busy-wait between ops; off by default because it starves other nodes on shared cores.',
+        description:
+          'Let ORT worker threads busy-wait between ops; off by default because it starves other nodes on shared cores.',
       },
-      graphOptimization: { type: 'string', default: 'all', description: "ORT graph optimisation level: 'disabled', 'basic', 'extended' or 'all'." },
-      softmax: { type: 'boolean', default: false, description: 'Apply softmax along the last axis of the output (raw scores -> probabilities).' },
+      graphOptimization: {
+        type: 'string',
+        default: 'all',
+        description: "ORT graph optimisation level: 'disabled', 'basic', 'extended' or 'all'.",
+      },
+      softmax: {
+        type: 'boolean',
+        default: false,
+        description: 'Apply softmax along the last axis of the output (raw scores -> probabilities).',
+      },
       inputName: { type: 'string', description: "Model input to feed (default: the model's only input)." },
       outputName: { type: 'string', description: "Model output to return (default: the model's first output)." },
       normalizeUint8: {
@@ -113,22 +123,33 @@ export const CATALOG = {
           'Accept uint8 [N,C,H,W] pixels (jpeg-input outputDtype: uint8, a quarter of the bytes on the wire) and normalise them here, ' +
           '(v/255 - mean)/std per channel, exactly as jpeg-input would; float32 input is still taken as it is.',
       },
-      mean: { type: 'string', default: '0.485,0.456,0.406', description: 'Per-channel mean for normalizeUint8 (after /255).' },
-      std: { type: 'string', default: '0.229,0.224,0.225', description: 'Per-channel standard deviation for normalizeUint8.' },
+      mean: {
+        type: 'string',
+        default: '0.485,0.456,0.406',
+        description: 'Per-channel mean for normalizeUint8 (after /255).',
+      },
+      std: {
+        type: 'string',
+        default: '0.229,0.224,0.225',
+        description: 'Per-channel standard deviation for normalizeUint8.',
+      },
       instances: {
         type: 'integer',
         default: 1,
-        description: 'Worker threads, each with its own ORT session (Triton instance group); inference never runs on the node\'s main thread.',
+        description:
+          "Worker threads, each with its own ORT session (Triton instance group); inference never runs on the node's main thread.",
       },
       maxQueue: {
         type: 'integer',
         default: 64,
-        description: 'Requests that may wait for a free instance; beyond it a request is refused at once with RESOURCE_EXHAUSTED.',
+        description:
+          'Requests that may wait for a free instance; beyond it a request is refused at once with RESOURCE_EXHAUSTED.',
       },
       maxBatch: {
         type: 'integer',
         default: 1,
-        description: 'Dynamic batching: requests queued together run as one batch of up to this many rows (needs a symbolic batch dimension); 1 = off.',
+        description:
+          'Dynamic batching: requests queued together run as one batch of up to this many rows (needs a symbolic batch dimension); 1 = off.',
       },
       instanceNice: {
         type: 'integer',
@@ -150,17 +171,23 @@ export const CATALOG = {
     parameters: {
       weights: {
         type: 'string',
-        description: 'Comma-separated non-negative weights, one per child in order; normalised by their sum. Default: equal.',
+        description:
+          'Comma-separated non-negative weights, one per child in order; normalised by their sum. Default: equal.',
       },
     },
   },
   'top1-output': {
     name: 'top1-output',
-    description: 'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k.',
+    description:
+      'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k.',
     types: ['OUTPUT_TRANSFORMER'],
     parameters: {
       labels: { type: 'path', description: 'TSV file of index<TAB>wnid<TAB>name lines, one per class in order.' },
-      softmax: { type: 'boolean', default: false, description: 'Apply softmax to raw scores before reporting (leave off for probabilities).' },
+      softmax: {
+        type: 'boolean',
+        default: false,
+        description: 'Apply softmax to raw scores before reporting (leave off for probabilities).',
+      },
       topK: { type: 'integer', default: 1, description: 'Also report the k best classes per row (when > 1).' },
     },
   },

@@ -85,7 +85,8 @@ export class Params {
   numberList(name: string, length?: number): number[] | undefined {
     const raw = this.raw(name);
     if (raw === undefined || raw === '') return undefined;
-    const parts = typeof raw === 'number' ? [raw] : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : null;
+    const parts =
+      typeof raw === 'number' ? [raw] : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : null;
     const nums = parts?.map((p) => (typeof p === 'number' ? p : p === '' ? NaN : Number(p)));
     const what = `a comma-separated list of ${length ?? ''}${length ? ' ' : ''}numbers`;
     if (!nums || nums.some((n) => !Number.isFinite(n))) throw this.bad(name, what, raw);

@@ -102,13 +102,18 @@ class JpegInput implements Component {
 
   async transformInput(input: Payload, ctx: CallContext): Promise<Payload> {
     if (input.kind !== 'bin') {
-      throw invalidArgument(`${NAME}: expects binData holding a JPEG, PNG or WebP image, got ${describePayload(input)}`);
+      throw invalidArgument(
+        `${NAME}: expects binData holding a JPEG, PNG or WebP image, got ${describePayload(input)}`,
+      );
     }
     const bytes = input.data;
-    if (bytes.byteLength === 0) throw invalidArgument(`${NAME}: binData is empty (0 bytes); expected a JPEG, PNG or WebP image`);
+    if (bytes.byteLength === 0)
+      throw invalidArgument(`${NAME}: binData is empty (0 bytes); expected a JPEG, PNG or WebP image`);
     const format = sniffFormat(bytes);
     if (!format) {
-      throw invalidArgument(`${NAME}: binData (${bytes.byteLength} bytes) is not a JPEG, PNG or WebP image (${preview(bytes)})`);
+      throw invalidArgument(
+        `${NAME}: binData (${bytes.byteLength} bytes) is not a JPEG, PNG or WebP image (${preview(bytes)})`,
+      );
     }
     const cut = truncation(bytes, format);
     if (cut) throw invalidArgument(`${NAME}: truncated ${format} image (binData of ${bytes.byteLength} bytes): ${cut}`);
@@ -234,7 +239,9 @@ class JpegInput implements Component {
     }
     const { data, info } = await shrinkCrop(input).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || data.byteLength !== crop * crop * 3) {
-      throw internal(`${NAME}: decoder produced ${info.width}x${info.height}x${info.channels}, expected ${crop}x${crop}x3`);
+      throw internal(
+        `${NAME}: decoder produced ${info.width}x${info.height}x${info.channels}, expected ${crop}x${crop}x3`,
+      );
     }
     return data;
   }
@@ -305,16 +312,16 @@ export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputCo
 const definition: ComponentDefinition = {
   ...CATALOG['jpeg-input'],
   details: [
-    'It gives the model the pixels it was trained on: torchvision\'s ImageNet evaluation transform on a PIL image, ' +
+    "It gives the model the pixels it was trained on: torchvision's ImageNet evaluation transform on a PIL image, " +
       "reproduced exactly: `Image.open(f).convert('RGB')`, `Resize(256)` with Pillow's antialiased bilinear filter on " +
       "the shorter side (the longer side truncated), `CenterCrop(224)` with Python's rounding, /255, mean/std.",
     '',
     '- **Stored values.** Like torchvision, no EXIF orientation and no ICC colour-profile conversion (23 of the 100 ' +
       'dev images carry a profile); `exifOrientation` and `colourManagement` turn them on.',
     "- **Image modes as `convert('RGB')` handles them.** Grey is repeated into three channels, a palette becomes its " +
-      'colours, alpha is dropped (not composited), CMYK JPEGs use Pillow\'s plain formula (Adobe-inverted, no ' +
+      "colours, alpha is dropped (not composited), CMYK JPEGs use Pillow's plain formula (Adobe-inverted, no " +
       'profile), 16-bit PNGs keep the high byte except 16-bit grey without alpha, which Pillow clips to 0..255.',
-    '- **How.** libvips (sharp) only decodes, and copies out only the source pixels the crop reads; Pillow\'s ' +
+    "- **How.** libvips (sharp) only decodes, and copies out only the source pixels the crop reads; Pillow's " +
       'resampler runs in JS (`resample.ts`: separable passes, 22-bit fixed-point weights, uint8 rounding between ' +
       'passes). Large photos cost more (a 12 MP JPEG: 55-85 ms, holding the event loop); `fastShrinkOnLoad` trades ' +
       'exactness for speed there. Costs of each parameter: [performance](performance.md#jpeg-input-exactness-and-cost).',

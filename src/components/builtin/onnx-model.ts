@@ -15,7 +15,14 @@ import type { ParamValue } from '../types';
 import { describePayload, type Payload } from '../../message/message';
 import type { DType } from '../../tensor/dtype';
 import { numel, shapeToString } from '../../tensor/tensor';
-import type { CallContext, Component, ComponentContext, ComponentDefinition, ComponentMetadata, TensorMetadata } from '../api';
+import type {
+  CallContext,
+  Component,
+  ComponentContext,
+  ComponentDefinition,
+  ComponentMetadata,
+  TensorMetadata,
+} from '../api';
 import { Params, throwIfGone } from './common';
 import { readMetadataProps } from './onnx-metadata-props';
 import { OnnxPool } from './onnx-pool';
@@ -54,7 +61,16 @@ export interface OnnxModelConfig {
 
 /** ORT element types our Tensor can carry as they are. float16 outputs are widened to float32. */
 const DIRECT: ReadonlySet<string> = new Set<DType>([
-  'float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'bool', 'string',
+  'float32',
+  'float64',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'uint8',
+  'uint16',
+  'bool',
+  'string',
 ]);
 
 interface IoSpec {
@@ -139,11 +155,22 @@ class OnnxModel implements Component {
     try {
       this.synthetic = (await readMetadataProps(model))[SYNTHETIC_KEY] === 'true';
     } catch (err) {
-      this.ctx.logger.warn({ model, err: (err as Error).message }, 'cannot read ONNX metadata_props; assuming real weights');
+      this.ctx.logger.warn(
+        { model, err: (err as Error).message },
+        'cannot read ONNX metadata_props; assuming real weights',
+      );
     }
     const { instances, maxQueue, maxBatch } = this.cfg;
     this.ctx.logger.info(
-      { model, input: describeSpec(this.input), output: describeSpec(this.output), synthetic: this.synthetic, instances, maxQueue, maxBatch },
+      {
+        model,
+        input: describeSpec(this.input),
+        output: describeSpec(this.output),
+        synthetic: this.synthetic,
+        instances,
+        maxQueue,
+        maxBatch,
+      },
       `${NAME} loaded ${this.label}`,
     );
   }
@@ -162,10 +189,14 @@ class OnnxModel implements Component {
     this.input = pick(this.inputs, this.cfg.inputName, 'input', model);
     this.output = pick(this.outputs, this.cfg.outputName, 'output', model);
     if (this.input.type !== 'string' && !DIRECT.has(this.input.type)) {
-      throw new ConfigError([`${NAME}: model ${model} input '${this.input.name}' has type ${this.input.type}, which infergraph tensors cannot carry`]);
+      throw new ConfigError([
+        `${NAME}: model ${model} input '${this.input.name}' has type ${this.input.type}, which infergraph tensors cannot carry`,
+      ]);
     }
     if (this.cfg.softmax && !['float32', 'float64', 'float16'].includes(this.output.type)) {
-      throw new ConfigError([`${NAME}: softmax needs a floating-point output; '${this.output.name}' is ${this.output.type}`]);
+      throw new ConfigError([
+        `${NAME}: softmax needs a floating-point output; '${this.output.name}' is ${this.output.type}`,
+      ]);
     }
     const batchDim = this.input.shape[0];
     if (this.cfg.maxBatch > 1 && (this.input.shape.length === 0 || (typeof batchDim === 'number' && batchDim >= 0))) {
@@ -184,8 +215,15 @@ class OnnxModel implements Component {
       maxQueue: this.cfg.maxQueue,
       maxBatch: this.cfg.maxBatch,
       maxQueueDelayMs: this.cfg.maxQueueDelayMs,
-      init: { model: this.cfg.model, sessionOptions, softmax: this.cfg.softmax, lut: this.lut, nice: this.cfg.instanceNice },
-      onCrash: (instance, reason) => this.ctx.logger.error({ model: this.cfg.model, instance, reason }, `${NAME}: instance died; replacing it`),
+      init: {
+        model: this.cfg.model,
+        sessionOptions,
+        softmax: this.cfg.softmax,
+        lut: this.lut,
+        nice: this.cfg.instanceNice,
+      },
+      onCrash: (instance, reason) =>
+        this.ctx.logger.error({ model: this.cfg.model, instance, reason }, `${NAME}: instance died; replacing it`),
     });
   }
 
@@ -194,34 +232,50 @@ class OnnxModel implements Component {
     if (!pool) throw failedPrecondition(`${NAME}: model ${this.label} is not loaded`);
     const want = this.input;
     if (payload.kind !== 'tensor') {
-      throw invalidArgument(`model input '${want.name}' expects a ${describeSpec(want)} tensor, got ${describePayload(payload)}`);
+      throw invalidArgument(
+        `model input '${want.name}' expects a ${describeSpec(want)} tensor, got ${describePayload(payload)}`,
+      );
     }
     const t = payload.tensor;
     const channels = this.cfg.normalizeUint8?.mean.length;
     // uint8 pixels are normalised by the worker (same table as jpeg-input), so validate as the float32 they become.
-    const normalise = !!this.lut && t.dtype === 'uint8' && want.type === 'float32' && t.shape.length >= 2 && t.shape[1] === channels;
+    const normalise =
+      !!this.lut && t.dtype === 'uint8' && want.type === 'float32' && t.shape.length >= 2 && t.shape[1] === channels;
     const dtype: DType = normalise ? 'float32' : t.dtype;
     if (dtype !== want.type || !shapeMatches(want.shape, t.shape)) {
-      throw invalidArgument(`model input '${want.name}' expects ${describeSpec(want)}, got ${t.dtype} ${shapeToString(t.shape)}`);
+      throw invalidArgument(
+        `model input '${want.name}' expects ${describeSpec(want)}, got ${t.dtype} ${shapeToString(t.shape)}`,
+      );
     }
     if (t.data.length !== numel(t.shape)) {
-      throw invalidArgument(`model input '${want.name}': shape ${shapeToString(t.shape)} needs ${numel(t.shape)} elements, got ${t.data.length}`);
+      throw invalidArgument(
+        `model input '${want.name}': shape ${shapeToString(t.shape)} needs ${numel(t.shape)} elements, got ${t.data.length}`,
+      );
     }
     throwIfGone(ctx, `${NAME} ${this.label}`);
     const outName = this.output.name;
-    const result = await ctx.work('ort.run', () => pool.submit({ tensor: t, normalise }, { signal: ctx.signal, deadline: ctx.deadline }), {
-      model: this.label,
-      batch: t.shape[0] ?? 1,
-      threads: this.cfg.intraOpThreads,
-      instances: this.cfg.instances,
-    });
+    const result = await ctx.work(
+      'ort.run',
+      () => pool.submit({ tensor: t, normalise }, { signal: ctx.signal, deadline: ctx.deadline }),
+      {
+        model: this.label,
+        batch: t.shape[0] ?? 1,
+        threads: this.cfg.intraOpThreads,
+        instances: this.cfg.instances,
+      },
+    );
     if (this.synthetic) ctx.addTags({ synthetic: true });
     return { kind: 'tensor', tensor: result.tensor, names: [outName], encoding: 'tftensor' };
   }
 
   metadata(): ComponentMetadata {
     const md = (s: IoSpec): TensorMetadata => ({ name: s.name, datatype: s.type, shape: [...s.shape] });
-    return { platform: 'onnxruntime', versions: [this.label], inputs: this.inputs.map(md), outputs: this.outputs.map(md) };
+    return {
+      platform: 'onnxruntime',
+      versions: [this.label],
+      inputs: this.inputs.map(md),
+      outputs: this.outputs.map(md),
+    };
   }
 
   /** True when the model file says it carries synthetic (random) weights. */
@@ -264,7 +318,10 @@ export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelCo
 function meanStd(p: Params): { mean: number[]; std: number[] } {
   const mean = p.numberList('mean') as number[];
   const std = p.numberList('std') as number[];
-  if (mean.length !== std.length) throw new ConfigError([`${NAME}: 'mean' has ${mean.length} values but 'std' has ${std.length}; give one per channel`]);
+  if (mean.length !== std.length)
+    throw new ConfigError([
+      `${NAME}: 'mean' has ${mean.length} values but 'std' has ${std.length}; give one per channel`,
+    ]);
   if (std.some((x) => x === 0)) throw new ConfigError([`${NAME}: 'std' must not contain 0`]);
   return { mean, std };
 }
@@ -277,7 +334,7 @@ const definition: ComponentDefinition = {
       'INVALID_ARGUMENT naming expected vs got; symbolic dimensions such as `batch_size` match any ' +
       'size. The output is returned as a tftensor.',
     "- **Off the event loop:** onnxruntime-node's `run()` blocks the thread that calls it, so inference runs in " +
-      '`instances` worker threads, each with its own session (Triton\'s instance groups). The main thread only ' +
+      "`instances` worker threads, each with its own session (Triton's instance groups). The main thread only " +
       'validates, queues and answers, so health checks, cancellations and refusals are answered while a model ' +
       'computes. A tensor is copied once into a fresh buffer that is transferred to the worker, which also does the ' +
       'uint8 normalisation and the softmax.',

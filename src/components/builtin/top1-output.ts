@@ -62,19 +62,24 @@ class Top1Output implements Component {
   }
 
   async transformOutput(input: Payload, ctx: CallContext): Promise<Payload> {
-    if (input.kind !== 'tensor') throw invalidArgument(`${NAME}: expects a tensor of class scores [N,C] or [C], got ${describePayload(input)}`);
+    if (input.kind !== 'tensor')
+      throw invalidArgument(`${NAME}: expects a tensor of class scores [N,C] or [C], got ${describePayload(input)}`);
     const t = input.tensor;
     if (t.dtype === 'string' || t.dtype === 'bool') {
       throw invalidArgument(`${NAME}: expects numeric class scores, got a ${t.dtype} tensor ${shapeToString(t.shape)}`);
     }
     if ((t.shape.length !== 1 && t.shape.length !== 2) || (t.shape[t.shape.length - 1] ?? 0) === 0) {
-      throw invalidArgument(`${NAME}: expects class scores shaped [N,C] or [C] with C > 0, got ${t.dtype} ${shapeToString(t.shape)}`);
+      throw invalidArgument(
+        `${NAME}: expects class scores shaped [N,C] or [C] with C > 0, got ${t.dtype} ${shapeToString(t.shape)}`,
+      );
     }
     const classes = t.shape[t.shape.length - 1] as number;
     const rows = t.shape.length === 2 ? (t.shape[0] as number) : 1;
     const labels = this.labels;
     if (labels && labels.length !== classes) {
-      throw invalidArgument(`${NAME}: scores have ${classes} classes but the labels file ${this.cfg.labels} has ${labels.length}`);
+      throw invalidArgument(
+        `${NAME}: scores have ${classes} classes but the labels file ${this.cfg.labels} has ${labels.length}`,
+      );
     }
     const k = Math.min(this.cfg.topK, classes);
 
@@ -87,14 +92,19 @@ class Top1Output implements Component {
           softmaxRows(probs, classes);
           scores = probs;
         } else {
-          scores = t.dtype === 'int64' ? Float64Array.from(t.data as BigInt64Array, Number) : (t.data as Exclude<TypedArray, BigInt64Array>);
+          scores =
+            t.dtype === 'int64'
+              ? Float64Array.from(t.data as BigInt64Array, Number)
+              : (t.data as Exclude<TypedArray, BigInt64Array>);
         }
         const out: { [k: string]: JsonValue }[] = [];
         for (let r = 0; r < rows; r++) {
           const best = topK(scores, r * classes, classes, k);
           const entry = (e: Entry): { [k: string]: JsonValue } => {
             const label = labels?.[e.index];
-            return label ? { index: e.index, score: e.score, wnid: label.wnid, label: label.name } : { index: e.index, score: e.score };
+            return label
+              ? { index: e.index, score: e.score, wnid: label.wnid, label: label.name }
+              : { index: e.index, score: e.score };
           };
           const top = entry(best[0] as Entry);
           if (this.cfg.topK > 1) top.topK = best.map(entry);
@@ -106,7 +116,11 @@ class Top1Output implements Component {
     );
 
     const first = predictions[0] as { [k: string]: JsonValue };
-    ctx.addTags(first.label !== undefined ? { top1_index: first.index ?? null, top1_label: first.label } : { top1_index: first.index ?? null });
+    ctx.addTags(
+      first.label !== undefined
+        ? { top1_index: first.index ?? null, top1_label: first.label }
+        : { top1_index: first.index ?? null },
+    );
     const data: { [k: string]: JsonValue } = { predictions };
     if (ctx.meta.tags.synthetic === true) {
       data.synthetic = true;
@@ -129,14 +143,12 @@ export function top1Config(values: Record<string, ParamValue>): { labels?: strin
 const definition: ComponentDefinition = {
   ...CATALOG['top1-output'],
   details: [
-    'Answers JSON: `{"predictions": [{index, score, wnid?, label?, topK?}], "synthetic"?, ' +
-      '"note"?}`.',
+    'Answers JSON: `{"predictions": [{index, score, wnid?, label?, topK?}], "synthetic"?, ' + '"note"?}`.',
     '',
     '- The labels file has the format of `../shared/imagenet/labels.tsv` ' +
       '(`index<TAB>wnid<TAB>name`) and is checked at load: a bad line fails with the file and line ' +
       'number; a class count that differs from the scores is INVALID_ARGUMENT.',
-    '- When the model tagged its answer `synthetic` (random weights), the answer says the class ' +
-      'is meaningless.',
+    '- When the model tagged its answer `synthetic` (random weights), the answer says the class ' + 'is meaningless.',
   ].join('\n'),
   create(params, ctx): Component {
     return new Top1Output(top1Config(params), ctx);

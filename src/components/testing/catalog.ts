@@ -3,7 +3,7 @@ import type { ComponentInfo } from '../api';
 
 /** The test components' names, node types and parameter schemas: plain data (see ../builtin/catalog.ts). */
 export const CATALOG = {
-  'identity': {
+  identity: {
     name: 'identity',
     description: 'returns its input unchanged (tests, debugging)',
     types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
@@ -13,7 +13,7 @@ export const CATALOG = {
       hostTag: { type: 'string', description: 'if set, adds the tag {<hostTag>: <host name>}: which pod answered' },
     },
   },
-  'scale': {
+  scale: {
     name: 'scale',
     description: 'y = x * factor + offset on a numeric tensor (tests, examples)',
     types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],
@@ -38,7 +38,7 @@ export const CATALOG = {
       route: { type: 'integer', default: -1, description: 'child index, -1 for all children, -2 for none' },
     },
   },
-  'fail': {
+  fail: {
     name: 'fail',
     description: 'fails every request with the given gRPC status code and message (tests)',
     types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER', 'COMBINER', 'ROUTER'],
@@ -48,7 +48,7 @@ export const CATALOG = {
       delayMs: { type: 'integer', default: 0, description: 'wait this long before failing' },
     },
   },
-  'sleep': {
+  sleep: {
     name: 'sleep',
     description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',
     types: ['MODEL', 'TRANSFORMER', 'OUTPUT_TRANSFORMER'],

@@ -15,7 +15,9 @@ const definition = defineComponent({
         call.work('combine', () => {
           const first = inputs[0];
           if (!first || first.kind !== 'tensor' || first.tensor.dtype === 'string') {
-            throw invalidArgument(`${ctx.nodeName}: needs numeric tensors, got ${first ? describePayload(first) : 'nothing'}`);
+            throw invalidArgument(
+              `${ctx.nodeName}: needs numeric tensors, got ${first ? describePayload(first) : 'nothing'}`,
+            );
           }
           const shape = first.tensor.shape;
           const out = new Float32Array(first.tensor.data.length);
@@ -24,7 +26,9 @@ const definition = defineComponent({
               throw invalidArgument(`${ctx.nodeName}: needs numeric tensors, got ${describePayload(p)}`);
             }
             if (shapeToString(p.tensor.shape) !== shapeToString(shape)) {
-              throw invalidArgument(`${ctx.nodeName}: shapes differ: ${shapeToString(shape)} vs ${shapeToString(p.tensor.shape)}`);
+              throw invalidArgument(
+                `${ctx.nodeName}: shapes differ: ${shapeToString(shape)} vs ${shapeToString(p.tensor.shape)}`,
+              );
             }
             const d = p.tensor.data;
             for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) + Number(d[i]);

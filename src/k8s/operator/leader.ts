@@ -75,7 +75,8 @@ export class LeaderElector {
         this.o.logger.warn({ identity: this.o.identity }, 'lost the lease');
         onStop();
       }
-      if (!this.stopped) this.timer = setTimeout(() => {
+      if (!this.stopped)
+        this.timer = setTimeout(() => {
           this.inflight = tick();
         }, this.o.retryMs ?? 2000);
     };

@@ -11,7 +11,12 @@ const make = (params: Record<string, string | number | boolean> = {}): Component
   averageCombiner.create(params, componentContext('COMBINER', 'ensemble')) as Component;
 
 const t = (dtype: 'float32' | 'float64' | 'int32', shape: number[], values: number[]): Payload => {
-  const data = dtype === 'float32' ? Float32Array.from(values) : dtype === 'float64' ? Float64Array.from(values) : Int32Array.from(values);
+  const data =
+    dtype === 'float32'
+      ? Float32Array.from(values)
+      : dtype === 'float64'
+        ? Float64Array.from(values)
+        : Int32Array.from(values);
   return { kind: 'tensor', tensor: { dtype, shape, data } as Tensor, names: ['probs'] };
 };
 
@@ -45,14 +50,21 @@ describe('average-combiner', () => {
   });
 
   it('float64 in any input makes the output float64; integers are averaged as numbers', async () => {
-    const out = await combine(make(), [t('float64', [3], [1, 2, 3]), t('int32', [3], [2, 2, 2]), t('float32', [3], [0, 5, 1])]);
+    const out = await combine(make(), [
+      t('float64', [3], [1, 2, 3]),
+      t('int32', [3], [2, 2, 2]),
+      t('float32', [3], [0, 5, 1]),
+    ]);
     assert.equal(out.dtype, 'float64');
     close(out.data as Float64Array, [1, 3, 2]);
   });
 
   it('weight count must match the number of inputs', async () => {
     await rejectsWith(
-      () => Promise.resolve(make({ weights: '1,2,3' }).aggregate!([t('float32', [2], [1, 2]), t('float32', [2], [3, 4])], callContext())),
+      () =>
+        Promise.resolve(
+          make({ weights: '1,2,3' }).aggregate!([t('float32', [2], [1, 2]), t('float32', [2], [3, 4])], callContext()),
+        ),
       Code.INVALID_ARGUMENT,
       '3 weights configured (1,2,3) but 2 inputs received',
     );
@@ -60,7 +72,16 @@ describe('average-combiner', () => {
 
   it('shapes must be identical', async () => {
     await rejectsWith(
-      () => Promise.resolve(make().aggregate!([t('float32', [1, 1000], new Array<number>(1000).fill(0)), t('float32', [1, 1001], new Array<number>(1001).fill(0))], callContext())),
+      () =>
+        Promise.resolve(
+          make().aggregate!(
+            [
+              t('float32', [1, 1000], new Array<number>(1000).fill(0)),
+              t('float32', [1, 1001], new Array<number>(1001).fill(0)),
+            ],
+            callContext(),
+          ),
+        ),
       Code.INVALID_ARGUMENT,
       'inputs must have identical shapes, got [1,1000], [1,1001]',
     );
@@ -68,9 +89,17 @@ describe('average-combiner', () => {
 
   it('non-tensor, string-tensor and empty inputs are INVALID_ARGUMENT', async () => {
     const c = make();
-    await rejectsWith(() => Promise.resolve(c.aggregate!([t('float32', [1], [1]), { kind: 'str', data: 'x' }], callContext())), Code.INVALID_ARGUMENT, 'input 1 must be a tensor, got strData');
+    await rejectsWith(
+      () => Promise.resolve(c.aggregate!([t('float32', [1], [1]), { kind: 'str', data: 'x' }], callContext())),
+      Code.INVALID_ARGUMENT,
+      'input 1 must be a tensor, got strData',
+    );
     const str: Payload = { kind: 'tensor', tensor: { dtype: 'string', shape: [1], data: [new Uint8Array([65])] } };
-    await rejectsWith(() => Promise.resolve(c.aggregate!([str], callContext())), Code.INVALID_ARGUMENT, 'input 0 is a string tensor');
+    await rejectsWith(
+      () => Promise.resolve(c.aggregate!([str], callContext())),
+      Code.INVALID_ARGUMENT,
+      'input 0 is a string tensor',
+    );
     await rejectsWith(() => Promise.resolve(c.aggregate!([], callContext())), Code.INVALID_ARGUMENT, 'no inputs');
   });
 

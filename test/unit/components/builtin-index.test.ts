@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BUILTIN_LOADERS } from '../../../src/components/builtin/index';
 
-const loaded = (pkg: string): boolean => Object.keys(require.cache).some((k) => k.includes(`${'/node_modules/'}${pkg}/`));
+const loaded = (pkg: string): boolean =>
+  Object.keys(require.cache).some((k) => k.includes(`${'/node_modules/'}${pkg}/`));
 
 describe('BUILTIN_LOADERS', () => {
   it('loads lazily: the combiner and top1 need neither sharp nor onnxruntime', () => {
@@ -29,7 +30,8 @@ describe('BUILTIN_LOADERS', () => {
       assert.equal(def.name, name);
       assert.deepEqual([...def.types], types[name]);
       assert.equal(typeof def.create, 'function');
-      for (const [p, schema] of Object.entries(def.parameters)) assert.ok(schema.description, `${name}.${p} has a description`);
+      for (const [p, schema] of Object.entries(def.parameters))
+        assert.ok(schema.description, `${name}.${p} has a description`);
     }
     assert.ok(loaded('sharp'));
     // onnx-model runs onnxruntime only in its worker threads: the node's main thread never loads it.

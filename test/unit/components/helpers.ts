@@ -39,7 +39,11 @@ export function callContext(tags: Record<string, JsonValue> = {}): CollectingCal
 }
 
 /** Asserts `fn` rejects with an InferError of `code` whose message matches every pattern. */
-export async function rejectsWith(fn: () => Promise<unknown>, code: number, ...patterns: (RegExp | string)[]): Promise<InferError> {
+export async function rejectsWith(
+  fn: () => Promise<unknown>,
+  code: number,
+  ...patterns: (RegExp | string)[]
+): Promise<InferError> {
   let caught: unknown;
   try {
     await fn();
@@ -49,7 +53,8 @@ export async function rejectsWith(fn: () => Promise<unknown>, code: number, ...p
   assert.ok(caught instanceof InferError, `expected an InferError(${codeName(code)}), got ${String(caught)}`);
   assert.equal(caught.code, code, `expected ${codeName(code)}, got ${codeName(caught.code)}: ${caught.message}`);
   for (const p of patterns) {
-    if (typeof p === 'string') assert.ok(caught.message.includes(p), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(p)}`);
+    if (typeof p === 'string')
+      assert.ok(caught.message.includes(p), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(p)}`);
     else assert.match(caught.message, p);
   }
   return caught;
@@ -65,7 +70,8 @@ export async function configError(fn: () => unknown, ...patterns: (RegExp | stri
   }
   assert.ok(caught instanceof Error && caught.name === 'ConfigError', `expected a ConfigError, got ${String(caught)}`);
   for (const p of patterns) {
-    if (typeof p === 'string') assert.ok(caught.message.includes(p), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(p)}`);
+    if (typeof p === 'string')
+      assert.ok(caught.message.includes(p), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(p)}`);
     else assert.match(caught.message, p);
   }
 }

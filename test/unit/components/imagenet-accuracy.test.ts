@@ -19,14 +19,17 @@ describe('ImageNet dev-100 accuracy (in process)', () => {
     const modelFile = sharedFile(MOBILENET);
     const labels = sharedFile(LABELS);
     const dev = sharedFile(DEV_DIR);
-    if (!modelFile || !labels || !dev) return t.skip(`missing ../shared/${MOBILENET}, ../shared/${LABELS} or ../shared/${DEV_DIR}`);
+    if (!modelFile || !labels || !dev)
+      return t.skip(`missing ../shared/${MOBILENET}, ../shared/${LABELS} or ../shared/${DEV_DIR}`);
 
     const pre = jpegInput.create({}, componentContext('TRANSFORMER')) as Component;
     const model = await onnxModel.create({ model: modelFile }, componentContext('MODEL'));
     const post = top1Output.create({ labels }, componentContext('OUTPUT_TRANSFORMER')) as Component;
     await model.load?.();
     await post.load?.();
-    const files = readdirSync(dev).filter((f) => f.endsWith('.JPEG')).sort();
+    const files = readdirSync(dev)
+      .filter((f) => f.endsWith('.JPEG'))
+      .sort();
     assert.equal(files.length, 100);
 
     const work: Record<string, number[]> = {};
@@ -46,7 +49,10 @@ describe('ImageNet dev-100 accuracy (in process)', () => {
         const x = await pre.transformInput!({ kind: 'bin', data: readFileSync(path.join(dev, f)) }, timed);
         const y = await model.predict!(x, timed);
         const z = await post.transformOutput!(y, callContext());
-        const p = z.kind === 'json' ? (z.data as { predictions: { wnid?: string; label?: string }[] }).predictions[0] : undefined;
+        const p =
+          z.kind === 'json'
+            ? (z.data as { predictions: { wnid?: string; label?: string }[] }).predictions[0]
+            : undefined;
         if (p?.wnid === wnid) correct++;
         else wrong.push(`${f} -> ${p?.label}`);
       }
@@ -55,7 +61,9 @@ describe('ImageNet dev-100 accuracy (in process)', () => {
     }
     const ms = (name: string): string => median(work[name] ?? []).toFixed(2);
     t.diagnostic(`dev-100 top-1: ${correct}/${files.length} = ${correct}% (reference 82.0%)`);
-    t.diagnostic(`median ms: jpeg.decode_resize ${ms('jpeg.decode_resize')}, jpeg.normalise ${ms('jpeg.normalise')}, ort.run ${ms('ort.run')}`);
+    t.diagnostic(
+      `median ms: jpeg.decode_resize ${ms('jpeg.decode_resize')}, jpeg.normalise ${ms('jpeg.normalise')}, ort.run ${ms('ort.run')}`,
+    );
     t.diagnostic(`misses: ${wrong.join('; ')}`);
     assert.ok(correct >= 80, `top-1 ${correct}% is below 80% (reference 82.0%)`);
   });

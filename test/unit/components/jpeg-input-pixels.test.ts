@@ -63,7 +63,9 @@ interface DevRun {
 
 async function devRun(params: Record<string, string | number | boolean>, dev: string, crops: string): Promise<DevRun> {
   const c = make(params);
-  const files = readdirSync(dev).filter((f) => f.endsWith('.JPEG')).sort();
+  const files = readdirSync(dev)
+    .filter((f) => f.endsWith('.JPEG'))
+    .sort();
   const diffs: Diff[] = [];
   for (const f of files) diffs.push(diff(await cropOf(c, path.join(dev, f)), npyData(path.join(crops, `${f}.npy`))));
   return { files, diffs };
@@ -113,14 +115,20 @@ describe('jpeg-input pixels vs torchvision reference crops (dev-100)', () => {
     const withProfile = new Set<string>();
     for (const f of r.files) if ((await sharp(path.join(dev as string, f)).metadata()).icc) withProfile.add(f);
     assert.equal(withProfile.size, 23);
-    assert.deepEqual(changed.filter((f) => !withProfile.has(f)), [], 'images without a profile must not change');
+    assert.deepEqual(
+      changed.filter((f) => !withProfile.has(f)),
+      [],
+      'images without a profile must not change',
+    );
     assert.ok(changed.length > 0, 'some profile is not sRGB-like');
     assert.ok(s.worstMean > 1, `the worst converted image differs by ${s.worstMean} on average`);
   });
 });
 
 describe('jpeg-input pixels vs Pillow on formats it was not tuned on (test/fixtures/pil-convert)', () => {
-  const images = readdirSync(FIXTURES).filter((f) => /\.(jpg|png|webp)$/.test(f)).sort();
+  const images = readdirSync(FIXTURES)
+    .filter((f) => /\.(jpg|png|webp)$/.test(f))
+    .sort();
   const params = { resize: 64, crop: 56 };
 
   it('fixtures are present', () => {
@@ -140,7 +148,7 @@ describe('jpeg-input pixels vs Pillow on formats it was not tuned on (test/fixtu
     });
   }
 
-  it('fastShrinkOnLoad keeps Pillow\'s colour handling (CMYK, 16-bit, alpha...); only resampling differs', async () => {
+  it("fastShrinkOnLoad keeps Pillow's colour handling (CMYK, 16-bit, alpha...); only resampling differs", async () => {
     const fast = make({ ...params, fastShrinkOnLoad: true });
     for (const f of images) {
       const d = diff(await cropOf(fast, path.join(FIXTURES, f)), readFileSync(path.join(FIXTURES, `${f}.rgb`)));

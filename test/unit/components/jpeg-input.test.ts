@@ -27,7 +27,12 @@ async function run(c: Component, data: Uint8Array): Promise<Tensor> {
 
 const solid = (width: number, height: number, rgb: RGB, alpha?: number): sharp.Sharp =>
   sharp({
-    create: { width, height, channels: alpha === undefined ? 3 : 4, background: { r: rgb[0], g: rgb[1], b: rgb[2], alpha: alpha ?? 1 } },
+    create: {
+      width,
+      height,
+      channels: alpha === undefined ? 3 : 4,
+      background: { r: rgb[0], g: rgb[1], b: rgb[2], alpha: alpha ?? 1 },
+    },
   });
 
 /** An image from a per-pixel colour function. */
@@ -90,12 +95,18 @@ describe('jpeg-input: output', () => {
   });
 
   it('resize/crop/mean/std parameters', async () => {
-    const t = await run(make({ resize: 64, crop: 32, mean: '0.5,0.5,0.5', std: '0.5, 0.5, 0.5' }), await solid(90, 70, [255, 0, 51]).png().toBuffer());
+    const t = await run(
+      make({ resize: 64, crop: 32, mean: '0.5,0.5,0.5', std: '0.5, 0.5, 0.5' }),
+      await solid(90, 70, [255, 0, 51]).png().toBuffer(),
+    );
     assert.deepEqual(t.shape, [1, 3, 32, 32]);
-    assert.deepEqual([t.data[0], t.data[32 * 32], t.data[2 * 32 * 32]].map((v) => Number((v as number).toFixed(6))), [1, -1, -0.6]);
+    assert.deepEqual(
+      [t.data[0], t.data[32 * 32], t.data[2 * 32 * 32]].map((v) => Number((v as number).toFixed(6))),
+      [1, -1, -0.6],
+    );
   });
 
-  it('centre crop offset is torchvision\'s: round-half-even of (size - crop) / 2', async () => {
+  it("centre crop offset is torchvision's: round-half-even of (size - crop) / 2", async () => {
     assert.equal(roundHalfEven(58.5), 58);
     assert.equal(roundHalfEven(59.5), 60);
     assert.equal(roundHalfEven(16), 16);
@@ -103,12 +114,16 @@ describe('jpeg-input: output', () => {
     assert.deepEqual(resizedSize(375, 500, 256), { width: 256, height: 341 });
     // 341x256 needs no resize; the crop starts at column round(58.5) = 58. Mark columns 57, 58, 59.
     const marks: Record<number, RGB> = { 57: [255, 0, 0], 58: [0, 255, 0], 59: [0, 0, 255] };
-    const wide = await drawn(341, 256, (x) => marks[x] ?? [128, 128, 128]).png().toBuffer();
+    const wide = await drawn(341, 256, (x) => marks[x] ?? [128, 128, 128])
+      .png()
+      .toBuffer();
     const t = await run(make({ outputDtype: 'uint8' }), wide);
     assert.deepEqual(pixel(t, 0, 100), [0, 255, 0]);
     assert.deepEqual(pixel(t, 1, 100), [0, 0, 255]);
     // 256x400: crop starts at row 88.
-    const tall = await drawn(256, 400, (_x, y) => (y === 88 ? [0, 255, 0] : y === 311 ? [255, 0, 0] : [9, 9, 9])).png().toBuffer();
+    const tall = await drawn(256, 400, (_x, y) => (y === 88 ? [0, 255, 0] : y === 311 ? [255, 0, 0] : [9, 9, 9]))
+      .png()
+      .toBuffer();
     const t2 = await run(make({ outputDtype: 'uint8' }), tall);
     assert.deepEqual(pixel(t2, 50, 0), [0, 255, 0]);
     assert.deepEqual(pixel(t2, 50, 223), [255, 0, 0]);
@@ -117,7 +132,9 @@ describe('jpeg-input: output', () => {
 
   it('crops the centre of a downscaled image (left half red, right half blue)', async () => {
     // 600x300 -> 512x256, crop columns 144..367: the halves meet between crop columns 111 and 112.
-    const img = await drawn(600, 300, (x) => (x < 300 ? [255, 0, 0] : [0, 0, 255])).png().toBuffer();
+    const img = await drawn(600, 300, (x) => (x < 300 ? [255, 0, 0] : [0, 0, 255]))
+      .png()
+      .toBuffer();
     const t = await run(make({ outputDtype: 'uint8' }), img);
     for (const y of [0, 100, 223]) {
       assert.deepEqual(pixel(t, 0, y), [255, 0, 0]);
@@ -162,8 +179,10 @@ describe('jpeg-input: output', () => {
       [120, 60],
     ] as const) {
       const raw = Buffer.alloc(w * h * 4);
-      for (let i = 0; i < w * h; i++) raw.set((i % w) < w / 2 ? [255, 0, 0, 0] : [0, 0, 255, 255], i * 4);
-      const png = await sharp(raw, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+      for (let i = 0; i < w * h; i++) raw.set(i % w < w / 2 ? [255, 0, 0, 0] : [0, 0, 255, 255], i * 4);
+      const png = await sharp(raw, { raw: { width: w, height: h, channels: 4 } })
+        .png()
+        .toBuffer();
       const t = await run(make({ outputDtype: 'uint8' }), png);
       assert.deepEqual(pixel(t, 5, 100), [255, 0, 0], `${w}x${h} left (transparent red)`);
       assert.deepEqual(pixel(t, 218, 100), [0, 0, 255], `${w}x${h} right (opaque blue)`);
@@ -175,8 +194,14 @@ describe('jpeg-input: output', () => {
     const h = 280;
     const grey = Buffer.alloc(w * h);
     for (let i = 0; i < grey.length; i++) grey[i] = (i % w) % 256;
-    const png = await sharp(grey, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toBuffer();
-    const jpg = await sharp(grey, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').jpeg().toBuffer();
+    const png = await sharp(grey, { raw: { width: w, height: h, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
+    const jpg = await sharp(grey, { raw: { width: w, height: h, channels: 1 } })
+      .toColourspace('b-w')
+      .jpeg()
+      .toBuffer();
     for (const img of [png, jpg]) {
       assert.equal((await sharp(img).metadata()).channels, 1);
       const t = await run(make({ outputDtype: 'uint8' }), img);
@@ -233,9 +258,24 @@ describe('resample: Pillow bilinear', () => {
     const w = 61;
     const h = 40;
     const want = bilinear(src, w0, h0, w, h);
-    const got = pillowBilinearResizeCrop(src, w0, h0, 3, { width: w, height: h, left: 0, top: 0, cropWidth: w, cropHeight: h });
-    const window = pillowBilinearResizeCrop(src, w0, h0, 3, { width: w, height: h, left: 5, top: 7, cropWidth: 20, cropHeight: 11 });
-    for (let i = 0; i < got.length; i++) assert.ok(Math.abs((got[i] as number) - (want[i] as number)) <= 1, `element ${i}`);
+    const got = pillowBilinearResizeCrop(src, w0, h0, 3, {
+      width: w,
+      height: h,
+      left: 0,
+      top: 0,
+      cropWidth: w,
+      cropHeight: h,
+    });
+    const window = pillowBilinearResizeCrop(src, w0, h0, 3, {
+      width: w,
+      height: h,
+      left: 5,
+      top: 7,
+      cropWidth: 20,
+      cropHeight: 11,
+    });
+    for (let i = 0; i < got.length; i++)
+      assert.ok(Math.abs((got[i] as number) - (want[i] as number)) <= 1, `element ${i}`);
     for (let y = 0; y < 11; y++) {
       for (let x = 0; x < 20; x++) {
         for (let c = 0; c < 3; c++) assert.equal(window[(y * 20 + x) * 3 + c], got[((y + 7) * w + x + 5) * 3 + c]);
@@ -256,7 +296,14 @@ describe('resample: Pillow bilinear', () => {
       shape: [1, 3, 224, 224],
       data: toPlanar(pillowBilinearResizeCrop(raw, w0, h0, 3, window)),
     });
-    const ref = pillowBilinearResizeCrop(raw, w0, h0, 3, { width: 341, height: 256, left: 58, top: 16, cropWidth: 224, cropHeight: 224 });
+    const ref = pillowBilinearResizeCrop(raw, w0, h0, 3, {
+      width: 341,
+      height: 256,
+      left: 58,
+      top: 16,
+      cropWidth: 224,
+      cropHeight: 224,
+    });
     let sum = 0;
     let max = 0;
     for (let y = 0; y < 224; y++) {
@@ -291,13 +338,23 @@ describe('jpeg-input: bad input is INVALID_ARGUMENT saying what is wrong', () =>
   });
 
   it('text is not an image', async () => {
-    await rejectsWith(bin(Buffer.from('hello, I am not a picture')), Code.INVALID_ARGUMENT, 'not a JPEG, PNG or WebP image', '"hello, I"');
+    await rejectsWith(
+      bin(Buffer.from('hello, I am not a picture')),
+      Code.INVALID_ARGUMENT,
+      'not a JPEG, PNG or WebP image',
+      '"hello, I"',
+    );
   });
 
   it('truncated JPEG, PNG and WebP', async () => {
     const img = drawn(300, 200, (x, y) => [(x * 7) % 256, (y * 13) % 256, ((x ^ y) * 3) % 256]);
     const jpg = await img.clone().jpeg().toBuffer();
-    await rejectsWith(bin(jpg.subarray(0, jpg.length >> 1)), Code.INVALID_ARGUMENT, 'truncated JPEG image', `${jpg.length >> 1} bytes`);
+    await rejectsWith(
+      bin(jpg.subarray(0, jpg.length >> 1)),
+      Code.INVALID_ARGUMENT,
+      'truncated JPEG image',
+      `${jpg.length >> 1} bytes`,
+    );
     await rejectsWith(bin(jpg.subarray(0, jpg.length - 2)), Code.INVALID_ARGUMENT, 'truncated JPEG image');
     const png = await img.clone().png().toBuffer();
     await rejectsWith(bin(png.subarray(0, png.length >> 1)), Code.INVALID_ARGUMENT, 'truncated PNG image');
@@ -310,7 +367,10 @@ describe('jpeg-input: bad input is INVALID_ARGUMENT saying what is wrong', () =>
     const bad = Buffer.from(jpg);
     for (let i = 20; i < bad.length - 2; i += 5) bad[i] = (bad[i] as number) ^ 0x5a;
     await rejectsWith(bin(bad), Code.INVALID_ARGUMENT, 'corrupt JPEG image');
-    const garbage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('not really a jpeg at all '.repeat(8))]);
+    const garbage = Buffer.concat([
+      Buffer.from([0xff, 0xd8, 0xff]),
+      Buffer.from('not really a jpeg at all '.repeat(8)),
+    ]);
     await rejectsWith(bin(garbage), Code.INVALID_ARGUMENT, /(corrupt|truncated) JPEG image/);
   });
 

@@ -33,7 +33,7 @@ const image = (fill: number, batch = 1): Payload => ({
 async function load(
   params: Record<string, string | number | boolean>,
 ): Promise<Component & { instancePool?: OnnxPool }> {
-  const c = (await onnxModel.create({ model: slow, ...params }, componentContext('MODEL', 'slow')));
+  const c = await onnxModel.create({ model: slow, ...params }, componentContext('MODEL', 'slow'));
   await c.load?.();
   return c;
 }
@@ -199,7 +199,7 @@ describe('onnx-model instances (worker threads, bounded queue)', () => {
     const fixed = path.join(dir, 'fixed.onnx');
     writeIdentityModel(fixed, { shape: [2, 3] });
     const create = async (params: Record<string, string | number>): Promise<void> => {
-      const c = (await onnxModel.create({ model: fixed, ...params }, componentContext('MODEL')));
+      const c = await onnxModel.create({ model: fixed, ...params }, componentContext('MODEL'));
       await c.load?.();
       await c.close?.();
     };

@@ -11,7 +11,16 @@ import onnxModel, { shapeMatches } from '../../../src/components/builtin/onnx-mo
 import top1Output from '../../../src/components/builtin/top1-output';
 import { Code } from '../../../src/errors';
 import type { Payload } from '../../../src/message/message';
-import { callContext, componentContext, configError, DEV_DIR, LABELS, MOBILENET, rejectsWith, sharedFile } from './helpers';
+import {
+  callContext,
+  componentContext,
+  configError,
+  DEV_DIR,
+  LABELS,
+  MOBILENET,
+  rejectsWith,
+  sharedFile,
+} from './helpers';
 import { writeIdentityModel } from './onnx-fixture';
 
 const model = async (params: Record<string, string | number | boolean>): Promise<Component> => {
@@ -40,7 +49,9 @@ describe('onnx-model: hand-written fixture models', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'infergraph-onnx-'));
-    writeIdentityModel(path.join(dir, 'synthetic.onnx'), { metadata: { 'infergraph.synthetic': 'true', 'infergraph.arch': 'x' } });
+    writeIdentityModel(path.join(dir, 'synthetic.onnx'), {
+      metadata: { 'infergraph.synthetic': 'true', 'infergraph.arch': 'x' },
+    });
     writeIdentityModel(path.join(dir, 'real.onnx'), { shape: ['n', 4] });
     writeIdentityModel(path.join(dir, 'f64.onnx'), { elemType: 'float64', shape: [2, 3] });
     writeIdentityModel(path.join(dir, 'i64.onnx'), { elemType: 'int64', shape: ['n'] });
@@ -48,7 +59,10 @@ describe('onnx-model: hand-written fixture models', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads metadata_props after the graph', async () => {
-    assert.deepEqual(await readMetadataProps(path.join(dir, 'synthetic.onnx')), { 'infergraph.synthetic': 'true', 'infergraph.arch': 'x' });
+    assert.deepEqual(await readMetadataProps(path.join(dir, 'synthetic.onnx')), {
+      'infergraph.synthetic': 'true',
+      'infergraph.arch': 'x',
+    });
     assert.deepEqual(await readMetadataProps(path.join(dir, 'real.onnx')), {});
   });
 
@@ -88,7 +102,10 @@ describe('onnx-model: hand-written fixture models', () => {
 
   it('float64 and int64 models keep their dtype; wrong dtype or shape is INVALID_ARGUMENT', async () => {
     const m64 = await model({ model: path.join(dir, 'f64.onnx') });
-    const out = await m64.predict!({ kind: 'tensor', tensor: { dtype: 'float64', shape: [2, 3], data: new Float64Array(6).fill(0.25) } }, callContext());
+    const out = await m64.predict!(
+      { kind: 'tensor', tensor: { dtype: 'float64', shape: [2, 3], data: new Float64Array(6).fill(0.25) } },
+      callContext(),
+    );
     assert.ok(out.kind === 'tensor' && out.tensor.dtype === 'float64');
     await rejectsWith(
       () => Promise.resolve(m64.predict!(f32([2, 3]), callContext())),
@@ -96,12 +113,21 @@ describe('onnx-model: hand-written fixture models', () => {
       "model input 'x' expects float64 [2,3], got float32 [2,3]",
     );
     await rejectsWith(
-      () => Promise.resolve(m64.predict!({ kind: 'tensor', tensor: { dtype: 'float64', shape: [3, 2], data: new Float64Array(6) } }, callContext())),
+      () =>
+        Promise.resolve(
+          m64.predict!(
+            { kind: 'tensor', tensor: { dtype: 'float64', shape: [3, 2], data: new Float64Array(6) } },
+            callContext(),
+          ),
+        ),
       Code.INVALID_ARGUMENT,
       "model input 'x' expects float64 [2,3], got float64 [3,2]",
     );
     const i64 = await model({ model: path.join(dir, 'i64.onnx') });
-    const out2 = await i64.predict!({ kind: 'tensor', tensor: { dtype: 'int64', shape: [3], data: BigInt64Array.from([1n, -2n, 3n]) } }, callContext());
+    const out2 = await i64.predict!(
+      { kind: 'tensor', tensor: { dtype: 'int64', shape: [3], data: BigInt64Array.from([1n, -2n, 3n]) } },
+      callContext(),
+    );
     assert.ok(out2.kind === 'tensor' && out2.tensor.dtype === 'int64');
     if (out2.kind === 'tensor') assert.deepEqual(Array.from(out2.tensor.data as BigInt64Array), [1n, -2n, 3n]);
     await m64.close?.();
@@ -110,10 +136,22 @@ describe('onnx-model: hand-written fixture models', () => {
 
   it('configuration errors at load', async () => {
     await configError(() => model({ model: path.join(dir, 'missing.onnx') }), 'missing.onnx does not exist');
-    await configError(() => model({ model: path.join(dir, 'real.onnx'), inputName: 'nope' }), "has no input 'nope' (inputs: x)");
-    await configError(() => model({ model: path.join(dir, 'real.onnx'), outputName: 'nope' }), "has no output 'nope' (outputs: y)");
-    await configError(() => model({ model: path.join(dir, 'i64.onnx'), softmax: true }), 'softmax needs a floating-point output');
-    await configError(() => model({ model: path.join(dir, 'real.onnx'), graphOptimization: 'max' }), "parameter 'graphOptimization'");
+    await configError(
+      () => model({ model: path.join(dir, 'real.onnx'), inputName: 'nope' }),
+      "has no input 'nope' (inputs: x)",
+    );
+    await configError(
+      () => model({ model: path.join(dir, 'real.onnx'), outputName: 'nope' }),
+      "has no output 'nope' (outputs: y)",
+    );
+    await configError(
+      () => model({ model: path.join(dir, 'i64.onnx'), softmax: true }),
+      'softmax needs a floating-point output',
+    );
+    await configError(
+      () => model({ model: path.join(dir, 'real.onnx'), graphOptimization: 'max' }),
+      "parameter 'graphOptimization'",
+    );
     await configError(() => model({}), "parameter 'model' is required");
     const notOnnx = path.join(dir, 'text.onnx');
     writeFileSync(notOnnx, 'this is not a model');
@@ -123,14 +161,21 @@ describe('onnx-model: hand-written fixture models', () => {
   it('after close, predict is FAILED_PRECONDITION', async () => {
     const m = await model({ model: path.join(dir, 'real.onnx') });
     await m.close?.();
-    await rejectsWith(() => Promise.resolve(m.predict!(f32([1, 4]), callContext())), Code.FAILED_PRECONDITION, 'not loaded');
+    await rejectsWith(
+      () => Promise.resolve(m.predict!(f32([1, 4]), callContext())),
+      Code.FAILED_PRECONDITION,
+      'not loaded',
+    );
   });
 
   it('does not start work for a request that is already gone', async () => {
     const m = await model({ model: path.join(dir, 'real.onnx') });
     const ac = new AbortController();
     ac.abort();
-    await rejectsWith(() => Promise.resolve(m.predict!(f32([1, 4]), new CollectingCallContext(undefined, ac.signal))), Code.CANCELLED);
+    await rejectsWith(
+      () => Promise.resolve(m.predict!(f32([1, 4]), new CollectingCallContext(undefined, ac.signal))),
+      Code.CANCELLED,
+    );
     await rejectsWith(
       () => Promise.resolve(m.predict!(f32([1, 4]), new CollectingCallContext(undefined, undefined, Date.now() - 1))),
       Code.DEADLINE_EXCEEDED,
@@ -172,7 +217,10 @@ describe('onnx-model: MobileNetV2 (../shared)', () => {
       "model input 'input' expects float32 [batch_size,3,224,224], got float32 [1,3,100,100]",
     );
     await rejectsWith(
-      call({ kind: 'tensor', tensor: { dtype: 'uint8', shape: [1, 3, 224, 224], data: new Uint8Array(3 * 224 * 224) } }),
+      call({
+        kind: 'tensor',
+        tensor: { dtype: 'uint8', shape: [1, 3, 224, 224], data: new Uint8Array(3 * 224 * 224) },
+      }),
       Code.INVALID_ARGUMENT,
       "model input 'input' expects float32 [batch_size,3,224,224], got uint8 [1,3,224,224]",
     );
@@ -202,8 +250,14 @@ describe('onnx-model: MobileNetV2 (../shared)', () => {
     for (let i = 0; i < base.length; i++) base[i] = Math.sin(i / 1000);
     const view = new Float32Array(base.buffer, 32, n);
     const copy = Float32Array.from(view);
-    const a = await mm.predict!({ kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 224, 224], data: view } }, callContext());
-    const b = await mm.predict!({ kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 224, 224], data: copy } }, callContext());
+    const a = await mm.predict!(
+      { kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 224, 224], data: view } },
+      callContext(),
+    );
+    const b = await mm.predict!(
+      { kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 224, 224], data: copy } },
+      callContext(),
+    );
     assert.ok(a.kind === 'tensor' && b.kind === 'tensor');
     if (a.kind === 'tensor' && b.kind === 'tensor') assert.deepEqual(a.tensor.data, b.tensor.data);
   });
@@ -223,7 +277,8 @@ describe('onnx-model: MobileNetV2 (../shared)', () => {
     const z = await post.transformOutput!(y, ctx);
     assert.equal(z.kind, 'json');
     if (z.kind !== 'json') return;
-    const p = (z.data as { predictions: { index: number; label: string; wnid: string; score: number }[] }).predictions[0];
+    const p = (z.data as { predictions: { index: number; label: string; wnid: string; score: number }[] })
+      .predictions[0];
     assert.equal(p?.index, 0);
     assert.equal(p?.label, 'tench');
     assert.equal(p?.wnid, 'n01440764');

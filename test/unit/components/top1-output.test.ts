@@ -42,7 +42,10 @@ describe('top1-output', () => {
 
   it('argmax per row of [N,C]; index and score only without labels', async () => {
     const { data, tags } = await answer(await make(), scores([2, 4], [0.1, 0.7, 0.15, 0.05, 3, 1, 2, 4]));
-    assert.deepEqual(data.predictions.map((p) => p.index), [1, 3]);
+    assert.deepEqual(
+      data.predictions.map((p) => p.index),
+      [1, 3],
+    );
     assert.ok(Math.abs((data.predictions[0]?.score ?? 0) - 0.7) < 1e-6);
     assert.equal(data.predictions[0]?.label, undefined);
     assert.equal(data.predictions[0]?.topK, undefined);
@@ -52,7 +55,10 @@ describe('top1-output', () => {
 
   it('[C] input is one row', async () => {
     const { data } = await answer(await make(), scores([4], [0, 0, 9, 1]));
-    assert.deepEqual(data.predictions.map((p) => p.index), [2]);
+    assert.deepEqual(
+      data.predictions.map((p) => p.index),
+      [2],
+    );
   });
 
   it('labels add wnid and label; tags name the class', async () => {
@@ -65,9 +71,19 @@ describe('top1-output', () => {
     const { data } = await answer(await make({ topK: 3, labels: labelsFile() }), scores([1, 4], [0.2, 0.5, 0.1, 0.2]));
     const top = data.predictions[0];
     assert.equal(top?.index, 1);
-    assert.deepEqual(top?.topK?.map((p) => [p.index, p.label]), [[1, 'dog'], [0, 'cat'], [3, 'fish']]);
+    assert.deepEqual(
+      top?.topK?.map((p) => [p.index, p.label]),
+      [
+        [1, 'dog'],
+        [0, 'cat'],
+        [3, 'fish'],
+      ],
+    );
     const { data: all } = await answer(await make({ topK: 10 }), scores([4], [1, 4, 3, 2]));
-    assert.deepEqual(all.predictions[0]?.topK?.map((p) => p.index), [1, 2, 3, 0]);
+    assert.deepEqual(
+      all.predictions[0]?.topK?.map((p) => p.index),
+      [1, 2, 3, 0],
+    );
   });
 
   it('softmax turns raw scores into probabilities', async () => {
@@ -92,7 +108,12 @@ describe('top1-output', () => {
     const call = (p: Payload) => () => Promise.resolve(c.transformOutput!(p, callContext()));
     await rejectsWith(call({ kind: 'bin', data: new Uint8Array(3) }), Code.INVALID_ARGUMENT, 'got binData (3 bytes)');
     await rejectsWith(call(scores([1, 2, 2], [0, 0, 0, 0])), Code.INVALID_ARGUMENT, 'got float32 [1,2,2]');
-    await rejectsWith(call(scores([1, 5], [0, 0, 0, 0, 1])), Code.INVALID_ARGUMENT, 'scores have 5 classes but the labels file', 'has 4');
+    await rejectsWith(
+      call(scores([1, 5], [0, 0, 0, 0, 1])),
+      Code.INVALID_ARGUMENT,
+      'scores have 5 classes but the labels file',
+      'has 4',
+    );
   });
 
   it('bad labels files fail at load, naming file:line', async () => {

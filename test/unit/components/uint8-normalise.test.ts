@@ -23,7 +23,9 @@ async function photo(): Promise<Buffer> {
   const h = 240;
   const raw = Buffer.alloc(w * h * 3);
   for (let i = 0; i < w * h; i++) raw.set([(i * 7) % 256, (i * 13) % 256, ((i / w) * 3) % 256], i * 3);
-  return sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 const tensorOf = (p: Payload) => {
@@ -55,23 +57,39 @@ describe('uint8 pixels normalised in the model node', () => {
   it('onnx-model normalizeUint8 takes uint8 NCHW input (and float32 as before); without it uint8 is INVALID_ARGUMENT', async () => {
     const px = Uint8Array.from({ length: 3 * 2 * 2 }, (_, i) => i * 20);
     const u8: Payload = { kind: 'tensor', tensor: { dtype: 'uint8', shape: [1, 3, 2, 2], data: px } };
-    const m = await onnxModel.create({ model: path.join(dir, 'img.onnx'), normalizeUint8: true }, componentContext('MODEL'));
+    const m = await onnxModel.create(
+      { model: path.join(dir, 'img.onnx'), normalizeUint8: true },
+      componentContext('MODEL'),
+    );
     await m.load?.();
     const out = tensorOf(await m.predict!(u8, callContext()));
     assert.equal(out.dtype, 'float32');
     assert.deepEqual(out.data, normalisePlanar(px, [1, 3, 2, 2], normalisationTable(MEAN, STD)));
     const f32 = Float32Array.from({ length: 12 }, (_, i) => i / 4);
-    const same = tensorOf(await m.predict!({ kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 2, 2], data: f32 } }, callContext()));
+    const same = tensorOf(
+      await m.predict!({ kind: 'tensor', tensor: { dtype: 'float32', shape: [1, 3, 2, 2], data: f32 } }, callContext()),
+    );
     assert.deepEqual(same.data, f32);
     await m.close?.();
 
     const plain = await onnxModel.create({ model: path.join(dir, 'img.onnx') }, componentContext('MODEL'));
     await plain.load?.();
-    await rejectsWith(() => Promise.resolve(plain.predict!(u8, callContext())), Code.INVALID_ARGUMENT, /expects float32/);
+    await rejectsWith(
+      () => Promise.resolve(plain.predict!(u8, callContext())),
+      Code.INVALID_ARGUMENT,
+      /expects float32/,
+    );
     await plain.close?.();
   });
 
   it('mean and std must have one value per channel', async () => {
-    await configError(() => onnxModel.create({ model: 'x.onnx', normalizeUint8: true, mean: '0.5,0.5', std: '0.2,0.2,0.2' }, componentContext('MODEL')), /'mean' has 2 values but 'std' has 3/);
+    await configError(
+      () =>
+        onnxModel.create(
+          { model: 'x.onnx', normalizeUint8: true, mean: '0.5,0.5', std: '0.2,0.2,0.2' },
+          componentContext('MODEL'),
+        ),
+      /'mean' has 2 values but 'std' has 3/,
+    );
   });
 });
