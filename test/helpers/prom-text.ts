@@ -119,8 +119,10 @@ function parseSample(line: string, at: string): Sample {
     else if (i < body.length) throw new Error(`${at}: expected ',' between labels`);
   }
   const raw = m[3] as string;
-  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-  if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`${at}: bad value ${raw}`);
+  // Prometheus parses values with Go's ParseFloat, which takes NaN in any case (prom-client writes 'Nan').
+  const nan = /^nan$/i.test(raw);
+  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : nan ? NaN : Number(raw);
+  if (Number.isNaN(value) && !nan) throw new Error(`${at}: bad value ${raw}`);
   return { name: m[1] as string, labels, value };
 }
 
