@@ -47,16 +47,22 @@ export interface HopFields {
 export class InferError extends Error {
   readonly node?: string;
   readonly method?: NodeMethod;
+  /**
+   * For a refusal (RESOURCE_EXHAUSTED): how long the caller should wait before trying again, ms. Sent to gRPC clients
+   * as the `grpc-retry-pushback-ms` trailer, which grpc-js, grpc-java and grpc-python honour in their retry policies.
+   */
+  readonly retryAfterMs?: number;
 
   constructor(
     readonly code: CodeValue,
     message: string,
-    options?: { cause?: unknown } & HopFields,
+    options?: { cause?: unknown; retryAfterMs?: number } & HopFields,
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'InferError';
     if (options?.node !== undefined) this.node = options.node;
     if (options?.method !== undefined) this.method = options.method;
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 
   /** `instanceof` answers by the brand too, so it also recognises another copy's errors. */
@@ -84,14 +90,16 @@ export function withHop(err: InferError, hop: HopFields): InferError {
   const node = err.node ?? hop.node;
   const method = err.method ?? hop.method;
   if (node === err.node && method === err.method) return err;
-  const out = new InferError(err.code, err.message, { cause: err.cause, node, method });
+  const retry = err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs };
+  const out = new InferError(err.code, err.message, { cause: err.cause, node, method, ...retry });
   if (err.stack) out.stack = err.stack;
   return out;
 }
 
 export const invalidArgument = (msg: string, cause?: unknown): InferError =>
   new InferError(Code.INVALID_ARGUMENT, msg, { cause });
-export const resourceExhausted = (msg: string): InferError => new InferError(Code.RESOURCE_EXHAUSTED, msg);
+export const resourceExhausted = (msg: string, retryAfterMs?: number): InferError =>
+  new InferError(Code.RESOURCE_EXHAUSTED, msg, retryAfterMs === undefined ? undefined : { retryAfterMs });
 export const unavailable = (msg: string, cause?: unknown): InferError =>
   new InferError(Code.UNAVAILABLE, msg, { cause });
 export const deadlineExceeded = (msg: string): InferError => new InferError(Code.DEADLINE_EXCEEDED, msg);

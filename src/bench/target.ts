@@ -4,6 +4,7 @@ import { DEFAULTS } from '../graph/manifest';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { executorPredictWire } from '../protocol/hop-codec';
 import { channelLimits } from '../rpc/channel-options';
+import { retryPushbackMs } from '../rpc/status';
 import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
 import { parseTimeline } from '../telemetry/waterfall';
 
@@ -23,6 +24,8 @@ export interface Sample {
   error?: string;
   /** the executor's per-hop timeline (x-infergraph-timeline), when it sent one */
   timeline?: Timeline;
+  /** on a refusal: the server's pushback (grpc-retry-pushback-ms), ms */
+  retryAfterMs?: number;
 }
 
 const passBytes = (b: Buffer): Buffer => b;
@@ -64,7 +67,9 @@ export class ExecutorTarget implements BenchTarget {
         (err, reply) => {
           const ms = performance.now() - t0;
           if (err || reply === undefined) {
-            resolve({ ok: false, ms, error: err ? `${codeName(err.code)}: ${err.details}` : 'empty reply' });
+            const retryAfterMs = retryPushbackMs(err);
+            const error = err ? `${codeName(err.code)}: ${err.details}` : 'empty reply';
+            resolve(retryAfterMs === undefined ? { ok: false, ms, error } : { ok: false, ms, error, retryAfterMs });
             return;
           }
           try {

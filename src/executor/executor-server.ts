@@ -81,6 +81,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     maxQueue: 0,
     what: 'executor',
     limitName: `spec.maxInFlight ${graph.maxInFlight}`,
+    maxPushbackMs: graph.deadlineMs,
   });
   opts.onAdmission?.(admission);
   const admitted: Walker = {

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, InferError, NODE_METHOD_SET, toInferError, type CodeValue, type HopFields } from '../errors';
-import { ERROR_METHOD_TRAILER, ERROR_NODE_TRAILER } from './trailers';
+import { ERROR_METHOD_TRAILER, ERROR_NODE_TRAILER, RETRY_PUSHBACK_TRAILER } from './trailers';
 
 /**
  * The one place where errors become gRPC statuses (server side) and gRPC statuses become InferErrors (client
@@ -12,6 +12,7 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   if (e.node !== undefined) metadata.set(ERROR_NODE_TRAILER, e.node);
   if (e.method !== undefined) metadata.set(ERROR_METHOD_TRAILER, e.method);
+  if (e.retryAfterMs !== undefined) metadata.set(RETRY_PUSHBACK_TRAILER, String(Math.round(e.retryAfterMs)));
   return { code: e.code, details: e.message, metadata };
 }
 
@@ -35,12 +36,19 @@ export function fromServiceError(err: unknown, context: string, hop: HopFields =
   if (typeof se?.code === 'number' && se.code !== grpc.status.OK) {
     const details = se.details || se.message || 'no details';
     const fields = { ...peerHop(se), ...defined(hop) };
-    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, { cause: err, ...fields });
+    // A refusal's pushback goes on with the error: an executor relaying a node's refusal passes it to its client.
+    const retryAfterMs = retryPushbackMs(se) ?? (err instanceof InferError ? err.retryAfterMs : undefined);
+    return new InferError(se.code as number as CodeValue, `${context}: ${details}`, {
+      cause: err,
+      ...fields,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
   const e = toInferError(err);
   const fields = { node: e.node, method: e.method, ...defined(hop) };
   const code = e.code === Code.OK ? Code.INTERNAL : e.code;
-  return new InferError(code, `${context}: ${e.message}`, { cause: err, ...fields });
+  const retry = e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs };
+  return new InferError(code, `${context}: ${e.message}`, { cause: err, ...fields, ...retry });
 }
 
 const defined = (h: HopFields): HopFields => {
@@ -49,3 +57,11 @@ const defined = (h: HopFields): HopFields => {
   if (h.method !== undefined) out.method = h.method;
   return out;
 };
+
+/** The server's pushback on a failed call (`grpc-retry-pushback-ms`), ms; undefined when it sent none. */
+export function retryPushbackMs(err: unknown): number | undefined {
+  const md = (err as Partial<grpc.ServiceError> | undefined)?.metadata;
+  const v = md instanceof grpc.Metadata ? md.get(RETRY_PUSHBACK_TRAILER)[0] : undefined;
+  const ms = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}

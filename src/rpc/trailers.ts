@@ -4,3 +4,9 @@ export const COMPUTE_TRAILER = 'infergraph-compute-us';
 /** Trailers naming the hop a failed call's error comes from (InferError's node and method fields). */
 export const ERROR_NODE_TRAILER = 'infergraph-error-node';
 export const ERROR_METHOD_TRAILER = 'infergraph-error-method';
+
+/**
+ * gRPC's standard server pushback (gRFC A6): on a refusal, how many ms the client should wait before its next
+ * attempt. grpc-js, grpc-java and grpc-python honour it when the call has a retry policy for the status.
+ */
+export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';

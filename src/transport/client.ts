@@ -248,7 +248,13 @@ export class FrameChannel {
   private onFrame(f: Frame): void {
     if (f.type === FrameType.RESPONSE) this.settle(f.id)?.resolve({ body: f.body, computeUs: f.computeUs });
     else if (f.type === FrameType.ERROR)
-      this.settle(f.id)?.reject(new InferError(f.code as (typeof Code)[keyof typeof Code], f.message));
+      this.settle(f.id)?.reject(
+        new InferError(
+          f.code as (typeof Code)[keyof typeof Code],
+          f.message,
+          f.retryAfterMs === undefined ? undefined : { retryAfterMs: f.retryAfterMs },
+        ),
+      );
     else throw new Error(`a node sends RESPONSE and ERROR frames, got type ${f.type}`);
   }
 

@@ -9,13 +9,14 @@
  *
  *   REQUEST  head: u8 method | u8 codec | f64 deadline (ms since epoch, 0 none) | u8 n + traceparent | u16 n + tracestate
  *   RESPONSE head: f64 compute µs (NaN when the node did not measure); body: the reply message
- *   ERROR    head: u8 status code | utf-8 message (rest of head)
+ *   ERROR    head: u8 status code | u32 retry-after ms (pushback of a refusal; 0xffffffff none) | utf-8 message
  *   CANCEL   no head, no body: the caller gave up on `requestId`
  *
  * Nothing here touches sockets; reader.ts parses a byte stream into these frames.
  */
 
-export const FRAME_VERSION = 1;
+/** 2: ERROR frames carry a refusal's pushback. */
+export const FRAME_VERSION = 2;
 export const PREFIX_BYTES = 12;
 /** Head fields are small and bounded: a longer head is a malformed frame, not a big message. */
 export const MAX_HEAD_BYTES = 0xffff;
@@ -62,6 +63,8 @@ export interface ErrorFrame {
   id: number;
   code: number;
   message: string;
+  /** A refusal's pushback (grpc-retry-pushback-ms on gRPC), ms. */
+  retryAfterMs?: number;
 }
 
 export interface CancelFrame {
@@ -113,14 +116,20 @@ export function encodeResponseHead(id: number, computeUs: number | undefined, bo
 }
 
 /** The whole error frame. Messages are cut to fit the head (they are for people, and 64 KB is plenty). */
-export function encodeError(id: number, code: number, message: string): Buffer {
+export function encodeError(id: number, code: number, message: string, retryAfterMs?: number): Buffer {
   let text = Buffer.from(message, 'utf8');
-  if (text.length > MAX_HEAD_BYTES - 1) text = text.subarray(0, MAX_HEAD_BYTES - 1);
-  const b = prefix(FrameType.ERROR, id, 1 + text.length, 0);
+  if (text.length > MAX_HEAD_BYTES - ERROR_FIXED_HEAD) text = text.subarray(0, MAX_HEAD_BYTES - ERROR_FIXED_HEAD);
+  const b = prefix(FrameType.ERROR, id, ERROR_FIXED_HEAD + text.length, 0);
   b.writeUInt8(code & 0xff, PREFIX_BYTES);
-  text.copy(b, PREFIX_BYTES + 1);
+  const retry = retryAfterMs === undefined ? NO_RETRY_AFTER : Math.min(NO_RETRY_AFTER - 1, Math.max(0, retryAfterMs));
+  b.writeUInt32LE(Math.round(retry), PREFIX_BYTES + 1);
+  text.copy(b, PREFIX_BYTES + ERROR_FIXED_HEAD);
   return b;
 }
+
+/** An ERROR head's fixed fields: status code and retry-after. */
+const ERROR_FIXED_HEAD = 5;
+const NO_RETRY_AFTER = 0xffffffff;
 
 export function encodeCancel(id: number): Buffer {
   return prefix(FrameType.CANCEL, id, 0, 0);
@@ -149,7 +158,8 @@ export function parsePrefix(b: Buffer, o = 0): FramePrefix {
     throw new FrameFormatError(`CANCEL frame with a ${headLength}-byte head`);
   if (type === FrameType.RESPONSE && headLength !== 8)
     throw new FrameFormatError(`RESPONSE head of ${headLength} bytes, expected 8`);
-  if (type === FrameType.ERROR && headLength < 1) throw new FrameFormatError('ERROR frame without a status code');
+  if (type === FrameType.ERROR && headLength < ERROR_FIXED_HEAD)
+    throw new FrameFormatError(`ERROR head of ${headLength} bytes, shorter than its fixed fields`);
   if (type === FrameType.REQUEST && headLength < 13)
     throw new FrameFormatError(`REQUEST head of ${headLength} bytes, shorter than its fixed fields`);
   return { bodyLength, headLength, type: type as FrameTypeValue, id };
@@ -165,7 +175,11 @@ export function parseFrame(p: FramePrefix, head: Buffer, body: Buffer): Frame {
     case FrameType.ERROR: {
       const code = head.readUInt8(0);
       if (code === 0 || code > 16) throw new FrameFormatError(`ERROR frame with status code ${code}`);
-      return { type: FrameType.ERROR, id: p.id, code, message: head.toString('utf8', 1) };
+      const retry = head.readUInt32LE(1);
+      const message = head.toString('utf8', ERROR_FIXED_HEAD);
+      return retry === NO_RETRY_AFTER
+        ? { type: FrameType.ERROR, id: p.id, code, message }
+        : { type: FrameType.ERROR, id: p.id, code, message, retryAfterMs: retry };
     }
     case FrameType.CANCEL:
       return { type: FrameType.CANCEL, id: p.id };

@@ -235,7 +235,7 @@ class FrameServerConnection {
       (err: unknown) => {
         const e = toInferError(err);
         span?.end(e.code, e.message);
-        if (this.settle(f.id, entry)) this.send(encodeError(f.id, e.code, e.message));
+        if (this.settle(f.id, entry)) this.send(encodeError(f.id, e.code, e.message, e.retryAfterMs));
       },
     );
   }

@@ -5,6 +5,7 @@
  * handed to a live waiter (WorkQueue.take checks again). Refusals are RESOURCE_EXHAUSTED naming the limit.
  */
 import { Code, InferError, deadlineExceeded, resourceExhausted, unavailable } from '../errors';
+import { Pushback } from './pushback';
 import { WorkQueue, type Admission } from './work-queue';
 
 export interface LimiterOptions {
@@ -16,6 +17,8 @@ export interface LimiterOptions {
   what: string;
   /** How a full limiter is named in its refusal, e.g. "spec.maxInFlight 64". */
   limitName: string;
+  /** Upper bound of the pushback a refusal asks for (retryAfterMs), ms; default 10 s. */
+  maxPushbackMs?: number;
 }
 
 export class Limiter {
@@ -24,6 +27,7 @@ export class Limiter {
   private closedReason: string | undefined;
   private refusedCount = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly pushback: Pushback;
 
   constructor(private readonly opts: LimiterOptions) {
     if (!Number.isInteger(opts.maxConcurrency) || opts.maxConcurrency < 1) {
@@ -32,6 +36,7 @@ export class Limiter {
     if (opts.maxQueue > 0) {
       this.queue = new WorkQueue({ maxQueue: opts.maxQueue, what: opts.what, onSubmit: () => this.pump() });
     }
+    this.pushback = new Pushback(opts.maxConcurrency, opts.maxPushbackMs ?? 10_000);
   }
 
   /** Calls running now. */
@@ -84,9 +89,11 @@ export class Limiter {
         throw this.named(err);
       }
     }
+    const t0 = performance.now();
     try {
       return await fn();
     } finally {
+      this.pushback.callFinished(performance.now() - t0);
       this.running--;
       this.pump();
       if (this.running === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((f) => f());
@@ -117,7 +124,10 @@ export class Limiter {
 
   private full(): InferError {
     const { what, maxConcurrency, limitName } = this.opts;
-    return resourceExhausted(`${what}: ${maxConcurrency} requests in flight (${limitName}); try again later`);
+    return resourceExhausted(
+      `${what}: ${maxConcurrency} requests in flight (${limitName}); try again later`,
+      this.pushback.refused(),
+    );
   }
 
   private pump(): void {
@@ -132,7 +142,10 @@ export class Limiter {
   /** A full queue's refusal names the concurrency limit too, so the caller can tell which bound was hit. */
   private named(err: unknown): unknown {
     if (err instanceof InferError && /queue full/.test(err.message)) {
-      return resourceExhausted(`${err.message}, ${this.opts.maxConcurrency} running (${this.opts.limitName})`);
+      return resourceExhausted(
+        `${err.message}, ${this.opts.maxConcurrency} running (${this.opts.limitName})`,
+        this.pushback.refused(),
+      );
     }
     return err;
   }

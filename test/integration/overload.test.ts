@@ -18,6 +18,7 @@ interface Outcome {
   code: string;
   message: string;
   ms: number;
+  retryAfterMs?: number;
 }
 
 const outcome = async (p: Promise<unknown>): Promise<Outcome> => {
@@ -27,7 +28,9 @@ const outcome = async (p: Promise<unknown>): Promise<Outcome> => {
     return { code: 'OK', message: '', ms: performance.now() - t0 };
   } catch (err) {
     const e = toInferError(err);
-    return { code: codeName(e.code), message: e.message, ms: performance.now() - t0 };
+    const o: Outcome = { code: codeName(e.code), message: e.message, ms: performance.now() - t0 };
+    if (e.retryAfterMs !== undefined) o.retryAfterMs = e.retryAfterMs;
+    return o;
   }
 };
 
@@ -74,6 +77,8 @@ describe('overload and drain across real processes (issue 11)', () => {
       assert.equal(o.code, 'RESOURCE_EXHAUSTED');
       assert.match(o.message, /executor: 4 requests in flight \(spec\.maxInFlight 4\)/);
       assert.ok(o.ms < 300, `refusal took ${o.ms.toFixed(0)} ms`); // the admitted ones take 400 ms
+      // gRPC's pushback trailer: return times one spacing apart (before any walk finished: 100 ms / 4 slots).
+      assert.ok(o.retryAfterMs !== undefined && o.retryAfterMs >= 10 && o.retryAfterMs <= 100, JSON.stringify(o));
     }
     // The early refusals (before any handler) are counted in the executor's metrics.
     const line = await g.waitFor(/^metrics overload-executor at /);
@@ -149,6 +154,8 @@ describe('a node queue (runtime.maxConcurrency / maxQueue) across real processes
       for (const o of outs.filter((x) => x.code !== 'OK')) {
         assert.equal(o.code, 'RESOURCE_EXHAUSTED');
         assert.match(o.message, /node slow: queue full, 1 requests already waiting \(maxQueue 1\), 1 running/);
+        // The node's pushback comes through the executor to the client.
+        assert.ok(o.retryAfterMs !== undefined && o.retryAfterMs >= 50 && o.retryAfterMs <= 300, JSON.stringify(o));
       }
       // One runs 400 ms; one waits with 200 ms to live: it leaves the queue at its deadline, and the node is free
       // right after the first (a dropped call never ran: the third call is not delayed by it).

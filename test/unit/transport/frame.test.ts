@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   encodeCancel,
   encodeError,
+  FRAME_VERSION,
   encodeRequestHead,
   encodeResponseHead,
   FrameFormatError,
@@ -57,6 +58,7 @@ describe('frame codec', () => {
         Buffer.from([1, 2, 3]),
         encodeResponseHead(10, undefined, 0),
         encodeError(11, 8, 'über the limit'),
+        encodeError(12, 8, 'queue full', 250),
         encodeCancel(0xffffffff),
       ]),
     );
@@ -84,6 +86,7 @@ describe('frame codec', () => {
       { type: FrameType.RESPONSE, id: 9, computeUs: 1234, body: Buffer.from([1, 2, 3]) },
       { type: FrameType.RESPONSE, id: 10, computeUs: undefined, body: Buffer.alloc(0) },
       { type: FrameType.ERROR, id: 11, code: 8, message: 'über the limit' },
+      { type: FrameType.ERROR, id: 12, code: 8, message: 'queue full', retryAfterMs: 250 },
       { type: FrameType.CANCEL, id: 0xffffffff },
     ]);
   });
@@ -138,11 +141,15 @@ describe('frame codec', () => {
 
   const malformed: [string, Buffer, RegExp][] = [
     ['an unknown version', Buffer.from([0, 0, 0, 0, 0, 0, 4, 9, 1, 0, 0, 0]), /frame version 9/],
-    ['an unknown type', Buffer.from([0, 0, 0, 0, 0, 0, 77, 1, 1, 0, 0, 0]), /unknown frame type 77/],
-    ['a CANCEL with a body', Buffer.from([5, 0, 0, 0, 0, 0, 4, 1, 1, 0, 0, 0]), /CANCEL frame with a 5-byte body/],
+    ['an unknown type', Buffer.from([0, 0, 0, 0, 0, 0, 77, FRAME_VERSION, 1, 0, 0, 0]), /unknown frame type 77/],
+    [
+      'a CANCEL with a body',
+      Buffer.from([5, 0, 0, 0, 0, 0, 4, FRAME_VERSION, 1, 0, 0, 0]),
+      /CANCEL frame with a 5-byte body/,
+    ],
     [
       'a RESPONSE with a short head',
-      Buffer.from([0, 0, 0, 0, 3, 0, 2, 1, 1, 0, 0, 0, 1, 2, 3]),
+      Buffer.from([0, 0, 0, 0, 3, 0, 2, FRAME_VERSION, 1, 0, 0, 0, 1, 2, 3]),
       /RESPONSE head of 3 bytes/,
     ],
     ['an ERROR with status 0', Buffer.concat([encodeError(1, 0, 'x')]), /status code 0/],
