@@ -7,6 +7,7 @@ import { channelLimits } from '../rpc/channel-options';
 import { retryPushbackMs } from '../rpc/status';
 import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
 import { parseTimeline } from '../telemetry/waterfall';
+import { logEvent } from '../telemetry/event-log';
 
 /** What the load generator drives: the graph's executor over gRPC, or the same graph in-process (baseline). */
 export interface BenchTarget {
@@ -56,6 +57,7 @@ export class ExecutorTarget implements BenchTarget {
     const md = new grpc.Metadata();
     if (this.opts.timeline) md.set(TIMELINE_HEADER, '1');
     const t0 = performance.now();
+    logEvent('b.send', 0);
     return new Promise((resolve) => {
       this.client.makeUnaryRequest(
         this.wire.path,
@@ -66,6 +68,7 @@ export class ExecutorTarget implements BenchTarget {
         { deadline: Date.now() + this.opts.timeoutMs },
         (err, reply) => {
           const ms = performance.now() - t0;
+          logEvent('b.recv', 0);
           if (err || reply === undefined) {
             const retryAfterMs = retryPushbackMs(err);
             const error = err ? `${codeName(err.code)}: ${err.details}` : 'empty reply';

@@ -23,6 +23,7 @@ import { HopClient } from './hop-client';
 import { watchGraphNodes } from './node-health';
 import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
+import { logEvent } from '../telemetry/event-log';
 
 const WALK_PATHS = ['/seldon.protos.Seldon/Predict', `/${V2_SERVICE}/ModelInfer`];
 
@@ -97,6 +98,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
 
   const predict: grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> = (call, callback) => {
     // Only an unanswered request has a walk to stop; the client's deadline, else the graph's, bounds every hop.
+    logEvent('e.in', 0);
     const scope = callScope(call);
     const deadline = scope.deadline ?? Date.now() + graph.deadlineMs;
     let replyEncoding: TensorEncoding = seldonEncoding(graph.codec);
@@ -120,7 +122,9 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
                 tags: { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue },
               },
             };
+          logEvent('e.reply', 0);
           callback(null, toWire(reply, replyEncoding));
+          logEvent('e.out', 0);
         },
         (err: unknown) => {
           scope.finish();

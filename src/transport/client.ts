@@ -3,6 +3,7 @@ import { Code, InferError } from '../errors';
 import { parseFrameAddress } from './address';
 import { encodeCancel, encodeRequestHead, FrameType, type BodyCodec, type Frame, type FrameMethod } from './frame';
 import { FrameReader } from './reader';
+import { logEvent } from '../telemetry/event-log';
 
 /**
  * The caller's side of the framed transport: one connection to one node, many requests in flight on it (request
@@ -227,6 +228,7 @@ export class FrameChannel {
 
   /** Head and body in one writev: the payload is never copied into a frame buffer. */
   private send(s: net.Socket, q: Queued): void {
+    logEvent('c.send', q.id);
     if (q.body.length > 0) {
       s.cork();
       s.write(q.head);
@@ -246,8 +248,10 @@ export class FrameChannel {
   }
 
   private onFrame(f: Frame): void {
-    if (f.type === FrameType.RESPONSE) this.settle(f.id)?.resolve({ body: f.body, computeUs: f.computeUs });
-    else if (f.type === FrameType.ERROR)
+    if (f.type === FrameType.RESPONSE) {
+      logEvent('c.resp', f.id);
+      this.settle(f.id)?.resolve({ body: f.body, computeUs: f.computeUs });
+    } else if (f.type === FrameType.ERROR)
       this.settle(f.id)?.reject(
         new InferError(
           f.code as (typeof Code)[keyof typeof Code],

@@ -13,6 +13,7 @@ import {
 } from './frame';
 import { FrameReader } from './reader';
 import type { FrameServerTracer, FrameSpan } from './tracing';
+import { logEvent } from '../telemetry/event-log';
 
 /**
  * The node's side of the framed transport: accepts connections on a unix socket or TCP port and hands each REQUEST
@@ -220,6 +221,7 @@ class FrameServerConnection {
       signal: abort.signal,
       span,
     };
+    logEvent('s.start', f.id);
     const run = (): Promise<FrameReply> => opts.handler(req);
     (span ? span.run(run) : run()).then(
       (reply) => {
@@ -230,7 +232,9 @@ class FrameServerConnection {
           return this.send(encodeError(f.id, Code.RESOURCE_EXHAUSTED, msg));
         }
         span?.end(Code.OK);
+        logEvent('s.reply', f.id);
         this.send(encodeResponseHead(f.id, reply.computeUs, reply.body.length), reply.body);
+        logEvent('s.sent', f.id);
       },
       (err: unknown) => {
         const e = toInferError(err);
