@@ -22,6 +22,7 @@ interface Ev {
 }
 
 interface Report {
+  options: { warmupS: number };
   levels: { processes: { pid: number; name: string; role: string }[] }[];
 }
 
@@ -72,7 +73,9 @@ function main(): void {
     if (e.event === 'b.send') requests.push([e]);
     else requests.at(-1)?.push(e);
   }
-  const complete = requests.slice(Math.floor(requests.length / 5)).filter((r) => r.at(-1)?.event === 'b.recv');
+  // The warm-up is the first --warmup seconds after the first request.
+  const warmupEnd = (requests[0]?.[0]?.t ?? 0n) + BigInt(Math.round(report.options.warmupS * 1e9));
+  const complete = requests.filter((r) => (r[0] as Ev).t >= warmupEnd && r.at(-1)?.event === 'b.recv');
   const signature = (r: Ev[]): string => r.map((e) => `${e.proc}:${e.event}`).join(' ');
   const counts = new Map<string, number>();
   for (const r of complete) counts.set(signature(r), (counts.get(signature(r)) ?? 0) + 1);
@@ -81,7 +84,9 @@ function main(): void {
   const kept = complete.filter((r) => signature(r) === top[0]);
   const first = kept[0] as Ev[];
   const ms = (a: Ev, b: Ev): number => Number(b.t - a.t) / 1e6;
-  console.log(`${requests.length} requests logged; ${kept.length} of ${complete.length} after warm-up in this order\n`);
+  console.log(
+    `${requests.length} requests logged; ${kept.length} of the ${complete.length} after warm-up in this order\n`,
+  );
   console.log('| step | kind | mean ms | median ms |\n|---|---|---:|---:|');
   const byKind = new Map<string, number>();
   for (let i = 1; i < first.length; i++) {

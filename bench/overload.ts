@@ -32,6 +32,8 @@ interface LoopResult {
   laterRefusalMs: number[];
   /** Time the clients spent waiting out pushbacks, summed over clients, s. */
   pushbackS: number;
+  /** Clients that got at least one answer: how evenly the admitted slots went round. */
+  servedClients: number;
 }
 
 /** After a refusal, a client either waits the server's pushback before its next request or comes straight back. */
@@ -55,17 +57,23 @@ export async function closedLoop(
     refusalMs: [],
     laterRefusalMs: [],
     pushbackS: 0,
+    servedClients: 0,
   };
   const t0 = performance.now();
   const until = t0 + ms;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
       const client = clients[i % clients.length] as ExecutorTarget;
+      let served = false;
       while (performance.now() < until) {
         const sentAt = performance.now();
         const sample = await client.send();
         const code = sample.ok ? 'OK' : ((sample.error ?? 'UNKNOWN').split(':')[0] as string);
-        if (sample.ok) r.ok++;
+        if (sample.ok) {
+          r.ok++;
+          if (!served) r.servedClients++;
+          served = true;
+        }
         const took = sample.ms;
         r.codes[code] = (r.codes[code] ?? 0) + 1;
         r.maxAnswerMs = Math.max(r.maxAnswerMs, took);
@@ -124,7 +132,8 @@ async function main(): Promise<void> {
     `${r.refusalMs.filter((x) => x <= 10).length} of ${r.refusalMs.length} within 10 ms; after the first second p50 ` +
     `${pct(r.laterRefusalMs, 50).toFixed(1)} / p99 ${pct(r.laterRefusalMs, 99).toFixed(1)} ms, ` +
     `${r.laterRefusalMs.filter((x) => x <= 10).length} of ${r.laterRefusalMs.length} within 10 ms; ` +
-    `slowest answer ${r.maxAnswerMs.toFixed(0)} ms; ${(r.refusalMs.length / r.seconds).toFixed(0)} refusals/s` +
+    `slowest answer ${r.maxAnswerMs.toFixed(0)} ms; ${(r.refusalMs.length / r.seconds).toFixed(0)} refusals/s; ` +
+    `${r.servedClients} of ${r.concurrency} clients answered at least once` +
     (r.pushbackS > 0
       ? `, clients waited out pushbacks ${((100 * r.pushbackS) / r.seconds / r.concurrency).toFixed(0)} % of the time`
       : '');

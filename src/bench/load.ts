@@ -54,6 +54,15 @@ export type LoadProgress = (info: {
   lastP50: number;
 }) => void;
 
+/**
+ * A refused request's client waits the server's pushback (grpc-retry-pushback-ms) before its next one, as a gRPC
+ * client with a retry policy does; coming straight back would measure a refusal storm instead (docs/reliability.md).
+ */
+function pushback(s: Sample, until: number): Promise<void> | undefined {
+  const ms = Math.min(s.retryAfterMs ?? 0, until - performance.now());
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined;
+}
+
 /** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches). */
 export async function warm(
   target: BenchTarget,
@@ -73,6 +82,7 @@ export async function warm(
           const s = await target.send();
           requests++;
           if (!s.ok && errors.length < 5) errors.push(s.error ?? 'error');
+          await pushback(s, until);
           if (performance.now() - yielded > 50) {
             await new Promise((r) => setImmediate(r));
             yielded = performance.now();
@@ -88,6 +98,7 @@ export async function warm(
 
 export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: LoadProgress): Promise<LevelRun> {
   const buckets: Bucket[] = [];
+  const levelStart = performance.now();
   const open = (): Bucket => ({ samples: [], errors: 0, errorExamples: [], start: performance.now(), end: 0 });
   let current = open();
   let stopped = false;
@@ -154,6 +165,8 @@ export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: 
       } else {
         current.errors++;
         if (current.errorExamples.length < 3) current.errorExamples.push(s.error ?? 'error');
+        // At most until the level's longest run: a worker still waiting when the level stops ends then.
+        await pushback(s, levelStart + o.windowMs * o.maxWindows);
       }
       const now = performance.now();
       if (now >= windowEnd) rotate();

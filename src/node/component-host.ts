@@ -49,6 +49,7 @@ export class ComponentHost {
     readonly definition: ComponentDefinition,
     private readonly component: Component,
     private readonly work: WorkRunner,
+    deadlineMs: number,
   ) {
     this.staticTags = component.tags?.() ?? {};
     const { maxConcurrency, maxQueue } = node.runtime;
@@ -57,6 +58,7 @@ export class ComponentHost {
       maxQueue,
       what: `node ${node.name}`,
       limitName: `runtime.maxConcurrency ${maxConcurrency}, runtime.maxQueue ${maxQueue}`,
+      maxPushbackMs: deadlineMs,
     });
   }
 
@@ -86,7 +88,7 @@ export class ComponentHost {
       { node: node.name, implementation: definition.name, loadMs: Math.round(performance.now() - t0) },
       'component loaded',
     );
-    return new ComponentHost(node, definition, component, opts.work ?? plainWork);
+    return new ComponentHost(node, definition, component, opts.work ?? plainWork, graph.deadlineMs);
   }
 
   /**

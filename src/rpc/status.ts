@@ -12,7 +12,9 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   if (e.node !== undefined) metadata.set(ERROR_NODE_TRAILER, e.node);
   if (e.method !== undefined) metadata.set(ERROR_METHOD_TRAILER, e.method);
-  if (e.retryAfterMs !== undefined) metadata.set(RETRY_PUSHBACK_TRAILER, String(Math.round(e.retryAfterMs)));
+  if (e.retryAfterMs !== undefined && e.code === Code.RESOURCE_EXHAUSTED) {
+    metadata.set(RETRY_PUSHBACK_TRAILER, String(Math.max(0, Math.round(e.retryAfterMs))));
+  }
   return { code: e.code, details: e.message, metadata };
 }
 
@@ -37,7 +39,9 @@ export function fromServiceError(err: unknown, context: string, hop: HopFields =
     const details = se.details || se.message || 'no details';
     const fields = { ...peerHop(se), ...defined(hop) };
     // A refusal's pushback goes on with the error: an executor relaying a node's refusal passes it to its client.
-    const retryAfterMs = retryPushbackMs(se) ?? (err instanceof InferError ? err.retryAfterMs : undefined);
+    const retryAfterMs =
+      retryPushbackMs(se) ??
+      (err instanceof InferError && se.code === Code.RESOURCE_EXHAUSTED ? err.retryAfterMs : undefined);
     return new InferError(se.code as number as CodeValue, `${context}: ${details}`, {
       cause: err,
       ...fields,
@@ -58,10 +62,17 @@ const defined = (h: HopFields): HopFields => {
   return out;
 };
 
-/** The server's pushback on a failed call (`grpc-retry-pushback-ms`), ms; undefined when it sent none. */
+/** Longest pushback taken from a peer, ms: an outside server's trailer is not trusted beyond this. */
+const MAX_PEER_PUSHBACK_MS = 60_000;
+
+/**
+ * The server's pushback on a refusal (RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms`), ms, at most a minute;
+ * undefined for other statuses, no trailer, or one that is not a non-negative integer (gRPC's "-1": do not retry).
+ */
 export function retryPushbackMs(err: unknown): number | undefined {
-  const md = (err as Partial<grpc.ServiceError> | undefined)?.metadata;
-  const v = md instanceof grpc.Metadata ? md.get(RETRY_PUSHBACK_TRAILER)[0] : undefined;
-  const ms = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
+  const se = err as Partial<grpc.ServiceError> | undefined;
+  if (se?.code !== grpc.status.RESOURCE_EXHAUSTED) return undefined;
+  const v = se.metadata instanceof grpc.Metadata ? se.metadata.get(RETRY_PUSHBACK_TRAILER)[0] : undefined;
+  const ms = typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(ms) ? Math.min(ms, MAX_PEER_PUSHBACK_MS) : undefined;
 }

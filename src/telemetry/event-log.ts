@@ -10,10 +10,10 @@
  * written, response frame parsed), s.start / s.reply / s.sent (a node's frame server: request parsed, reply ready,
  * reply written).
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const dir = process.env.INFERGRAPH_EVENT_LOG || undefined;
+let dir = process.env.INFERGRAPH_EVENT_LOG || undefined;
 const lines: string[] = [];
 
 export function logEvent(event: string, id: number): void {
@@ -22,13 +22,24 @@ export function logEvent(event: string, id: number): void {
   if (lines.length >= 256) flush();
 }
 
+/** A log that cannot be written turns itself off: a diagnostic never takes a request or the process down. */
 function flush(): void {
-  if (dir !== undefined && lines.length) {
+  if (dir === undefined || !lines.length) return;
+  try {
     appendFileSync(path.join(dir, String(process.pid)), lines.splice(0).join('\n') + '\n');
+  } catch (err) {
+    console.error(`INFERGRAPH_EVENT_LOG: cannot write to ${dir} (${(err as Error).message}); event log off`);
+    dir = undefined;
+    lines.length = 0;
   }
 }
 
 if (dir !== undefined) {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch {
+    // flush reports it
+  }
   setInterval(flush, 1000).unref();
   process.on('exit', flush);
 }

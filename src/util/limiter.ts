@@ -91,9 +91,11 @@ export class Limiter {
     }
     const t0 = performance.now();
     try {
-      return await fn();
-    } finally {
+      const out = await fn();
+      // Only answered calls: fast failures (a node's refusal, a bad request) would make slots look quicker to free.
       this.pushback.callFinished(performance.now() - t0);
+      return out;
+    } finally {
       this.running--;
       this.pump();
       if (this.running === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((f) => f());

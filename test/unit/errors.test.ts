@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it } from 'node:test';
 import { Code, InferError, isInferError, toInferError, withHop } from '../../src/errors';
-import { fromServiceError, toServiceError } from '../../src/rpc/status';
+import { fromServiceError, retryPushbackMs, toServiceError } from '../../src/rpc/status';
 
 const BRAND = Symbol.for('infergraph.InferError');
 
@@ -110,5 +110,34 @@ describe('InferError', () => {
     const had = new InferError(Code.INTERNAL, 'y', { node: 'deep' });
     assert.equal(withHop(had, { node: 'a' }), had);
     assert.equal(withHop(had, { node: 'a', method: 'predict' }).node, 'deep');
+  });
+
+  it("a refusal's pushback travels as grpc-retry-pushback-ms, node to executor to client, and survives withHop", () => {
+    const refusal = new InferError(Code.RESOURCE_EXHAUSTED, 'node m: queue full', { retryAfterMs: 249.6 });
+    const s = toServiceError(withHop(refusal, { node: 'm', method: 'predict' }));
+    assert.deepEqual(s.metadata?.get('grpc-retry-pushback-ms'), ['250']);
+    const atExecutor = fromServiceError(overTheWire(s), "node 'm' (Model/Predict)");
+    assert.equal(atExecutor.retryAfterMs, 250);
+    const atClient = fromServiceError(overTheWire(toServiceError(atExecutor)), 'executor');
+    assert.deepEqual([atClient.code, atClient.retryAfterMs], [Code.RESOURCE_EXHAUSTED, 250]);
+    // An InferError from another transport (frames) keeps it too.
+    assert.equal(fromServiceError(refusal, 'ctx').retryAfterMs, 249.6);
+  });
+
+  it('takes a pushback only on RESOURCE_EXHAUSTED, only a non-negative integer, at most a minute', () => {
+    const withTrailer = (code: grpc.status, v: string): grpc.ServiceError => {
+      const md = new grpc.Metadata();
+      md.set('grpc-retry-pushback-ms', v);
+      return overTheWire({ code, details: 'x', metadata: md });
+    };
+    assert.equal(retryPushbackMs(withTrailer(grpc.status.RESOURCE_EXHAUSTED, '120')), 120);
+    assert.equal(retryPushbackMs(withTrailer(grpc.status.UNAVAILABLE, '120')), undefined);
+    assert.equal(retryPushbackMs(withTrailer(grpc.status.RESOURCE_EXHAUSTED, '-1')), undefined); // gRPC: do not retry
+    assert.equal(retryPushbackMs(withTrailer(grpc.status.RESOURCE_EXHAUSTED, 'soon')), undefined);
+    assert.equal(retryPushbackMs(withTrailer(grpc.status.RESOURCE_EXHAUSTED, '999999999')), 60_000);
+    assert.equal(fromServiceError(withTrailer(grpc.status.UNAVAILABLE, '120'), 'ctx').retryAfterMs, undefined);
+    // A pushback on another code is not sent.
+    const odd = new InferError(Code.INTERNAL, 'x', { retryAfterMs: 5 });
+    assert.deepEqual(toServiceError(odd).metadata?.get('grpc-retry-pushback-ms'), []);
   });
 });

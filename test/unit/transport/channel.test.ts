@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Code, InferError } from '../../../src/errors';
 import { FrameChannel } from '../../../src/transport/client';
-import { encodeRequestHead } from '../../../src/transport/frame';
+import { encodeRequestHead, FRAME_VERSION } from '../../../src/transport/frame';
 import { listenFrames, type FrameHandler, type RunningFrameServer } from '../../../src/transport/server';
 
 /**
@@ -220,11 +220,11 @@ describe('framed transport: server and channel over a unix socket', () => {
       sock.on('error', () => undefined);
       await new Promise((r) => sock.once('connect', r));
       const junk = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 300) }, () => Math.floor(rand() * 256)));
-      // Half the rounds start like a real frame (version 1, a known type) to get past the first checks.
+      // Half the rounds start like a real frame (this version, a known type) to get past the first checks.
       if (round % 2 === 0 && junk.length >= 12) {
         junk.writeUInt32LE(Math.floor(rand() * 200), 0);
         junk.writeUInt8(1 + (round % 4), 6);
-        junk.writeUInt8(1, 7);
+        junk.writeUInt8(FRAME_VERSION, 7);
       }
       sock.end(junk);
       await new Promise((r) => sock.once('close', r));

@@ -154,6 +154,11 @@ describe('frame codec', () => {
     ],
     ['an ERROR with status 0', Buffer.concat([encodeError(1, 0, 'x')]), /status code 0/],
     [
+      'an ERROR head without its retry-after field',
+      Buffer.from([0, 0, 0, 0, 4, 0, 3, FRAME_VERSION, 1, 0, 0, 0, 8, 0, 0, 0]),
+      /ERROR head of 4 bytes, shorter than its fixed fields/,
+    ],
+    [
       'a REQUEST with an unknown method',
       (() => {
         const b = request(1, Buffer.alloc(0));
