@@ -15,6 +15,8 @@ export interface Arm {
   tag: string;
   target: BenchTarget;
   procs: () => WatchedProcess[];
+  /** the levels this arm runs (default: all); its results are in the order of the sweep's levels */
+  levels?: number[];
 }
 
 export interface SweepOptions {
@@ -35,8 +37,9 @@ export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions):
   const warmMs = o.warmupS * 1000;
   for (const arm of arms) {
     o.label(`${arm.tag} warm-up`);
-    const w1 = await warm(arm.target, min, warmMs / 2);
-    const w2 = await warm(arm.target, max, warmMs / 2);
+    const own = arm.levels ?? levels;
+    const w1 = await warm(arm.target, Math.min(...own, max), warmMs / 2);
+    const w2 = await warm(arm.target, Math.max(...own, min), warmMs / 2);
     const errors = [...w1.errors, ...w2.errors];
     if (errors.length && w1.requests + w2.requests === errors.length) {
       throw new Error(`${arm.target.label}: every warm-up request failed: ${errors[0]}`);
@@ -49,6 +52,7 @@ export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions):
       for (let k = 0; k < arms.length; k++) {
         const i = (k + r) % arms.length;
         const arm = arms[i] as Arm;
+        if (arm.levels && !arm.levels.includes(c)) continue;
         const watch = new ProcWatch(arm.procs);
         watch.start();
         const windowMs = (o.durationS * 1000) / 3 / o.rounds;
@@ -63,7 +67,9 @@ export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions):
         parts[i]?.push({ run, usage: watch.stop() });
       }
     }
-    parts.forEach((p, i) => out[i]?.push(analyseLevel(pool(p.map((x) => x.run)), o.root, poolUsage(p))));
+    parts.forEach((p, i) => {
+      if (p.length) out[i]?.push(analyseLevel(pool(p.map((x) => x.run)), o.root, poolUsage(p)));
+    });
   }
   return out;
 }

@@ -19,10 +19,11 @@ import { ExecutorTarget } from './target';
 const INTERLEAVE_ROUNDS = 3;
 
 /**
- * `infergraph bench`: warm-up, a sweep of concurrency levels against the graph's executor (with several hop
- * transports, one graph each, all up at once and taking turns: interleave.ts), then the in-process
- * baseline (same manifest, same components, one process, no gRPC) in the same run, so the report's ratios compare
- * numbers taken minutes apart on the same machine. Writes bench-report.json and bench-report.html.
+ * `infergraph bench`: warm-up, a sweep of concurrency levels against the graph's executor and the in-process
+ * baseline (same manifest, same components, one process, no gRPC) at the lowest and highest level. With several
+ * hop transports there is one graph each; every graph and the baseline are up at once and take turns at each level
+ * (interleave.ts), so the machine's drift hits them alike and the report's ratios compare numbers taken in the same
+ * minutes. Writes bench-report.json and bench-report.html.
  */
 
 export interface BenchOptions {
@@ -130,6 +131,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const targets: ExecutorTarget[] = [];
   let runs: { hopTransport: HopTransport | undefined; levels: LevelResult[] }[] = [];
   let baseline: BenchReport['baseline'];
+  let inproc: InProcessTarget | undefined;
   let answer: string | undefined;
   const label = (what: string): void => clock.set(what);
   try {
@@ -171,49 +173,51 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       ];
       arms.push({ tag, target, procs });
     }
-    const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
-    const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
-    runs = hopTransports.map((hopTransport, i) => ({ hopTransport, levels: swept[i] ?? [] }));
-    targets.forEach((t, i) => {
-      const got = describeAnswer(t.firstReply());
-      if (i === 0) answer = got;
-      else if (got !== answer)
-        throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
-    });
-    await Promise.all(targets.splice(0).map((t) => t.close()));
-    // The graphs are stopped before the baseline: their idle processes would only hold memory.
-    clock.set('stopping the graph');
-    await Promise.all(sups.splice(0).map((x) => x.stop()));
-    if (doBaseline) {
-      const graph = o.graph as GraphSpec;
-      const note =
-        o.baselineOnnxThreads === undefined
-          ? "the manifest's parameters as they are"
-          : `onnx-model intraOpThreads ${o.baselineOnnxThreads} (a single process runs its models one after the other, so each gets every core)`;
-      let inproc: InProcessTarget | undefined;
+    // The baseline takes its turns with the graphs (an idle graph or an idle in-process model costs memory, not
+    // CPU): measured one after the other, the c=8 ratio moved 0.94-0.97 between runs with the machine's drift.
+    const graph = o.graph;
+    const note =
+      o.baselineOnnxThreads === undefined
+        ? "the manifest's parameters as they are"
+        : `onnx-model intraOpThreads ${o.baselineOnnxThreads} (a single process runs its models one after the other, so each gets every core)`;
+    if (doBaseline && graph) {
       try {
         clock.set('baseline: loading components');
         inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, {
           onnxThreads: o.baselineOnnxThreads,
           logger: o.logger,
         });
-        const arm: Arm = { tag: 'in-process', target: inproc, procs: () => [BENCH_PROCESS] };
-        const [bl = []] = await sweepArms([arm], baselineLevels, { ...o, root: graph.graph, rounds: 1, label });
-        baseline = {
-          levels: bl,
-          note,
-          ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
-        };
-        const same = describeAnswer(inproc.firstReply());
-        if (same && same !== answer) baseline.note += `; its answer differs from the graph's: ${same}`;
+        arms.push({ tag: 'in-process', target: inproc, procs: () => [BENCH_PROCESS], levels: baselineLevels });
       } catch (err) {
         baseline = { levels: [], note, error: (err as Error).message };
-      } finally {
-        await inproc?.close();
       }
     }
+    const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
+    const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
+    runs = hopTransports.map((hopTransport, i) => ({ hopTransport, levels: swept[i] ?? [] }));
+    if (inproc) {
+      baseline = {
+        levels: swept[hopTransports.length] ?? [],
+        note,
+        ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
+      };
+    }
+    targets.forEach((t, i) => {
+      const got = describeAnswer(t.firstReply());
+      if (i === 0) answer = got;
+      else if (got !== answer)
+        throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
+    });
+    if (inproc && baseline) {
+      const same = describeAnswer(inproc.firstReply());
+      if (same && same !== answer) baseline.note += `; its answer differs from the graph's: ${same}`;
+    }
+    await Promise.all(targets.splice(0).map((t) => t.close()));
+    clock.set('stopping the graph');
+    await Promise.all(sups.splice(0).map((x) => x.stop()));
   } finally {
     clock.finish();
+    await inproc?.close();
     await Promise.all(targets.map((t) => t.close()));
     await Promise.all(sups.map((x) => x.stop()));
   }

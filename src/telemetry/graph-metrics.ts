@@ -57,6 +57,42 @@ function perCode<T>(make: (code: string) => T): (code: number) => T {
   return (code) => (byCode[code] ??= make(codeLabel(code)));
 }
 
+/** What the series below record into: a prom-client histogram child, or one that defers to it. */
+interface Observer {
+  observe(value: number): void;
+}
+
+const pendingSeries: Observer[] = [];
+const pendingValues: number[] = [];
+let flushScheduled = false;
+
+function flushObservations(): void {
+  flushScheduled = false;
+  for (let i = 0; i < pendingSeries.length; i++) (pendingSeries[i] as Observer).observe(pendingValues[i] as number);
+  pendingSeries.length = 0;
+  pendingValues.length = 0;
+}
+
+/**
+ * `child`, recording after the current turn of the event loop (setImmediate) instead of where the call ends:
+ * prom-client validates and hashes a child's labels on every observe, and a request makes ~25 observations across
+ * the graph, each on its critical path (the executor observes a hop before it sends the next; a node observes its
+ * call before it writes the answer). Deferred, they run once the next write is out. A scrape sees an observation at
+ * most one loop turn late.
+ */
+function deferred(child: Observer): Observer {
+  return {
+    observe(value) {
+      pendingSeries.push(child);
+      pendingValues.push(value);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushObservations);
+      }
+    },
+  };
+}
+
 function computeSeconds(md: grpc.Metadata | null | undefined): number | undefined {
   const v = md?.get(COMPUTE_TRAILER)[0];
   const us = v === undefined ? NaN : Number(v);
@@ -162,7 +198,7 @@ export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph:
     meterUnaryHandlers(server, (service) => {
       const g = inFlight(service);
       const byCode = perCode((code) =>
-        requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code }),
+        deferred(requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code })),
       );
       return {
         start: () => g.n++,
@@ -202,8 +238,8 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
     let m = meters.get(method);
     if (m) return m;
     const byCode = perCode((code) => ({
-      requests: requests.labels({ node: node.name, method, code }),
-      compute: compute.labels({ node: node.name, method, code }),
+      requests: deferred(requests.labels({ node: node.name, method, code })),
+      compute: deferred(compute.labels({ node: node.name, method, code })),
     }));
     m = {
       start: () => gauge.n++,
@@ -265,13 +301,12 @@ export function executorHopMetrics(
     { deployment_name: graph.name },
     'model_name',
   );
-  type Series = ReturnType<typeof hop.labels>;
   interface Route {
     gauge: { n: number };
     /** Seldon's client histogram child per status code. */
-    code: (c: number) => Series;
-    compute: ReturnType<typeof compute.labels>;
-    transport: ReturnType<typeof transport.labels>;
+    code: (c: number) => Observer;
+    compute: Observer;
+    transport: Observer;
   }
   // Resolved once per (node, method): a hop then costs two counter updates and at most three observations.
   const routes = new Map<NodeSpec, Map<NodeMethod, Route>>();
@@ -292,9 +327,9 @@ export function executorHopMetrics(
       };
       r = {
         gauge: inFlight(node.name),
-        code: perCode((code) => hop.labels({ ...labels, code })),
-        compute: compute.labels({ ...base, service }),
-        transport: transport.labels({ ...base, service }),
+        code: perCode((code) => deferred(hop.labels({ ...labels, code }))),
+        compute: deferred(compute.labels({ ...base, service })),
+        transport: deferred(transport.labels({ ...base, service })),
       };
       byMethod.set(method, r);
     }
