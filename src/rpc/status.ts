@@ -41,7 +41,7 @@ export function fromServiceError(err: unknown, context: string, hop: HopFields =
     // A refusal's pushback goes on with the error: an executor relaying a node's refusal passes it to its client.
     const retryAfterMs =
       retryPushbackMs(se) ??
-      (err instanceof InferError && se.code === Code.RESOURCE_EXHAUSTED ? err.retryAfterMs : undefined);
+      (err instanceof InferError && err.code === Code.RESOURCE_EXHAUSTED ? err.retryAfterMs : undefined);
     return new InferError(se.code as number as CodeValue, `${context}: ${details}`, {
       cause: err,
       ...fields,
