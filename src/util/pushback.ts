@@ -9,11 +9,11 @@
  *
  * So refused callers get return times on a schedule, mean call / (slots x RETRIES_PER_SLOT) apart (with a mean
  * call of 800 ms and 16 slots: one every 50 ms, 20 a second), each behind the last one given: one waiting caller
- * comes back after 50 ms, two hundred come back in turn every 10 s. Attempts then arrive at about the rate slots
+ * comes back after 50 ms, two hundred are spread over the next 10 s. Attempts then arrive at about the rate slots
  * free, however many callers wait (measured at 200 clients: 0.95-0.98 of the c=8 goodput, 36 refusals a second;
- * at two attempts per slot 0.945 and 59 a second). It spaces attempts; it does not queue, so who gets a freed slot
- * is whoever asks first. The schedule never reaches
- * beyond `maxMs` (the graph's deadline); a jitter of ± half a spacing keeps returns from lining up exactly.
+ * at two attempts per slot 0.945 and 59 a second). It spaces attempts; it does not queue, so a freed slot goes to
+ * whoever asks first. The schedule never reaches beyond `maxMs` (the graph's deadline); a jitter of ± half a
+ * spacing keeps returns from lining up exactly.
  */
 
 /** Attempts per slot and mean call time that the waiting callers make, together. */
