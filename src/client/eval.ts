@@ -4,6 +4,7 @@ import { parseLabels } from '../util/labels';
 import { percentile } from '../util/stats';
 import { Progress } from './progress';
 import { compareWithReference, readReference, type Answer, type ReferenceAgreement } from './reference';
+import { withPushbackRetry } from './pushback-retry';
 import { SeldonClient } from './seldon-client';
 
 /**
@@ -73,8 +74,13 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       try {
         if (expected === undefined) throw new Error(`wnid ${file.slice(0, 9)} is not in ${o.labelsFile}`);
         const data = readFileSync(path.join(o.imagesDir, file));
+        // A graph that refuses (its spec.maxInFlight below --concurrency) asks for a pushback: wait it, try again.
+        const timeoutMs = o.timeoutMs ?? 30_000;
         const s = performance.now();
-        const reply = await client.predict({ kind: 'bin', data }, { timeoutMs: o.timeoutMs ?? 30_000 });
+        const reply = await withPushbackRetry(() => client.predict({ kind: 'bin', data }, { timeoutMs }), {
+          maxAttempts: 10,
+          until: Date.now() + timeoutMs,
+        });
         latencies.push(performance.now() - s);
         const p = reply.payload;
         const pred =
