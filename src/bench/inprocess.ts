@@ -1,7 +1,7 @@
 import type { ComponentDefinition, ModelMetadata } from '../components/api';
 import { unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
-import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec, type ParamValue } from '../graph/spec';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { ComponentHost } from '../node/component-host';
@@ -52,17 +52,10 @@ export class LocalNodeClient implements NodeClient {
     return new LocalNodeClient(hosts);
   }
 
-  call(
+  async call<M extends NodeMethod>(
     node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  async call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
+    method: M,
+    input: HopInput<M>,
     opts: HopOptions,
   ): Promise<InferMessage> {
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;

@@ -1,5 +1,5 @@
 import { Code, InferError, type HopFields } from '../errors';
-import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
@@ -25,19 +25,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     private readonly tracer?: (node: NodeSpec, address: string) => FrameClientTracer,
   ) {}
 
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const { codec } = this.graph;
     const context = `node '${node.name}' (${hopMethodLabel(codec, method)})`;
     const hop: HopFields = { node: node.name, method };

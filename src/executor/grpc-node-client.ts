@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { hopChannelCredentials } from '../rpc/tls';
 import type { ModelMetadata } from '../components/api';
 import { Code, InferError, unimplemented, type HopFields } from '../errors';
-import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
@@ -66,19 +66,7 @@ export class GrpcNodeClient implements NodeClient {
     private readonly interceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[],
   ) {}
 
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const wire = hopWire(this.graph.codec, method);
     const request = wire.encode(input);
     const client = this.client(node);

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
 import type { InferMessage } from '../message/message';
@@ -41,23 +41,9 @@ export class HopClient implements NodeClient {
     return this.frames && this.framed.has(node.name) ? 'frames' : 'grpc';
   }
 
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const c: Pick<NodeClient, 'call'> = this.frames && this.framed.has(node.name) ? this.frames : this.grpc;
-    return method === 'aggregate'
-      ? c.call(node, method, input as InferMessage[], opts)
-      : c.call(node, method, input as InferMessage, opts);
+    return c.call(node, method, input, opts);
   }
 
   /** Metadata stays on gRPC: it is rare, and every node serves Seldon's Metadata rpc. */

@@ -30,14 +30,11 @@ export interface ObservedHopOptions extends HopOptions {
  * How the executor reaches nodes. The gRPC implementation lives in src/executor; tests use fakes. Implementations
  * throw InferError with the node's own gRPC status (CANCELLED when `signal` aborted the call).
  */
+/** What a hop carries: the children's answers for aggregate, one message for every other method. */
+export type HopInput<M extends NodeMethod> = M extends 'aggregate' ? InferMessage[] : InferMessage;
+
 export interface NodeClient {
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage>;
   /** The node's model metadata (Seldon's Metadata rpc over gRPC); rejects when the node cannot say. */
   metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata>;
 }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { toInferError } from '../errors';
-import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { ModelMetadata } from '../components/api';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
@@ -359,19 +359,7 @@ class MeteredNodeClient implements NodeClient {
     private readonly begin: (node: NodeSpec, method: NodeMethod) => HopEnd,
   ) {}
 
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const end = this.begin(node, method);
     const t0 = performance.now();
     let computeUs: number | undefined;
@@ -383,10 +371,7 @@ class MeteredNodeClient implements NodeClient {
         outer?.(n, m, ms, c, e);
       },
     };
-    const p =
-      method === 'aggregate'
-        ? this.inner.call(node, method, input as InferMessage[], observed)
-        : this.inner.call(node, method, input as InferMessage, observed);
+    const p = this.inner.call(node, method, input, observed);
     return p.then(
       (reply) => (end(grpc.status.OK, elapsedSeconds(t0), computeUs), reply),
       (err: unknown) => {

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ModelMetadata } from '../components/api';
 import { codeName, toInferError } from '../errors';
-import type { HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
 import type { NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 
@@ -53,19 +53,7 @@ export class TimelineRecorder implements NodeClient {
     return this.inner.metadata(node, opts);
   }
 
-  call(
-    node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const start = performance.now();
     let computeUs: number | undefined;
     const observed: ObservedHopOptions = { ...opts, observe: (_n, _m, _ms, c) => (computeUs = c) };
@@ -79,10 +67,7 @@ export class TimelineRecorder implements NodeClient {
       if (status) hop.status = status;
       this.hops.push(hop);
     };
-    const p =
-      method === 'aggregate'
-        ? this.inner.call(node, method, input as InferMessage[], observed)
-        : this.inner.call(node, method, input as InferMessage, observed);
+    const p = this.inner.call(node, method, input, observed);
     return p.then(
       (reply) => (record(), reply),
       (err: unknown) => {

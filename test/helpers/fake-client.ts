@@ -1,6 +1,6 @@
 import type { ModelMetadata } from '../../src/components/api';
 import { Code, InferError } from '../../src/errors';
-import type { HopOptions, NodeClient, NodeMethod } from '../../src/graph/node-client';
+import type { HopInput, HopOptions, NodeClient, NodeMethod } from '../../src/graph/node-client';
 import type { NodeSpec } from '../../src/graph/spec';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
@@ -39,17 +39,10 @@ export class FakeClient implements NodeClient {
     return h(opts);
   }
 
-  call(
+  async call<M extends NodeMethod>(
     node: NodeSpec,
-    method: Exclude<NodeMethod, 'aggregate'>,
-    input: InferMessage,
-    opts: HopOptions,
-  ): Promise<InferMessage>;
-  call(node: NodeSpec, method: 'aggregate', input: InferMessage[], opts: HopOptions): Promise<InferMessage>;
-  async call(
-    node: NodeSpec,
-    method: NodeMethod,
-    input: InferMessage | InferMessage[],
+    method: M,
+    input: HopInput<M>,
     opts: HopOptions,
   ): Promise<InferMessage> {
     const rec: CallRecord = { node: node.name, method, input, opts, started: performance.now() };
