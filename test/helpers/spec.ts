@@ -1,4 +1,6 @@
-import { DEFAULTS } from '../../src/graph/manifest';
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors';
+import { DEFAULTS, parseManifest } from '../../src/graph/manifest';
 import type { GraphSpec, NodeSpec, NodeType } from '../../src/graph/spec';
 
 /** Hand-built specs for walk tests (no manifest, no components). */
@@ -36,4 +38,15 @@ export function graph(root: NodeSpec): GraphSpec {
     reflection: true,
     graph: root,
   };
+}
+
+/** The problems a manifest is rejected with (ConfigError.problems); fails the test when it is accepted. */
+export function manifestProblems(yaml: string): string[] {
+  try {
+    parseManifest(yaml, '/tmp', 'm.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  return assert.fail('expected the manifest to be rejected');
 }

@@ -9,6 +9,7 @@ import { ConfigError } from '../../src/errors';
 import { loadManifestFile, parseManifest } from '../../src/graph/manifest';
 import { loadNodeComponent } from '../../src/node/component-loader';
 import { REPO } from '../helpers/graph-process';
+import { manifestProblems as problems } from '../helpers/spec';
 
 /** runtime.replicas and the Kubernetes pod fields; user modules are not loaded by validation. */
 
@@ -22,16 +23,6 @@ ${spec}  graph:
     implementation: identity
     runtime: ${runtime}
 `;
-
-function problems(yaml: string): string[] {
-  try {
-    parseManifest(yaml, '/tmp', 'm.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return assert.fail('expected the manifest to be rejected');
-}
 
 describe('manifest: replicas and pod fields', () => {
   it('defaults: one replica, no pod settings', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULTS, loadManifestFile, parseManifest } from '../../src/graph/manifest';
-import { ConfigError } from '../../src/errors';
 import { REPO } from '../helpers/graph-process';
+import { manifestProblems as problems } from '../helpers/spec';
 
 const base = (graph: string, spec = ''): string => `apiVersion: infergraph.dev/v1alpha1
 kind: InferenceGraph
@@ -16,16 +16,6 @@ ${graph
   .map((l) => `    ${l}`)
   .join('\n')}
 `;
-
-function problems(yaml: string): string[] {
-  try {
-    parseManifest(yaml, '/tmp', 'm.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return assert.fail('expected the manifest to be rejected');
-}
 
 describe('manifest validation', () => {
   it('loads the example graph with defaults applied', () => {

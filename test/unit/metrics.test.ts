@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/errors';
 import { parseManifest } from '../../src/graph/manifest';
 import {
   codeLabel,
@@ -14,6 +13,7 @@ import { createMetrics, parseMetricsAddress, serveMetrics } from '../../src/tele
 import { REPO } from '../helpers/graph-process';
 import { parseExposition } from '../helpers/prom-text';
 import { graph, node } from '../helpers/spec';
+import { manifestProblems as problems } from '../helpers/spec';
 
 const manifest = (metrics: string): string => `apiVersion: infergraph.dev/v1alpha1
 kind: InferenceGraph
@@ -27,16 +27,6 @@ ${metrics}
     implementation: scale
     parameters: {factor: 2}
 `;
-
-function problems(yaml: string): string[] {
-  try {
-    parseManifest(yaml, '/tmp', 'm.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems;
-  }
-  return assert.fail('expected the manifest to be rejected');
-}
 
 describe('metrics configuration', () => {
   it('spec.metrics: defaults, values, exact messages', () => {
