@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultImage } from '../src/bench/input';
+import { waitPushback } from '../src/bench/load';
 import { ExecutorTarget } from '../src/bench/target';
 import { SeldonClient } from '../src/client/seldon-client';
 import { codeName, toInferError } from '../src/errors';
@@ -83,13 +84,7 @@ export async function closedLoop(
           r.refusalMs.push(took);
           if (sentAt - t0 > 1000) r.laterRefusalMs.push(took);
         }
-        if (pushback === 'honour' && sample.retryAfterMs !== undefined) {
-          const wait = Math.min(sample.retryAfterMs, until - performance.now());
-          if (wait > 0) {
-            r.pushbackS += wait / 1000;
-            await new Promise((res) => setTimeout(res, wait));
-          }
-        }
+        if (pushback === 'honour') r.pushbackS += (await waitPushback(sample, until)) / 1000;
       }
     }),
   );

@@ -57,10 +57,13 @@ export type LoadProgress = (info: {
 /**
  * A refused request's client waits the server's pushback (grpc-retry-pushback-ms) before its next one, as a gRPC
  * client with a retry policy does; coming straight back would measure a refusal storm instead (docs/reliability.md).
+ * Never past `until` (performance.now() ms). Resolves with the time waited, ms (0 when there was no pushback).
  */
-function pushback(s: Sample, until: number): Promise<void> | undefined {
+export async function waitPushback(s: Sample, until: number): Promise<number> {
   const ms = Math.min(s.retryAfterMs ?? 0, until - performance.now());
-  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : undefined;
+  if (ms <= 0) return 0;
+  await new Promise((r) => setTimeout(r, ms));
+  return ms;
 }
 
 /** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches). */
@@ -82,7 +85,7 @@ export async function warm(
           const s = await target.send();
           requests++;
           if (!s.ok && errors.length < 5) errors.push(s.error ?? 'error');
-          await pushback(s, until);
+          await waitPushback(s, until);
           if (performance.now() - yielded > 50) {
             await new Promise((r) => setImmediate(r));
             yielded = performance.now();
@@ -166,7 +169,7 @@ export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: 
         current.errors++;
         if (current.errorExamples.length < 3) current.errorExamples.push(s.error ?? 'error');
         // At most until the level's longest run: a worker still waiting when the level stops ends then.
-        await pushback(s, levelStart + o.windowMs * o.maxWindows);
+        await waitPushback(s, levelStart + o.windowMs * o.maxWindows);
       }
       const now = performance.now();
       if (now >= windowEnd) rotate();
