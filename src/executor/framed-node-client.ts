@@ -27,22 +27,23 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
 
   call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
     const { codec } = this.graph;
-    const context = `node '${node.name}' (${hopMethodLabel(codec, method)})`;
+    // Only errors read it: built on the way out, not on every call.
+    const context = (): string => `node '${node.name}' (${hopMethodLabel(codec, method)})`;
     const hop: HopFields = { node: node.name, method };
     if (opts.signal.aborted) {
-      return Promise.reject(new InferError(Code.CANCELLED, `${context}: cancelled before the call`, hop));
+      return Promise.reject(new InferError(Code.CANCELLED, `${context()}: cancelled before the call`, hop));
     }
     const wire = hopWire(codec, method);
     const observe = (opts as ObservedHopOptions).observe;
     let request: unknown;
-    let body: Buffer;
+    let body: Buffer[];
     let channel: FrameChannel;
     try {
       request = wire.encode(input);
-      body = wire.serialize(request);
+      body = wire.serializeParts(request);
       channel = this.channel(node);
     } catch (err) {
-      return Promise.reject(fromServiceError(err, context, hop));
+      return Promise.reject(fromServiceError(err, context(), hop));
     }
     const traced = this.tracerOf(node, channel.address)?.start(wire.path);
     traced?.span.request(request);
@@ -63,7 +64,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
             traced?.span.response(reply);
             msg = wire.decode(reply);
           } catch (err) {
-            const e = fromServiceError(err, `${context}: bad reply`, hop);
+            const e = fromServiceError(err, `${context()}: bad reply`, hop);
             traced?.span.end(e.code, e.message, r.computeUs);
             observe?.(node, method, ms, r.computeUs, e);
             throw e;
@@ -73,7 +74,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
           return msg;
         },
         (err: unknown) => {
-          const e = fromServiceError(err, context, hop);
+          const e = fromServiceError(err, context(), hop);
           traced?.span.end(e.code, err instanceof Error ? err.message : String(err));
           observe?.(node, method, performance.now() - t0, undefined, e);
           throw e;

@@ -219,7 +219,7 @@ class Handlers {
       const encode: (m: InferMessage, e: TensorEncoding) => unknown = flat ? encodeFlatMessage : toWire;
       const [reply, computeUs] = await this.compute(req.signal, req.deadline, decode, req.method, encode);
       req.span?.response(reply);
-      return { body: sw.serialize(reply), computeUs };
+      return { body: sw.serializeParts(reply), computeUs };
     };
   }
 

@@ -5,7 +5,8 @@ import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './f
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers-service';
 import { seldonProto } from './proto-loader';
 import { fromWire, toWire } from './seldon-message';
-import type { WireSeldonMessage } from './wire-types';
+import { joinParts, rawAwareDeserializer, seldonListParts, seldonMessageParts } from './raw-payload';
+import type { WireSeldonMessage, WireSeldonMessageList } from './wire-types';
 
 /**
  * How the executor puts one node call on the wire for a graph's hop codec. The three Seldon codecs are protobuf
@@ -19,6 +20,9 @@ export interface HopWire {
   encode(input: InferMessage | InferMessage[]): unknown;
   // Properties, not methods: grpc-js calls these detached from the object.
   serialize: (request: unknown) => Buffer;
+  /** The serialized request as buffers to write in order (their concatenation is `serialize`'s result), so large
+   *  tensors and binData go out without a copy on transports that can write several buffers (frames). */
+  serializeParts: (request: unknown) => Buffer[];
   deserialize: (bytes: Buffer) => unknown;
   decode(reply: unknown): InferMessage;
 }
@@ -45,16 +49,11 @@ export const hopMethodLabel = (codec: HopCodec, method: NodeMethod): string =>
     ? `FlatBuffersNode/${FLAT[method]}`
     : `${SELDON[method][0].replace('seldon.protos.', '')}/${SELDON[method][1]}`;
 
-const cache = new Map<string, HopWire>();
+const cache: Partial<Record<HopCodec, Partial<Record<NodeMethod, HopWire>>>> = {};
 
 export function hopWire(codec: HopCodec, method: NodeMethod): HopWire {
-  const key = `${codec}:${method}`;
-  let w = cache.get(key);
-  if (!w) {
-    w = codec === 'flatbuffers' ? flatWire(method) : seldonWire(codec, method);
-    cache.set(key, w);
-  }
-  return w;
+  const byMethod = (cache[codec] ??= {});
+  return (byMethod[method] ??= codec === 'flatbuffers' ? flatWire(method) : seldonWire(codec, method));
 }
 
 function flatWire(method: NodeMethod): HopWire {
@@ -63,6 +62,7 @@ function flatWire(method: NodeMethod): HopWire {
     path: flatMethodPath(FLAT[method]),
     encode: (input) => (Array.isArray(input) ? encodeFlatMessageList(input) : encodeFlatMessage(input)),
     serialize: pass,
+    serializeParts: (b) => [b as Buffer],
     deserialize: pass,
     decode: (reply) => decodeFlatMessage(reply as Buffer),
   };
@@ -74,14 +74,29 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
     object,
     object
   >;
+  const serialize = def.requestSerialize as (request: object) => Buffer;
+  const one = seldonMessageSerializer();
+  const serializeParts =
+    method === 'aggregate'
+      ? (r: unknown): Buffer[] => seldonListParts(r as WireSeldonMessageList, serialize, one)
+      : (r: unknown): Buffer[] => seldonMessageParts(r as WireSeldonMessage, serialize);
   return {
     path: def.path,
     encode: (input) =>
       Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding),
-    serialize: def.requestSerialize as (request: unknown) => Buffer,
-    deserialize: def.responseDeserialize,
+    serialize: (r) => joinParts(serializeParts(r)),
+    serializeParts,
+    // Replies are SeldonMessages; a plain tftensor payload stays raw until something reads it (raw-payload.ts).
+    deserialize: rawAwareDeserializer(def.responseDeserialize),
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
+}
+
+/** protobufjs's SeldonMessage serializer, as proto-loader made it (Model/Predict's request type). */
+function seldonMessageSerializer(): (o: object) => Buffer {
+  const def = (seldonProto().def['seldon.protos.Model'] as Record<string, MethodDefinition<object, object>>)
+    .Predict as MethodDefinition<object, object>;
+  return def.requestSerialize;
 }
 
 /**
@@ -95,6 +110,7 @@ export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopW
     path: def.path,
     encode: (input) => toWire(input as InferMessage, encoding),
     serialize: def.requestSerialize as (request: unknown) => Buffer,
+    serializeParts: (r) => [def.requestSerialize(r as object)],
     deserialize: def.responseDeserialize,
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };
@@ -109,6 +125,8 @@ export interface HopServerWire {
   path: string;
   deserialize(bytes: Buffer): unknown;
   serialize(reply: unknown): Buffer;
+  /** the reply as buffers to write in order, a large tensor uncopied (see HopWire.serializeParts) */
+  serializeParts(reply: unknown): Buffer[];
 }
 
 const serverCache = new Map<string, HopServerWire>();
@@ -119,15 +137,17 @@ export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire 
   if (!w) {
     if (flat) {
       const pass = (b: unknown): Buffer => b as Buffer;
-      w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass };
+      w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass, serializeParts: (b) => [pass(b)] };
     } else {
       const [service, rpc] = SELDON[method];
       type Def = MethodDefinition<object, object>;
       const def = (seldonProto().def[service] as Record<string, Def>)[rpc] as Def;
+      const serialize = def.responseSerialize as (reply: object) => Buffer;
       w = {
         path: def.path,
         deserialize: def.requestDeserialize,
-        serialize: def.responseSerialize,
+        serialize,
+        serializeParts: (r) => seldonMessageParts(r as WireSeldonMessage, serialize),
       };
     }
     serverCache.set(key, w);

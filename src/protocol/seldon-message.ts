@@ -11,6 +11,7 @@ import type {
 } from '../message/message';
 import { fromNumbers, numel, shapeToString, toNumbers, type Tensor } from '../tensor/tensor';
 import { jsonToValue, valueToJson } from './json-value';
+import { RawDefaultData, rawDefaultDataOf, rawTensorPayload } from './raw-payload';
 import { tensorFromTf, tensorToTf } from './tftensor';
 import type { WireDefaultData, WireMeta, WireSeldonMessage, WireStatus, WireValue } from './wire-types';
 
@@ -79,6 +80,7 @@ function ndarrayToPayload(list: JsonValue[], names: string[] | undefined): Paylo
 }
 
 function defaultDataToPayload(d: WireDefaultData): Payload {
+  if (d instanceof RawDefaultData) return rawTensorPayload(d);
   const names = d.names?.length ? d.names : undefined;
   const named = names ? { names } : {};
   const which = d.data_oneof ?? (d.tftensor ? 'tftensor' : d.tensor ? 'tensor' : d.ndarray ? 'ndarray' : undefined);
@@ -157,6 +159,9 @@ function payloadToWire(p: Payload, encoding: TensorEncoding): Partial<WireSeldon
   switch (p.kind) {
     case 'tensor': {
       // Seldon's `tensor` encoding carries doubles only; string tensors fall back to tftensor there.
+      // A tensor that arrived raw goes on as it came (raw-payload.ts), without decoding it.
+      const raw = encoding === 'tftensor' ? rawDefaultDataOf(p) : undefined;
+      if (raw) return { data: raw };
       const enc = p.tensor.dtype === 'string' && encoding === 'tensor' ? 'tftensor' : encoding;
       const data: WireDefaultData = { names: p.names ?? [] };
       if (enc === 'tftensor') data.tftensor = tensorToTf(p.tensor);

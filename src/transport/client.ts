@@ -52,7 +52,9 @@ interface Pending {
 interface Queued {
   id: number;
   head: Buffer;
-  body: Buffer;
+  /** the body's buffers, written after the head in one writev (never copied into one) */
+  body: readonly Buffer[];
+  bodyLength: number;
 }
 
 export class FrameChannel {
@@ -82,14 +84,23 @@ export class FrameChannel {
     return this.pending.size;
   }
 
-  call(method: FrameMethod, codec: BodyCodec, body: Buffer, o: FrameCallOptions): Promise<FrameResult> {
+  /** `body`: one buffer, or several to be sent one after the other as one body. */
+  call(
+    method: FrameMethod,
+    codec: BodyCodec,
+    body: Buffer | readonly Buffer[],
+    o: FrameCallOptions,
+  ): Promise<FrameResult> {
     if (this.closed) return Promise.reject(new InferError(Code.UNAVAILABLE, 'channel closed'));
     if (o.signal.aborted) return Promise.reject(new InferError(Code.CANCELLED, 'cancelled before the call'));
-    if (body.length > this.opts.maxMessageBytes) {
+    const parts = Buffer.isBuffer(body) ? [body] : body;
+    let bodyLength = 0;
+    for (const p of parts) bodyLength += p.length;
+    if (bodyLength > this.opts.maxMessageBytes) {
       return Promise.reject(
         new InferError(
           Code.RESOURCE_EXHAUSTED,
-          `request of ${body.length} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`,
+          `request of ${bodyLength} bytes is over the message limit of ${this.opts.maxMessageBytes} bytes`,
         ),
       );
     }
@@ -112,7 +123,7 @@ export class FrameChannel {
       deadline: o.deadline,
       traceparent: o.traceparent,
       tracestate: o.tracestate,
-      body,
+      bodyLength,
     });
     return new Promise<FrameResult>((resolve, reject) => {
       const onAbort = (): void => this.giveUp(id, new InferError(Code.CANCELLED, 'cancelled'));
@@ -122,9 +133,9 @@ export class FrameChannel {
       );
       this.pending.set(id, { resolve, reject, timer, signal: o.signal, onAbort });
       o.signal.addEventListener('abort', onAbort, { once: true });
-      if (this.connected) this.write({ id, head, body });
+      if (this.connected) this.write({ id, head, body: parts, bodyLength });
       else {
-        this.queue.push({ id, head, body });
+        this.queue.push({ id, head, body: parts, bodyLength });
         this.connect();
       }
     });
@@ -219,7 +230,7 @@ export class FrameChannel {
   private write(q: Queued): void {
     const s = this.socket;
     if (!s) return;
-    if (this.queue.length > 0 || (s.writableLength > 0 && s.writableLength + q.body.length > this.maxQueuedBytes)) {
+    if (this.queue.length > 0 || (s.writableLength > 0 && s.writableLength + q.bodyLength > this.maxQueuedBytes)) {
       this.queue.push(q);
       return;
     }
@@ -229,10 +240,10 @@ export class FrameChannel {
   /** Head and body in one writev: the payload is never copied into a frame buffer. */
   private send(s: net.Socket, q: Queued): void {
     logEvent('c.send', q.id);
-    if (q.body.length > 0) {
+    if (q.bodyLength > 0) {
       s.cork();
       s.write(q.head);
-      s.write(q.body);
+      for (const b of q.body) if (b.length > 0) s.write(b);
       s.uncork();
     } else s.write(q.head);
   }
@@ -241,7 +252,7 @@ export class FrameChannel {
     const s = this.socket;
     while (s && this.connected && this.queue.length > 0) {
       const q = this.queue[0] as Queued;
-      if (s.writableLength > 0 && s.writableLength + q.body.length > this.maxQueuedBytes) return;
+      if (s.writableLength > 0 && s.writableLength + q.bodyLength > this.maxQueuedBytes) return;
       this.queue.shift();
       if (this.pending.has(q.id)) this.send(s, q);
     }

@@ -93,11 +93,12 @@ function prefix(type: FrameTypeValue, id: number, headLength: number, bodyLength
  * Encodes a request's prefix and head; the body goes out as its own write after it (no copy of the payload).
  * Trace context that does not fit its length field is dropped rather than truncated into something invalid.
  */
-export function encodeRequestHead(f: Omit<RequestFrame, 'type'>): Buffer {
+/** The request frame's prefix and head; its body (`bodyLength` bytes) follows on the wire. */
+export function encodeRequestHead(f: Omit<RequestFrame, 'type' | 'body'> & { bodyLength: number }): Buffer {
   const tp = f.traceparent && f.traceparent.length <= 0xff ? Buffer.from(f.traceparent, 'latin1') : undefined;
   const ts = f.tracestate && Buffer.byteLength(f.tracestate) <= 0x7fff ? Buffer.from(f.tracestate, 'utf8') : undefined;
   const headLength = 1 + 1 + 8 + 1 + (tp?.length ?? 0) + 2 + (ts?.length ?? 0);
-  const b = prefix(FrameType.REQUEST, f.id, headLength, f.body.length);
+  const b = prefix(FrameType.REQUEST, f.id, headLength, f.bodyLength);
   let o = PREFIX_BYTES;
   o = b.writeUInt8(METHOD_NUMBER[f.method], o);
   o = b.writeUInt8(f.codec === 'flatbuffers' ? 1 : 0, o);

@@ -34,7 +34,8 @@ export interface FrameRequest {
 }
 
 export interface FrameReply {
-  body: Buffer;
+  /** one buffer, or several written one after the other as one body (a large tensor uncopied) */
+  body: Buffer | readonly Buffer[];
   /** the component's own time, µs */
   computeUs: number | undefined;
 }
@@ -166,13 +167,13 @@ class FrameServerConnection {
     this.onClose();
   }
 
-  private send(frame: Buffer, body?: Buffer): void {
+  private send(frame: Buffer, body: readonly Buffer[] = []): void {
     if (this.closed || this.socket.destroyed) return;
-    let ok: boolean;
-    if (body && body.length > 0) {
+    let ok = true;
+    if (body.length > 0) {
       this.socket.cork();
       this.socket.write(frame);
-      ok = this.socket.write(body);
+      for (const b of body) if (b.length > 0) ok = this.socket.write(b);
       this.socket.uncork();
     } else ok = this.socket.write(frame);
     if (!ok) this.socket.pause();
@@ -226,14 +227,17 @@ class FrameServerConnection {
     (span ? span.run(run) : run()).then(
       (reply) => {
         if (!this.settle(f.id, entry)) return span?.end(...(entry.gone ?? [Code.CANCELLED, 'cancelled']));
-        if (reply.body.length > opts.maxMessageBytes) {
-          const msg = `${opts.name}: reply of ${reply.body.length} bytes is over the message limit of ${opts.maxMessageBytes} bytes`;
+        const parts = Buffer.isBuffer(reply.body) ? [reply.body] : reply.body;
+        let bodyLength = 0;
+        for (const p of parts) bodyLength += p.length;
+        if (bodyLength > opts.maxMessageBytes) {
+          const msg = `${opts.name}: reply of ${bodyLength} bytes is over the message limit of ${opts.maxMessageBytes} bytes`;
           span?.end(Code.RESOURCE_EXHAUSTED, msg);
           return this.send(encodeError(f.id, Code.RESOURCE_EXHAUSTED, msg));
         }
         span?.end(Code.OK);
         logEvent('s.reply', f.id);
-        this.send(encodeResponseHead(f.id, reply.computeUs, reply.body.length), reply.body);
+        this.send(encodeResponseHead(f.id, reply.computeUs, bodyLength), parts);
         logEvent('s.sent', f.id);
       },
       (err: unknown) => {

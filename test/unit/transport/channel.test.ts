@@ -144,7 +144,7 @@ describe('framed transport: server and channel over a unix socket', () => {
           deadline: Date.now() + 100,
           traceparent: undefined,
           tracestate: undefined,
-          body,
+          bodyLength: body.length,
         }),
         body,
       ]),

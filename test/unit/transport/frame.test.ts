@@ -34,7 +34,7 @@ const request = (id: number, body: Buffer, extra: Partial<Parameters<typeof enco
       deadline: 1_800_000_000_123.5,
       traceparent: TRACEPARENT,
       tracestate: 'k=v,a=b',
-      body,
+      bodyLength: body.length,
       ...extra,
     }),
     body,
