@@ -40,6 +40,8 @@ export interface BenchReport {
     maxWindows: number;
     stability: number;
     nodeFlags: string[];
+    /** the timeline was asked for at most once per this many ms (0: every request); absent in older reports */
+    timelineIntervalMs?: number;
   };
   levels: LevelResult[];
   baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };

@@ -45,6 +45,8 @@ export interface BenchOptions {
   /** onnx-model intra-op threads in the baseline; undefined keeps the manifest's values */
   baselineOnnxThreads?: number;
   timeoutMs: number;
+  /** ask the executor for the hop timeline at most once per this many ms (0 or absent: every request) */
+  timelineIntervalMs?: number;
   logger: Logger;
   progress: boolean;
   command: string;
@@ -159,6 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const target = new ExecutorTarget(address as string, o.input.payload, {
         timeoutMs: o.timeoutMs,
         timeline: true,
+        timelineIntervalMs: o.timelineIntervalMs ?? 0,
         maxMessageBytes: o.graph?.maxMessageBytes,
       });
       targets.push(target);
@@ -250,6 +253,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       maxWindows: 6,
       stability: o.stability,
       nodeFlags: [...process.execArgv],
+      timelineIntervalMs: o.timelineIntervalMs ?? 0,
     },
     levels: runs[0]?.levels ?? [],
     targets: [],

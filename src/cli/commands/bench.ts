@@ -47,6 +47,7 @@ interface BenchFlags {
   baselineThreads: string;
   stability: string;
   timeout: string;
+  timelineInterval: string;
   progress: boolean;
   logLevel: string;
   nodeFlags?: string;
@@ -113,6 +114,11 @@ export function registerBench(program: Command): void {
     )
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
     .option('--timeout <ms>', 'deadline per request', '30000')
+    .option(
+      '--timeline-interval <ms>',
+      'ask for the per-hop timeline at most once per this many ms (0: every request); the other requests go without it, as clients send them',
+      '10',
+    )
     .option('--no-progress', 'no progress bar')
     .option('--log-level <level>', 'log level of the graph processes and the bench', 'warn')
     .option(
@@ -131,6 +137,7 @@ export function registerBench(program: Command): void {
       const warmupS = warmupSeconds(o.warmup);
       const stability = numberFlag('--stability', o.stability, { above: 0, max: 1 });
       const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
+      const timelineIntervalMs = numberFlag('--timeline-interval', o.timelineInterval, { min: 0 });
       const transport = enumFlag('--transport', o.transport, TRANSPORTS);
       const threads =
         o.baselineThreads === 'manifest'
@@ -168,6 +175,7 @@ export function registerBench(program: Command): void {
         baseline: o.baseline,
         ...(threads !== undefined ? { baselineOnnxThreads: threads } : {}),
         timeoutMs,
+        timelineIntervalMs,
         logger: createLogger('infergraph-bench', logLevel),
         progress: o.progress,
         command: `infergraph ${process.argv.slice(2).join(' ')}`,
