@@ -40,6 +40,7 @@ export class GraphExecutor {
     const controller = new AbortController();
     const unlink = linkAbort(opts.signal, controller);
     let timer: NodeJS.Timeout | undefined;
+    let answered = false;
     try {
       if (Date.now() >= opts.deadline)
         throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before the graph was entered');
@@ -58,14 +59,19 @@ export class GraphExecutor {
         );
       });
       walk.catch(() => undefined); // a late rejection after the timer won is not unhandled
-      return await Promise.race([walk, due]);
+      const answer = await Promise.race([walk, due]);
+      answered = true;
+      return answer;
     } catch (err) {
       throw toInferError(err);
     } finally {
       clearTimeout(timer);
       unlink();
-      // Stops whatever is still in flight; the fixed reason spares a DOMException (stack trace) per request.
-      controller.abort(WALK_OVER);
+      // A failure, the deadline or the caller's cancel stops whatever is still in flight: the failing branch's
+      // siblings included (they share this signal). An answered walk has nothing in flight (every hop it started
+      // has settled), and an abort dispatches an event: ~10 µs a request saved. The fixed reason spares a
+      // DOMException (stack trace).
+      if (!answered) controller.abort(WALK_OVER);
     }
   }
 
@@ -131,28 +137,13 @@ export class GraphExecutor {
     return value;
   }
 
-  /** Children run in parallel; the first failure aborts the others and is the error returned. */
+  /**
+   * Children run in parallel; the first failure is the error returned, and it aborts the others: it fails the whole
+   * walk, whose `finally` aborts the signal every hop of the request shares (in the same turn of the event loop).
+   */
   private async children(targets: NodeSpec[], msg: InferMessage, hop: HopOptions): Promise<InferMessage[]> {
     if (targets.length === 1) return [await this.walk(targets[0] as NodeSpec, msg, hop)];
-    const group = new AbortController();
-    const unlink = linkAbort(hop.signal, group);
-    let first: InferError | undefined;
-    try {
-      return await Promise.all(
-        targets.map((child) =>
-          this.walk(child, msg, { deadline: hop.deadline, signal: group.signal }).catch((err: unknown) => {
-            const e = toInferError(err);
-            if (!first) {
-              first = e;
-              group.abort();
-            }
-            throw first;
-          }),
-        ),
-      );
-    } finally {
-      unlink();
-    }
+    return Promise.all(targets.map((child) => this.walk(child, msg, hop)));
   }
 }
 
