@@ -10,7 +10,9 @@
  * most common order of events is kept (others interleave differently: which model answered first). Prints every step
  * between consecutive events (mean and median ms over the requests, warm-up excluded) and the steps summed by kind:
  * the client's gRPC call to the executor, the executor's own work, the frame legs between processes, the nodes'
- * handlers (decode, compute, encode) and their writes.
+ * handlers (decode, compute, encode) and their writes. Then the tail: the kinds summed per request for the slowest 5 %
+ * of all complete requests (by time outside the node handlers) against the middle 20 %, to tell a single slow step
+ * (a pause in one process) from a request slow everywhere (the machine).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -103,6 +105,35 @@ function main(): void {
   console.log('\n| kind | mean ms |\n|---|---:|');
   for (const [k, v] of [...byKind.entries()].sort((a, b) => b[1] - a[1])) console.log(`| ${k} | ${v.toFixed(3)} |`);
   console.log(`| **end to end at the client** | **${total.toFixed(3)}** |`);
+  tail(complete, executor);
+}
+
+/** Mean ms by kind per request: the slowest 5 % (time outside node handlers) against the middle 20 %. */
+function tail(complete: Ev[][], executor: string): void {
+  const HANDLER = 'node handlers: decode, compute, encode';
+  const rows = complete.map((r) => {
+    const k = new Map<string, number>();
+    for (let i = 1; i < r.length; i++) {
+      const d = Number((r[i] as Ev).t - (r[i - 1] as Ev).t) / 1e6;
+      const name = kind(r[i - 1] as Ev, r[i] as Ev, executor);
+      k.set(name, (k.get(name) ?? 0) + d);
+    }
+    const total = Number((r.at(-1) as Ev).t - (r[0] as Ev).t) / 1e6;
+    return { k, outside: total - (k.get(HANDLER) ?? 0), total };
+  });
+  rows.sort((a, b) => a.outside - b.outside);
+  const slow = rows.slice(Math.floor(rows.length * 0.95));
+  const middle = rows.slice(Math.floor(rows.length * 0.4), Math.floor(rows.length * 0.6));
+  if (slow.length === 0 || middle.length === 0) return;
+  const avg = (rs: typeof rows, f: (r: (typeof rows)[number]) => number): string => mean(rs.map(f)).toFixed(3);
+  const kinds = [...new Set(rows.flatMap((r) => [...r.k.keys()]))];
+  console.log(
+    `\nThe tail: ${slow.length} slowest of ${rows.length} requests by time outside node handlers, against the middle 20 %` +
+      '\n\n| per request, mean ms | middle 20 % | slowest 5 % |\n|---|---:|---:|',
+  );
+  console.log(`| outside node handlers | ${avg(middle, (r) => r.outside)} | ${avg(slow, (r) => r.outside)} |`);
+  for (const k of kinds)
+    console.log(`| ${k} | ${avg(middle, (r) => r.k.get(k) ?? 0)} | ${avg(slow, (r) => r.k.get(k) ?? 0)} |`);
 }
 
 main();
