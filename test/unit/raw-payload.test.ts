@@ -29,6 +29,31 @@ const executorDecode = (bytes: Buffer): InferMessage => {
 /** the plain protobufjs path, as before */
 const plainDecode = (bytes: Buffer): InferMessage => fromWire(model().Predict!.responseDeserialize(bytes));
 
+const outcome = (f: () => InferMessage): unknown => {
+  try {
+    return { ok: f() };
+  } catch {
+    return 'error';
+  }
+};
+
+/** The executor's decode of `b` gives what protobufjs alone gives, or fails where it fails. */
+const check = (b: Buffer): void =>
+  assert.deepEqual(
+    outcome(() => executorDecode(b)),
+    outcome(() => plainDecode(b)),
+  );
+
+/** Every byte of bytes[0, end) set to a few telling values (varint continuation bits, key bits) in turn. */
+function eachByteChanged(bytes: Buffer, end: number, f: (b: Buffer) => void): void {
+  for (let i = 0; i < end; i++)
+    for (const v of [0x00, 0x01, 0x7f, 0x80, 0xff, (bytes[i] as number) ^ 0x08]) {
+      const b = Buffer.from(bytes);
+      b[i] = v;
+      f(b);
+    }
+}
+
 const float32 = (shape: number[]): Tensor =>
   fromNumbers(
     'float32',
@@ -178,25 +203,8 @@ describe('raw tftensor payloads through the executor', () => {
 
   it('every truncation and every single-byte change of a reply decodes or fails exactly as protobufjs does', () => {
     const bytes = nodeReply({ ...sample(), payload: { kind: 'tensor', tensor: float32([2, 3]), names: ['n'] } });
-    const outcome = (f: () => InferMessage): unknown => {
-      try {
-        return { ok: f() };
-      } catch {
-        return 'error';
-      }
-    };
-    const check = (b: Buffer): void =>
-      assert.deepEqual(
-        outcome(() => executorDecode(b)),
-        outcome(() => plainDecode(b)),
-      );
     for (let n = 0; n < bytes.length; n++) check(bytes.subarray(0, n));
-    for (let i = 0; i < bytes.length; i++)
-      for (const v of [0x00, 0x01, 0x7f, 0x80, 0xff, (bytes[i] as number) ^ 0x08]) {
-        const b = Buffer.from(bytes);
-        b[i] = v;
-        check(b);
-      }
+    eachByteChanged(bytes, bytes.length, check);
   });
 
   it('a node writes a large tensor as header parts and the content itself; protobufjs reads the same message', () => {
@@ -221,26 +229,9 @@ describe('raw tftensor payloads through the executor', () => {
       payload: { kind: 'tensor', tensor: float32([4097]), names: ['n'] },
     };
     const bytes = joinParts(hopServerWire(false, 'predict').serializeParts(toWire(m, 'tftensor')));
-    const outcome = (f: () => InferMessage): unknown => {
-      try {
-        return { ok: f() };
-      } catch {
-        return 'error';
-      }
-    };
-    const check = (b: Buffer): void =>
-      assert.deepEqual(
-        outcome(() => executorDecode(b)),
-        outcome(() => plainDecode(b)),
-      );
     const head = bytes.length - 4097 * 4;
     for (let n = 0; n <= head + 8; n++) check(bytes.subarray(0, n));
     check(bytes.subarray(0, bytes.length - 1));
-    for (let i = 0; i < head; i++)
-      for (const v of [0x00, 0x01, 0x7f, 0x80, 0xff, (bytes[i] as number) ^ 0x08]) {
-        const b = Buffer.from(bytes);
-        b[i] = v;
-        check(b);
-      }
+    eachByteChanged(bytes, head, check);
   });
 });
