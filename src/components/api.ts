@@ -5,7 +5,9 @@ import type { JsonValue, Meta, Metric, Payload } from '../message/message';
 /**
  * The component API, for built-in and user components alike. A component receives and returns internal payloads
  * and never sees gRPC or protobuf. Throw an InferError (src/errors.ts) to answer with a specific gRPC status; any
- * other error becomes INTERNAL with its message kept.
+ * other error becomes INTERNAL with its message kept. A returned payload's bytes (tensor data, binData) belong to
+ * the reply from then on: large ones are written to the socket from where they are, without a copy, so a component
+ * must not change or reuse that memory after returning it (return a fresh buffer per call).
  */
 
 export interface CallContext {

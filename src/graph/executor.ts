@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Code, InferError, internal, toInferError } from '../errors';
 import type { InferMessage, Meta } from '../message/message';
 import { mergeBranches, mergeMeta, newPuid } from '../message/meta';
@@ -38,6 +39,8 @@ export class GraphExecutor {
   async execute(request: InferMessage, opts: WalkOptions): Promise<InferMessage> {
     const meta: Meta = { ...request.meta, puid: request.meta.puid || newPuid() };
     const controller = new AbortController();
+    // Every hop in flight listens to this one signal: a wide graph has more than Node's default of 10 at once.
+    setMaxListeners(0, controller.signal);
     const unlink = linkAbort(opts.signal, controller);
     let timer: NodeJS.Timeout | undefined;
     let answered = false;

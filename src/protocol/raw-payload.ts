@@ -54,11 +54,15 @@ class Fields {
     return this.pos >= this.end;
   }
 
-  /** Varints of up to 7 bytes (< 2^49): enough for keys, lengths and dimensions; a negative int64 is not one. */
+  /**
+   * Varints of up to 5 bytes (< 2^35): keys, lengths, dtypes and any real dimension. protobufjs reads keys and lengths
+   * as uint32 (at most 5 bytes, skipping the rest of a longer one), so a longer varint, however valid, is left to it:
+   * -1, and the message takes the protobufjs path. A negative int64 (10 bytes) is not one either.
+   */
   varint(): number {
     let value = 0;
     let mul = 1;
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 5; i++) {
       if (this.pos >= this.end) return -1;
       const b = this.buf[this.pos++] as number;
       value += (b & 0x7f) * mul;
@@ -183,6 +187,8 @@ export function splitSeldonMessage(buf: Buffer): { rest: Buffer; data: RawDefaul
       f.pos = e;
     } else if (field >= 3 && field <= 7) {
       return undefined; // another payload of the oneof: protobufjs decides which one wins
+    } else if ((field === 1 || field === 2) && (key & 7) !== LEN) {
+      return undefined; // status or meta with a wrong wire type: protobufjs reads it by field number and fails its way
     } else {
       if (!f.skip(key & 7)) return undefined;
       rest.push(buf.subarray(start, f.pos));

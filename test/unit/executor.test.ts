@@ -145,6 +145,34 @@ describe('graph walk (fake NodeClient)', () => {
     assert.ok(!c.names().includes('comb.aggregate'));
   });
 
+  it('a fan-out of 12 hops listening to the request at once draws no MaxListenersExceededWarning', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `m${i}`);
+    const handlers: Record<string, Handler> = { comb: mean };
+    for (const n of names)
+      handlers[n] = async (_i, o) => {
+        await sleep(20, o.signal); // listens to the request's signal while it waits
+        return vec(1);
+      };
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const g = graph(
+        node(
+          'comb',
+          'COMBINER',
+          names.map((n) => node(n, 'MODEL')),
+        ),
+      );
+      const out = await new GraphExecutor(g, new FakeClient(handlers)).execute(req(vec(1)), soon());
+      assert.deepEqual(values(out), [1]);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   it('a non-InferError from a hop becomes INTERNAL with its message', async () => {
     const c = new FakeClient({
       m: () => {

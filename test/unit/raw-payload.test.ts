@@ -207,6 +207,49 @@ describe('raw tftensor payloads through the executor', () => {
     eachByteChanged(bytes, bytes.length, check);
   });
 
+  it('varints longer than protobufjs reads, and status or meta of the wrong wire type, are left to protobufjs', () => {
+    // SeldonMessage.data = DefaultData { tftensor: TensorProto }, TensorProto given as bytes.
+    const message = (tensorProto: number[], before: number[] = []): Buffer => {
+      const tf = [0x22, tensorProto.length, ...tensorProto];
+      return Buffer.from([...before, 0x1a, tf.length, ...tf]);
+    };
+    const shape2 = [0x12, 0x04, 0x12, 0x02, 0x08, 0x02]; // tensor_shape { dim { size: 2 } }
+    const content = [0x22, 0x08, 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]; // [1, 2] as float32
+    const cases = [
+      message([0x08, 0x01, ...shape2, ...content]), // plain: taken raw
+      // version_number as an 8-byte varint that swallows what follows
+      message([
+        0x08,
+        0x01,
+        ...shape2,
+        0x18,
+        0x80,
+        0x80,
+        0x80,
+        0x80,
+        0x80,
+        0x80,
+        0x80,
+        0x22,
+        0x08,
+        0x01,
+        0x18,
+        0x00,
+        0x18,
+        0x00,
+        0x18,
+        0x80,
+        0x00,
+      ]),
+      message([0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, ...shape2, ...content]), // dtype as a 6-byte varint
+      message([0x08, 0x01, ...shape2, ...content], [0x15, 0x05, 0x00, 0x00, 0x00]), // meta as fixed32
+      message([0x08, 0x01, ...shape2, ...content], [0x08, 0x01]), // status as a varint
+    ];
+    assert.ok(splitSeldonMessage(cases[0] as Buffer), 'the plain message is taken raw');
+    for (const b of cases.slice(1)) assert.equal(splitSeldonMessage(b), undefined, b.toString('hex'));
+    for (const b of cases) check(b);
+  });
+
   it('a node writes a large tensor as header parts and the content itself; protobufjs reads the same message', () => {
     const tensor = float32([1, 3, 40, 40]);
     const content = tensor.data as Float32Array;
