@@ -90,10 +90,10 @@ function prefix(type: FrameTypeValue, id: number, headLength: number, bodyLength
 }
 
 /**
- * Encodes a request's prefix and head; the body goes out as its own write after it (no copy of the payload).
- * Trace context that does not fit its length field is dropped rather than truncated into something invalid.
+ * Encodes a request's prefix and head; the body (`bodyLength` bytes, one or more buffers) goes out as its own writes
+ * after it (no copy of the payload). Trace context that does not fit its length field is dropped rather than
+ * truncated into something invalid.
  */
-/** The request frame's prefix and head; its body (`bodyLength` bytes) follows on the wire. */
 export function encodeRequestHead(f: Omit<RequestFrame, 'type' | 'body'> & { bodyLength: number }): Buffer {
   const tp = f.traceparent && f.traceparent.length <= 0xff ? Buffer.from(f.traceparent, 'latin1') : undefined;
   const ts = f.tracestate && Buffer.byteLength(f.tracestate) <= 0x7fff ? Buffer.from(f.tracestate, 'utf8') : undefined;
