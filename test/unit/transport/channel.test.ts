@@ -63,6 +63,11 @@ describe('framed transport: server and channel over a unix socket', () => {
     }
     if (text === 'fail') throw new InferError(Code.FAILED_PRECONDITION, 'not warmed up');
     if (text.startsWith('big ')) return { body: Buffer.alloc(Number(text.slice(4)), 1), computeUs: 1 };
+    if (text.startsWith('parts ')) {
+      // The reply as several buffers, the way a node writes a large tensor: [head, the rest of the body, an empty one].
+      const whole = Buffer.concat([Buffer.from('parts:'), req.body]);
+      return { body: [whole.subarray(0, 3), whole.subarray(3), Buffer.alloc(0)], computeUs: 1 };
+    }
     return { body: Buffer.concat([Buffer.from(`${req.method}/${req.codec}:`), req.body]), computeUs: 42 };
   };
 
@@ -99,6 +104,26 @@ describe('framed transport: server and channel over a unix socket', () => {
       delays.map((ms) => `slept ${ms}`),
     );
     assert.equal(channel.inFlight, 0);
+  });
+
+  it('a body given as several buffers arrives as their concatenation, both ways, and the limit counts them all', async () => {
+    const tail = Buffer.alloc(40_000, 7);
+    const r = await channel.call('predict', 'seldon', [Buffer.from('parts '), Buffer.alloc(0), tail], opts());
+    assert.deepEqual(r.body, Buffer.concat([Buffer.from('parts:parts '), tail]));
+    const small = new FrameChannel(server.address, { maxMessageBytes: 1000 });
+    try {
+      const e = await failure(small.call('predict', 'seldon', [Buffer.alloc(600), Buffer.alloc(600)], opts()));
+      assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
+      assert.match(e.message, /request of 1200 bytes is over the message limit of 1000 bytes/);
+      // The node's limit (64 KiB) counts a reply's parts together too: a request at the limit, its reply 6 bytes over.
+      const over = await failure(
+        channel.call('predict', 'seldon', [Buffer.from('parts '), Buffer.alloc(64 * 1024 - 6)], opts()),
+      );
+      assert.equal(over.code, Code.RESOURCE_EXHAUSTED);
+      assert.match(over.message, /reply of 65542 bytes is over the message limit of 65536 bytes/);
+    } finally {
+      small.close();
+    }
   });
 
   it("the node's own status and message come back", async () => {
