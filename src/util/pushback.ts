@@ -50,13 +50,17 @@ export class Pushback {
     return Math.max(0, this.nextReturnAt - this.now()) / this.spacingMs;
   }
 
-  /** Records a refusal and returns the wait to ask of its caller, ms. */
-  refused(): number {
+  /**
+   * Records a refusal and returns the wait to ask of its caller, ms. `capMs` bounds it further for this caller (the
+   * time its deadline leaves: a return after it is no use to anyone).
+   */
+  refused(capMs = Infinity): number {
     const t = this.now();
+    const max = Math.max(MIN_PUSHBACK_MS, Math.min(this.maxMs, capMs));
     const spacing = this.spacingMs;
-    const at = Math.min(t + this.maxMs, Math.max(t + spacing, this.nextReturnAt));
+    const at = Math.min(t + max, Math.max(t + spacing, this.nextReturnAt));
     this.nextReturnAt = at + spacing;
     const ms = at - t + spacing * (this.random() - 0.5);
-    return Math.round(Math.min(this.maxMs, Math.max(MIN_PUSHBACK_MS, ms)));
+    return Math.round(Math.min(max, Math.max(MIN_PUSHBACK_MS, ms)));
   }
 }

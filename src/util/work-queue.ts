@@ -6,7 +6,7 @@
  *
  * Semantics
  * - `submit` admits an item or refuses it at once: RESOURCE_EXHAUSTED when `maxQueue` items are already waiting
- *   (the message names the limit), CANCELLED when the signal is already aborted, DEADLINE_EXCEEDED when the deadline
+ *   (the message names the limit; with a `pushback`, it asks the caller to come back later), CANCELLED when the signal is already aborted, DEADLINE_EXCEEDED when the deadline
  *   has already passed. An admitted item waits until a consumer `take`s it; the returned promise settles with what
  *   the consumer resolves or rejects.
  * - Only waiting items count against `maxQueue`; items taken by a consumer are the consumer's to bound (a pool of N
@@ -19,6 +19,7 @@
  * - `close` refuses new items and fails every waiting one with UNAVAILABLE.
  */
 import { Code, InferError, deadlineExceeded, resourceExhausted, unavailable } from '../errors';
+import type { Pushback } from './pushback';
 
 export interface Admission {
   /** Aborted when the caller goes away. */
@@ -34,6 +35,11 @@ export interface WorkQueueOptions {
   what: string;
   /** Called (synchronously) after an item is admitted, so a consumer can pull it at once. */
   onSubmit?: () => void;
+  /**
+   * Asks refused callers to come back later (`grpc-retry-pushback-ms`), on this schedule, capped by the time each
+   * caller's deadline leaves. The owner tells it how long its consumers take (Pushback.callFinished).
+   */
+  pushback?: Pushback;
 }
 
 /** An item handed to a consumer, which must call exactly one of resolve / reject. */
@@ -91,9 +97,11 @@ export class WorkQueue<T, R> {
     if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(expired(what));
     if (this.entries.length >= maxQueue) {
       this.refusedCount++;
+      const retryAfterMs = this.opts.pushback?.refused(deadline === undefined ? Infinity : deadline - Date.now());
       return Promise.reject(
         resourceExhausted(
           `${what}: queue full, ${this.entries.length} requests already waiting (maxQueue ${maxQueue})`,
+          retryAfterMs,
         ),
       );
     }

@@ -101,6 +101,8 @@ spec:
     for (const e of refused) {
       assert.equal(e.code, Code.RESOURCE_EXHAUSTED);
       assert.match(e.message, /queue full, 4 requests already waiting \(maxQueue 4\)/);
+      // The model's queue asks the client to come back later (grpc-retry-pushback-ms), relayed by the executor.
+      assert.ok((e.retryAfterMs ?? 0) >= 1, `a pushback on the refusal: ${e.retryAfterMs}`);
     }
     assert.ok(
       Math.max(...refusedAfter) < runMs,

@@ -125,6 +125,19 @@ describe('Budget (jpeg-input decode memory)', () => {
     assert.equal(b.inUse, 0);
   });
 
+  it('a request beyond maxWaiting is refused at once with a pushback spaced by how long holders hold', async () => {
+    const b = new Budget(10, 1, 'decode budget', 1);
+    for (let i = 0; i < 3; i++) await b.with(10, () => new Promise((r) => setTimeout(r, 40)));
+    const hold = b.with(10, () => new Promise((r) => setTimeout(r, 100)));
+    const waiting = b.with(10, async () => undefined);
+    const refused = await codeOf(b.with(10, async () => undefined));
+    assert.equal(refused.code, Code.RESOURCE_EXHAUSTED);
+    assert.match(refused.message, /decode budget: queue full, 1 requests already waiting \(maxQueue 1\)/);
+    // One holder at a time, holds of ~40 ms so far (the estimate starts at 100 ms and moves 1/16 per hold).
+    assert.ok(refused.retryAfterMs !== undefined && refused.retryAfterMs >= 1 && refused.retryAfterMs <= 150);
+    await Promise.all([hold, waiting]);
+  });
+
   it('a waiter whose deadline passes leaves without running', async () => {
     const b = new Budget(10, 1, 'decode budget');
     let ran = false;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Code, InferError } from '../../src/errors';
+import { Pushback } from '../../src/util/pushback';
 import { WorkQueue } from '../../src/util/work-queue';
 
 const codeOf = async (p: Promise<unknown>): Promise<InferError> => {
@@ -31,6 +32,33 @@ describe('WorkQueue', () => {
     assert.equal(q.length, 3);
     for (const t of q.take(10)) t.resolve(t.item);
     assert.deepEqual(await Promise.all([admitted[1], admitted[2], again]), [2, 3, 5]);
+  });
+
+  it('with a pushback, a refusal asks the caller to come back later, never past its own deadline', async () => {
+    const plain = new WorkQueue<number, number>({ maxQueue: 1, what: 'm' });
+    void plain.submit(1);
+    assert.equal((await codeOf(plain.submit(2))).retryAfterMs, undefined, 'no pushback unless one is given');
+
+    let now = 0;
+    const pushback = new Pushback(
+      2,
+      10_000,
+      () => now,
+      () => 0.5,
+    ); // 2 slots, no jitter
+    for (let i = 0; i < 16; i++) pushback.callFinished(400); // runs take ~400 ms: a slot frees every ~200 ms
+    const q = new WorkQueue<number, number>({ maxQueue: 1, what: 'm', pushback });
+    void q.submit(1);
+    const first = await codeOf(q.submit(2));
+    assert.equal(first.code, Code.RESOURCE_EXHAUSTED);
+    const spacing = pushback.spacingMs;
+    assert.ok(spacing > 100 && spacing < 200, `spacing ${spacing}`);
+    assert.equal(first.retryAfterMs, Math.round(spacing));
+    const second = await codeOf(q.submit(3));
+    assert.equal(second.retryAfterMs, Math.round(2 * spacing), 'the next refused caller comes back one spacing later');
+    now += 1;
+    const hurried = await codeOf(q.submit(4, { deadline: Date.now() + 50 }));
+    assert.ok((hurried.retryAfterMs ?? Infinity) <= 50, `capped by the deadline: ${hurried.retryAfterMs}`);
   });
 
   it('a waiting item whose caller cancels leaves the queue at once and is never handed out', async () => {

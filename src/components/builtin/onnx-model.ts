@@ -339,7 +339,8 @@ const definition: ComponentDefinition = {
       'computes. A tensor is copied once into a fresh buffer that is transferred to the worker, which also does the ' +
       'uint8 normalisation and the softmax.',
     '- **Admission:** requests wait in one bounded FIFO (`src/util/work-queue.ts`): the request after `maxQueue` ' +
-      'waiting ones is refused at once with RESOURCE_EXHAUSTED naming the limit; a waiting request whose caller ' +
+      'waiting ones is refused at once with RESOURCE_EXHAUSTED naming the limit, and a pushback ' +
+      '(`grpc-retry-pushback-ms`) spaced by the run time over `instances` × `maxBatch`; a waiting request whose caller ' +
       'cancels or whose deadline passes leaves the queue then (CANCELLED / DEADLINE_EXCEEDED) and never runs. A worker ' +
       'that dies fails the request it held (INTERNAL, naming the instance) and is replaced. On close, queued requests ' +
       'get UNAVAILABLE and running ones finish.',

@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError, failedPrecondition, internal, unavailable } from '../../errors';
 import { DTYPES, type DType, type NumericDType, type TypedArray } from '../../tensor/dtype';
 import type { Tensor } from '../../tensor/tensor';
+import { Pushback } from '../../util/pushback';
 import { type Admission, type TakenItem, WorkQueue } from '../../util/work-queue';
 import type { FromWorker, IoMeta, ToWorker, WorkerInit } from './onnx-worker-protocol';
 
@@ -62,6 +63,8 @@ const WORKER_SCRIPT = path.join(__dirname, 'onnx-worker.js');
 
 export class OnnxPool {
   private readonly queue: WorkQueue<Job, JobResult>;
+  /** A refusal's pushback: a request leaves the queue about every run time / (instances × maxBatch). */
+  private readonly pushback: Pushback;
   private readonly instances: Instance[] = [];
   private nextId = 1;
   private closed = false;
@@ -73,10 +76,12 @@ export class OnnxPool {
   io: { inputs: IoMeta[]; outputs: IoMeta[] } = { inputs: [], outputs: [] };
 
   constructor(private readonly opts: PoolOptions) {
+    this.pushback = new Pushback(opts.instances * opts.maxBatch, 10_000);
     this.queue = new WorkQueue<Job, JobResult>({
       maxQueue: opts.maxQueue,
       what: opts.what,
       onSubmit: () => this.pump(),
+      pushback: this.pushback,
     });
   }
 
@@ -291,6 +296,7 @@ export class OnnxPool {
     } else {
       this.runsCount += items.length;
       this.batchesCount++;
+      this.pushback.callFinished(msg.runMs);
       const rows = msg.dims[0] ?? 1;
       let offset = 0;
       for (const t of items) {
