@@ -7,7 +7,7 @@ import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { JsonValue, TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire, modelMetadataToWire } from '../protocol/metadata';
-import { seldonProto, serviceDefinition } from '../protocol/proto-loader';
+import { executorSeldonDefinition, seldonProto } from '../protocol/proto-loader';
 import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
@@ -153,7 +153,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     );
   };
 
-  bundle.server.addService(serviceDefinition('Seldon'), {
+  bundle.server.addService(executorSeldonDefinition(), {
     Predict: predict,
     GraphMetadata: graphMetadata,
     ModelMetadata: ((call: grpc.ServerUnaryCall<{ name?: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {

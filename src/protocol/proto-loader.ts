@@ -2,6 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
 import { protosDir } from '../util/paths';
+import { joinParts, rawAwareDeserializer, seldonMessageParts } from './raw-payload';
+import type { WireSeldonMessage } from './wire-types';
 
 /**
  * Loads protos/seldon/prediction.proto once per process. The package definition feeds grpc-js (servers, clients)
@@ -39,6 +41,25 @@ export const SELDON_SERVICES = [
   'Seldon',
 ] as const;
 export type SeldonServiceName = (typeof SELDON_SERVICES)[number];
+
+/**
+ * The executor's Seldon service: Predict takes a client's plain tftensor raw (the first hop forwards its bytes, as
+ * hop replies are forwarded: raw-payload.ts) and writes a raw answer's bytes back without re-encoding the tensor.
+ * A copy: the shared definition stays as it is for clients in the same process.
+ */
+export function executorSeldonDefinition(): grpc.ServiceDefinition {
+  const def = serviceDefinition('Seldon');
+  const predict = def.Predict as grpc.MethodDefinition<unknown, unknown>;
+  const serialize = predict.responseSerialize as (reply: object) => Buffer;
+  return {
+    ...def,
+    Predict: {
+      ...predict,
+      requestDeserialize: rawAwareDeserializer(predict.requestDeserialize),
+      responseSerialize: (reply: unknown) => joinParts(seldonMessageParts(reply as WireSeldonMessage, serialize)),
+    },
+  };
+}
 
 export function serviceDefinition(name: SeldonServiceName): grpc.ServiceDefinition {
   const pkg = (seldonProto().grpcObject.seldon as grpc.GrpcObject).protos as grpc.GrpcObject;

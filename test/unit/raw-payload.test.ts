@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { mergeMeta } from '../../src/message/meta';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { hopServerWire, hopWire } from '../../src/protocol/hop-codec';
-import { seldonProto } from '../../src/protocol/proto-loader';
+import { executorSeldonDefinition, seldonProto, serviceDefinition } from '../../src/protocol/proto-loader';
 import { joinParts, rawDefaultDataOf, splitSeldonMessage } from '../../src/protocol/raw-payload';
 import { fromWire, toWire } from '../../src/protocol/seldon-message';
 import type { WireSeldonMessage } from '../../src/protocol/wire-types';
@@ -276,5 +276,20 @@ describe('raw tftensor payloads through the executor', () => {
     for (let n = 0; n <= head + 8; n++) check(bytes.subarray(0, n));
     check(bytes.subarray(0, bytes.length - 1));
     eachByteChanged(bytes, head, check);
+  });
+
+  it("the executor's Predict takes a client's tensor raw and answers a raw tensor as protobufjs would", () => {
+    const plain = serviceDefinition('Seldon').Predict!;
+    const exec = executorSeldonDefinition().Predict!;
+    assert.notEqual(plain.requestDeserialize, exec.requestDeserialize, 'the shared definition is left alone');
+    const m: InferMessage = { ...sample(), payload: { kind: 'tensor', tensor: float32([1, 3, 32, 32]) } };
+    const bytes = plain.requestSerialize(toWire(m));
+    const got = fromWire(exec.requestDeserialize(bytes) as WireSeldonMessage);
+    assert.ok(rawDefaultDataOf(got.payload), "the client's tensor is raw");
+    assert.deepEqual(got, fromWire(plain.requestDeserialize(bytes) as WireSeldonMessage));
+    const answer = exec.responseSerialize(toWire({ ...got, meta: { ...got.meta, puid: 'p2' } }));
+    const back = fromWire(plain.responseDeserialize(answer) as WireSeldonMessage);
+    assert.equal(back.meta.puid, 'p2');
+    assert.deepEqual(tensorOf(back.payload).data, tensorOf(m.payload).data);
   });
 });
