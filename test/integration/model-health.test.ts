@@ -24,7 +24,7 @@ describe('model node health under load (real processes)', () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-health-'));
-    writeFileSync(path.join(dir, 'slow.onnx'), buildSmallCnn({ size: SIZE, width: 96, blocks: 3 }));
+    writeFileSync(path.join(dir, 'slow.onnx'), buildSmallCnn({ size: SIZE, width: 160, blocks: 3 }));
     writeFileSync(
       path.join(dir, 'graph.yaml'),
       `apiVersion: infergraph.dev/v1alpha1
