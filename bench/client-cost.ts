@@ -12,6 +12,7 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { emptyMeta } from '../src/message/message';
 import { executorPredictWire } from '../src/protocol/hop-codec';
+import { passBytes } from '../src/rpc/bytes-method';
 import { fromNumbers } from '../src/tensor/tensor';
 
 const address = process.argv[2] ?? '127.0.0.1:9000';
@@ -27,7 +28,7 @@ const viaGrpcJs = (): Promise<unknown> =>
   new Promise((resolve, reject) =>
     client.makeUnaryRequest(
       wire.path,
-      (b: Buffer) => b,
+      passBytes,
       wire.deserialize,
       body,
       new grpc.Metadata(),

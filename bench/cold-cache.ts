@@ -15,22 +15,13 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
-const pass = (b: Buffer): Buffer => b;
+import { bytesUnaryMethod, passBytes as pass } from '../src/rpc/bytes-method';
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-cold-'));
   const address = `unix:${path.join(dir, 'echo.sock')}`;
   const server = new grpc.Server();
-  const method = {
-    path: '/bench.Echo/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: pass,
-    requestDeserialize: pass,
-    responseSerialize: pass,
-    responseDeserialize: pass,
-  };
+  const method = bytesUnaryMethod('/bench.Echo/Echo');
   server.addService(
     { Echo: method },
     { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) },

@@ -23,17 +23,9 @@ import {
 import { createMetrics } from '../src/telemetry/metrics';
 import { COMPUTE_TRAILER } from '../src/rpc/trailers';
 import { graph, node } from '../test/helpers/spec';
+import { bytesUnaryMethod, passBytes as pass } from '../src/rpc/bytes-method';
 
-const pass = (b: Buffer): Buffer => b;
-const method = {
-  path: '/seldon.protos.Model/Predict',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: pass,
-  requestDeserialize: pass,
-  responseSerialize: pass,
-  responseDeserialize: pass,
-};
+const method = bytesUnaryMethod('/seldon.protos.Model/Predict');
 
 async function echo(address: string, meter?: ServerMeter): Promise<grpc.Server> {
   const server = new grpc.Server();

@@ -8,6 +8,7 @@ import { retryPushbackMs } from '../rpc/status';
 import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
 import { parseTimeline } from '../telemetry/waterfall';
 import { logEvent } from '../telemetry/event-log';
+import { passBytes } from '../rpc/bytes-method';
 
 /** What the load generator drives: the graph's executor over gRPC, or the same graph in-process (baseline). */
 export interface BenchTarget {
@@ -28,8 +29,6 @@ export interface Sample {
   /** on a refusal: the server's pushback (grpc-retry-pushback-ms), ms */
   retryAfterMs?: number;
 }
-
-const passBytes = (b: Buffer): Buffer => b;
 
 /**
  * Seldon.Predict against a running executor. The request is encoded once. Calls ask for the hop timeline, which the

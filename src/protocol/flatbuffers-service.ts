@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { NodeMethod } from '../message/hop';
+import { bytesUnaryMethod } from '../rpc/bytes-method';
 
 /**
  * The gRPC service that carries FlatBuffers hop messages (protos/infergraph/tensor.fbs): infergraph.v1.FlatBuffersNode.
@@ -21,23 +22,12 @@ export const FLAT_RPC_METHOD: Readonly<Record<FlatRpc, NodeMethod>> = {
   Aggregate: 'aggregate',
 };
 
-const passBytes = (b: Buffer): Buffer => b;
-
 export const flatMethodPath = (rpc: FlatRpc): string => `/${FLAT_SERVICE}/${rpc}`;
 
 export function flatNodeService(): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   for (const rpc of FLAT_RPCS) {
-    def[rpc] = {
-      path: flatMethodPath(rpc),
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: passBytes,
-      requestDeserialize: passBytes,
-      responseSerialize: passBytes,
-      responseDeserialize: passBytes,
-      originalName: rpc,
-    };
+    def[rpc] = bytesUnaryMethod(flatMethodPath(rpc), rpc);
   }
   return def;
 }

@@ -1,9 +1,8 @@
-import type { MethodDefinition } from '@grpc/proto-loader';
 import type { HopCodec, NodeMethod } from '../message/hop';
 import type { InferMessage, TensorEncoding } from '../message/message';
 import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers';
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers-service';
-import { seldonProto } from './proto-loader';
+import { seldonMethod } from './proto-loader';
 import { fromWire, toWire } from './seldon-message';
 import { joinParts, rawAwareDeserializer, seldonListParts, seldonMessageParts } from './raw-payload';
 import type { WireSeldonMessage, WireSeldonMessageList } from './wire-types';
@@ -70,12 +69,10 @@ function flatWire(method: NodeMethod): HopWire {
 
 function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
   const [service, rpc] = SELDON[method];
-  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)[rpc] as MethodDefinition<
-    object,
-    object
-  >;
-  const serialize = def.requestSerialize as (request: object) => Buffer;
-  const one = seldonMessageSerializer();
+  const def = seldonMethod(service, rpc);
+  const serialize = def.requestSerialize;
+  // protobufjs's SeldonMessage serializer (Model/Predict's request type), for the members of an Aggregate list
+  const one = seldonMethod('seldon.protos.Model', 'Predict').requestSerialize;
   const serializeParts =
     method === 'aggregate'
       ? (r: unknown): Buffer[] => seldonListParts(r as WireSeldonMessageList, serialize, one)
@@ -92,20 +89,12 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
   };
 }
 
-/** protobufjs's SeldonMessage serializer, as proto-loader made it (Model/Predict's request type). */
-function seldonMessageSerializer(): (o: object) => Buffer {
-  const def = (seldonProto().def['seldon.protos.Model'] as Record<string, MethodDefinition<object, object>>)
-    .Predict as MethodDefinition<object, object>;
-  return def.requestSerialize;
-}
-
 /**
  * Seldon.Predict on the executor's external API, for load generators: encode and serialize once, then send the same
  * bytes many times so the client spends its CPU on the calls and not on re-encoding (it shares the cores).
  */
 export function executorPredictWire(encoding: TensorEncoding = 'tftensor'): HopWire {
-  const def = (seldonProto().def['seldon.protos.Seldon'] as Record<string, MethodDefinition<object, object>>)
-    .Predict as MethodDefinition<object, object>;
+  const def = seldonMethod('seldon.protos.Seldon', 'Predict');
   return {
     path: def.path,
     encode: (input) => toWire(input as InferMessage, encoding),
@@ -129,28 +118,26 @@ export interface HopServerWire {
   serializeParts(reply: unknown): Buffer[];
 }
 
-const serverCache = new Map<string, HopServerWire>();
+// Looked up on every request a node answers: by codec, then method, without building a key.
+const serverCache: Record<'flat' | 'seldon', Partial<Record<NodeMethod, HopServerWire>>> = { flat: {}, seldon: {} };
 
 export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire {
-  const key = `${flat}:${method}`;
-  let w = serverCache.get(key);
-  if (!w) {
-    if (flat) {
-      const pass = (b: unknown): Buffer => b as Buffer;
-      w = { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass, serializeParts: (b) => [pass(b)] };
-    } else {
-      const [service, rpc] = SELDON[method];
-      type Def = MethodDefinition<object, object>;
-      const def = (seldonProto().def[service] as Record<string, Def>)[rpc] as Def;
-      const serialize = def.responseSerialize as (reply: object) => Buffer;
-      w = {
-        path: def.path,
-        deserialize: def.requestDeserialize,
-        serialize,
-        serializeParts: (r) => seldonMessageParts(r as WireSeldonMessage, serialize),
-      };
-    }
-    serverCache.set(key, w);
-  }
-  return w;
+  const byMethod = serverCache[flat ? 'flat' : 'seldon'];
+  return (byMethod[method] ??= flat ? flatServerWire(method) : seldonServerWire(method));
+}
+
+function flatServerWire(method: NodeMethod): HopServerWire {
+  const pass = (b: unknown): Buffer => b as Buffer;
+  return { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass, serializeParts: (b) => [pass(b)] };
+}
+
+function seldonServerWire(method: NodeMethod): HopServerWire {
+  const def = seldonMethod(...SELDON[method]);
+  const serialize = def.responseSerialize;
+  return {
+    path: def.path,
+    deserialize: def.requestDeserialize,
+    serialize,
+    serializeParts: (r) => seldonMessageParts(r as WireSeldonMessage, serialize),
+  };
 }

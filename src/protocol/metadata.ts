@@ -1,7 +1,6 @@
-import type { MethodDefinition } from '@grpc/proto-loader';
 import type { ComponentMetadata, ModelMetadata, TensorMetadata } from '../components/api';
 import type { NodeType } from '../components/types';
-import { seldonProto } from './proto-loader';
+import { seldonMethod } from './proto-loader';
 import type { WireGraphMetadata, WireMessageMetadata, WireModelMetadata } from './wire-types';
 
 /** Component / graph metadata <-> Seldon's SeldonModelMetadata and SeldonGraphMetadata. */
@@ -64,8 +63,7 @@ export function metadataRpc(
 ): { path: string; serialize: (v: object) => Buffer; deserialize: (b: Buffer) => WireModelMetadata } | undefined {
   const service = METADATA_SERVICE[type];
   if (!service) return undefined;
-  const def = (seldonProto().def[service] as Record<string, MethodDefinition<object, object>>)
-    .Metadata as MethodDefinition<object, object>;
+  const def = seldonMethod(service, 'Metadata');
   return {
     path: def.path,
     serialize: def.requestSerialize,

@@ -31,6 +31,15 @@ export function seldonProto(): { def: protoLoader.PackageDefinition; grpcObject:
   return cached;
 }
 
+/** One method of prediction.proto as proto-loader made it, e.g. ('seldon.protos.Model', 'Predict'). */
+export function seldonMethod(service: string, rpc: string): protoLoader.MethodDefinition<object, object> {
+  const methods = seldonProto().def[service] as
+    Record<string, protoLoader.MethodDefinition<object, object>> | undefined;
+  const def = methods?.[rpc];
+  if (!def) throw new Error(`prediction.proto has no ${service}/${rpc}`);
+  return def;
+}
+
 export const SELDON_SERVICES = [
   'Generic',
   'Model',

@@ -13,7 +13,7 @@ import type * as ort from 'onnxruntime-node';
 import { ConfigError, failedPrecondition, invalidArgument } from '../../errors';
 import type { ParamValue } from '../types';
 import { describePayload, type Payload } from '../../message/message';
-import type { DType } from '../../tensor/dtype';
+import { isDType, type DType } from '../../tensor/dtype';
 import { numel, shapeToString } from '../../tensor/tensor';
 import type {
   CallContext,
@@ -58,20 +58,6 @@ export interface OnnxModelConfig {
   /** Niceness of the instance threads relative to the node's main thread. */
   instanceNice: number;
 }
-
-/** ORT element types our Tensor can carry as they are. float16 outputs are widened to float32. */
-const DIRECT: ReadonlySet<string> = new Set<DType>([
-  'float32',
-  'float64',
-  'int8',
-  'int16',
-  'int32',
-  'int64',
-  'uint8',
-  'uint16',
-  'bool',
-  'string',
-]);
 
 interface IoSpec {
   name: string;
@@ -188,7 +174,8 @@ class OnnxModel implements Component {
     }
     this.input = pick(this.inputs, this.cfg.inputName, 'input', model);
     this.output = pick(this.outputs, this.cfg.outputName, 'output', model);
-    if (this.input.type !== 'string' && !DIRECT.has(this.input.type)) {
+    // ORT element types our Tensor carries as they are (float16 outputs are widened to float32; an input cannot be).
+    if (!isDType(this.input.type)) {
       throw new ConfigError([
         `${NAME}: model ${model} input '${this.input.name}' has type ${this.input.type}, which infergraph tensors cannot carry`,
       ]);
