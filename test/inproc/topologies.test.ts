@@ -6,6 +6,7 @@ import { TIMELINE_HEADER, TIMELINE_TAG } from '../../src/telemetry/timeline';
 import { parseTimeline } from '../../src/telemetry/waterfall';
 import { values, vec } from '../helpers/fake-client';
 import { startInProcGraph, type InProcGraph } from '../helpers/inproc-graph';
+import { assertTestEnsembleMeta } from '../helpers/ensemble-meta';
 
 /**
  * Every topology of the walk through real node servers and the real executor in this process, over loopback gRPC:
@@ -69,19 +70,7 @@ for (const codec of ['tftensor', 'flatbuffers'] as const) {
     it('merges meta from every node, combiner included', async () => {
       const reply = await g.client.predict({ meta: emptyMeta('puid-1'), payload: vec(1) });
       assert.equal(reply.meta.puid, 'puid-1');
-      assert.deepEqual(Object.keys(reply.meta.requestPath).sort(), [
-        'ensemble',
-        'model-a',
-        'model-b',
-        'preprocess',
-        'top1',
-      ]);
-      assert.deepEqual(reply.meta.metrics.map((m) => m.key).sort(), [
-        'model-a_calls',
-        'model-b_calls',
-        'preprocess_calls',
-        'top1_calls',
-      ]);
+      assertTestEnsembleMeta(reply.meta);
     });
 
     it('a request that asks for its timeline gets every hop with the node compute time', async () => {
