@@ -52,17 +52,23 @@ export class InferError extends Error {
    * as the `grpc-retry-pushback-ms` trailer, which grpc-js, grpc-java and grpc-python honour in their retry policies.
    */
   readonly retryAfterMs?: number;
+  /**
+   * The peer provably did none of the call's work (a draining node refused it, or it never left this process after
+   * the node said it was going away): the one kind of failed hop that may be sent again.
+   */
+  readonly notStarted?: true;
 
   constructor(
     readonly code: CodeValue,
     message: string,
-    options?: { cause?: unknown; retryAfterMs?: number } & HopFields,
+    options?: { cause?: unknown; retryAfterMs?: number; notStarted?: boolean } & HopFields,
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'InferError';
     if (options?.node !== undefined) this.node = options.node;
     if (options?.method !== undefined) this.method = options.method;
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options?.notStarted) this.notStarted = true;
   }
 
   /** `instanceof` answers by the brand too, so it also recognises another copy's errors. */

@@ -20,6 +20,7 @@ import { TIMELINE_TAG, TimelineRecorder, wantsTimeline } from '../telemetry/time
 import type { FrameClientTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
 import { HopClient } from './hop-client';
+import { ResendNotStarted } from './resend-not-started';
 import { watchGraphNodes } from './node-health';
 import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
@@ -73,7 +74,10 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     ...(opts.clientInterceptors ? { grpcInterceptors: opts.clientInterceptors } : {}),
     ...(opts.frameTracer ? { frameTracer: opts.frameTracer } : {}),
   });
-  const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(client) : client;
+  let draining = false;
+  // A hop a draining node refused before starting it goes again (to another replica, or to the node's successor).
+  const resending = new ResendNotStarted(client, () => draining);
+  const hops: NodeClient = opts.wrapNodeClient ? opts.wrapNodeClient(resending) : resending;
   const executor = new GraphExecutor(graph, hops);
   // One bound for both APIs: a request beyond spec.maxInFlight is refused at once (RESOURCE_EXHAUSTED) rather than
   // queued, since a queue in front of busy nodes only turns into deadline failures (issue 11, bench/overload.ts).
@@ -200,6 +204,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     async close() {
       // Drain: NOT_SERVING and refuse new requests (UNAVAILABLE), let the admitted ones finish within
       // spec.drainTimeoutMs while the nodes are still up (the runner stops them after us), then stop.
+      draining = true;
       health.close();
       bundle.setServing(false);
       admission.close('draining: the executor is shutting down');

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
-import { Code, invalidArgument, toInferError, unimplemented } from '../errors';
+import { Code, InferError, invalidArgument, toInferError, unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import type { NodeMethod } from '../message/hop';
 import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
@@ -12,7 +12,7 @@ import { seldonProto, serviceDefinition, type SeldonServiceName } from '../proto
 import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/wire-types';
 import { callScope } from '../rpc/call-scope';
-import { bind, createServer, shutdown } from '../rpc/server';
+import { bind, createServer, openSessions, shutdown, stopAccepting } from '../rpc/server';
 import { toServiceError } from '../rpc/status';
 import { nodeServerCredentials } from '../rpc/tls';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
@@ -134,12 +134,62 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     address,
     ...(frames ? { framesAddress: frames.address } : {}),
     async close() {
-      // Drain: NOT_SERVING, no new calls (tryShutdown), the calls held finish within spec.drainTimeoutMs.
-      bundle.setServing(false);
-      await Promise.all([shutdown(bundle.server, graph.drainTimeoutMs), frames?.close()]);
+      await drain({ graph, node, logger, handlers: h, server: bundle.server, frames, setServing: bundle.setServing });
       await host.close();
     },
   };
+}
+
+/** How often a draining node looks whether its callers have gone; a drain is rare, a poll is simple. */
+const DRAIN_POLL_MS = 20;
+/** After the first step, how long calls already running get to finish once new ones are refused. */
+const REFUSE_GRACE_MS = 2000;
+
+/**
+ * A node's drain (SIGTERM), in two steps. First: NOT_SERVING, no new connection, and every call on the connections
+ * already open is served, new ones too: they belong to requests the executor admitted and is finishing (when a whole
+ * graph is stopped at once, its executor drains while its nodes do). That lasts until the callers have closed their
+ * connections with nothing in flight here, or spec.drainTimeoutMs. Then: new calls are refused UNAVAILABLE marked
+ * not started (a GOAWAY frame on frame connections, the `infergraph-not-started` trailer on gRPC), so the executor
+ * sends them to another replica or to this node's replacement, and the calls running get REFUSE_GRACE_MS to finish.
+ */
+async function drain(o: {
+  graph: GraphSpec;
+  node: NodeSpec;
+  logger: Logger;
+  handlers: Handlers;
+  server: grpc.Server;
+  frames: RunningFrameServer | undefined;
+  setServing: (serving: boolean) => void;
+}): Promise<void> {
+  const { handlers: h, server, frames, logger } = o;
+  const t0 = Date.now();
+  o.setServing(false);
+  stopAccepting(server);
+  frames?.stopAccepting();
+  const callers = (): number => openSessions(server) + (frames?.connections ?? 0);
+  const served = h.started;
+  const idle = await until(() => h.inFlight === 0 && callers() === 0, t0 + o.graph.drainTimeoutMs);
+  h.refusing = `${o.node.name}: draining; call not started`;
+  frames?.goAway('node shutting down');
+  logger.info(
+    { callersLeft: callers(), inFlight: h.inFlight, served: h.started - served, ms: Date.now() - t0 },
+    idle ? 'drained: callers gone' : 'drain timed out: refusing new calls',
+  );
+  await Promise.all([
+    shutdown(server, REFUSE_GRACE_MS),
+    until(() => h.inFlight === 0 && (frames?.connections ?? 0) === 0, Date.now() + REFUSE_GRACE_MS),
+  ]);
+  await frames?.close();
+}
+
+/** Resolves true once `ok()` holds, false at `deadline`. */
+async function until(ok: () => boolean, deadline: number): Promise<boolean> {
+  while (!ok()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+  }
+  return true;
 }
 
 const framePath = (method: NodeMethod, codec: 'seldon' | 'flatbuffers'): string =>
@@ -170,6 +220,13 @@ function respond<R>(callback: grpc.sendUnaryData<R>): [(r: [R, grpc.Metadata]) =
 type Decoded = { meta: Meta; encoding: TensorEncoding; inputs: Payload | Payload[] };
 
 class Handlers {
+  /** Calls being computed now (gRPC and frames alike). */
+  inFlight = 0;
+  /** Calls started since the process began. */
+  started = 0;
+  /** Set at the second step of a drain: new calls are refused, not started, with this message. */
+  refusing: string | undefined;
+
   constructor(
     private readonly host: ComponentHost,
     private readonly codec: TensorEncoding,
@@ -292,8 +349,15 @@ class Handlers {
     method: NodeMethod,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, number]> {
-    const { meta, encoding, inputs } = decode();
-    const { message, computeUs } = await this.host.invoke(method, inputs, { meta, signal, deadline });
-    return [encode(message, encoding), computeUs];
+    if (this.refusing !== undefined) throw new InferError(Code.UNAVAILABLE, this.refusing, { notStarted: true });
+    this.inFlight++;
+    this.started++;
+    try {
+      const { meta, encoding, inputs } = decode();
+      const { message, computeUs } = await this.host.invoke(method, inputs, { meta, signal, deadline });
+      return [encode(message, encoding), computeUs];
+    } finally {
+      this.inFlight--;
+    }
   }
 }

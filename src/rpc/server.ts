@@ -113,6 +113,27 @@ export function bind(
   });
 }
 
+/** grpc-js internals read for the first step of a drain; another grpc-js version without them gets no-ops. */
+type Http2Internals = { http2Servers?: Map<{ close(): void }, { sessions?: Set<unknown> }> };
+
+/**
+ * The first step of a node's drain: no new connection, while the ones open go on taking calls (Node's http2 server
+ * close(): "does not prevent new request streams"). grpc-js's unbind() would also GOAWAY the open connections, and
+ * the executor still needs them for the requests it admitted before it was told to stop.
+ */
+export function stopAccepting(server: grpc.Server): void {
+  const servers = (server as unknown as Http2Internals).http2Servers;
+  if (servers instanceof Map) for (const h of servers.keys()) h.close();
+}
+
+/** HTTP/2 connections open on the server now: a draining node serves until its callers have gone. */
+export function openSessions(server: grpc.Server): number {
+  const servers = (server as unknown as Http2Internals).http2Servers;
+  let n = 0;
+  if (servers instanceof Map) for (const entry of servers.values()) n += entry.sessions?.size ?? 0;
+  return n;
+}
+
 export function shutdown(server: grpc.Server, graceMs = 2000): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

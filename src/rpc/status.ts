@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, InferError, NODE_METHOD_SET, toInferError, type CodeValue, type HopFields } from '../errors';
-import { ERROR_METHOD_TRAILER, ERROR_NODE_TRAILER, RETRY_PUSHBACK_TRAILER } from './trailers';
+import { ERROR_METHOD_TRAILER, ERROR_NODE_TRAILER, NOT_STARTED_TRAILER, RETRY_PUSHBACK_TRAILER } from './trailers';
 
 /**
  * The one place where errors become gRPC statuses (server side) and gRPC statuses become InferErrors (client
@@ -15,6 +15,7 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   if (e.retryAfterMs !== undefined && e.code === Code.RESOURCE_EXHAUSTED) {
     metadata.set(RETRY_PUSHBACK_TRAILER, String(Math.max(0, Math.round(e.retryAfterMs))));
   }
+  if (e.notStarted && e.code === Code.UNAVAILABLE) metadata.set(NOT_STARTED_TRAILER, '1');
   return { code: e.code, details: e.message, metadata };
 }
 
@@ -42,17 +43,25 @@ export function fromServiceError(err: unknown, context: string, hop: HopFields =
     const retryAfterMs =
       retryPushbackMs(se) ??
       (err instanceof InferError && err.code === Code.RESOURCE_EXHAUSTED ? err.retryAfterMs : undefined);
+    // Only the peer's own word that it did nothing: a status from the peer without the trailer may have done work.
+    const notStarted =
+      se.code === grpc.status.UNAVAILABLE &&
+      (se.metadata instanceof grpc.Metadata
+        ? se.metadata.get(NOT_STARTED_TRAILER)[0] === '1'
+        : err instanceof InferError && err.notStarted === true);
     return new InferError(se.code as number as CodeValue, `${context}: ${details}`, {
       cause: err,
       ...fields,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      ...(notStarted ? { notStarted } : {}),
     });
   }
   const e = toInferError(err);
   const fields = { node: e.node, method: e.method, ...defined(hop) };
   const code = e.code === Code.OK ? Code.INTERNAL : e.code;
   const retry = e.retryAfterMs === undefined ? {} : { retryAfterMs: e.retryAfterMs };
-  return new InferError(code, `${context}: ${e.message}`, { cause: err, ...fields, ...retry });
+  const notStarted = e.notStarted ? { notStarted: true } : {};
+  return new InferError(code, `${context}: ${e.message}`, { cause: err, ...fields, ...retry, ...notStarted });
 }
 
 const defined = (h: HopFields): HopFields => {

@@ -10,3 +10,6 @@ export const ERROR_METHOD_TRAILER = 'infergraph-error-method';
  * attempt. grpc-js, grpc-java and grpc-python honour it when the call has a retry policy for the status.
  */
 export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
+
+/** On an UNAVAILABLE from a draining node: '1' when it did none of the call's work, so the caller may send it again. */
+export const NOT_STARTED_TRAILER = 'infergraph-not-started';

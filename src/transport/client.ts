@@ -17,6 +17,10 @@ import { logEvent } from '../telemetry/event-log';
  *  - a body over the message limit is refused before it is sent, and a reply over it from its length prefix
  *    (RESOURCE_EXHAUSTED naming limit and size);
  *  - backpressure: while more than `maxQueuedBytes` wait in the socket's buffer, new frames wait for 'drain'.
+ *  - drain: after the node's GOAWAY, the calls sent on that connection are still answered there; new calls go to a
+ *    fresh connection. A call the node refused NOT_STARTED, or that cannot be sent because the node went away and
+ *    nothing listens yet, fails UNAVAILABLE with `notStarted` set: the node did none of its work, so the caller may
+ *    send it again (src/executor/resend-not-started.ts decides when).
  */
 
 export interface FrameChannelOptions {
@@ -47,6 +51,8 @@ interface Pending {
   timer: NodeJS.Timeout;
   signal: AbortSignal;
   onAbort: () => void;
+  /** the connection it was written to; undefined while queued */
+  socket?: net.Socket;
 }
 
 interface Queued {
@@ -69,6 +75,10 @@ export class FrameChannel {
   private lastError = '';
   private readonly maxQueuedBytes: number;
   private closed = false;
+  /** the node sent GOAWAY and no connection has been made since: calls that cannot go out were never started */
+  private goneAway = false;
+  /** connections the node sent GOAWAY on, still answering the calls written to them */
+  private readonly leaving = new Set<net.Socket>();
 
   constructor(
     readonly address: string,
@@ -111,6 +121,7 @@ export class FrameChannel {
         new InferError(
           Code.UNAVAILABLE,
           `not connected (${this.lastError}); next attempt in ${this.retryAt - Date.now()} ms`,
+          { notStarted: this.goneAway },
         ),
       );
     }
@@ -146,6 +157,8 @@ export class FrameChannel {
     this.drop(new InferError(Code.UNAVAILABLE, 'channel closed'));
     this.socket?.destroy();
     this.socket = undefined;
+    for (const s of this.leaving) s.destroy();
+    this.leaving.clear();
   }
 
   private connect(): void {
@@ -154,7 +167,7 @@ export class FrameChannel {
     const socket = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host);
     this.socket = socket;
     const reader = new FrameReader(this.opts.maxMessageBytes, {
-      frame: (f) => this.onFrame(f),
+      frame: (f) => this.onFrame(f, socket),
       oversized: (p) => {
         if (p.type !== FrameType.RESPONSE) return;
         this.settle(p.id)?.reject(
@@ -176,6 +189,7 @@ export class FrameChannel {
         if ('host' in target) socket.setNoDelay(true);
         this.connected = true;
         this.connecting = undefined;
+        this.goneAway = false;
         this.backoffMs = this.opts.initialBackoffMs ?? 100;
         this.flush();
         resolve();
@@ -196,6 +210,9 @@ export class FrameChannel {
     socket.on('drain', () => this.flush());
     socket.on('error', (err) => (this.lastError = err.message));
     socket.on('close', () => {
+      if (this.leaving.delete(socket)) {
+        return this.lost(socket, `draining node at ${this.address} closed with the call in flight`, Code.UNAVAILABLE);
+      }
       const wasConnected = this.connected && this.socket === socket;
       this.lost(
         socket,
@@ -216,11 +233,34 @@ export class FrameChannel {
     });
   }
 
-  /** Every call on `socket` fails: it is gone. */
+  /**
+   * Every call written to `socket` fails: it is gone. Calls still queued fail with it when it was the connection
+   * they waited for (never sent: not started, which matters once the node has said it is going away).
+   */
   private lost(socket: net.Socket, why: string, code: typeof Code.UNAVAILABLE | typeof Code.INTERNAL): void {
+    const current = this.socket === socket;
+    const sent = new InferError(code, why);
+    const unsent = new InferError(code, why, { notStarted: this.goneAway });
+    for (const [id, p] of [...this.pending]) {
+      if (p.socket === socket) this.settle(id)?.reject(sent);
+      else if (current && p.socket === undefined) this.settle(id)?.reject(unsent);
+    }
+    if (current) this.queue.length = 0;
+  }
+
+  /** The node is draining: what was sent on `socket` is answered there, anything new goes to a fresh connection. */
+  private goAway(socket: net.Socket): void {
     if (this.socket !== socket) return;
-    this.queue.length = 0;
-    this.drop(new InferError(code, why));
+    this.socket = undefined;
+    this.connected = false;
+    this.connecting = undefined;
+    this.goneAway = true;
+    this.retryAt = 0;
+    this.leaving.add(socket);
+    let owes = false;
+    for (const p of this.pending.values()) if (p.socket === socket) owes = true;
+    if (!owes) socket.destroy();
+    if (this.queue.length > 0) this.connect();
   }
 
   private drop(err: InferError): void {
@@ -240,6 +280,8 @@ export class FrameChannel {
   /** Head and body in one writev: the payload is never copied into a frame buffer. */
   private send(s: net.Socket, q: Queued): void {
     logEvent('c.send', q.id);
+    const p = this.pending.get(q.id);
+    if (p) p.socket = s;
     if (q.bodyLength > 0) {
       s.cork();
       s.write(q.head);
@@ -258,19 +300,20 @@ export class FrameChannel {
     }
   }
 
-  private onFrame(f: Frame): void {
+  private onFrame(f: Frame, socket: net.Socket): void {
     if (f.type === FrameType.RESPONSE) {
       logEvent('c.resp', f.id);
       this.settle(f.id)?.resolve({ body: f.body, computeUs: f.computeUs });
-    } else if (f.type === FrameType.ERROR)
+    } else if (f.type === FrameType.ERROR) {
       this.settle(f.id)?.reject(
-        new InferError(
-          f.code as (typeof Code)[keyof typeof Code],
-          f.message,
-          f.retryAfterMs === undefined ? undefined : { retryAfterMs: f.retryAfterMs },
-        ),
+        new InferError(f.code as (typeof Code)[keyof typeof Code], f.message, {
+          ...(f.retryAfterMs === undefined ? {} : { retryAfterMs: f.retryAfterMs }),
+          ...(f.notStarted ? { notStarted: true } : {}),
+        }),
       );
-    else throw new Error(`a node sends RESPONSE and ERROR frames, got type ${f.type}`);
+    } else if (f.type === FrameType.GOAWAY) this.goAway(socket);
+    else throw new Error(`a node sends RESPONSE, ERROR and GOAWAY frames, got type ${f.type}`);
+    if (this.leaving.has(socket) && ![...this.pending.values()].some((p) => p.socket === socket)) socket.destroy();
   }
 
   /** Deadline or abort: the call fails here and the node is told to stop (if the request went out). */
@@ -279,7 +322,7 @@ export class FrameChannel {
     if (!p) return;
     const i = this.queue.findIndex((q) => q.id === id);
     if (i >= 0) this.queue.splice(i, 1);
-    else if (this.connected && this.socket) this.socket.write(encodeCancel(id));
+    else if (p.socket && !p.socket.destroyed) p.socket.write(encodeCancel(id));
     p.reject(err);
   }
 

@@ -9,19 +9,24 @@
  *
  *   REQUEST  head: u8 method | u8 codec | f64 deadline (ms since epoch, 0 none) | u8 n + traceparent | u16 n + tracestate
  *   RESPONSE head: f64 compute µs (NaN when the node did not measure); body: the reply message
- *   ERROR    head: u8 status code | u32 retry-after ms (pushback of a refusal; 0xffffffff none) | utf-8 message
+ *   ERROR    head: u8 status code | u8 flags | u32 retry-after ms (pushback of a refusal; 0xffffffff none) | utf-8 message
+ *            flags bit 0, NOT_STARTED: the node refused the call before doing any of its work (it is draining), so
+ *            the caller may send it again elsewhere
  *   CANCEL   no head, no body: the caller gave up on `requestId`
+ *   GOAWAY   node → caller, request id 0, head: utf-8 reason, no body: the node is draining. Calls it already
+ *            received are answered; any REQUEST that reaches it after this frame is refused with NOT_STARTED; the
+ *            node closes the connection once it owes no answer. The caller connects afresh for new calls.
  *
  * Nothing here touches sockets; reader.ts parses a byte stream into these frames.
  */
 
-/** 2: ERROR frames carry a refusal's pushback. */
-export const FRAME_VERSION = 2;
+/** 2: ERROR frames carry a refusal's pushback. 3: GOAWAY, and ERROR's flags (NOT_STARTED). */
+export const FRAME_VERSION = 3;
 export const PREFIX_BYTES = 12;
 /** Head fields are small and bounded: a longer head is a malformed frame, not a big message. */
 export const MAX_HEAD_BYTES = 0xffff;
 
-export const FrameType = { REQUEST: 1, RESPONSE: 2, ERROR: 3, CANCEL: 4 } as const;
+export const FrameType = { REQUEST: 1, RESPONSE: 2, ERROR: 3, CANCEL: 4, GOAWAY: 5 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 /** Node methods by wire number; the order is the protocol: append only. */
@@ -65,6 +70,8 @@ export interface ErrorFrame {
   message: string;
   /** A refusal's pushback (grpc-retry-pushback-ms on gRPC), ms. */
   retryAfterMs?: number;
+  /** The node did none of the call's work (refused while draining): safe to send again. */
+  notStarted?: true;
 }
 
 export interface CancelFrame {
@@ -72,7 +79,13 @@ export interface CancelFrame {
   id: number;
 }
 
-export type Frame = RequestFrame | ResponseFrame | ErrorFrame | CancelFrame;
+export interface GoawayFrame {
+  type: typeof FrameType.GOAWAY;
+  id: 0;
+  reason: string;
+}
+
+export type Frame = RequestFrame | ResponseFrame | ErrorFrame | CancelFrame | GoawayFrame;
 
 /** A frame the peer sent that this side cannot parse: the connection is closed with this reason. */
 export class FrameFormatError extends Error {
@@ -117,20 +130,39 @@ export function encodeResponseHead(id: number, computeUs: number | undefined, bo
 }
 
 /** The whole error frame. Messages are cut to fit the head (they are for people, and 64 KB is plenty). */
-export function encodeError(id: number, code: number, message: string, retryAfterMs?: number): Buffer {
-  let text = Buffer.from(message, 'utf8');
-  if (text.length > MAX_HEAD_BYTES - ERROR_FIXED_HEAD) text = text.subarray(0, MAX_HEAD_BYTES - ERROR_FIXED_HEAD);
+export function encodeError(
+  id: number,
+  code: number,
+  message: string,
+  retryAfterMs?: number,
+  opts: { notStarted?: boolean } = {},
+): Buffer {
+  const text = headText(message, ERROR_FIXED_HEAD);
   const b = prefix(FrameType.ERROR, id, ERROR_FIXED_HEAD + text.length, 0);
   b.writeUInt8(code & 0xff, PREFIX_BYTES);
+  b.writeUInt8(opts.notStarted ? FLAG_NOT_STARTED : 0, PREFIX_BYTES + 1);
   const retry = retryAfterMs === undefined ? NO_RETRY_AFTER : Math.min(NO_RETRY_AFTER - 1, Math.max(0, retryAfterMs));
-  b.writeUInt32LE(Math.round(retry), PREFIX_BYTES + 1);
+  b.writeUInt32LE(Math.round(retry), PREFIX_BYTES + 2);
   text.copy(b, PREFIX_BYTES + ERROR_FIXED_HEAD);
   return b;
 }
 
-/** An ERROR head's fixed fields: status code and retry-after. */
-const ERROR_FIXED_HEAD = 5;
+/** An ERROR head's fixed fields: status code, flags and retry-after. */
+const ERROR_FIXED_HEAD = 6;
 const NO_RETRY_AFTER = 0xffffffff;
+const FLAG_NOT_STARTED = 1;
+
+const headText = (message: string, fixed: number): Buffer => {
+  const text = Buffer.from(message, 'utf8');
+  return text.length > MAX_HEAD_BYTES - fixed ? text.subarray(0, MAX_HEAD_BYTES - fixed) : text;
+};
+
+export function encodeGoaway(reason: string): Buffer {
+  const text = headText(reason, 0);
+  const b = prefix(FrameType.GOAWAY, 0, text.length, 0);
+  text.copy(b, PREFIX_BYTES);
+  return b;
+}
 
 export function encodeCancel(id: number): Buffer {
   return prefix(FrameType.CANCEL, id, 0, 0);
@@ -151,10 +183,11 @@ export function parsePrefix(b: Buffer, o = 0): FramePrefix {
   const version = b.readUInt8(o + 7);
   const id = b.readUInt32LE(o + 8);
   if (version !== FRAME_VERSION) throw new FrameFormatError(`frame version ${version}, expected ${FRAME_VERSION}`);
-  if (type < FrameType.REQUEST || type > FrameType.CANCEL) throw new FrameFormatError(`unknown frame type ${type}`);
-  if ((type === FrameType.ERROR || type === FrameType.CANCEL) && bodyLength !== 0) {
-    throw new FrameFormatError(`${type === FrameType.ERROR ? 'ERROR' : 'CANCEL'} frame with a ${bodyLength}-byte body`);
+  if (type < FrameType.REQUEST || type > FrameType.GOAWAY) throw new FrameFormatError(`unknown frame type ${type}`);
+  if (type !== FrameType.REQUEST && type !== FrameType.RESPONSE && bodyLength !== 0) {
+    throw new FrameFormatError(`${TYPE_NAMES[type]} frame with a ${bodyLength}-byte body`);
   }
+  if (type === FrameType.GOAWAY && id !== 0) throw new FrameFormatError(`GOAWAY frame with request id ${id}`);
   if (type === FrameType.CANCEL && headLength !== 0)
     throw new FrameFormatError(`CANCEL frame with a ${headLength}-byte head`);
   if (type === FrameType.RESPONSE && headLength !== 8)
@@ -166,6 +199,8 @@ export function parsePrefix(b: Buffer, o = 0): FramePrefix {
   return { bodyLength, headLength, type: type as FrameTypeValue, id };
 }
 
+const TYPE_NAMES: Record<number, string> = { 3: 'ERROR', 4: 'CANCEL', 5: 'GOAWAY' };
+
 /** The frame from its parsed prefix, head bytes and body. */
 export function parseFrame(p: FramePrefix, head: Buffer, body: Buffer): Frame {
   switch (p.type) {
@@ -176,14 +211,19 @@ export function parseFrame(p: FramePrefix, head: Buffer, body: Buffer): Frame {
     case FrameType.ERROR: {
       const code = head.readUInt8(0);
       if (code === 0 || code > 16) throw new FrameFormatError(`ERROR frame with status code ${code}`);
-      const retry = head.readUInt32LE(1);
+      const flags = head.readUInt8(1);
+      if (flags & ~FLAG_NOT_STARTED) throw new FrameFormatError(`ERROR frame with unknown flags ${flags}`);
+      const retry = head.readUInt32LE(2);
       const message = head.toString('utf8', ERROR_FIXED_HEAD);
-      return retry === NO_RETRY_AFTER
-        ? { type: FrameType.ERROR, id: p.id, code, message }
-        : { type: FrameType.ERROR, id: p.id, code, message, retryAfterMs: retry };
+      const f: ErrorFrame = { type: FrameType.ERROR, id: p.id, code, message };
+      if (retry !== NO_RETRY_AFTER) f.retryAfterMs = retry;
+      if (flags & FLAG_NOT_STARTED) f.notStarted = true;
+      return f;
     }
     case FrameType.CANCEL:
       return { type: FrameType.CANCEL, id: p.id };
+    case FrameType.GOAWAY:
+      return { type: FrameType.GOAWAY, id: 0, reason: head.toString('utf8') };
   }
 }
 

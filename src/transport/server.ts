@@ -4,6 +4,7 @@ import type { Logger } from '../util/logger';
 import { boundAddress, parseFrameAddress, removeStaleSocket } from './address';
 import {
   encodeError,
+  encodeGoaway,
   encodeResponseHead,
   FrameType,
   type BodyCodec,
@@ -21,6 +22,11 @@ import { logEvent } from '../telemetry/event-log';
  * signal (fired by a CANCEL frame, the deadline, or the connection closing), the caller's absolute deadline
  * (enforced here too: the work is aborted and DEADLINE_EXCEEDED answered when it passes) and its trace context.
  * A bad frame closes only its connection, with the reason logged; nothing a peer sends can throw out of here.
+ *
+ * Drain, in two steps the node runtime takes: stopAccepting() (no new connection; the callers connected go on being
+ * served, since a graph's requests in flight at its executor still need this node), then goAway() (a GOAWAY frame
+ * on every connection: REQUESTs that reach it later are refused NOT_STARTED, each connection ends once it owes no
+ * answer).
  */
 
 export interface FrameRequest {
@@ -57,6 +63,15 @@ export interface FrameServerOptions {
 
 export interface RunningFrameServer {
   address: string;
+  /** Connections open now. */
+  readonly connections: number;
+  /** Calls received and not yet answered, on every connection. */
+  readonly inFlight: number;
+  /** No new connection from now on; those open are served as before. */
+  stopAccepting(): void;
+  /** GOAWAY on every connection: new requests refused NOT_STARTED, each connection closed once it owes nothing. */
+  goAway(reason: string): void;
+  /** Ends every connection now (calls in flight are aborted). */
   close(): Promise<void>;
 }
 
@@ -74,13 +89,32 @@ export async function listenFrames(opts: FrameServerOptions): Promise<RunningFra
     else server.listen(target.port, target.host, resolve);
   });
   server.on('error', (err) => opts.logger.error({ err: err.message }, 'frame server error'));
+  let listening = true;
+  const stopAccepting = (): void => {
+    if (!listening) return;
+    listening = false;
+    server.close();
+  };
   return {
     address: boundAddress(target, server),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const c of conns) c.close('server shutting down');
-      }),
+    get connections() {
+      return conns.size;
+    },
+    get inFlight() {
+      let n = 0;
+      for (const c of conns) n += c.inFlight;
+      return n;
+    },
+    stopAccepting,
+    goAway(reason) {
+      stopAccepting();
+      for (const c of conns) c.goAway(reason);
+    },
+    close: () => {
+      stopAccepting();
+      for (const c of conns) c.close('server shutting down');
+      return Promise.resolve();
+    },
   };
 }
 
@@ -95,6 +129,8 @@ class FrameServerConnection {
   private readonly inflight = new Map<number, InFlight>();
   private readonly reader: FrameReader;
   private closed = false;
+  /** GOAWAY sent: new requests are refused NOT_STARTED, and the connection ends once it owes no answer. */
+  private goingAway: string | undefined;
   private readonly peer: string;
 
   constructor(
@@ -143,6 +179,21 @@ class FrameServerConnection {
     });
   }
 
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  goAway(reason: string): void {
+    if (this.closed || this.goingAway !== undefined) return;
+    this.goingAway = reason;
+    this.send(encodeGoaway(reason));
+    this.endIfDone();
+  }
+
+  private endIfDone(): void {
+    if (this.goingAway !== undefined && this.inflight.size === 0 && !this.closed) this.close(this.goingAway);
+  }
+
   close(reason: string): void {
     this.opts.logger.debug({ peer: this.peer, reason }, 'closing frame connection');
     this.teardown();
@@ -187,10 +238,14 @@ class FrameServerConnection {
       if (c.timer) clearTimeout(c.timer);
       c.gone = [Code.CANCELLED, 'cancelled by the caller'];
       c.abort.abort();
-      return;
+      return this.endIfDone();
     }
     if (f.type !== FrameType.REQUEST) return this.fail(`a node accepts REQUEST and CANCEL frames, got type ${f.type}`);
     if (this.inflight.has(f.id)) return this.fail(`request id ${f.id} is already in flight`);
+    if (this.goingAway !== undefined) {
+      const msg = `${this.opts.name}: draining (${this.goingAway}); call not started`;
+      return this.send(encodeError(f.id, Code.UNAVAILABLE, msg, undefined, { notStarted: true }));
+    }
     this.start(f);
   }
 
@@ -210,6 +265,7 @@ class FrameServerConnection {
         entry.gone = [Code.DEADLINE_EXCEEDED, 'deadline exceeded'];
         abort.abort();
         this.send(encodeError(f.id, Code.DEADLINE_EXCEEDED, `${opts.name}: deadline exceeded`));
+        this.endIfDone();
       }, left);
     }
     this.inflight.set(f.id, entry);
@@ -233,17 +289,20 @@ class FrameServerConnection {
         if (bodyLength > opts.maxMessageBytes) {
           const msg = `${opts.name}: reply of ${bodyLength} bytes is over the message limit of ${opts.maxMessageBytes} bytes`;
           span?.end(Code.RESOURCE_EXHAUSTED, msg);
-          return this.send(encodeError(f.id, Code.RESOURCE_EXHAUSTED, msg));
+          this.send(encodeError(f.id, Code.RESOURCE_EXHAUSTED, msg));
+          return this.endIfDone();
         }
         span?.end(Code.OK);
         logEvent('s.reply', f.id);
         this.send(encodeResponseHead(f.id, reply.computeUs, bodyLength), parts);
         logEvent('s.sent', f.id);
+        this.endIfDone();
       },
       (err: unknown) => {
         const e = toInferError(err);
         span?.end(e.code, e.message);
         if (this.settle(f.id, entry)) this.send(encodeError(f.id, e.code, e.message, e.retryAfterMs));
+        this.endIfDone();
       },
     );
   }

@@ -132,7 +132,8 @@ export function registerServe(program: Command): void {
         metrics: metrics?.url,
         ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}),
       };
-      serveUntilStopped(running.address, close, logger, extra);
+      // The node serves its callers while they drain (up to spec.drainTimeoutMs), then refuses new calls for a while.
+      serveUntilStopped(running.address, close, logger, extra, graph.drainTimeoutMs + 4000);
     });
 
   program
