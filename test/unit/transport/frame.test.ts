@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   encodeCancel,
   encodeError,
+  encodeGoaway,
   FRAME_VERSION,
   encodeRequestHead,
   encodeResponseHead,
@@ -59,7 +60,9 @@ describe('frame codec', () => {
         encodeResponseHead(10, undefined, 0),
         encodeError(11, 8, 'über the limit'),
         encodeError(12, 8, 'queue full', 250),
+        encodeError(13, 14, 'draining', undefined, { notStarted: true }),
         encodeCancel(0xffffffff),
+        encodeGoaway('node shutting down'),
       ]),
     );
     assert.deepEqual(frames, [
@@ -87,7 +90,9 @@ describe('frame codec', () => {
       { type: FrameType.RESPONSE, id: 10, computeUs: undefined, body: Buffer.alloc(0) },
       { type: FrameType.ERROR, id: 11, code: 8, message: 'über the limit' },
       { type: FrameType.ERROR, id: 12, code: 8, message: 'queue full', retryAfterMs: 250 },
+      { type: FrameType.ERROR, id: 13, code: 14, message: 'draining', notStarted: true },
       { type: FrameType.CANCEL, id: 0xffffffff },
+      { type: FrameType.GOAWAY, id: 0, reason: 'node shutting down' },
     ]);
   });
 
@@ -153,6 +158,20 @@ describe('frame codec', () => {
       /RESPONSE head of 3 bytes/,
     ],
     ['an ERROR with status 0', Buffer.concat([encodeError(1, 0, 'x')]), /status code 0/],
+    [
+      'an ERROR with unknown flags',
+      (() => {
+        const b = encodeError(1, 14, 'x');
+        b[PREFIX_BYTES + 1] = 6;
+        return b;
+      })(),
+      /unknown flags 6/,
+    ],
+    [
+      'a GOAWAY with a request id',
+      Buffer.from([0, 0, 0, 0, 0, 0, 5, FRAME_VERSION, 3, 0, 0, 0]),
+      /GOAWAY frame with request id 3/,
+    ],
     [
       'an ERROR head without its retry-after field',
       Buffer.from([0, 0, 0, 0, 4, 0, 3, FRAME_VERSION, 1, 0, 0, 0, 8, 0, 0, 0]),
