@@ -113,7 +113,7 @@ describe('SIGTERM to every process at once (issue 22)', () => {
   const alone = [
     { what: 'a node replica drained alone (replicas: 2, gRPC hops)', replicas: 2, victim: 'model-a#0' },
     {
-      what: 'a single node drained alone (frames hops): its calls wait for its successor',
+      what: 'a single node drained alone (frames hops, its calls wait for its successor)',
       replicas: 1,
       victim: 'model-a',
     },
