@@ -101,11 +101,13 @@ async function killOnce(g: RunningGraph, name: string, request: InferMessage): P
   const exit = logs.find((l) => l.proc === 'runner' && l.obj.process === name && /exited/.test(l.msg));
   const serving = logs.find((l) => l.proc === 'runner' && l.obj.process === name && l.msg === 'process serving');
   const pid = g.procs.get(name)?.pid;
-  const started = pid !== undefined ? processStart(pid) : undefined;
+  const startup = logs.find((l) => l.proc === name && l.msg === 'startup');
+  // The child's own start (performance.timeOrigin) where it logs one, else /proc's (whole seconds of boot time).
+  const started =
+    typeof startup?.obj.origin === 'number' ? startup.obj.origin : pid !== undefined ? processStart(pid) : undefined;
   const listening = logs.find(
     (l) => l.proc === name && (l.msg === 'node serving' || l.msg === 'executor listening' || l.msg === 'startup'),
   );
-  const startup = logs.find((l) => l.proc === name && l.msg === 'startup');
   if (exit) {
     row.detect = exit.time - tKill;
     row.backoff = Number(exit.obj.restartInMs);

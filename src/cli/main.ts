@@ -1,17 +1,30 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError, codeName, isInferError } from '../errors';
-import { registerBench } from './commands/bench';
-import { registerComponents } from './commands/components';
-import { registerCrd } from './commands/crd';
-import { registerEval } from './commands/eval';
-import { registerModels } from './commands/models';
-import { registerOperator } from './commands/operator';
-import { registerPredict } from './commands/predict';
-import { registerRender } from './commands/render';
-import { registerServe } from './commands/serve';
-import { registerUp } from './commands/up';
-import { registerValidate } from './commands/validate';
+import { startupMark } from '../util/startup-marks';
+
+startupMark('cli');
+
+/**
+ * Each command's module, loaded when needed: a graph's own processes (`node`, `executor`) load only theirs, so a
+ * restart after a crash does not pay for the bench, the model generator or the operator (about 0.25 s of require
+ * time on a loaded 2-core machine, bench/restart-time.ts).
+ */
+const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
+  up: async () => (await import('./commands/up')).registerUp,
+  serve: async () => (await import('./commands/serve')).registerServe,
+  predict: async () => (await import('./commands/predict')).registerPredict,
+  validate: async () => (await import('./commands/validate')).registerValidate,
+  models: async () => (await import('./commands/models')).registerModels,
+  eval: async () => (await import('./commands/eval')).registerEval,
+  components: async () => (await import('./commands/components')).registerComponents,
+  bench: async () => (await import('./commands/bench')).registerBench,
+  render: async () => (await import('./commands/render')).registerRender,
+  crd: async () => (await import('./commands/crd')).registerCrd,
+  operator: async () => (await import('./commands/operator')).registerOperator,
+};
+/** `serve` registers both long-running commands. */
+const SERVED = new Set(['node', 'executor']);
 
 /**
  * As PID 1 (the container image's ENTRYPOINT) the kernel gives SIGTERM/SIGINT no default action, so `docker stop` or
@@ -38,19 +51,15 @@ program
 // Commander's own usage errors (unknown option, missing argument) throw instead of exiting, so they exit 2 below as
 // every other configuration problem does; set before the commands so each inherits it.
 program.exitOverride();
-registerUp(program);
-registerServe(program);
-registerPredict(program);
-registerValidate(program);
-registerModels(program);
-registerEval(program);
-registerComponents(program);
-registerBench(program);
-registerRender(program);
-registerCrd(program);
-registerOperator(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(): Promise<void> {
+  const first = process.argv[2] ?? '';
+  const names = SERVED.has(first) ? ['serve'] : Object.keys(COMMANDS);
+  for (const name of names) (await (COMMANDS[name] as () => Promise<(p: Command) => void>)())(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
   // Commander has printed its message (or the help/version text, exit code 0).
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof ConfigError) console.error(`infergraph: invalid configuration\n  ${err.message}`);

@@ -94,7 +94,13 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     if (!c) {
       const address = this.addresses[node.name];
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no frame address known for node '${node.name}'`);
-      c = new FrameChannel(address, { maxMessageBytes: node.runtime.maxMessageBytes });
+      // A node the runner restarts is back within a second or so, and a failed connect costs next to nothing: look
+      // again often rather than leave a restarted node unused for up to a second (issue 22: restart times).
+      c = new FrameChannel(address, {
+        maxMessageBytes: node.runtime.maxMessageBytes,
+        initialBackoffMs: 25,
+        maxBackoffMs: 200,
+      });
       this.channels.set(node.name, c);
     }
     return c;

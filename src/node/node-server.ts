@@ -21,6 +21,7 @@ import type { FrameServerTracer } from '../transport/tracing';
 import type { Logger } from '../util/logger';
 import type { Limiter } from '../util/limiter';
 import { ComponentHost } from './component-host';
+import { startupMark } from '../util/startup-marks';
 
 /**
  * The node runtime's gRPC front end: serves one ComponentHost behind the Seldon services its node type needs (plus
@@ -74,6 +75,7 @@ export interface RunningNode {
 export async function startNodeServer(opts: NodeServerOptions): Promise<RunningNode> {
   const { node, graph, logger } = opts;
   const host = await ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
+  startupMark('component');
 
   opts.onAdmission?.(host.admission);
   const service = TYPE_SERVICE[node.type];

@@ -7,6 +7,7 @@ import { walkNodes, type GraphSpec, type HopTransport, type NodeSpec } from '../
 import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
 import { hopChannelCredentials } from '../rpc/tls';
+import { restartDelay, restartsInARow } from './backoff';
 import { waitServing } from './health';
 
 /**
@@ -99,6 +100,8 @@ interface Child {
   maxRestarts: number;
   backoff: { initialMs: number; maxMs: number };
   startedAt: number;
+  /** when it last reported SERVING */
+  servingSince?: number;
   restartTimer?: NodeJS.Timeout;
 }
 
@@ -229,6 +232,7 @@ export class Supervisor {
     });
     c.proc = proc;
     c.startedAt = Date.now();
+    c.servingSince = undefined;
     this.pipeLogs(c, proc);
     let alive = true;
     const reported = new Promise<string>((resolve, reject) => {
@@ -261,6 +265,7 @@ export class Supervisor {
     if (c.role === 'node')
       await waitServing(c.address, this.startTimeoutMs, () => alive, hopChannelCredentials(this.opts.graph.tls));
     else if (!this.opts.graph.tls?.server) await waitServing(c.address, this.startTimeoutMs, () => alive);
+    if (c.proc === proc) c.servingSince = Date.now();
     this.opts.logger.info(
       { process: c.name, role: c.role, pid: proc.pid, address: c.address, restarts: c.restarts },
       'process serving',
@@ -279,9 +284,8 @@ export class Supervisor {
 
   private onExit(c: Child, proc: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || c.proc !== proc) return;
-    const up = Date.now() - c.startedAt;
-    // A process that stayed up a while starts a fresh backoff sequence.
-    if (up > 60_000) c.restarts = 0;
+    // A process that served a while before it crashed starts a fresh backoff sequence.
+    c.restarts = restartsInARow(c, Date.now());
     if (c.restarts >= c.maxRestarts) {
       const err = new Error(
         `${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`,
@@ -290,7 +294,7 @@ export class Supervisor {
       void this.stop().then(() => this.opts.onFatal?.(err));
       return;
     }
-    const delay = Math.min(c.backoff.initialMs * 2 ** c.restarts, c.backoff.maxMs);
+    const delay = restartDelay(c.restarts, c.backoff);
     c.restarts++;
     this.opts.logger.warn(
       { process: c.name, pid: proc.pid, code, signal, restartInMs: delay, restart: c.restarts },

@@ -10,7 +10,7 @@ import { logEvent } from '../telemetry/event-log';
  * ids), connected on first use and again after it drops. Errors are InferErrors whose messages the caller prefixes
  * with the hop (FramedNodeClient). Semantics follow the gRPC channel's as the executor configures it:
  *  - fail fast: a call while the node is down fails at once with UNAVAILABLE; reconnection is attempted on the next
- *    call after a backoff (100 ms doubling to 1 s, reset by a successful connect), so a restarted node is found;
+ *    call after a backoff (by default 100 ms doubling to 1 s, reset by a successful connect), so a restarted node is found;
  *  - calls in flight when the connection drops fail with UNAVAILABLE;
  *  - the deadline is enforced here (DEADLINE_EXCEEDED) and by the node; giving up on a call (deadline, abort signal)
  *    sends CANCEL so the node aborts the work;

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { startExecutorServer } from '../../executor/executor-server';
 import { loadManifestFile } from '../../graph/manifest';
 import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec } from '../../graph/spec';
-import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import {
@@ -16,6 +14,7 @@ import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
+import { startupMark, startupMarks } from '../../util/startup-marks';
 import { enumFlag, logLevelFlag, portFlag, usageError } from '../flags';
 import { serveUntilStopped } from '../process';
 
@@ -110,10 +109,15 @@ export function registerServe(program: Command): void {
         throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);
+      startupMark('manifest');
+      // Loaded here, not at the top: the executor's process does not need the node runtime, nor the node the walk's.
+      const { startNodeServer } = await import('../../node/node-server');
+      startupMark('code');
       const address = o.socket ? `unix:${o.socket}` : port !== undefined ? `127.0.0.1:${port}` : o.address;
       const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
+      startupMark('telemetry');
       const meter = metrics ? nodeServerMetrics(metrics, node) : undefined;
       const running = await startNodeServer({
         graph,
@@ -132,6 +136,8 @@ export function registerServe(program: Command): void {
         metrics: metrics?.url,
         ...(running.framesAddress ? { framesAddress: running.framesAddress } : {}),
       };
+      startupMark('serving');
+      logger.info(startupMarks(), 'startup');
       // The node serves its callers while they drain (up to spec.drainTimeoutMs), then refuses new calls for a while.
       serveUntilStopped(running.address, close, logger, extra, graph.drainTimeoutMs + 4000);
     });
@@ -159,6 +165,9 @@ export function registerServe(program: Command): void {
       const manifest = withFlags(loadManifestFile(o.graph), o);
       const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
       const logger = createLogger(`${graph.name}-executor`, logLevel);
+      startupMark('manifest');
+      const { startExecutorServer } = await import('../../executor/executor-server');
+      startupMark('code');
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
       const parse = (flag: string, kvs: string[], into: Record<string, string>): void => {
@@ -177,6 +186,7 @@ export function registerServe(program: Command): void {
       const address = port !== undefined ? `127.0.0.1:${port}` : o.address;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
+      startupMark('telemetry');
       const running = await startExecutorServer({
         graph,
         addresses,
@@ -192,6 +202,8 @@ export function registerServe(program: Command): void {
         onAdmission: metrics ? admissionMetrics(metrics, 'executor') : undefined,
       });
       const close = closeThenFlush(() => running.close(), tracing, metrics);
+      startupMark('serving');
+      logger.info(startupMarks(), 'startup');
       serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);
     });
 }

@@ -4,7 +4,7 @@
  * health checks, take cancellations and queue the next request. Inputs arrive and outputs leave as transferred
  * ArrayBuffers; uint8 pixels are normalised here, and softmax is applied here, to keep that work off the main thread.
  */
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -57,22 +57,44 @@ function describe(m: ort.InferenceSession.ValueMetadata): IoMeta {
 }
 
 /**
- * Lowers this thread's scheduling priority (Linux: nice is per thread; ORT's intra-op threads, created by the
- * session below, inherit it), so that on a busy CPU the node's main thread, which answers health checks and
- * admits or refuses requests, runs first. Elsewhere, or without permission, this is a no-op.
+ * Lowers the scheduling priority of this thread and of `others` (Linux: nice is per thread), so that on a busy CPU
+ * the node's main thread, which answers health checks and admits or refuses requests, runs first. Elsewhere, or
+ * without permission, this is a no-op.
  */
-function lowerPriority(nice: number): void {
+function lowerPriority(nice: number, others: readonly number[]): void {
   if (nice <= 0 || process.platform !== 'linux') return;
+  for (const tid of [ownTid(), ...others]) {
+    try {
+      if (tid !== undefined) setPriority(tid, nice);
+    } catch {
+      // Not fatal: inference still runs off the main thread.
+    }
+  }
+}
+
+function ownTid(): number | undefined {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
   } catch {
-    // Not fatal: inference still runs off the main thread.
+    return undefined;
+  }
+}
+
+/** This process's threads (Linux); empty elsewhere. */
+function threads(): Set<number> {
+  try {
+    return new Set(readdirSync('/proc/self/task').map(Number));
+  } catch {
+    return new Set();
   }
 }
 
 async function main(): Promise<void> {
-  lowerPriority(init.nice);
+  // The session is made at normal priority, then this thread and the intra-op threads the session started are
+  // lowered: a model loading after a restart (seconds of graph optimisation for ResNet-50) competes with a busy graph,
+  // where a nice-10 thread gets a small share of a core, and the node is down until it has loaded.
+  const before = threads();
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(init.model, init.sessionOptions);
@@ -80,6 +102,10 @@ async function main(): Promise<void> {
     send({ type: 'load-error', message: err instanceof Error ? err.message : String(err) });
     return;
   }
+  lowerPriority(
+    init.nice,
+    [...threads()].filter((t) => !before.has(t)),
+  );
   // The pool sends one run at a time; `current` lets a close wait for it to answer.
   let current: Promise<void> = Promise.resolve();
   port!.on('message', (msg: ToWorker) => {
