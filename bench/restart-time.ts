@@ -35,7 +35,7 @@ function parseLogs(lines: readonly string[]): LogLine[] {
     try {
       const obj = JSON.parse(m[2] as string) as Record<string, unknown>;
       if (typeof obj.time !== 'number') continue;
-      out.push({ proc: m[1] ?? 'runner', time: obj.time, msg: String(obj.msg ?? ''), obj });
+      out.push({ proc: m[1] ?? 'runner', time: obj.time, msg: typeof obj.msg === 'string' ? obj.msg : '', obj });
     } catch {
       // not a log line
     }

@@ -136,7 +136,15 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     address,
     ...(frames ? { framesAddress: frames.address } : {}),
     async close() {
-      await drain({ graph, node, logger, handlers: h, server: bundle.server, frames, setServing: bundle.setServing });
+      await drain({
+        graph,
+        node,
+        logger,
+        handlers: h,
+        server: bundle.server,
+        frames,
+        setServing: (ok) => bundle.setServing(ok),
+      });
       await host.close();
     },
   };
