@@ -116,7 +116,7 @@ async function killOnce(g: RunningGraph, name: string, request: InferMessage): P
   if (started !== undefined && listening) row.boot = listening.time - started;
   if (listening && serving) row.health = serving.time - listening.time;
   if (serving) row.reach = tOk - serving.time;
-  if (startup) row.marks = JSON.stringify(startup.obj.marks);
+  if (startup) row.marks = `${JSON.stringify(startup.obj.marks)} cpu ${String(startup.obj.cpuMs)} ms`;
   return row;
 }
 
