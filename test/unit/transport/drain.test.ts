@@ -15,6 +15,14 @@ import { listenFrames, type FrameHandler, type RunningFrameServer } from '../../
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits until `ok()` (a loaded machine may take a while to move bytes between two sockets of this process). */
+async function until(ok: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
 const opts = (ms = 5000) => ({ deadline: Date.now() + ms, signal: new AbortController().signal });
 
 async function failure(p: Promise<unknown>): Promise<InferError> {
@@ -82,8 +90,7 @@ describe('framed transport: drain', () => {
     const channel = new FrameChannel(server.address, { maxMessageBytes: 1 << 20 });
     try {
       const running = channel.call('predict', 'seldon', Buffer.from('150'), opts());
-      await sleep(30);
-      assert.equal(server.inFlight, 1);
+      await until(() => server.inFlight === 1, 'the call reached the node');
       server.goAway('test drain');
       await sleep(20);
       // The GOAWAY has arrived: a new call needs a fresh connection, and nothing listens any more.
@@ -91,8 +98,7 @@ describe('framed transport: drain', () => {
       assert.equal(refused.code, Code.UNAVAILABLE);
       assert.equal(refused.notStarted, true, refused.message);
       assert.equal((await running).body.toString(), 'slept 150');
-      await sleep(50);
-      assert.equal(server.connections, 0, 'the drained connection was not closed');
+      await until(() => server.connections === 0, 'the drained connection was closed');
       // The node's successor on the same address takes the next call; the mark is gone once connected.
       const next = await listen();
       await sleep(250); // the channel's reconnect backoff
@@ -111,7 +117,7 @@ describe('framed transport: drain', () => {
     try {
       await channel.call('predict', 'seldon', Buffer.from('1'), opts());
       const first = channel.call('predict', 'seldon', Buffer.from('100'), opts());
-      await sleep(20);
+      await until(() => server.inFlight === 1, 'the first call reached the node');
       // The node goes away while the second request is on its way: written before the channel hears GOAWAY.
       server.goAway('test drain');
       const crossing = channel.call('predict', 'seldon', Buffer.from('1'), opts());
