@@ -8,7 +8,7 @@
  * libvips decodes only; the resize runs in JS over just the source pixels the crop reads. Parameters turn on what
  * torchvision does not do (exifOrientation, colourManagement) or trade exactness for speed (fastShrinkOnLoad). Then
  * one JS loop turns HWC uint8 into planar float32 through a 256-entry table per channel: cheaper than a multiply-add
- * per sample, and exactly (v/255 - mean)/std rounded once to float32.
+ * per sample, and exactly torchvision's float32 floats (uint8-normalise.ts).
  */
 import os from 'node:os';
 import sharp from 'sharp';
