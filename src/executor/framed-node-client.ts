@@ -6,6 +6,7 @@ import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { fromServiceError } from '../rpc/status';
 import { FrameChannel } from '../transport/client';
 import type { FrameClientTracer } from '../transport/tracing';
+import { hopLimitBytes } from '../protocol/hop-envelope';
 
 /**
  * NodeClient over the framed transport (src/transport): one FrameChannel per node, many calls in flight on it. The
@@ -94,7 +95,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     if (!c) {
       const address = this.addresses[node.name];
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no frame address known for node '${node.name}'`);
-      c = new FrameChannel(address, { maxMessageBytes: node.runtime.maxMessageBytes });
+      c = new FrameChannel(address, { maxMessageBytes: hopLimitBytes(this.graph, node) });
       this.channels.set(node.name, c);
     }
     return c;
