@@ -25,6 +25,7 @@ import { watchGraphNodes } from './node-health';
 import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
 import { logEvent } from '../telemetry/event-log';
+import { hopEnvelopeBytes } from '../protocol/hop-envelope';
 
 const WALK_PATHS = ['/seldon.protos.Seldon/Predict', `/${V2_SERVICE}/ModelInfer`];
 
@@ -94,6 +95,8 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   };
   const bundle = createServer({
     maxMessageBytes: graph.maxMessageBytes,
+    // The answer is the last node's (within its limit) with the meta merged on the way.
+    maxSendBytes: graph.maxMessageBytes + hopEnvelopeBytes(graph),
     services: ['seldon.protos.Seldon', V2_SERVICE],
     reflect: graph.reflection ? { ...seldonProto().def, ...v2Proto().def } : undefined,
     interceptors: [admissionInterceptor(admission, WALK_PATHS), ...(opts.serverInterceptors ?? [])],

@@ -6,6 +6,7 @@ import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { fromServiceError } from '../rpc/status';
 import { FrameChannel } from '../transport/client';
 import type { FrameClientTracer } from '../transport/tracing';
+import { hopLimitBytes } from '../protocol/hop-envelope';
 
 /**
  * NodeClient over the framed transport (src/transport): one FrameChannel per node, many calls in flight on it. The
@@ -97,7 +98,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
       // A node the runner restarts is back within a second or so, and a failed connect costs next to nothing: look
       // again often rather than leave a restarted node unused for up to a second (issue 22: restart times).
       c = new FrameChannel(address, {
-        maxMessageBytes: node.runtime.maxMessageBytes,
+        maxMessageBytes: hopLimitBytes(this.graph, node),
         initialBackoffMs: 25,
         maxBackoffMs: 200,
       });

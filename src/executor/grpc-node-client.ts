@@ -11,6 +11,7 @@ import type { WireModelMetadata } from '../protocol/wire-types';
 import { channelLimits } from '../rpc/channel-options';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { fromServiceError } from '../rpc/status';
+import { hopLimitBytes } from '../protocol/hop-envelope';
 
 /**
  * NodeClient over gRPC: one channel per node, reused by every request; the walk's deadline and abort signal become
@@ -151,14 +152,15 @@ export class GrpcNodeClient implements NodeClient {
     if (!c) {
       const address = this.addresses[node.name] ?? node.endpoint;
       if (!address) throw new InferError(Code.FAILED_PRECONDITION, `no address known for node '${node.name}'`);
+      const hopLimit = hopLimitBytes(this.graph, node);
       c = new grpc.Client(address, hopChannelCredentials(this.graph.tls), {
-        ...channelLimits(node.runtime.maxMessageBytes),
+        ...channelLimits(hopLimit),
         ...(node.runtime.replicas > 1
           ? {
               'grpc.service_config': RETRYING_ROUND_ROBIN_SERVICE_CONFIG,
               // A retry resends the request, so grpc-js must keep it until the answer starts (default 256 KB).
-              'grpc.per_rpc_retry_buffer_size': node.runtime.maxMessageBytes,
-              'grpc.retry_buffer_size': 4 * node.runtime.maxMessageBytes,
+              'grpc.per_rpc_retry_buffer_size': hopLimit,
+              'grpc.retry_buffer_size': 4 * hopLimit,
             }
           : { 'grpc.service_config': ROUND_ROBIN_SERVICE_CONFIG }),
         // Fail fast when a node is down (UNAVAILABLE) instead of waiting for it: the runner restarts it.
@@ -187,7 +189,8 @@ function withSentSize(err: grpc.ServiceError | null, bytes: number, node: NodeSp
   if (!err || !m) return err;
   const details =
     `request of ${bytes} bytes is larger than the node's limit ` +
-    `(${bytes} vs ${m[1]}; runtime.maxMessageBytes of ${node.name})`;
+    `(${bytes} vs ${m[1]}: runtime.maxMessageBytes ${node.runtime.maxMessageBytes} of ${node.name} plus the ` +
+    `${Number(m[1]) - node.runtime.maxMessageBytes}-byte hop envelope)`;
   const copy = Object.create(Object.getPrototypeOf(err) as object) as grpc.ServiceError;
   return Object.assign(copy, err, { details, message: details });
 }

@@ -65,6 +65,12 @@ export interface ValidateOptions {
   loadModules?: boolean;
   /** Do not even check that user module files exist: they live in another image (the operator validates this way). */
   skipModuleFiles?: boolean;
+  /**
+   * Check that `path` parameters (a model, a labels file: whatever the component declares as a path) name existing
+   * files: true for every node, a node name for that node only (a node process in a pod, where only its own files
+   * are mounted). Off by default: the operator and the executor validate where the model files are not.
+   */
+  checkFiles?: boolean | string;
   /** Loads a user module's definition; given by the caller so that src/graph itself never loads one. */
   loadModule?: (file: string) => {
     types: readonly NodeType[];
@@ -255,7 +261,8 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
             `implementation '${String(o.implementation)}' cannot serve a ${type} node (it serves ${info.types.join(', ')})`,
           );
         }
-        parameters = applyParamSchema(info.parameters, rawParams, at, p, ctx.baseDir);
+        const checkFiles = ctx.opts.checkFiles === true || ctx.opts.checkFiles === name;
+        parameters = applyParamSchema(info.parameters, rawParams, at, p, ctx.baseDir, checkFiles);
       }
     } catch (err) {
       p.add(at, (err as Error).message);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ParamSchema } from '../components/api';
 import { isObj, type Problems } from './check';
@@ -42,6 +43,8 @@ export function applyParamSchema(
   at: string,
   p: Problems,
   baseDir: string,
+  /** Whether `path` parameters must name an existing file (not where the files live elsewhere: an executor pod). */
+  checkFiles = false,
 ): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};
   for (const k of Object.keys(raw)) {
@@ -72,9 +75,12 @@ export function applyParamSchema(
         else p.add(where, `must be true or false, got ${JSON.stringify(v)}`);
         break;
       }
-      case 'path':
-        out[k] = path.resolve(baseDir, expandEnv(String(v)));
+      case 'path': {
+        const abs = path.resolve(baseDir, expandEnv(String(v)));
+        if (checkFiles && !existsSync(abs)) p.add(where, `file ${abs} does not exist`);
+        out[k] = abs;
         break;
+      }
       default:
         out[k] = String(v);
     }

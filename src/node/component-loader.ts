@@ -23,7 +23,7 @@ export function loadNodeComponent(
       at,
       `implementation '${node.implementation}' cannot serve a ${node.type} node (it serves ${def.types.join(', ')})`,
     );
-  const params = applyParamSchema(def.parameters, node.parameters, at, p, baseDir);
+  const params = applyParamSchema(def.parameters, node.parameters, at, p, baseDir, true);
   if (p.list.length) throw new ConfigError(p.list);
   return { def, params };
 }

@@ -22,6 +22,7 @@ import type { Logger } from '../util/logger';
 import type { Limiter } from '../util/limiter';
 import { ComponentHost } from './component-host';
 import { startupMark } from '../util/startup-marks';
+import { hopLimitBytes } from '../protocol/hop-envelope';
 
 /**
  * The node runtime's gRPC front end: serves one ComponentHost behind the Seldon services its node type needs (plus
@@ -79,8 +80,10 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
 
   opts.onAdmission?.(host.admission);
   const service = TYPE_SERVICE[node.type];
+  // Both directions: the node's limit plus the envelope the executor adds (src/protocol/hop-envelope.ts).
+  const hopLimit = hopLimitBytes(graph, node);
   const bundle = createServer({
-    maxMessageBytes: node.runtime.maxMessageBytes,
+    maxMessageBytes: hopLimit,
     services: [`seldon.protos.${service}`, 'seldon.protos.Generic', FLAT_SERVICE],
     reflect: graph.reflection ? seldonProto().def : undefined,
     interceptors: opts.serverInterceptors,
@@ -122,7 +125,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
   if (opts.framesAddress) {
     frames = await listenFrames({
       address: opts.framesAddress,
-      maxMessageBytes: node.runtime.maxMessageBytes,
+      maxMessageBytes: hopLimit,
       handler: opts.frameMeter ? meteredFrames(h.frames(), opts.frameMeter) : h.frames(),
       logger,
       name: node.name,

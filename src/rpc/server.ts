@@ -66,7 +66,10 @@ export interface ServerBundle {
 }
 
 export function createServer(opts: {
+  /** largest message received */
   maxMessageBytes: number;
+  /** largest message sent; default maxMessageBytes */
+  maxSendBytes?: number;
   services: string[];
   /** Services for server reflection; undefined switches reflection off (spec.reflection: false). */
   reflect: PackageDefinition | undefined;
@@ -74,7 +77,7 @@ export function createServer(opts: {
   interceptors?: grpc.ServerInterceptor[];
 }): ServerBundle {
   const server = new grpc.Server({
-    ...channelLimits(opts.maxMessageBytes),
+    ...channelLimits(opts.maxMessageBytes, opts.maxSendBytes),
     // Keep idle local connections open: hops reuse one channel per node.
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_connection_age_ms': MAX_CONNECTION_AGE_MS,

@@ -50,7 +50,7 @@ export type FrameHandler = (req: FrameRequest) => Promise<FrameReply>;
 
 export interface FrameServerOptions {
   address: string;
-  /** largest request and reply body, bytes (the node's maxMessageBytes) */
+  /** largest request and reply body, bytes (the node's maxMessageBytes plus the hop envelope) */
   maxMessageBytes: number;
   handler: FrameHandler;
   logger: Logger;

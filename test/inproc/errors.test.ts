@@ -171,16 +171,17 @@ describe('in-process graph over gRPC: errors, deadlines, limits, metadata', () =
     );
     assert.equal(overGraph.code, Code.RESOURCE_EXHAUSTED);
     assert.match(overGraph.message, /65536/);
+    // Over the node's 4096 plus the hop envelope (src/protocol/hop-envelope.ts, ~17 KB here), under the graph's 64 KiB.
     const overNode = await rejects(
       g.client.predict(
         routed(
           2,
-          Array.from({ length: 2000 }, (_, i) => i),
+          Array.from({ length: 8000 }, (_, i) => i),
         ),
       ),
     );
     assert.equal(overNode.code, Code.RESOURCE_EXHAUSTED);
-    assert.match(overNode.message, /node 'small'.*4096/);
+    assert.match(overNode.message, /node 'small'.*(runtime.maxMessageBytes 4096 |over the message limit of \d+)/);
     assert.deepEqual([overNode.node, overNode.method], ['small', 'predict']);
     assert.deepEqual(values(await g.client.predict(routed(2, [3]))), [3]);
   });

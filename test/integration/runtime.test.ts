@@ -231,15 +231,16 @@ spec:
         client.predict(
           routed(
             2,
-            Array.from({ length: 2000 }, (_, i) => i),
+            // Over the node's 4096 plus the hop envelope (src/protocol/hop-envelope.ts), under the graph's 16 MiB.
+            Array.from({ length: 8000 }, (_, i) => i),
           ),
         ),
       );
       assert.equal(err.code, Code.RESOURCE_EXHAUSTED);
-      // gRPC: grpc-js's "(N vs. M)"; frames: "request of N bytes is over the message limit of M bytes".
+      // gRPC: "(N vs. M: runtime.maxMessageBytes 4096 …)"; frames: "request of N bytes is over the message limit of M".
       assert.match(
         err.message,
-        /node 'small'.*(\(\d+ vs 4096|of \d+ bytes is over the message limit of 4096)/,
+        /node 'small'.*(\(\d+ vs \d+: runtime.maxMessageBytes 4096 |of \d+ bytes is over the message limit of \d+)/,
         'the actual size and the limit',
       );
       assert.deepEqual(vals((await client.predict(routed(2, [3]))).payload), [3]);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compareWithReference, parseReference, type Answer } from '../../src/client/reference';
+import type { Component } from '../../src/components/api';
+import top1Output from '../../src/components/builtin/top1-output';
+import { callContext, componentContext } from './components/helpers';
 
 const TSV = 'file\ttop1\ttop5\na.JPEG\t5\t5,1,2,3,4\nb.JPEG\t7\t7,8,9,10,11\nc.JPEG\t0\t0,1,2,3,4\n';
 
@@ -59,5 +62,44 @@ describe('eval --reference: agreement', () => {
     );
     assert.equal(b.top5Compared, 1);
     assert.ok(b.top5Overlap !== null && Math.abs(b.top5Overlap - 3 / 5) < 1e-12);
+  });
+});
+
+describe('eval --reference: ties', () => {
+  it("a tie broken by the lowest index on both sides agrees: top1-output's answer vs a stable argsort of -scores", async () => {
+    // Quantized scores with exact ties at the top, as the int8 MobileNetV2 gives; the reference is ranked as
+    // make-reference.py ranks it (numpy argsort(-y, kind="stable")).
+    const rows = [
+      [3, 9, 1, 9, 9, 0, 2],
+      [7, 7, 7, 7, 7, 7, 7],
+      [0, 1, 5, 2, 5, 5, 4],
+    ];
+    const stableTop5 = (y: number[]): number[] =>
+      y
+        .map((v, i) => [v, i] as const)
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, 5)
+        .map(([, i]) => i);
+    const tsv = rows.map((y, r) => `img${r}.JPEG\t${stableTop5(y)[0]}\t${stableTop5(y).join(',')}`).join('\n');
+    const c = top1Output.create({ topK: 5 }, componentContext('OUTPUT_TRANSFORMER', 'top1')) as Component;
+    const answers = new Map<string, Answer>();
+    for (const [r, y] of rows.entries()) {
+      const out = await c.transformOutput!(
+        { kind: 'tensor', tensor: { dtype: 'int8', shape: [1, y.length], data: Int8Array.from(y) } },
+        callContext(),
+      );
+      if (out.kind !== 'json') throw new Error(`expected json, got ${out.kind}`);
+      const p = (out.data as unknown as { predictions: { index: number; topK: { index: number }[] }[] }).predictions[0];
+      assert.ok(p);
+      answers.set(`img${r}.JPEG`, { index: p.index, topK: p.topK.map((t) => t.index) });
+    }
+    assert.deepEqual(
+      [...answers.values()].map((a) => a.index),
+      [1, 0, 2],
+    );
+    const a = compareWithReference(answers, parseReference(tsv, 'ties.tsv'), 'ties.tsv');
+    assert.deepEqual(a.disagree, []);
+    assert.equal(a.top1Agree, 3);
+    assert.equal(a.top5Overlap, 1);
   });
 });

@@ -6,7 +6,8 @@ import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput
 import { renderMarkdown } from '../../bench/report-html';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
-import { HOP_CODECS, HOP_TRANSPORTS } from '../../graph/spec';
+import { ensureGraphModels } from '../../modelgen/graph-models';
+import { HOP_CODECS, HOP_TRANSPORTS, type GraphSpec } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
 import { CHILD_NODE_FLAGS, type Transport } from '../../runner/supervisor';
 import { createLogger } from '../../util/logger';
@@ -148,7 +149,12 @@ export function registerBench(program: Command): void {
       const hopTransports = o.hopTransport && enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS);
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
-      const graph = o.graph ? loadManifestFile(o.graph) : undefined;
+      let graph = o.graph ? loadManifestFile(o.graph) : undefined;
+      if (o.graph && !o.addr) {
+        // bench starts this graph: the example models are made if missing, other missing files named, before spawning.
+        await ensureGraphModels(graph as GraphSpec, (line) => console.error(line));
+        graph = loadManifestFile(o.graph, { checkFiles: true });
+      }
       let input: BenchInput;
       if (o.image) input = imageFile(o.image);
       else if (o.tensor) {

@@ -102,7 +102,7 @@ export function registerServe(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       // Only this node's module is loaded: the manifest's other user modules are not run in this process.
-      const graph = withFlags(loadManifestFile(o.graph), o);
+      const graph = withFlags(loadManifestFile(o.graph, { checkFiles: o.node }), o);
       const node = findNode(graph, o.node);
       if (!node) {
         const names = walkNodes(graph.graph).map((n) => n.name);

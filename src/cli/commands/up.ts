@@ -46,7 +46,7 @@ export function registerUp(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadManifestFile(file);
+      const graph = loadManifestFile(file, { checkFiles: true });
       const logger = createLogger('infergraph-up', logLevel);
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags(

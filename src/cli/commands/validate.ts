@@ -19,6 +19,7 @@ export function registerValidate(program: Command): void {
     .action((manifest: string, o: { loadModules?: boolean }) => {
       const g = loadManifestFile(manifest, {
         loadModules: o.loadModules === true,
+        checkFiles: true,
         loadModule: loadComponentDefinition,
       });
       const unchecked: string[] = [];

@@ -179,7 +179,8 @@ export const CATALOG = {
   'top1-output': {
     name: 'top1-output',
     description:
-      'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k.',
+      'Class scores [N,C] -> best class per row (index, score, WordNet id and name from a labels file), optional top-k. ' +
+      'Exact ties go to the lowest index: the first tied class is the top-1, and top-k lists tied classes in index order.',
     types: ['OUTPUT_TRANSFORMER'],
     parameters: {
       labels: { type: 'path', description: 'TSV file of index<TAB>wnid<TAB>name lines, one per class in order.' },
@@ -188,7 +189,11 @@ export const CATALOG = {
         default: false,
         description: 'Apply softmax to raw scores before reporting (leave off for probabilities).',
       },
-      topK: { type: 'integer', default: 1, description: 'Also report the k best classes per row (when > 1).' },
+      topK: {
+        type: 'integer',
+        default: 1,
+        description: 'Also report the k best classes per row (when > 1), best first, ties by lower index.',
+      },
     },
   },
 } satisfies Record<string, ComponentInfo>;

@@ -3,6 +3,7 @@
  * signature), whether a file is cut off, and a libvips failure turned into INVALID_ARGUMENT naming the problem.
  */
 import { invalidArgument } from '../../errors';
+import { jpegStructure } from './jpeg-structure';
 
 const NAME = 'jpeg-input';
 export type ImageFormat = 'JPEG' | 'PNG' | 'WebP';
@@ -33,22 +34,29 @@ function hasTrailer(b: Uint8Array, format: ImageFormat): boolean {
 }
 
 /**
- * Turns a libvips/sharp failure into INVALID_ARGUMENT saying what is wrong with the bytes. Decoders word truncation
- * differently (libspng often just says "read error"), so a failed file without its end marker counts as truncated.
+ * Turns a libvips/sharp failure into INVALID_ARGUMENT saying what is wrong with the bytes. A JPEG that reaches the
+ * decoder is not cut off (inspect() walked its structure first), so its failure is "not a decodable JPEG" with
+ * libvips' reason. PNG and WebP decoders word truncation differently (libspng often just says "read error"), so a
+ * failed file without its end marker counts as truncated.
  */
 export function decodeError(err: unknown, format: ImageFormat, b: Uint8Array, maxPixels: number): Error {
   const msg = oneLine(err instanceof Error ? err.message : String(err));
   const what = `${format} image (binData of ${b.byteLength} bytes)`;
-  if (/premature end|end of stream|truncat|unexpected end/i.test(msg) || !hasTrailer(b, format)) {
-    return invalidArgument(`${NAME}: truncated ${what}: ${msg}`, err);
-  }
   if (/exceeds pixel limit/i.test(msg)) {
     return invalidArgument(
       `${NAME}: ${what} has more pixels than the limit of ${maxPixels} (parameter maxPixels)`,
       err,
     );
   }
+  if (format === 'JPEG') return notDecodable(msg, b, err);
+  if (/premature end|end of stream|truncat|unexpected end/i.test(msg) || !hasTrailer(b, format)) {
+    return invalidArgument(`${NAME}: truncated ${what}: ${msg}`, err);
+  }
   return invalidArgument(`${NAME}: corrupt ${what}: ${msg}`, err);
+}
+
+export function notDecodable(reason: string, b: Uint8Array, cause?: unknown): Error {
+  return invalidArgument(`${NAME}: not a decodable JPEG: ${reason} (binData of ${b.byteLength} bytes)`, cause);
 }
 
 /** A RIFF container declares its length, so a cut-off WebP is recognisable before libvips says "unable to parse". */
@@ -67,26 +75,43 @@ function lastIndexOf(b: Uint8Array, seq: readonly number[], from: number): numbe
   return i >= from ? i : -1;
 }
 
+export interface Inspection {
+  /** Why the file is cut off, when it is. */
+  truncated?: string;
+  /** Why a JPEG is not one, when its structure is broken and no end-of-image marker follows its last scan. */
+  undecodable?: string;
+}
+
 /**
- * Why the file is cut off, judged from its structure alone, or undefined when it is whole. Decoding only the rows a
- * centre crop needs would otherwise accept a file whose missing rows fall outside the crop (issue 11: 86 of 1,500 cut
- * files were answered). JPEG: an end-of-image marker after the last start-of-scan (entropy-coded data cannot hold
- * FF D9, so it is the real end; a thumbnail's EOI comes before the main scans). PNG: the complete IEND chunk (with
- * its CRC). WebP: the RIFF length (webpTruncated).
+ * What the structure alone says, before decoding. Decoding only the rows a centre crop needs would otherwise accept a
+ * file whose missing rows fall outside the crop (issue 11: 86 of 1,500 cut files were answered). JPEG: the marker
+ * walk (jpeg-structure.ts) tells a cut file from bytes that are not a JPEG's structure (issue 22); the latter go to
+ * the decoder for its reason, and are refused even if it copes, unless an end-of-image marker follows the last scan.
+ * PNG: the complete IEND chunk (with its CRC). WebP: the RIFF length (webpTruncated).
  */
-export function truncation(b: Uint8Array, format: ImageFormat): string | undefined {
-  const from = Math.max(0, b.length - TRAILER_SEARCH);
+export function inspect(b: Uint8Array, format: ImageFormat): Inspection {
   if (format === 'JPEG') {
-    const eoi = lastIndexOf(b, [0xff, 0xd9], 2);
-    const sos = lastIndexOf(b, [0xff, 0xda], 2);
-    if (sos < 0 && eoi >= 0) return undefined; // no scan but an end: corrupt, not cut (the decoder says so)
-    if (eoi < sos || eoi < 0) return 'no end-of-image marker (FF D9) after the last scan';
-    return undefined;
+    const s = jpegStructure(b);
+    if (s.kind === 'truncated') return { truncated: s.reason };
+    if (s.kind === 'malformed' && !endsAfterLastScan(b)) return { undecodable: s.reason };
+    return {};
   }
   if (format === 'PNG') {
-    return lastIndexOf(b, PNG_IEND, from) < 0 ? 'no complete IEND chunk at the end' : undefined;
+    const from = Math.max(0, b.length - TRAILER_SEARCH);
+    return lastIndexOf(b, PNG_IEND, from) < 0 ? { truncated: 'no complete IEND chunk at the end' } : {};
   }
-  return webpTruncated(b) ? 'the RIFF header declares more bytes than were sent' : undefined;
+  return webpTruncated(b) ? { truncated: 'the RIFF header declares more bytes than were sent' } : {};
+}
+
+export function truncation(b: Uint8Array, format: ImageFormat): string | undefined {
+  return inspect(b, format).truncated;
+}
+
+/** An end-of-image marker after the last start-of-scan: entropy-coded data cannot hold FF D9, so it is the real end. */
+function endsAfterLastScan(b: Uint8Array): boolean {
+  const eoi = lastIndexOf(b, [0xff, 0xd9], 2);
+  const sos = lastIndexOf(b, [0xff, 0xda], 2);
+  return eoi >= 0 && eoi > sos;
 }
 
 /**

@@ -8,7 +8,7 @@
  * libvips decodes only; the resize runs in JS over just the source pixels the crop reads. Parameters turn on what
  * torchvision does not do (exifOrientation, colourManagement) or trade exactness for speed (fastShrinkOnLoad). Then
  * one JS loop turns HWC uint8 into planar float32 through a 256-entry table per channel: cheaper than a multiply-add
- * per sample, and exactly (v/255 - mean)/std rounded once to float32.
+ * per sample, and exactly torchvision's float32 floats (uint8-normalise.ts).
  */
 import os from 'node:os';
 import sharp from 'sharp';
@@ -21,7 +21,7 @@ import type { Tensor } from '../../tensor/tensor';
 import type { CallContext, Component, ComponentContext, ComponentDefinition } from '../api';
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
-import { decodeError, preview, sniffFormat, truncation, type ImageFormat } from './image-bytes';
+import { decodeError, inspect, notDecodable, preview, sniffFormat, type ImageFormat } from './image-bytes';
 import { decodeRgbWindow } from './pil-rgb';
 import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
 
@@ -115,8 +115,10 @@ class JpegInput implements Component {
         `${NAME}: binData (${bytes.byteLength} bytes) is not a JPEG, PNG or WebP image (${preview(bytes)})`,
       );
     }
-    const cut = truncation(bytes, format);
-    if (cut) throw invalidArgument(`${NAME}: truncated ${format} image (binData of ${bytes.byteLength} bytes): ${cut}`);
+    const { truncated, undecodable } = inspect(bytes, format);
+    if (truncated) {
+      throw invalidArgument(`${NAME}: truncated ${format} image (binData of ${bytes.byteLength} bytes): ${truncated}`);
+    }
     throwIfGone(ctx, NAME);
     const { crop } = this.cfg;
     const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx), {
@@ -125,6 +127,8 @@ class JpegInput implements Component {
       resize: this.cfg.resize,
       crop,
     });
+    // The decoder coped with bytes whose structure is broken, and no end marker says the file is whole.
+    if (undecodable) throw notDecodable(undecodable, bytes);
     const tensor = await ctx.work(
       'jpeg.normalise',
       (): Tensor =>
@@ -330,7 +334,8 @@ const definition: ComponentDefinition = {
       'P3, WebP) match Pillow exactly; the MobileNetV2 graph agrees with the reference predictions on 100 of 100.',
     '',
     'These inputs are rejected with INVALID_ARGUMENT, the message saying which problem it was: empty binData, a ' +
-      'payload that is not binData, a truncated or corrupt image, something that is not an image, or more pixels ' +
+      'payload that is not binData, a truncated image (one that ends early: "truncated JPEG image"), a JPEG that is ' +
+      'whole but cannot be decoded ("not a decodable JPEG: " and libvips\' reason), something that is not an image, or more pixels ' +
       'than `maxPixels` (decompression bombs: the size is read from the header and checked before decoding).',
   ].join('\n'),
   create(params, ctx: ComponentContext): Component {

@@ -1,13 +1,18 @@
 /**
- * ImageNet-style normalisation of planar uint8 pixels, (v / 255 - mean[c]) / std[c] rounded once to float32, through
- * a 256-entry table per channel (cheaper than a multiply-add per sample). jpeg-input can send uint8 (4× fewer bytes on
- * every hop) and onnx-model then normalises on arrival with the same table, so both placements give the same floats.
+ * ImageNet-style normalisation of planar uint8 pixels, (v / 255 - mean[c]) / std[c], through a 256-entry table per
+ * channel (cheaper than a multiply-add per sample). The floats are torchvision's: ToTensor's `div(255)` and
+ * Normalize's `sub_(mean).div_(std)` each round to float32, with mean and std float32 tensors, so every step here is
+ * rounded with Math.fround (one float64 operation on float32 operands, rounded once, is the float32 operation).
+ * jpeg-input can send uint8 (4× fewer bytes on every hop) and onnx-model then normalises on arrival with the same
+ * table, so both placements give the same floats.
  */
 
 export function normalisationTable(mean: readonly number[], std: readonly number[]): Float32Array {
   const lut = new Float32Array(mean.length * 256);
   for (let c = 0; c < mean.length; c++) {
-    for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v / 255 - (mean[c] as number)) / (std[c] as number);
+    const m = Math.fround(mean[c] as number);
+    const s = Math.fround(std[c] as number);
+    for (let v = 0; v < 256; v++) lut[c * 256 + v] = Math.fround(Math.fround(v / 255) - m) / s;
   }
   return lut;
 }

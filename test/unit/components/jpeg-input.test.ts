@@ -366,12 +366,12 @@ describe('jpeg-input: bad input is INVALID_ARGUMENT saying what is wrong', () =>
     const jpg = await solid(300, 200, [1, 2, 3]).jpeg().toBuffer();
     const bad = Buffer.from(jpg);
     for (let i = 20; i < bad.length - 2; i += 5) bad[i] = (bad[i] as number) ^ 0x5a;
-    await rejectsWith(bin(bad), Code.INVALID_ARGUMENT, 'corrupt JPEG image');
+    await rejectsWith(bin(bad), Code.INVALID_ARGUMENT, 'not a decodable JPEG');
     const garbage = Buffer.concat([
       Buffer.from([0xff, 0xd8, 0xff]),
       Buffer.from('not really a jpeg at all '.repeat(8)),
     ]);
-    await rejectsWith(bin(garbage), Code.INVALID_ARGUMENT, /(corrupt|truncated) JPEG image/);
+    await rejectsWith(bin(garbage), Code.INVALID_ARGUMENT, /not a decodable JPEG/);
   });
 
   it('more pixels than maxPixels: names the limit and the image size', async () => {

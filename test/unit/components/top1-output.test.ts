@@ -86,6 +86,27 @@ describe('top1-output', () => {
     );
   });
 
+  it('a tie for top-1 goes to the lowest index: float, quantized int8 and after softmax', async () => {
+    // Row 0 ties at 1 and 3, row 1 at 2 and 3.
+    const { data } = await answer(await make({ topK: 2 }), scores([2, 4], [0.1, 0.7, 0.2, 0.7, 0.3, 0.1, 0.9, 0.9]));
+    assert.deepEqual(
+      data.predictions.map((p) => [p.index, p.topK?.map((t) => t.index)]),
+      [
+        [1, [1, 3]],
+        [2, [2, 3]],
+      ],
+    );
+    // int8 models' quantized scores tie often; the lowest index wins there too.
+    const int8: Payload = {
+      kind: 'tensor',
+      tensor: { dtype: 'int8', shape: [6], data: Int8Array.from([3, -2, 9, 9, 1, 9]) },
+    };
+    const { data: q } = await answer(await make(), int8);
+    assert.equal(q.predictions[0]?.index, 2);
+    const { data: sm } = await answer(await make({ softmax: true }), scores([5], [0, 2, 1, 2, 2]));
+    assert.equal(sm.predictions[0]?.index, 1);
+  });
+
   it('softmax turns raw scores into probabilities', async () => {
     const { data } = await answer(await make({ softmax: true, topK: 2 }), scores([1, 3], [1, 2, 3]));
     const e = [1, 2, 3].map((x) => Math.exp(x));

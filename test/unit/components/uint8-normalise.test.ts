@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import onnxModel from '../../../src/components/builtin/onnx-model';
 import { normalisationTable, normalisePlanar } from '../../../src/components/builtin/uint8-normalise';
 import { Code } from '../../../src/errors';
 import type { Payload } from '../../../src/message/message';
-import { callContext, componentContext, configError, rejectsWith } from './helpers';
+import { callContext, componentContext, configError, rejectsWith, repoRoot } from './helpers';
 import { writeIdentityModel } from './onnx-fixture';
 
 /** jpeg-input `outputDtype: uint8` + onnx-model `normalizeUint8` must give the model exactly the floats jpeg-input would. */
@@ -33,6 +33,38 @@ const tensorOf = (p: Payload) => {
   if (p.kind !== 'tensor') throw new Error('unreachable');
   return p.tensor;
 };
+
+/** torchvision's order, each step rounded to float32: ToTensor's div(255), then Normalize's sub_(mean).div_(std). */
+function torchvisionOrder(v: number, mean: number, std: number): number {
+  const f = Math.fround;
+  return f(f(f(v) / f(255)) - f(mean)) / f(std);
+}
+
+describe('normalisationTable: the floats torchvision computes, not nearly', () => {
+  const table = normalisationTable(MEAN, STD);
+
+  it('each entry is fround(fround(fround(v / 255) - fround(mean)) / fround(std)), bit for bit', () => {
+    const expected = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++)
+      for (let v = 0; v < 256; v++) expected[c * 256 + v] = torchvisionOrder(v, MEAN[c] as number, STD[c] as number);
+    assert.deepEqual(table, expected);
+    // Rounding once from float64 gives other floats for many entries: the test can tell the two apart.
+    let differ = 0;
+    for (let c = 0; c < 3; c++)
+      for (let v = 0; v < 256; v++)
+        if (Math.fround((v / 255 - (MEAN[c] as number)) / (STD[c] as number)) !== expected[c * 256 + v]) differ++;
+    assert.ok(differ > 100, `only ${differ} entries differ between the two orders`);
+  });
+
+  it('equals the table numpy float32 computes (test/fixtures/torchvision-normalise, made by expected.py there)', () => {
+    const raw = readFileSync(path.join(repoRoot(), 'test/fixtures/torchvision-normalise/imagenet.f32'));
+    assert.equal(raw.byteLength, 3 * 256 * 4);
+    const numpy = new Float32Array(3 * 256);
+    for (let i = 0; i < numpy.length; i++) numpy[i] = raw.readFloatLE(i * 4);
+    const mismatch = [...table.keys()].filter((i) => !Object.is(table[i], numpy[i]));
+    assert.deepEqual(mismatch, [], `entries (channel * 256 + value) that differ from numpy's`);
+  });
+});
 
 describe('uint8 pixels normalised in the model node', () => {
   let dir: string;
