@@ -10,3 +10,9 @@ export const ERROR_METHOD_TRAILER = 'infergraph-error-method';
  * attempt. grpc-js, grpc-java and grpc-python honour it when the call has a retry policy for the status.
  */
 export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
+
+/**
+ * Sent by a gRPC client with a retry policy on every attempt after the first (gRFC A6): how many came before. The
+ * executor's admission lets such retries wait for a slot ahead of new calls (src/util/admission-door.ts).
+ */
+export const PREVIOUS_ATTEMPTS_HEADER = 'grpc-previous-rpc-attempts';
