@@ -14,7 +14,8 @@ import { PREVIOUS_ATTEMPTS_HEADER } from '../rpc/trailers';
 /** What the load generator drives: the graph's executor over gRPC, or the same graph in-process (baseline). */
 export interface BenchTarget {
   readonly label: string;
-  send(): Promise<Sample>;
+  /** `retryOf` > 0: the call retries one refused that many times (a gRPC target marks it so: see ExecutorTarget). */
+  send(retryOf?: number): Promise<Sample>;
   /** The first successful answer, for the report (proves the bench measured real answers). */
   firstReply(): InferMessage | undefined;
   close(): Promise<void>;
