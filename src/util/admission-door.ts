@@ -11,7 +11,7 @@
  *   a client just answered takes back the slot it freed before a refused client returns, and under sustained overload
  *   the same few clients are served (47 of 200 before); with this each refused client is served in turn.
  * - **Refusals are paced per connection.** Each connection may be refused at the rate slots free (a token bucket,
- *   burst = the slots). A new call beyond that waits, for a slot (then it goes on) or for its token (then it is
+ *   burst = four times the slots). A new call beyond that waits, for a slot (then it goes on) or for its token (then it is
  *   refused). Clients that come straight back after a refusal then cost the executor a bounded number of refusals a
  *   second instead of as many as the CPU can answer (each one costs the executor ~0.4 ms of CPU with the ensemble's
  *   100 KB JPEG, bench/refusal-cost.ts), and they are served in the order they wait. Clients that wait the pushback
@@ -69,6 +69,8 @@ interface Waiter {
 const EN_ROUTE_MS = 30_000;
 /** Buckets are kept for connections seen lately; the idle ones are dropped when there are more than this. */
 const MAX_BUCKETS = 1024;
+/** A connection's refusals at once before the bucket paces them, per slot of the limiter. */
+const BURST_PER_SLOT = 4;
 /** A wait shorter than this is not worth a timer: refuse at once. */
 const MIN_WAIT_MS = 1;
 
@@ -191,9 +193,9 @@ export class AdmissionDoor {
       if (this.buckets.size >= MAX_BUCKETS) {
         for (const [key, old] of this.buckets) if (old.idle) this.buckets.delete(key);
       }
-      // Refused at most as often as slots free, with a burst of the slots: a connection whose clients wait the
-      // pushback stays below it.
-      b = new TokenBucket(() => 1000 / this.limiter.spacingMs, this.limiter.slots, this.now);
+      // Refused at most as often as slots free, after a burst of a few times the slots (a crowd's first wave, all
+      // new calls at once): a connection whose clients wait the pushback stays below it.
+      b = new TokenBucket(() => 1000 / this.limiter.spacingMs, BURST_PER_SLOT * this.limiter.slots, this.now);
       this.buckets.set(connection, b);
     }
     return b;
