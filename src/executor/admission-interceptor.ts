@@ -20,6 +20,7 @@ export function admissionInterceptor(door: AdmissionDoor, paths: readonly string
     let inside = false;
     let halfClosed = false;
     let withdraw = (): void => undefined;
+    const connection = call.getPeer();
     const through = (): void => {
       if (inside) door.through();
       inside = false;
@@ -33,7 +34,7 @@ export function admissionInterceptor(door: AdmissionDoor, paths: readonly string
             withdraw = door.knock(
               {
                 retried: metadata.get(PREVIOUS_ATTEMPTS_HEADER).length > 0,
-                connection: call.getPeer(),
+                connection,
                 budgetMs: Number.isFinite(at) ? at - Date.now() : Infinity,
               },
               (why) => {
@@ -74,6 +75,7 @@ export function admissionInterceptor(door: AdmissionDoor, paths: readonly string
         });
       },
       sendStatus(status, next) {
+        if (!refused && status.code === grpc.status.OK) door.answered(connection);
         ended = true;
         withdraw();
         through();

@@ -10,12 +10,12 @@
  *   interval); a slot that frees goes to it before any new call. A new call is refused while retries wait. Otherwise
  *   a client just answered takes back the slot it freed before a refused client returns, and under sustained overload
  *   the same few clients are served (47 of 200 before); with this each refused client is served in turn.
- * - **Refusals are paced per connection.** Each connection may be refused at the rate slots free (a token bucket,
- *   burst = four times the slots). A new call beyond that waits, for a slot (then it goes on) or for its token (then it is
- *   refused). Clients that come straight back after a refusal then cost the executor a bounded number of refusals a
- *   second instead of as many as the CPU can answer (each one costs the executor ~0.4 ms of CPU with the ensemble's
- *   100 KB JPEG, bench/refusal-cost.ts), and they are served in the order they wait. Clients that wait the pushback
- *   are refused at most about once per answered request, below the bucket, and so at once.
+ * - **Refusals are paced per connection.** Each connection may be refused at the rate slots free plus the rate it is
+ *   answered (a token bucket, burst = 16 times the slots). A new call beyond that waits, for a slot (then it goes on) or for its token (then
+ *   it is refused). Clients that come straight back after a refusal then cost the executor a bounded number of
+ *   refusals a second instead of as many as the CPU can answer (each one costs the executor ~0.4 ms of CPU with the
+ *   ensemble's 100 KB JPEG, bench/refusal-cost.ts), and they are served in the order they wait. Clients that wait
+ *   the pushback are refused at most about once per answered request, below the bucket, and so at once.
  *
  * The limiter's run() stays the authority; the door only counts the calls it let in until their handler starts (or
  * they end: through()), so that one freed slot does not let in a crowd whose bodies are read only for all but one to
@@ -69,8 +69,11 @@ interface Waiter {
 const EN_ROUTE_MS = 30_000;
 /** Buckets are kept for connections seen lately; the idle ones are dropped when there are more than this. */
 const MAX_BUCKETS = 1024;
-/** A connection's refusals at once before the bucket paces them, per slot of the limiter. */
-const BURST_PER_SLOT = 4;
+/**
+ * A connection's refusals at once before the bucket paces them, per slot of the limiter: enough for the first wave of
+ * a crowd on one connection (200 clients at once against 16 slots: 184 refusals), once.
+ */
+const BURST_PER_SLOT = 16;
 /** A wait shorter than this is not worth a timer: refuse at once. */
 const MIN_WAIT_MS = 1;
 
@@ -143,6 +146,17 @@ export class AdmissionDoor {
     this.enRoute.shift();
   }
 
+  /**
+   * A call of `connection` was answered. Its client, in a closed loop, sends a new call that is likely refused (the
+   * slot goes to a waiting retry): the connection's bucket gets that refusal back, so clients that wait the pushback
+   * are never held however many share a connection, and a connection is refused at most as often as slots free plus
+   * as often as it is answered.
+   */
+  answered(connection: string): void {
+    const b = this.buckets.get(connection);
+    if (b && !b.idle) b.refund();
+  }
+
   /** A slot freed: it goes to a waiting retry first, then to a held new call. */
   freed(): void {
     this.pump();
@@ -193,8 +207,7 @@ export class AdmissionDoor {
       if (this.buckets.size >= MAX_BUCKETS) {
         for (const [key, old] of this.buckets) if (old.idle) this.buckets.delete(key);
       }
-      // Refused at most as often as slots free, after a burst of a few times the slots (a crowd's first wave, all
-      // new calls at once): a connection whose clients wait the pushback stays below it.
+      // Refused at most as often as slots free (plus its answers: answered()), after a burst for a crowd's first wave.
       b = new TokenBucket(() => 1000 / this.limiter.spacingMs, BURST_PER_SLOT * this.limiter.slots, this.now);
       this.buckets.set(connection, b);
     }

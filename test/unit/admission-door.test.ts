@@ -169,10 +169,10 @@ describe('AdmissionDoor', () => {
     assert.equal(code(r.answer), 'RESOURCE_EXHAUSTED');
   });
 
-  it('new calls beyond their connection refusal rate are held: a freed slot lets one in, the rest are refused in turn', () => {
-    const f = fixture(2, 200); // slots free every 100 ms: each connection is refused at most 10 a second, 8 at once
+  it('new calls beyond the refusal rate are held: a freed slot lets one in, the rest are refused in turn', () => {
+    const f = fixture(2, 200); // slots free every 100 ms: each connection is refused at most 10 a second, 32 at once
     f.lim.active = 2;
-    const first = Array.from({ length: 8 }, () => f.knock());
+    const first = Array.from({ length: 32 }, () => f.knock());
     assert.deepEqual(
       first.map((x) => code(x.answer)),
       first.map(() => 'RESOURCE_EXHAUSTED'),
@@ -209,6 +209,21 @@ describe('AdmissionDoor', () => {
       held.map((x) => code(x.answer)),
       ['in', 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED'],
     );
+  });
+
+  it('an answer on a connection gives it back a refusal: its next new call is refused at once, not held', () => {
+    const f = fixture(1, 100);
+    f.lim.active = 1;
+    const burst = Array.from({ length: 16 }, () => f.knock());
+    assert.ok(burst.every((x) => code(x.answer) === 'RESOURCE_EXHAUSTED'));
+    const held = f.knock();
+    assert.equal(code(held.answer), 'waiting');
+    held.withdraw(); // its caller went away: the booking is given back
+    f.door.answered('c2'); // another connection's answer changes nothing here
+    assert.equal(code(f.knock().answer), 'waiting');
+    f.door.answered('c1');
+    f.door.answered('c1');
+    assert.equal(code(f.knock().answer), 'RESOURCE_EXHAUSTED');
   });
 
   it('a withdrawn call (its caller went away) is neither let in nor refused', () => {
@@ -297,8 +312,8 @@ describe('AdmissionDoor with a crowd (fake time)', () => {
 
   it('200 clients that come straight back are refused at a bounded rate and served in turn, at full goodput', () => {
     const r = crowd({ ...base, mode: 'ignore' });
-    // Each connection is refused at most as often as slots free (16 / 700 ms), plus its burst (4 x the slots).
-    const bound = base.connections * ((base.slots / base.callMs) * base.ms + 4 * base.slots);
+    // Each connection is refused at most as often as slots free (16 / 700 ms) and as it is answered, plus its burst.
+    const bound = base.connections * ((base.slots / base.callMs) * base.ms + 16 * base.slots) + r.answers;
     assert.ok(r.refusals <= bound, `${r.refusals} refusals, bound ${bound.toFixed(0)}`);
     assert.ok(r.answers >= 0.95 * capacity, `${r.answers} answers of ${capacity.toFixed(0)} possible`);
     assert.ok(r.served >= 150, `served ${r.served} of 200`);
