@@ -4,8 +4,11 @@
  * the runner. Reports successful throughput of both loops and their ratio, the refusal (RESOURCE_EXHAUSTED) times,
  * the slowest answer of any kind, the status codes seen, and whether every process was gone after the drain.
  *
- * The c=200 loop runs twice: with clients that wait the executor's pushback (grpc-retry-pushback-ms) after a refusal,
- * as a gRPC client with a retry policy does, and with clients that come straight back (--pushback honour,ignore).
+ * The c=200 loop runs twice: with clients that wait the executor's pushback (grpc-retry-pushback-ms) after a refusal
+ * and mark the next attempt as a retry (grpc-previous-rpc-attempts), as a gRPC client with a retry policy does, and
+ * with clients that come straight back (--pushback honour,ignore), as a first script does. Each loop also reports the
+ * executor's CPU per refusal: its CPU in the loop (from /proc) less the CPU per answer of the c=8 loop times the
+ * answers, over the refusals; and the load generator's own CPU. Issue 22's targets are printed with the figures.
  *
  *   node dist/bench/overload.js [--graph graphs/imagenet-ensemble.yaml] [--seconds 20] [--high 200]
  */
@@ -14,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultImage } from '../src/bench/input';
 import { waitPushback } from '../src/bench/load';
+import { sampleProcess } from '../src/bench/procstat';
 import { ExecutorTarget } from '../src/bench/target';
 import { SeldonClient } from '../src/client/seldon-client';
 import { codeName, toInferError } from '../src/errors';
@@ -35,6 +39,15 @@ interface LoopResult {
   pushbackS: number;
   /** Clients that got at least one answer: how evenly the admitted slots went round. */
   servedClients: number;
+  /**
+   * Answers, and clients answered at least once, before the loop's time was up: the loop then waits for the calls
+   * still out (held refusals, answers), which would otherwise stretch the time the goodput is taken over.
+   */
+  okInTime: number;
+  servedInTime: number;
+  /** CPU of the executor process and of this load generator during the loop, ms. */
+  executorCpuMs: number;
+  clientCpuMs: number;
 }
 
 /** After a refusal, a client either waits the server's pushback before its next request or comes straight back. */
@@ -46,6 +59,7 @@ export async function closedLoop(
   concurrency: number,
   ms: number,
   pushback: PushbackMode = 'honour',
+  executorPid?: number,
 ): Promise<LoopResult> {
   const r: LoopResult = {
     concurrency,
@@ -59,21 +73,34 @@ export async function closedLoop(
     laterRefusalMs: [],
     pushbackS: 0,
     servedClients: 0,
+    okInTime: 0,
+    servedInTime: 0,
+    executorCpuMs: 0,
+    clientCpuMs: 0,
   };
+  const cpu0 = executorPid === undefined ? NaN : (sampleProcess(executorPid)?.cpuSeconds ?? NaN);
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   const until = t0 + ms;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
       const client = clients[i % clients.length] as ExecutorTarget;
       let served = false;
+      let servedInTime = false;
+      let refusedBefore = 0;
       while (performance.now() < until) {
         const sentAt = performance.now();
-        const sample = await client.send();
+        const sample = await client.send(pushback === 'honour' ? refusedBefore : 0);
         const code = sample.ok ? 'OK' : ((sample.error ?? 'UNKNOWN').split(':')[0] as string);
         if (sample.ok) {
           r.ok++;
           if (!served) r.servedClients++;
           served = true;
+          if (performance.now() <= until) {
+            r.okInTime++;
+            if (!servedInTime) r.servedInTime++;
+            servedInTime = true;
+          }
         }
         const took = sample.ms;
         r.codes[code] = (r.codes[code] ?? 0) + 1;
@@ -84,11 +111,15 @@ export async function closedLoop(
           r.refusalMs.push(took);
           if (sentAt - t0 > 1000) r.laterRefusalMs.push(took);
         }
+        refusedBefore = code === 'RESOURCE_EXHAUSTED' ? refusedBefore + 1 : 0;
         if (pushback === 'honour') r.pushbackS += (await waitPushback(sample, until)) / 1000;
       }
     }),
   );
   r.seconds = (performance.now() - t0) / 1000;
+  if (executorPid !== undefined) r.executorCpuMs = ((sampleProcess(executorPid)?.cpuSeconds ?? NaN) - cpu0) * 1000;
+  const c = process.cpuUsage(client0);
+  r.clientCpuMs = (c.user + c.system) / 1000;
   return r;
 }
 
@@ -133,15 +164,34 @@ async function main(): Promise<void> {
       ? `, clients waited out pushbacks ${((100 * r.pushbackS) / r.seconds / r.concurrency).toFixed(0)} % of the time`
       : '');
   try {
+    const executorPid = [...g.procs.values()].find((p) => p.role === 'executor')?.pid;
     await closedLoop(clients, Number(values.low), 3000); // warm-up
-    const low = await closedLoop(clients, Number(values.low), ms);
+    const low = await closedLoop(clients, Number(values.low), ms, 'honour', executorPid);
     console.log(line(low));
+    const cpuPerOk = low.executorCpuMs / Math.max(1, low.ok);
+    console.log(
+      `c=${low.concurrency} CPU per answer: executor ${cpuPerOk.toFixed(1)} ms, load generator ` +
+        `${(low.clientCpuMs / Math.max(1, low.ok)).toFixed(1)} ms`,
+    );
     for (const mode of values.pushback.split(',') as PushbackMode[]) {
       if (mode !== 'honour' && mode !== 'ignore') throw new Error(`--pushback: honour or ignore, got ${String(mode)}`);
-      const high = await closedLoop(clients, Number(values.high), ms, mode);
+      const high = await closedLoop(clients, Number(values.high), ms, mode, executorPid);
       console.log(`${mode === 'honour' ? 'clients wait the pushback' : 'clients ignore the pushback'}: ${line(high)}`);
-      const ratio = high.ok / high.seconds / (low.ok / low.seconds);
-      console.log(`goodput ratio c=${values.high} / c=${values.low} (${mode}): ${ratio.toFixed(3)} (target >= 0.9)`);
+      const ratio = high.okInTime / (low.okInTime || 1);
+      const refusals = Math.max(1, high.refusalMs.length);
+      const perRefusal = (high.executorCpuMs - cpuPerOk * high.ok) / refusals;
+      const lowClientPerOk = low.clientCpuMs / Math.max(1, low.ok);
+      const clientPerRefusal = (high.clientCpuMs - lowClientPerOk * high.ok) / refusals;
+      console.log(
+        `${mode}: goodput ratio c=${values.high} / c=${values.low} ${ratio.toFixed(3)} (target >= ` +
+          `${mode === 'honour' ? '0.9' : '0.8'}; answers within ${values.seconds} s: ${high.okInTime} vs ` +
+          `${low.okInTime}); ${high.servedInTime} of ${high.concurrency} clients answered within ${values.seconds} s ` +
+          `(target >= 150 of 200); refusals after the first second p50 ${pct(high.laterRefusalMs, 50).toFixed(1)} / ` +
+          `p90 ${pct(high.laterRefusalMs, 90).toFixed(1)} ms (target p90 <= 20); CPU per refusal: executor ` +
+          `${(perRefusal * 1000).toFixed(0)} µs, load generator ${(clientPerRefusal * 1000).toFixed(0)} µs ` +
+          `(${high.refusalMs.length} refusals, executor CPU ${(high.executorCpuMs / high.seconds / 10).toFixed(0)} % ` +
+          `of a core)`,
+      );
     }
 
     // Drain: 8 requests in flight when the runner gets SIGTERM.

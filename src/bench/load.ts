@@ -81,8 +81,10 @@ export async function warm(
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         let yielded = performance.now();
+        let refused = 0;
         while (performance.now() < until) {
-          const s = await target.send();
+          const s = await target.send(refused);
+          refused = s.retryAfterMs === undefined ? 0 : refused + 1;
           requests++;
           if (!s.ok && errors.length < 5) errors.push(s.error ?? 'error');
           await waitPushback(s, until);
@@ -156,8 +158,11 @@ export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: 
 
   const workers = Array.from({ length: o.concurrency }, async () => {
     let yielded = performance.now();
+    let refused = 0;
     while (!stopped) {
-      const s = await target.send();
+      // After a refusal, the next call is marked as its retry, as a gRPC client's retry policy does.
+      const s = await target.send(refused);
+      refused = s.retryAfterMs === undefined ? 0 : refused + 1;
       // A request that completes after the level stopped belongs to no window.
       if (stopped) return;
       if (s.ok) {

@@ -9,11 +9,13 @@ import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timel
 import { parseTimeline } from '../telemetry/waterfall';
 import { logEvent } from '../telemetry/event-log';
 import { passBytes } from '../rpc/bytes-method';
+import { PREVIOUS_ATTEMPTS_HEADER } from '../rpc/trailers';
 
 /** What the load generator drives: the graph's executor over gRPC, or the same graph in-process (baseline). */
 export interface BenchTarget {
   readonly label: string;
-  send(): Promise<Sample>;
+  /** `retryOf` > 0: the call retries one refused that many times (a gRPC target marks it so: see ExecutorTarget). */
+  send(retryOf?: number): Promise<Sample>;
   /** The first successful answer, for the report (proves the bench measured real answers). */
   firstReply(): InferMessage | undefined;
   close(): Promise<void>;
@@ -62,8 +64,13 @@ export class ExecutorTarget implements BenchTarget {
     this.request = this.wire.serialize(this.wire.encode({ meta: emptyMeta(), payload }));
   }
 
-  send(): Promise<Sample> {
+  /**
+   * `retryOf` > 0 marks the call as a retry after that many refused attempts, with the header a gRPC client's retry
+   * policy sends (grpc-previous-rpc-attempts): the executor lets retries wait for a slot ahead of new calls.
+   */
+  send(retryOf = 0): Promise<Sample> {
     const md = new grpc.Metadata();
+    if (retryOf > 0) md.set(PREVIOUS_ATTEMPTS_HEADER, String(retryOf));
     const t0 = performance.now();
     if (this.opts.timeline && t0 - this.lastTimeline >= (this.opts.timelineIntervalMs ?? 0)) {
       md.set(TIMELINE_HEADER, '1');

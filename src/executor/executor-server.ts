@@ -89,6 +89,10 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     limitName: `spec.maxInFlight ${graph.maxInFlight}`,
     maxPushbackMs: graph.deadlineMs,
   });
+  // Admission when the headers arrive (src/util/admission-door.ts): a retried call waits up to a fifth of the
+  // deadline for a slot ahead of new calls; a new call beyond its connection's refusal rate is held at most until
+  // the deadline.
+  const door = admission.door({ maxRetryWaitMs: graph.deadlineMs / 5, maxHoldMs: graph.deadlineMs });
   opts.onAdmission?.(admission);
   const admitted: Walker = {
     execute: (req, o) => admission.run(() => executor.execute(req, o)),
@@ -99,7 +103,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     maxSendBytes: graph.maxMessageBytes + hopEnvelopeBytes(graph),
     services: ['seldon.protos.Seldon', V2_SERVICE],
     reflect: graph.reflection ? { ...seldonProto().def, ...v2Proto().def } : undefined,
-    interceptors: [admissionInterceptor(admission, WALK_PATHS), ...(opts.serverInterceptors ?? [])],
+    interceptors: [admissionInterceptor(door, WALK_PATHS), ...(opts.serverInterceptors ?? [])],
   });
   opts.onServer?.(bundle.server);
 

@@ -13,3 +13,9 @@ export const RETRY_PUSHBACK_TRAILER = 'grpc-retry-pushback-ms';
 
 /** On an UNAVAILABLE from a draining node: '1' when it did none of the call's work, so the caller may send it again. */
 export const NOT_STARTED_TRAILER = 'infergraph-not-started';
+
+/**
+ * Sent by a gRPC client with a retry policy on every attempt after the first (gRFC A6): how many came before. The
+ * executor's admission lets such retries wait for a slot ahead of new calls (src/util/admission-door.ts).
+ */
+export const PREVIOUS_ATTEMPTS_HEADER = 'grpc-previous-rpc-attempts';

@@ -5,6 +5,7 @@
  * handed to a live waiter (WorkQueue.take checks again). Refusals are RESOURCE_EXHAUSTED naming the limit.
  */
 import { Code, InferError, deadlineExceeded, resourceExhausted, unavailable } from '../errors';
+import { AdmissionDoor, type DoorLimiter, type DoorOptions } from './admission-door';
 import { Pushback } from './pushback';
 import { WorkQueue, type Admission } from './work-queue';
 
@@ -21,13 +22,14 @@ export interface LimiterOptions {
   maxPushbackMs?: number;
 }
 
-export class Limiter {
+export class Limiter implements DoorLimiter {
   private running = 0;
   private readonly queue: WorkQueue<undefined, void> | undefined;
   private closedReason: string | undefined;
   private refusedCount = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly pushback: Pushback;
+  private doorway: AdmissionDoor | undefined;
 
   constructor(private readonly opts: LimiterOptions) {
     if (!Number.isInteger(opts.maxConcurrency) || opts.maxConcurrency < 1) {
@@ -42,6 +44,39 @@ export class Limiter {
   /** Calls running now. */
   get active(): number {
     return this.running;
+  }
+
+  /** Calls that may run at once. */
+  get slots(): number {
+    return this.opts.maxConcurrency;
+  }
+
+  /** Interval at which slots free (mean answered call / slots), ms: the pushback schedule's spacing. */
+  get spacingMs(): number {
+    return this.pushback.spacingMs;
+  }
+
+  /**
+   * The limiter's admission door (src/util/admission-door.ts), made on first use: fair and paced admission when
+   * the call's headers arrive, for a limiter without a queue (the executor).
+   */
+  door(
+    o: Omit<DoorOptions, 'now' | 'setTimer' | 'clearTimer'> = { maxRetryWaitMs: 2000, maxHoldMs: 10_000 },
+  ): AdmissionDoor {
+    return (this.doorway ??= new AdmissionDoor(this, o));
+  }
+
+  /** The refusal for a call arriving now, counted: UNAVAILABLE when closed, else RESOURCE_EXHAUSTED with a pushback. */
+  refuse(): InferError {
+    const closed = this.closed();
+    if (closed) return closed;
+    this.refusedCount++;
+    return this.full();
+  }
+
+  /** UNAVAILABLE naming why, once the limiter is closed; else undefined. */
+  closed(): InferError | undefined {
+    return this.closedReason === undefined ? undefined : unavailable(`${this.opts.what}: ${this.closedReason}`);
   }
 
   /** Calls waiting for a slot. */
@@ -98,6 +133,7 @@ export class Limiter {
     } finally {
       this.running--;
       this.pump();
+      this.doorway?.freed();
       if (this.running === 0 && this.waiting === 0) this.idleWaiters.splice(0).forEach((f) => f());
     }
   }
@@ -106,6 +142,7 @@ export class Limiter {
   close(reason: string): void {
     this.closedReason = reason;
     this.queue?.close(reason);
+    this.doorway?.close();
   }
 
   /** Resolves when nothing runs or waits, or after `timeoutMs`; true when idle. */

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import { mkdirSync, mkdtempSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SeldonClient } from '../../src/client/seldon-client';
 import { codeName, toInferError } from '../../src/errors';
-import type { Payload } from '../../src/message/message';
+import { emptyMeta, type Payload } from '../../src/message/message';
+import { executorPredictWire } from '../../src/protocol/hop-codec';
+import { passBytes } from '../../src/rpc/bytes-method';
+import { retryPushbackMs } from '../../src/rpc/status';
 import { fromNumbers } from '../../src/tensor/tensor';
 import { alive, upGraph, type RunningGraph } from '../helpers/graph-process';
 import { v2Client } from '../helpers/v2-client';
@@ -171,6 +175,113 @@ describe('a node queue (runtime.maxConcurrency / maxQueue) across real processes
       client.close();
       await g.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Two slots of 300 ms calls: a crowd of a dozen clients on one connection overloads it six times over. */
+const CROWD = MANIFEST.replace('name: overload', 'name: crowd')
+  .replace('deadlineMs: 1500', 'deadlineMs: 10000')
+  .replace('maxInFlight: 4', 'maxInFlight: 2')
+  .replace('parameters: {ms: 400}', 'parameters: {ms: 300}');
+
+/** A gRPC client's retry policy for refusals: it waits the server's pushback and marks each retry (gRFC A6). */
+const RETRY_POLICY = JSON.stringify({
+  methodConfig: [
+    {
+      name: [{ service: 'seldon.protos.Seldon' }],
+      retryPolicy: {
+        maxAttempts: 5,
+        initialBackoff: '0.1s',
+        maxBackoff: '2s',
+        backoffMultiplier: 2,
+        retryableStatusCodes: ['RESOURCE_EXHAUSTED'],
+      },
+    },
+  ],
+});
+
+/**
+ * `clients` closed-loop clients sharing one channel for `ms`: each sends again as soon as it has an answer. Returns
+ * the answers per client and the refusals its calls ended with.
+ */
+async function crowdLoop(
+  channel: grpc.Client,
+  clients: number,
+  ms: number,
+): Promise<{ ok: number[]; refused: number }> {
+  const wire = executorPredictWire('tftensor');
+  const body = wire.serialize(wire.encode({ meta: emptyMeta(), payload: vec([1]) }));
+  const ok = Array.from({ length: clients }, () => 0);
+  let refused = 0;
+  const until = Date.now() + ms;
+  await Promise.all(
+    ok.map(async (_, i) => {
+      while (Date.now() < until) {
+        const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+          channel.makeUnaryRequest(wire.path, passBytes, passBytes, body, { deadline: Date.now() + 20_000 }, (e) =>
+            resolve(e),
+          ),
+        );
+        if (!err) ok[i] = (ok[i] ?? 0) + 1;
+        else if (err.code === grpc.status.RESOURCE_EXHAUSTED && retryPushbackMs(err) !== undefined) refused++;
+        else throw new Error(`client ${i}: ${err.message}`);
+      }
+    }),
+  );
+  return { ok, refused };
+}
+
+describe('a crowd of ordinary clients on one connection (issue 22)', () => {
+  let dir: string;
+  let g: RunningGraph;
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-test-'));
+    writeFileSync(path.join(dir, 'crowd.yaml'), CROWD);
+    g = await upGraph(path.join(dir, 'crowd.yaml'));
+  });
+  after(async () => {
+    await g?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('clients with a retry policy are all served in turn, not only those that were just answered', async (t) => {
+    const channel = new grpc.Client(g.address, grpc.credentials.createInsecure(), {
+      'grpc.service_config': RETRY_POLICY,
+    });
+    try {
+      // 12 clients, ~6.7 answers a second: each client's turn comes every ~2 s when the slots go round.
+      const r = await crowdLoop(channel, 12, 6000);
+      t.diagnostic(`answers per client: ${r.ok.join(' ')}; refusals after 5 attempts: ${r.refused}`);
+      assert.deepEqual(
+        r.ok.map((n) => n > 0),
+        r.ok.map(() => true),
+        `answers per client: ${r.ok.join(' ')}`,
+      );
+      // In turn: before, the clients just answered took their slots back (seen: 17 7 1 1 11 1 0 1 1 1 1 1).
+      assert.ok(Math.max(...r.ok) <= 3 * Math.min(...r.ok) + 1, `answers per client: ${r.ok.join(' ')}`);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it('clients that come straight back are refused at a bounded rate, and every one of them is served', async (t) => {
+    const channel = new grpc.Client(g.address, grpc.credentials.createInsecure());
+    try {
+      const r = await crowdLoop(channel, 12, 5000);
+      t.diagnostic(`answers per client: ${r.ok.join(' ')}; refusals: ${r.refused}`);
+      // The connection is refused at most as often as a slot frees (2 per 300 ms: ~33 in 5 s) and as it is answered,
+      // after a burst of 32 (16 x the slots): about 100 in 5 s. Answering each refusal at once made ~950.
+      const answers = r.ok.reduce((a, b) => a + b, 0);
+      const bound = 1.25 * (32 + (5000 / 300) * 2 + answers);
+      assert.ok(r.refused <= bound, `${r.refused} refusals in 5 s, bound ${bound.toFixed(0)}`);
+      assert.deepEqual(
+        r.ok.map((n) => n > 0),
+        r.ok.map(() => true),
+        `answers per client: ${r.ok.join(' ')}`,
+      );
+    } finally {
+      channel.close();
     }
   });
 });
