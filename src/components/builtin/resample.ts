@@ -178,7 +178,7 @@ function verticalRow(
   o: number,
 ): void {
   const w0 = weights[at] as number;
-  const w1 = (weights[at + 1] ?? 0) as number;
+  const w1 = weights[at + 1] ?? 0;
   const b1 = base + rowStride;
   if (k === 2) {
     for (let x = 0; x < rowStride; x++) {
