@@ -6,6 +6,10 @@
  * each image's median time (transformInput: decode, resize, crop, normalise to float32).
  *
  *   node dist/bench/jpeg-input-time.js [--images DIR] [--rounds 3] [--before path/to/jpeg-input.js] [--per-image]
+ *     [--only default,before]
+ *
+ * Besides wall time it prints CPU time (process.cpuUsage: all threads, so libvips's decode counts too; the
+ * configurations run one at a time), which a busy shared machine inflates far less than wall time.
  *
  * A previous build to compare with, e.g. the commit before torchvision-exact preprocessing:
  *   mkdir /tmp/old && git archive 8955a1f | tar -x -C /tmp/old && ln -s "$PWD/node_modules" /tmp/old/node_modules
@@ -37,7 +41,7 @@ async function main(): Promise<void> {
   const before = process.argv.includes('--before') ? path.resolve(arg('--before', '')) : undefined;
   const ctx = { nodeName: 'bench', nodeType: 'TRANSFORMER' as const, baseDir: '.', logger: pino({ level: 'silent' }) };
   const all3 = jpegInput.create({ exifOrientation: true, colourManagement: true, fastShrinkOnLoad: true }, ctx);
-  const configs: [string, Component][] = [
+  const all: [string, Component][] = [
     ['default (exact)', jpegInput.create({}, ctx) as Component],
     ['exifOrientation', jpegInput.create({ exifOrientation: true }, ctx) as Component],
     ['colourManagement', jpegInput.create({ colourManagement: true }, ctx) as Component],
@@ -47,24 +51,32 @@ async function main(): Promise<void> {
   if (before) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const def = (require(before) as { default: ComponentDefinition }).default;
-    configs.push([`before (${path.relative(process.cwd(), before)})`, await def.create({}, ctx)]);
+    all.push([`before (${path.relative(process.cwd(), before)})`, await def.create({}, ctx)]);
   }
+  const only = process.argv.includes('--only') ? arg('--only', '').split(',') : undefined;
+  const configs = all.filter(([name]) => !only || only.some((o) => name.startsWith(o)));
   const files = readdirSync(dir)
     .filter((f) => /\.(jpe?g|png|webp)$/i.test(f))
     .sort();
   const images = files.map((f) => readFileSync(path.join(dir, f)));
   const times = configs.map(() => images.map((): number[] => []));
-  const once = async (c: Component, data: Buffer): Promise<number> => {
+  const cpu = configs.map(() => images.map((): number[] => []));
+  const once = async (c: Component, data: Buffer, k?: number, i?: number): Promise<void> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await c.transformInput!({ kind: 'bin', data }, new CollectingCallContext(emptyMeta('bench')));
-    return performance.now() - t0;
+    const t = performance.now() - t0;
+    const used = process.cpuUsage(c0);
+    if (k === undefined || i === undefined) return;
+    (times[k]?.[i] as number[]).push(t);
+    (cpu[k]?.[i] as number[]).push((used.user + used.system) / 1000);
   };
   for (const [, c] of configs) for (const data of images) await once(c, data);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < images.length; i++) {
       for (let k = 0; k < configs.length; k++) {
         const j = (k + i + r) % configs.length;
-        (times[j]?.[i] as number[]).push(await once((configs[j] as [string, Component])[1], images[i] as Buffer));
+        await once((configs[j] as [string, Component])[1], images[i] as Buffer, j, i);
       }
     }
   }
@@ -75,7 +87,10 @@ async function main(): Promise<void> {
     const m = median(perImage);
     const p90 = [...perImage].sort((a, b) => a - b)[Math.floor(perImage.length * 0.9)] as number;
     const ratio = (m / base).toFixed(2);
-    console.log(`${name.padEnd(60)} median ${m.toFixed(2)} ms  p90 ${p90.toFixed(2)} ms  (${ratio}x default)`);
+    const c = median((cpu[k] as number[][]).map(median));
+    console.log(
+      `${name.padEnd(60)} median ${m.toFixed(2)} ms  p90 ${p90.toFixed(2)} ms  (${ratio}x default)  CPU median ${c.toFixed(2)} ms`,
+    );
     if (process.argv.includes('--per-image')) {
       perImage.forEach((t, i) => console.log(`  ${files[i]}: ${t.toFixed(1)} ms`));
     }

@@ -17,18 +17,41 @@ import type { BenchTarget, Sample } from './target';
  */
 
 export interface InProcessOptions {
-  /**
-   * onnx-model intra-op threads in the baseline. One process runs its models one after the other on the JS thread
-   * (onnxruntime-node's run is synchronous), so a single-process server gives each model all cores; copying the
-   * manifest's per-node value (tuned for parallel processes) would leave cores idle and flatter the graph.
-   */
+  /** onnx-model intra-op threads in the baseline; undefined keeps the manifest's values. */
   onnxThreads?: number;
+  /**
+   * 'serial': one model computes at a time (a lock around MODEL nodes), as a server that calls its models one after
+   * the other would; 'parallel' (default): the walk's parallel branches run at once, each onnx-model in its own
+   * worker thread.
+   */
+  models?: BaselineModels;
   logger: Logger;
+}
+
+export type BaselineModels = 'parallel' | 'serial';
+
+/**
+ * The baseline configuration `bench` uses unless told otherwise: the one that gave a single process its best
+ * throughput, measured on the ImageNet ensemble on 2 cores (bench/baseline-configs.ts, docs/performance.md): one
+ * intra-op thread per model with the two models computing at once, as the single-process Python pipeline does.
+ */
+export const BEST_BASELINE: { onnxThreads: number; models: BaselineModels } = { onnxThreads: 1, models: 'parallel' };
+
+export function describeBaseline(o: { onnxThreads?: number; models?: BaselineModels }): string {
+  const threads =
+    o.onnxThreads === undefined ? "the manifest's onnx-model threads" : `onnx-model intraOpThreads ${o.onnxThreads}`;
+  return `${threads}, models ${o.models === 'serial' ? 'one at a time' : 'in parallel'}`;
 }
 
 /** NodeClient that calls components in this process through the same ComponentHost a node process serves. */
 export class LocalNodeClient implements NodeClient {
-  private constructor(private readonly hosts: Map<string, ComponentHost>) {}
+  /** With models 'serial': resolves when the model computing now is done. */
+  private modelTurn: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly hosts: Map<string, ComponentHost>,
+    private readonly serial: boolean,
+  ) {}
 
   static async create(graph: GraphSpec, opts: InProcessOptions): Promise<LocalNodeClient> {
     const hosts = new Map<string, ComponentHost>();
@@ -49,7 +72,7 @@ export class LocalNodeClient implements NodeClient {
       await Promise.allSettled([...hosts.values()].map((h) => h.close()));
       throw err;
     }
-    return new LocalNodeClient(hosts);
+    return new LocalNodeClient(hosts, opts.models === 'serial');
   }
 
   async call<M extends NodeMethod>(
@@ -61,7 +84,13 @@ export class LocalNodeClient implements NodeClient {
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
     const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
-    const { message, computeUs } = await this.host(node).invoke(method, inputs, call);
+    const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(method, inputs, call);
+    let run: ReturnType<ComponentHost['invoke']>;
+    if (this.serial && node.type === 'MODEL') {
+      run = this.modelTurn.then(invoke, invoke);
+      this.modelTurn = run.catch(() => undefined);
+    } else run = invoke();
+    const { message, computeUs } = await run;
     (opts as ObservedHopOptions).observe?.(node, method, computeUs / 1000, computeUs);
     return message;
   }

@@ -229,6 +229,7 @@ export function renderMarkdown(r: BenchReport): string {
     `| ${who} | ${l.concurrency} | ${f1(l.throughput)} | ${f2(l.latency.p50)} | ${f2(l.latency.p90)} | ${f2(l.latency.p99)} | ${f2(l.latency.mean)} | ${f2(l.overhead?.mean)} | ${f2(l.overhead?.p99)} | ${f2(l.criticalCompute?.mean)} |`;
   for (const [who, levels] of graphRuns(r)) for (const l of levels) out.push(row(who, l));
   for (const l of r.baseline?.levels ?? []) out.push(row('in-process', l));
+  if (r.baseline) out.push(`- in-process baseline: ${r.baseline.note}`);
   for (const x of r.hopRuns ?? [])
     if (x.throughputRatio !== undefined)
       out.push(

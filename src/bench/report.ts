@@ -44,7 +44,13 @@ export interface BenchReport {
     timelineIntervalMs?: number;
   };
   levels: LevelResult[];
-  baseline?: { onnxThreads?: number; levels: LevelResult[]; note: string; error?: string };
+  baseline?: {
+    onnxThreads?: number;
+    models?: 'parallel' | 'serial';
+    levels: LevelResult[];
+    note: string;
+    error?: string;
+  };
   ratios?: {
     latency?: {
       concurrency: number;

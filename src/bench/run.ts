@@ -7,7 +7,7 @@ import { walkNodes, type GraphSpec, type HopTransport } from '../graph/spec';
 import { Supervisor, type Transport } from '../runner/supervisor';
 import type { Logger } from '../util/logger';
 import type { LevelResult } from './analysis';
-import { InProcessTarget } from './inprocess';
+import { describeBaseline, InProcessTarget, type BaselineModels } from './inprocess';
 import type { BenchInput } from './input';
 import type { WatchedProcess } from './procstat';
 import { renderHtml } from './report-html';
@@ -44,6 +44,8 @@ export interface BenchOptions {
   baseline: boolean;
   /** onnx-model intra-op threads in the baseline; undefined keeps the manifest's values */
   baselineOnnxThreads?: number;
+  /** the baseline's models in parallel (default) or one at a time */
+  baselineModels?: BaselineModels;
   timeoutMs: number;
   /** ask the executor for the hop timeline at most once per this many ms (0 or absent: every request) */
   timelineIntervalMs?: number;
@@ -179,15 +181,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     // The baseline takes its turns with the graphs (an idle graph or an idle in-process model costs memory, not
     // CPU): measured one after the other, the c=8 ratio moved 0.94-0.97 between runs with the machine's drift.
     const graph = o.graph;
-    const note =
-      o.baselineOnnxThreads === undefined
-        ? "the manifest's parameters as they are"
-        : `onnx-model intraOpThreads ${o.baselineOnnxThreads} (a single process runs its models one after the other, so each gets every core)`;
+    const note = describeBaseline({ onnxThreads: o.baselineOnnxThreads, models: o.baselineModels });
     if (doBaseline && graph) {
       try {
         clock.set('baseline: loading components');
         inproc = await InProcessTarget.create(graph, o.input.payload, o.timeoutMs, {
           onnxThreads: o.baselineOnnxThreads,
+          models: o.baselineModels,
           logger: o.logger,
         });
         arms.push({ tag: 'in-process', target: inproc, procs: () => [BENCH_PROCESS], levels: baselineLevels });
@@ -203,6 +203,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         levels: swept[hopTransports.length] ?? [],
         note,
         ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
+        models: o.baselineModels ?? 'parallel',
       };
     }
     targets.forEach((t, i) => {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import os from 'node:os';
 import path from 'node:path';
 import { renderHopMarkdown, runHopBench, type HopMode } from '../../bench/hop';
 import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput } from '../../bench/input';
 import { renderMarkdown } from '../../bench/report-html';
+import { BEST_BASELINE } from '../../bench/inprocess';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
 import { ensureGraphModels } from '../../modelgen/graph-models';
@@ -46,6 +46,7 @@ interface BenchFlags {
   metrics: boolean;
   hopTransport?: string;
   baselineThreads: string;
+  baselineModels: string;
   stability: string;
   timeout: string;
   timelineInterval: string;
@@ -111,7 +112,12 @@ export function registerBench(program: Command): void {
     .option(
       '--baseline-threads <n|manifest>',
       "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)",
-      String(os.availableParallelism()),
+      String(BEST_BASELINE.onnxThreads),
+    )
+    .option(
+      '--baseline-models <parallel|serial>',
+      "the in-process baseline's models: 'parallel' (the walk's branches at once) or 'serial' (one model at a time)",
+      BEST_BASELINE.models,
     )
     .option('--stability <fraction>', 'windows must agree within this fraction on throughput and p50', '0.1')
     .option('--timeout <ms>', 'deadline per request', '30000')
@@ -144,6 +150,7 @@ export function registerBench(program: Command): void {
         o.baselineThreads === 'manifest'
           ? undefined
           : intFlag('--baseline-threads', o.baselineThreads, { min: 0, max: 1024 });
+      const baselineModels = enumFlag('--baseline-models', o.baselineModels, ['parallel', 'serial'] as const);
       const tensorShape = o.tensorShape && intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
       const logLevel = logLevelFlag(o.logLevel);
       const hopTransports = o.hopTransport && enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS);
@@ -180,6 +187,7 @@ export function registerBench(program: Command): void {
         outDir,
         baseline: o.baseline,
         ...(threads !== undefined ? { baselineOnnxThreads: threads } : {}),
+        baselineModels,
         timeoutMs,
         timelineIntervalMs,
         logger: createLogger('infergraph-bench', logLevel),

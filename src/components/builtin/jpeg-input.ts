@@ -22,7 +22,8 @@ import type { CallContext, Component, ComponentContext, ComponentDefinition } fr
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { decodeError, inspect, notDecodable, preview, sniffFormat, type ImageFormat } from './image-bytes';
-import { decodeRgbWindow } from './pil-rgb';
+import { decodeRgbWindow, type ImageHeader } from './pil-rgb';
+import { jpegHeader } from './jpeg-header';
 import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
 
 export { sniffFormat } from './image-bytes';
@@ -145,10 +146,10 @@ class JpegInput implements Component {
     const { maxPixels, failOn } = this.cfg;
     // Zero-copy Buffer view: sharp wants a Buffer, the payload may be any Uint8Array (a slice of a gRPC frame).
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let meta: sharp.Metadata;
+    let meta: ImageHeader;
     try {
       // Header only; no pixel limit here so the limit error below can name the image size.
-      meta = await sharp(buf, { failOn, limitInputPixels: false }).metadata();
+      meta = this.jpegFacts(bytes, format) ?? (await sharp(buf, { failOn, limitInputPixels: false }).metadata());
     } catch (err) {
       throw decodeError(err, format, bytes, maxPixels);
     }
@@ -174,11 +175,20 @@ class JpegInput implements Component {
     });
   }
 
+  /** What metadata() would say of a plain 8-bit JPEG, from its frame header (jpeg-header.ts), when that suffices. */
+  private jpegFacts(bytes: Uint8Array, format: ImageFormat): ImageHeader | undefined {
+    if (format !== 'JPEG' || this.cfg.exifOrientation) return undefined; // orientation needs the EXIF block
+    const h = jpegHeader(bytes);
+    if (!h) return undefined;
+    const space = h.components === 4 ? 'cmyk' : h.components === 1 ? 'b-w' : 'srgb';
+    return { width: h.width, height: h.height, channels: h.components, depth: 'uchar', space, hasAlpha: false };
+  }
+
   private async decodeWithin(
     buf: Buffer,
     bytes: Uint8Array,
     format: ImageFormat,
-    meta: sharp.Metadata,
+    meta: ImageHeader,
   ): Promise<Uint8Array> {
     const { resize, crop, maxPixels, exifOrientation, fastShrinkOnLoad } = this.cfg;
     const { width, height } = meta as { width: number; height: number };
@@ -209,7 +219,7 @@ class JpegInput implements Component {
 
   private async exactResizeCrop(
     buf: Buffer,
-    meta: sharp.Metadata,
+    meta: ImageHeader,
     shown: Size,
     rc: ResizeCrop,
     window: Rect,
@@ -224,7 +234,7 @@ class JpegInput implements Component {
    * worst). Images that need Pillow's own colour handling (alpha, CMYK, 16-bit) are decoded that way first, so only
    * resampling differs.
    */
-  private async libvipsResizeCrop(buf: Buffer, meta: sharp.Metadata, shown: Size, rc: ResizeCrop): Promise<Uint8Array> {
+  private async libvipsResizeCrop(buf: Buffer, meta: ImageHeader, shown: Size, rc: ResizeCrop): Promise<Uint8Array> {
     const { crop, maxPixels, failOn, exifOrientation, colourManagement } = this.cfg;
     const shrinkCrop = (img: sharp.Sharp): sharp.Sharp =>
       img
@@ -252,7 +262,7 @@ class JpegInput implements Component {
 }
 
 /** What decoding the whole image takes: width x height x channels x bytes per sample, from the header. */
-export function decodeCost(meta: sharp.Metadata): { bytes: number; text: string } {
+export function decodeCost(meta: ImageHeader): { bytes: number; text: string } {
   const channels = meta.channels ?? 4;
   const sampleBytes = meta.depth === 'ushort' ? 2 : meta.depth === 'uchar' || meta.depth === undefined ? 1 : 4;
   const w = meta.width ?? 0;

@@ -94,6 +94,22 @@ function pick(specs: IoSpec[], wanted: string | undefined, role: string, file: s
   return found;
 }
 
+/** The InferenceSession options of an instance (bench/onnx-gap.ts builds its bare sessions with the same). */
+export function sessionOptions(
+  cfg: Pick<OnnxModelConfig, 'intraOpThreads' | 'interOpThreads' | 'spinning' | 'graphOptimization'>,
+): ort.InferenceSession.SessionOptions {
+  const allow = cfg.spinning ? '1' : '0';
+  return {
+    intraOpNumThreads: cfg.intraOpThreads,
+    interOpNumThreads: cfg.interOpThreads,
+    graphOptimizationLevel: cfg.graphOptimization,
+    executionMode: 'sequential',
+    // The Node binding flattens `extra` into session config keys: session.intra_op.allow_spinning etc.
+    extra: { session: { intra_op: { allow_spinning: allow }, inter_op: { allow_spinning: allow } } },
+    logSeverityLevel: 3,
+  };
+}
+
 class OnnxModel implements Component {
   private pool: OnnxPool | undefined;
   private input!: IoSpec;
@@ -119,17 +135,7 @@ class OnnxModel implements Component {
     } catch {
       throw new ConfigError([`${NAME}: model file ${model} does not exist or is not readable`]);
     }
-    const allow = this.cfg.spinning ? '1' : '0';
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: this.cfg.intraOpThreads,
-      interOpNumThreads: this.cfg.interOpThreads,
-      graphOptimizationLevel: this.cfg.graphOptimization,
-      executionMode: 'sequential',
-      // The Node binding flattens `extra` into session config keys: session.intra_op.allow_spinning etc.
-      extra: { session: { intra_op: { allow_spinning: allow }, inter_op: { allow_spinning: allow } } },
-      logSeverityLevel: 3,
-    };
-    const pool = this.newPool(sessionOptions);
+    const pool = this.newPool(sessionOptions(this.cfg));
     await pool.start();
     try {
       this.configure(pool);
@@ -195,7 +201,7 @@ class OnnxModel implements Component {
     pool.setIo(this.input.name, this.output.name);
   }
 
-  private newPool(sessionOptions: ort.InferenceSession.SessionOptions): OnnxPool {
+  private newPool(options: ort.InferenceSession.SessionOptions): OnnxPool {
     return new OnnxPool({
       what: `${NAME} ${this.label}`,
       instances: this.cfg.instances,
@@ -204,7 +210,7 @@ class OnnxModel implements Component {
       maxQueueDelayMs: this.cfg.maxQueueDelayMs,
       init: {
         model: this.cfg.model,
-        sessionOptions,
+        sessionOptions: options,
         softmax: this.cfg.softmax,
         lut: this.lut,
         nice: this.cfg.instanceNice,

@@ -25,6 +25,12 @@ export interface DecodeOptions {
   exifOrientation: boolean;
 }
 
+/** The header facts decoding depends on: sharp's metadata(), or the same read from a JPEG frame header. */
+export type ImageHeader = Pick<
+  sharp.Metadata,
+  'width' | 'height' | 'channels' | 'depth' | 'space' | 'hasAlpha' | 'orientation'
+>;
+
 export interface DecodedRgb {
   data: Uint8Array;
   width: number;
@@ -77,7 +83,7 @@ export function sixteenBitToRgb(samples: Uint16Array, pixels: number, channels: 
  */
 export async function decodeRgbWindow(
   buf: Buffer,
-  meta: sharp.Metadata,
+  meta: ImageHeader,
   window: Rect,
   o: DecodeOptions,
 ): Promise<DecodedRgb> {
