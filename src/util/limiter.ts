@@ -57,12 +57,10 @@ export class Limiter implements DoorLimiter {
   }
 
   /**
-   * The limiter's admission door (src/util/admission-door.ts), made on first use: fair and paced admission when
-   * the call's headers arrive, for a limiter without a queue (the executor).
+   * The limiter's admission door (src/util/admission-door.ts): fair and paced admission when the call's headers
+   * arrive, for a limiter without a queue (the executor). Made once, by its first caller, with that caller's options.
    */
-  door(
-    o: Omit<DoorOptions, 'now' | 'setTimer' | 'clearTimer'> = { maxRetryWaitMs: 2000, maxHoldMs: 10_000 },
-  ): AdmissionDoor {
+  door(o: Omit<DoorOptions, 'now' | 'setTimer' | 'clearTimer'>): AdmissionDoor {
     return (this.doorway ??= new AdmissionDoor(this, o));
   }
 
