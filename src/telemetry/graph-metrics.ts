@@ -4,6 +4,7 @@ import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions }
 import type { ModelMetadata } from '../components/api';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
+import { httpStatusOf } from '../http/status';
 import { hopWire } from '../protocol/hop-codec';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { ProcessMetrics } from './metrics';
@@ -12,9 +13,11 @@ import type { ProcessMetrics } from './metrics';
  * What the executor and the nodes record. Executor: Seldon Core v1's own histograms, same names, labels and buckets,
  * so dashboards built for Seldon's executor work; plus infergraph_* for what Seldon has not: hop transport versus
  * node compute (the node's trailer), in-flight. Nodes: infergraph_node_* request and compute histograms, in-flight.
- * Recorded by wrapping the servers' unary handlers and the executor's NodeClient, not by gRPC interceptors: the
- * wrappers' own cost is small and measurable alone (bench/metrics-cost.ts, ~3.5 µs CPU per hop), the interceptor
- * chain stays tracing's, and the walk and the handlers stay metric-free.
+ * Executor requests are observed by its data plane (src/executor/data-plane.ts), whatever front door they came
+ * through; its hops by wrapping its NodeClient; a node's calls by wrapping its service implementations where it adds
+ * them (meteredService). Nothing patches a server: the composition root hands these to the processes as a bundle.
+ * The wrappers' own cost is small and measurable alone (bench/metrics-cost.ts, ~3.5 µs CPU per hop), the
+ * interceptor chain stays tracing's, and the walk and the handlers stay metric-free.
  */
 
 /** Seldon's executor labels codes with Go's status names (codes.Code.String()). */
@@ -128,8 +131,6 @@ function inFlightGauge(
   };
 }
 
-/** Applied to a grpc.Server before its services are added. */
-export type ServerMeter = (server: grpc.Server) => void;
 export interface MethodMeter {
   start(): void;
   /** `computeUs` or a trailer carrying it: the node's own time, when the call reported one. */
@@ -137,48 +138,60 @@ export interface MethodMeter {
 }
 
 /**
- * A node's meter: its gRPC handlers (`server`), and any other front end that serves the same calls, such as the framed
- * hop transport, through `forMethod(path)` — so a node's histograms count every call, whatever it came over.
+ * A node's meter: `service` wraps the implementation of a gRPC service where the node adds it, and `forMethod(path)`
+ * meters any other front end that serves the same calls, such as the framed hop transport, so a node's histograms
+ * count every call, whatever it came over.
  */
 export interface NodeMeter {
-  server: ServerMeter;
+  service: <I extends grpc.UntypedServiceImplementation>(definition: grpc.ServiceDefinition, impl: I) => I;
   forMethod: (path: string) => MethodMeter;
 }
 
 /**
- * Wraps the unary handlers of every service added to `server` from now on: `forMethod(path)` once per method, then
- * start() when a call arrives and end() when the handler answers (a cancelled call's handler still answers,
- * CANCELLED). Health and reflection are added before (src/rpc/server.ts), so they are not requests here.
+ * `impl` with every unary handler metered: `forMethod(path)` once per method, then start() when a call arrives and
+ * end() when the handler answers (a cancelled call's handler still answers, CANCELLED).
  */
-export function meterUnaryHandlers(server: grpc.Server, forMethod: (path: string) => MethodMeter): void {
-  const addService = server.addService.bind(server);
-  server.addService = (service, impl) => {
-    const wrapped: grpc.UntypedServiceImplementation = { ...impl };
-    for (const [name, def] of Object.entries(service)) {
-      if (def.requestStream || def.responseStream) continue;
-      for (const key of [name, def.originalName]) {
-        const h = key ? (impl[key] as grpc.handleUnaryCall<unknown, unknown> | undefined) : undefined;
-        if (!key || !h) continue;
-        const m = forMethod(def.path);
-        wrapped[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const t0 = performance.now();
-          m.start();
-          h(call, (err, value, trailer, flags) => {
-            m.end(
-              err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK,
-              elapsedSeconds(t0),
-              trailer ?? err?.metadata,
-            );
-            callback(err, value, trailer, flags);
-          });
-        }) as grpc.UntypedHandleCall;
-      }
+export function meteredService<I extends grpc.UntypedServiceImplementation>(
+  definition: grpc.ServiceDefinition,
+  impl: I,
+  forMethod: (path: string) => MethodMeter,
+): I {
+  const wrapped: grpc.UntypedServiceImplementation = { ...impl };
+  for (const [name, def] of Object.entries(definition)) {
+    if (def.requestStream || def.responseStream) continue;
+    for (const key of [name, def.originalName]) {
+      const h = key ? (impl[key] as grpc.handleUnaryCall<unknown, unknown> | undefined) : undefined;
+      if (!key || !h) continue;
+      const m = forMethod(def.path);
+      wrapped[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const t0 = performance.now();
+        m.start();
+        h(call, (err, value, trailer, flags) => {
+          m.end(err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK, elapsedSeconds(t0), trailer ?? err?.metadata);
+          callback(err, value, trailer, flags);
+        });
+      }) as grpc.UntypedHandleCall;
     }
-    addService(service, wrapped);
-  };
+  }
+  return wrapped as I;
 }
 
-export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): ServerMeter {
+/** The front door of an executor request (src/executor/data-plane.ts FrontDoor). */
+export interface RequestDoor {
+  service: string;
+  http?: string;
+}
+/** What the executor's data plane calls: `start` when a request arrives, the returned function when it is answered. */
+export interface RequestMetrics {
+  start(door: RequestDoor): (code: number, httpStatus?: number) => void;
+}
+
+/**
+ * Seldon's server histogram for every executor request, gRPC and REST alike: gRPC requests as Seldon's gRPC server
+ * labels them (service = method path, method 'unary', code = Go's status name), REST requests as its REST server
+ * does (service = 'predictions', 'feedback', 'metadata' …, method = the HTTP verb in lower case, code = HTTP status).
+ */
+export function executorRequestMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): RequestMetrics {
   const requests = new prom.Histogram({
     name: 'seldon_api_executor_server_requests_seconds',
     help: 'A histogram of latencies for executor server',
@@ -190,24 +203,46 @@ export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph:
     prom,
     registry,
     'infergraph_executor_in_flight_requests',
-    'Requests the executor has accepted and not answered yet, by gRPC method',
+    'Requests the executor has accepted and not answered yet, by front door (gRPC method or REST service)',
     { deployment_name: graph.name },
     'service',
   );
-  return (server) =>
-    meterUnaryHandlers(server, (service) => {
-      const g = inFlight(service);
-      const byCode = perCode((code) =>
-        deferred(requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code })),
-      );
-      return {
-        start: () => g.n++,
-        end: (code, seconds) => {
-          g.n--;
-          byCode(code).observe(seconds);
+  interface Door {
+    gauge: { n: number };
+    series: (label: string) => Observer;
+  }
+  const doors = new Map<string, Door>();
+  const door = (d: RequestDoor): Door => {
+    const key = `${d.http ?? ''} ${d.service}`;
+    let x = doors.get(key);
+    if (!x) {
+      const byLabel = new Map<string, Observer>();
+      const method = d.http ? d.http.toLowerCase() : 'unary';
+      const base = { deployment_name: graph.name, ...PREDICTOR, service: d.service, method };
+      x = {
+        gauge: inFlight(d.service),
+        series: (code) => {
+          let o = byLabel.get(code);
+          if (!o) byLabel.set(code, (o = deferred(requests.labels({ ...base, code }))));
+          return o;
         },
       };
-    });
+      doors.set(key, x);
+    }
+    return x;
+  };
+  return {
+    start(d) {
+      const x = door(d);
+      const t0 = performance.now();
+      x.gauge.n++;
+      return (code, httpStatus) => {
+        x.gauge.n--;
+        const label = d.http ? String(httpStatus ?? httpStatusOf(code)) : codeLabel(code);
+        x.series(label).observe(elapsedSeconds(t0));
+      };
+    },
+  };
 }
 
 export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): NodeMeter {
@@ -254,7 +289,7 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
     meters.set(method, m);
     return m;
   };
-  return { server: (server) => meterUnaryHandlers(server, forMethod), forMethod };
+  return { service: (definition, impl) => meteredService(definition, impl, forMethod), forMethod };
 }
 
 /** Wraps the executor's NodeClient: one observation per hop, from the call to its settled answer. */
@@ -435,5 +470,20 @@ export function admissionMetrics({ prom, registry }: ProcessMetrics, where: stri
   });
   return (c) => {
     counts = c;
+  };
+}
+
+/** Everything the executor records, as one bundle for the composition root to hand to startExecutorServer. */
+export interface ExecutorMetrics {
+  requests: RequestMetrics;
+  hops: (client: NodeClient) => NodeClient;
+  admission: (counts: AdmissionCounts) => void;
+}
+
+export function executorMetrics(m: ProcessMetrics, graph: GraphSpec): ExecutorMetrics {
+  return {
+    requests: executorRequestMetrics(m, graph),
+    hops: executorHopMetrics(m, graph),
+    admission: admissionMetrics(m, 'executor'),
   };
 }

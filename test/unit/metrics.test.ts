@@ -6,7 +6,7 @@ import { parseManifest } from '../../src/graph/manifest';
 import {
   codeLabel,
   executorHopMetrics,
-  executorServerMetrics,
+  executorRequestMetrics,
   nodeServerMetrics,
 } from '../../src/telemetry/graph-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics } from '../../src/telemetry/metrics';
@@ -70,7 +70,7 @@ describe('metrics endpoint and dashboard', () => {
   it('serves the registry as valid exposition text on /metrics only', async () => {
     const m = await createMetrics();
     const g = graph(node('m', 'MODEL'));
-    executorServerMetrics(m, g);
+    executorRequestMetrics(m, g);
     executorHopMetrics(m, g);
     nodeServerMetrics(m, g.graph);
     const ep = await serveMetrics(m, { host: '127.0.0.1', port: 0 });
@@ -98,7 +98,7 @@ describe('metrics endpoint and dashboard', () => {
     );
     const m = await createMetrics();
     const g = graph(node('m', 'MODEL'));
-    executorServerMetrics(m, g);
+    executorRequestMetrics(m, g);
     executorHopMetrics(m, g);
     nodeServerMetrics(m, g.graph);
     const exported = new Set(m.registry.getMetricsAsArray().map((x) => x.name));

@@ -190,5 +190,10 @@ export const CATALOG = {
       },
       topK: { type: 'integer', default: 1, description: 'Also report the k best classes per row (when > 1).' },
     },
+    outputs: [
+      { name: 'index', datatype: 'INT64', shape: [-1] },
+      { name: 'score', datatype: 'FP32', shape: [-1] },
+      { name: 'label', datatype: 'BYTES', shape: [-1] },
+    ],
   },
 } satisfies Record<string, ComponentInfo>;
