@@ -15,7 +15,7 @@ import {
   type ErrorBody,
   type RestDoor,
   type RouteConfig,
-} from './rest-server';
+} from './rest-door';
 import { FEEDBACK_UNIMPLEMENTED, graphMetadata, modelMetadata } from './seldon-service';
 
 /**

@@ -15,7 +15,7 @@ import {
   sendError,
   type ErrorBody,
   type RestDoor,
-} from './rest-server';
+} from './rest-door';
 import { v2ModelSpec } from './v2-service';
 
 /**
