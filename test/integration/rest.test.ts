@@ -120,7 +120,8 @@ describe('REST front doors on the executor: test-ensemble as real processes', ()
     const tf2 = tfVals.data?.tftensor as Tf;
     // The scale component answers float32 whatever came in; the doubles were read (0 -> 1, 1 -> 9).
     assert.equal(tf2.dtype, 'DT_FLOAT');
-    assert.deepEqual([...new Float32Array(new Uint8Array(Buffer.from(tf2.tensorContent ?? '', 'base64')).buffer)], [1, 9]);
+    assert.deepEqual(
+      [...new Float32Array(new Uint8Array(Buffer.from(tf2.tensorContent ?? '', 'base64')).buffer)],
       [1, 9],
     );
   });
