@@ -369,6 +369,13 @@ export const MANIFEST_SCHEMA = {
               default: 8080,
               description: "A standalone executor's (a pod's) REST port; infergraph up uses its --rest-address.",
             },
+            probes: {
+              type: 'string',
+              enum: ['grpc', 'http'],
+              default: 'grpc',
+              description:
+                "The executor pod's Kubernetes probes: gRPC health (grpc) or HTTP GET /v2/health/ready and /live on the REST port (http).",
+            },
           },
         },
         executor: {

@@ -140,6 +140,8 @@ export interface RestSpec {
   enabled: boolean;
   /** Port of a standalone executor's REST front doors (pods). */
   port: number;
+  /** The executor pod's probes: gRPC health, or HTTP on the REST port. */
+  probes: 'grpc' | 'http';
 }
 
 export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
