@@ -4,7 +4,6 @@ import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions }
 import type { ModelMetadata } from '../components/api';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
-import { httpStatusOf } from '../http/status';
 import { hopWire } from '../protocol/hop-codec';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { ProcessMetrics } from './metrics';
@@ -52,7 +51,7 @@ export const FINE_BUCKETS = [
 /** The predictor labels of Seldon's metrics; a graph is one predictor named 'default' with no version annotation. */
 export const PREDICTOR = { predictor_name: 'default', predictor_version: '' };
 
-const elapsedSeconds = (t0: number): number => (performance.now() - t0) / 1000;
+export const elapsedSeconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** Label children per status code, made on first use: labels() validates and builds its arguments once per series. */
 function perCode<T>(make: (code: string) => T): (code: number) => T {
@@ -61,7 +60,7 @@ function perCode<T>(make: (code: string) => T): (code: number) => T {
 }
 
 /** What the series below record into: a prom-client histogram child, or one that defers to it. */
-interface Observer {
+export interface Observer {
   observe(value: number): void;
 }
 
@@ -83,7 +82,7 @@ function flushObservations(): void {
  * call before it writes the answer). Deferred, they run once the next write is out. A scrape sees an observation at
  * most one loop turn late.
  */
-function deferred(child: Observer): Observer {
+export function deferred(child: Observer): Observer {
   return {
     observe(value) {
       pendingSeries.push(child);
@@ -106,7 +105,7 @@ function computeSeconds(md: grpc.Metadata | null | undefined): number | undefine
  * An in-flight gauge kept as plain counters and read at scrape time (prom-client's collect): a call pays an increment
  * and a decrement, not two label lookups.
  */
-function inFlightGauge(
+export function inFlightGauge(
   prom: ProcessMetrics['prom'],
   registry: ProcessMetrics['registry'],
   name: string,
@@ -174,75 +173,6 @@ export function meteredService<I extends grpc.UntypedServiceImplementation>(
     }
   }
   return wrapped as I;
-}
-
-/** The front door of an executor request (src/executor/data-plane.ts FrontDoor). */
-export interface RequestDoor {
-  service: string;
-  http?: string;
-}
-/** What the executor's data plane calls: `start` when a request arrives, the returned function when it is answered. */
-export interface RequestMetrics {
-  start(door: RequestDoor): (code: number, httpStatus?: number) => void;
-}
-
-/**
- * Seldon's server histogram for every executor request, gRPC and REST alike: gRPC requests as Seldon's gRPC server
- * labels them (service = method path, method 'unary', code = Go's status name), REST requests as its REST server
- * does (service = 'predictions', 'feedback', 'metadata' …, method = the HTTP verb in lower case, code = HTTP status).
- */
-export function executorRequestMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): RequestMetrics {
-  const requests = new prom.Histogram({
-    name: 'seldon_api_executor_server_requests_seconds',
-    help: 'A histogram of latencies for executor server',
-    labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'service', 'method', 'code'],
-    buckets: SELDON_BUCKETS,
-    registers: [registry],
-  });
-  const inFlight = inFlightGauge(
-    prom,
-    registry,
-    'infergraph_executor_in_flight_requests',
-    'Requests the executor has accepted and not answered yet, by front door (gRPC method or REST service)',
-    { deployment_name: graph.name },
-    'service',
-  );
-  interface Door {
-    gauge: { n: number };
-    series: (label: string) => Observer;
-  }
-  const doors = new Map<string, Door>();
-  const door = (d: RequestDoor): Door => {
-    const key = `${d.http ?? ''} ${d.service}`;
-    let x = doors.get(key);
-    if (!x) {
-      const byLabel = new Map<string, Observer>();
-      const method = d.http ? d.http.toLowerCase() : 'unary';
-      const base = { deployment_name: graph.name, ...PREDICTOR, service: d.service, method };
-      x = {
-        gauge: inFlight(d.service),
-        series: (code) => {
-          let o = byLabel.get(code);
-          if (!o) byLabel.set(code, (o = deferred(requests.labels({ ...base, code }))));
-          return o;
-        },
-      };
-      doors.set(key, x);
-    }
-    return x;
-  };
-  return {
-    start(d) {
-      const x = door(d);
-      const t0 = performance.now();
-      x.gauge.n++;
-      return (code, httpStatus) => {
-        x.gauge.n--;
-        const label = d.http ? String(httpStatus ?? httpStatusOf(code)) : codeLabel(code);
-        x.series(label).observe(elapsedSeconds(t0));
-      };
-    },
-  };
 }
 
 export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): NodeMeter {
@@ -470,20 +400,5 @@ export function admissionMetrics({ prom, registry }: ProcessMetrics, where: stri
   });
   return (c) => {
     counts = c;
-  };
-}
-
-/** Everything the executor records, as one bundle for the composition root to hand to startExecutorServer. */
-export interface ExecutorMetrics {
-  requests: RequestMetrics;
-  hops: (client: NodeClient) => NodeClient;
-  admission: (counts: AdmissionCounts) => void;
-}
-
-export function executorMetrics(m: ProcessMetrics, graph: GraphSpec): ExecutorMetrics {
-  return {
-    requests: executorRequestMetrics(m, graph),
-    hops: executorHopMetrics(m, graph),
-    admission: admissionMetrics(m, 'executor'),
   };
 }

@@ -3,12 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseManifest } from '../../src/graph/manifest';
-import {
-  codeLabel,
-  executorHopMetrics,
-  executorRequestMetrics,
-  nodeServerMetrics,
-} from '../../src/telemetry/graph-metrics';
+import { codeLabel, executorHopMetrics, nodeServerMetrics } from '../../src/telemetry/graph-metrics';
+import { executorRequestMetrics } from '../../src/telemetry/request-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics } from '../../src/telemetry/metrics';
 import { REPO } from '../helpers/graph-process';
 import { parseExposition } from '../helpers/prom-text';

@@ -5,7 +5,8 @@ import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport } from '../../gr
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
-import { admissionMetrics, executorMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import { executorMetrics } from '../../telemetry/request-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
