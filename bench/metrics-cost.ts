@@ -14,12 +14,8 @@ import path from 'node:path';
 import type { ObservedHopOptions } from '../src/graph/node-client';
 import type { NodeClient } from '../src/graph/node-client';
 import { emptyMeta, type InferMessage } from '../src/message/message';
-import {
-  executorHopMetrics,
-  executorServerMetrics,
-  nodeServerMetrics,
-  type ServerMeter,
-} from '../src/telemetry/graph-metrics';
+import { executorHopMetrics, nodeServerMetrics } from '../src/telemetry/graph-metrics';
+import { executorRequestMetrics } from '../src/telemetry/request-metrics';
 import { createMetrics } from '../src/telemetry/metrics';
 import { COMPUTE_TRAILER } from '../src/rpc/trailers';
 import { graph, node } from '../test/helpers/spec';
@@ -27,10 +23,32 @@ import { bytesUnaryMethod, passBytes as pass } from '../src/rpc/bytes-method';
 
 const method = bytesUnaryMethod('/seldon.protos.Model/Predict');
 
-async function echo(address: string, meter?: ServerMeter): Promise<grpc.Server> {
+type ServiceMeter = (
+  definition: grpc.ServiceDefinition,
+  impl: grpc.UntypedServiceImplementation,
+) => grpc.UntypedServiceImplementation;
+
+/** The executor's request metrics as its data plane records them, around a handler. */
+function requestMeter(m: Awaited<ReturnType<typeof createMetrics>>, g: ReturnType<typeof graph>): ServiceMeter {
+  const requests = executorRequestMetrics(m, g);
+  return (_def, impl) => {
+    const h = impl.Predict as grpc.handleUnaryCall<unknown, unknown>;
+    const Predict: grpc.handleUnaryCall<unknown, unknown> = (call, cb) => {
+      const end = requests.start({ service: '/seldon.protos.Seldon/Predict' });
+      h(call, (err, value, trailer, flags) => {
+        end(err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK);
+        cb(err, value, trailer, flags);
+      });
+    };
+    return { Predict };
+  };
+}
+
+async function echo(address: string, meter?: ServiceMeter): Promise<grpc.Server> {
   const server = new grpc.Server();
-  meter?.(server);
-  server.addService(
+  const add = (d: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void =>
+    server.addService(d, meter ? meter(d, impl) : impl);
+  add(
     { Predict: method },
     {
       Predict: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
@@ -55,9 +73,9 @@ async function main(): Promise<void> {
   const plainServer = await echo(`unix:${path.join(dir, 'plain.sock')}`);
   const meteredServer = await echo(
     `unix:${path.join(dir, 'metered.sock')}`,
-    nodeServerMetrics(metrics, g.graph).server,
+    nodeServerMetrics(metrics, g.graph).service,
   );
-  const executorServer = await echo(`unix:${path.join(dir, 'exec.sock')}`, executorServerMetrics(metrics, g));
+  const executorServer = await echo(`unix:${path.join(dir, 'exec.sock')}`, requestMeter(metrics, g));
   const payload = Buffer.alloc(16);
   const msg: InferMessage = { meta: emptyMeta(), payload: { kind: 'bin', data: payload } };
   // A NodeClient as GrpcNodeClient is one: it settles on 'status', after the per-call observer saw the trailer.
@@ -156,16 +174,9 @@ async function wrappersAlone(
     const c = process.cpuUsage(c0);
     return (c.user + c.system) / n;
   };
-  const server = {
-    impl: {} as grpc.UntypedServiceImplementation,
-    addService(_d: unknown, impl: grpc.UntypedServiceImplementation) {
-      this.impl = impl;
-    },
-  };
-  nodeServerMetrics(metrics, g.graph).server(server as unknown as grpc.Server);
   const handler = (_c: unknown, cb: grpc.sendUnaryData<unknown>): void => cb(null, msg, md);
-  server.addService({ Predict: method }, { Predict: handler });
-  const meteredHandler = server.impl.Predict as unknown as typeof handler;
+  const metered = nodeServerMetrics(metrics, g.graph).service({ Predict: method }, { Predict: handler });
+  const meteredHandler = metered.Predict;
   const noop = (): void => undefined;
   const rows: [string, () => unknown, () => unknown][] = [
     [

@@ -215,6 +215,7 @@ ${r.levels.some((l) => l.errorExamples.length) ? `<h2>Errors</h2><ul>${r.levels.
 
 /** [label, levels] per graph sweep: one per hop transport when the run compared them. */
 function graphRuns(r: BenchReport): [string, LevelResult[]][] {
+  if (r.apiRuns?.length) return r.apiRuns.map((x) => [`graph ${x.api}`, x.levels]);
   return r.hopRuns?.length ? r.hopRuns.map((x) => [`graph ${x.hopTransport}`, x.levels]) : [['graph', r.levels]];
 }
 

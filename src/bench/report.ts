@@ -29,6 +29,8 @@ export interface BenchReport {
   target: { mode: 'graph' | 'address'; address: string; transport?: Transport; hopTransport?: HopTransport };
   /** with several hop transports: each one's sweep (`levels` is the first's) */
   hopRuns?: HopRun[];
+  /** with several front doors (--api): each one's sweep on the one graph (`levels` is the first's) */
+  apiRuns?: { api: string; levels: LevelResult[] }[];
   input: string;
   answer?: string;
   options: {

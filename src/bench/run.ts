@@ -13,7 +13,8 @@ import type { WatchedProcess } from './procstat';
 import { renderHtml } from './report-html';
 import type { BenchReport, HopRun, TargetCheck } from './report';
 import { sweepArms, type Arm } from './interleave';
-import { ExecutorTarget } from './target';
+import { RestTarget, type BenchApi } from './rest-target';
+import { ExecutorTarget, type BenchTarget } from './target';
 
 /** Turns per hop transport and level when a run compares several (see interleave.ts). */
 const INTERLEAVE_ROUNDS = 3;
@@ -58,6 +59,10 @@ export interface BenchOptions {
   nodeFlags?: readonly string[];
   /** Prometheus metrics in the graph's processes (default on), to measure what they cost. */
   metrics?: boolean;
+  /** The executor's front doors to drive, taking turns on one graph (default grpc). */
+  apis?: BenchApi[];
+  /** With `address`: the executor's REST URL, for the REST apis. */
+  restUrl?: string;
 }
 
 export type { BenchReport, HopRun, TargetCheck } from './report';
@@ -124,7 +129,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const hopTransports: (HopTransport | undefined)[] = o.address
     ? [undefined]
     : [...new Set(o.hopTransports?.length ? o.hopTransports : [(o.graph as GraphSpec).hopTransport])];
-  const perRun = o.warmupS + levels.length * o.durationS * 1.2 + (o.address ? 0 : 3);
+  const apis: BenchApi[] = o.apis?.length ? [...new Set(o.apis)] : ['grpc'];
+  if (apis.length > 1 && hopTransports.length > 1)
+    throw new Error('--api with several front doors compares them on one graph: give one --hop-transport');
+  const rest = apis.some((a) => a !== 'grpc');
+  if (rest && o.address && !o.restUrl) throw new Error('--api rest-… with --addr needs --rest-url (the REST URL)');
+  const perRun = apis.length * (o.warmupS + levels.length * o.durationS * 1.2) + (o.address ? 0 : 3);
   const planned =
     hopTransports.length * perRun + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
   const startedAt = new Date().toISOString();
@@ -132,8 +142,10 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 
   const sups: Supervisor[] = [];
   let address = o.address;
-  const targets: ExecutorTarget[] = [];
-  let runs: { hopTransport: HopTransport | undefined; levels: LevelResult[] }[] = [];
+  const targets: BenchTarget[] = [];
+  let restUrl = o.restUrl;
+  let runs: { hopTransport: HopTransport | undefined; api: BenchApi; levels: LevelResult[] }[] = [];
+  const armRuns: { hopTransport: HopTransport | undefined; api: BenchApi }[] = [];
   let baseline: BenchReport['baseline'];
   let inproc: InProcessTarget | undefined;
   let answer: string | undefined;
@@ -156,19 +168,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           childArgs: o.childArgs ?? ['--log-level', 'warn'],
           ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
           metrics: o.metrics !== false,
+          ...(rest ? { restAddress: '127.0.0.1:0' } : {}),
         });
         sups.push(sup);
-        address = (await sup.start()).executorAddress;
+        const info = await sup.start();
+        address = info.executorAddress;
+        restUrl = info.executorRest;
       }
-      const target = new ExecutorTarget(address as string, o.input.payload, {
-        timeoutMs: o.timeoutMs,
-        timeline: true,
-        timelineIntervalMs: o.timelineIntervalMs ?? 0,
-        maxMessageBytes: o.graph?.maxMessageBytes,
-      });
-      targets.push(target);
-      const probe = await target.send();
-      if (!probe.ok) throw new Error(`the graph at ${address} fails the bench request: ${probe.error}`);
       const s = sup;
       const procs = (): WatchedProcess[] => [
         BENCH_PROCESS,
@@ -176,7 +182,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           .filter((p) => p.pid !== undefined)
           .map((p) => ({ name: p.name, role: p.role, pid: p.pid as number })),
       ];
-      arms.push({ tag, target, procs });
+      for (const api of apis) {
+        const target =
+          api === 'grpc'
+            ? new ExecutorTarget(address as string, o.input.payload, {
+                timeoutMs: o.timeoutMs,
+                timeline: true,
+                timelineIntervalMs: o.timelineIntervalMs ?? 0,
+                maxMessageBytes: o.graph?.maxMessageBytes,
+              })
+            : new RestTarget(restUrl as string, o.graph?.name ?? '', o.input.payload, api, o.timeoutMs);
+        targets.push(target);
+        const probe = await target.send();
+        if (!probe.ok) throw new Error(`${target.label} fails the bench request: ${probe.error}`);
+        arms.push({ tag: apis.length > 1 ? `${tag} ${api}` : tag, target, procs });
+        armRuns.push({ hopTransport, api });
+      }
     }
     // The baseline takes its turns with the graphs (an idle graph or an idle in-process model costs memory, not
     // CPU): measured one after the other, the c=8 ratio moved 0.94-0.97 between runs with the machine's drift.
@@ -197,20 +218,22 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
     const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
-    runs = hopTransports.map((hopTransport, i) => ({ hopTransport, levels: swept[i] ?? [] }));
+    runs = armRuns.map((x, i) => ({ ...x, levels: swept[i] ?? [] }));
     if (inproc) {
       baseline = {
-        levels: swept[hopTransports.length] ?? [],
+        levels: swept[armRuns.length] ?? [],
         note,
         ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
         models: o.baselineModels ?? 'parallel',
       };
     }
+    // The gRPC answers of every hop transport must agree (REST answers are in other forms).
     targets.forEach((t, i) => {
+      if (armRuns[i]?.api !== 'grpc' && i > 0) return;
       const got = describeAnswer(t.firstReply());
       if (i === 0) answer = got;
       else if (got !== answer)
-        throw new Error(`hop transport ${hopTransports[i]} answers ${got}, the first answered ${answer}`);
+        throw new Error(`hop transport ${armRuns[i]?.hopTransport} answers ${got}, the first answered ${answer}`);
     });
     if (inproc && baseline) {
       const same = describeAnswer(inproc.firstReply());
@@ -271,7 +294,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   }
   if (baseline) report.baseline = baseline;
   report.ratios = ratios(report);
-  if (runs.length > 1) {
+  if (apis.length > 1) report.apiRuns = runs.map((x) => ({ api: x.api, levels: x.levels }));
+  else if (runs.length > 1) {
     report.hopRuns = runs.map((x) => {
       const tr = ratios({ ...report, levels: x.levels })?.throughput?.ratio;
       const run: HopRun = { hopTransport: x.hopTransport as HopTransport, levels: x.levels };
@@ -352,6 +376,34 @@ function targetChecks(r: BenchReport): TargetCheck[] {
     const note = 'for graphs whose compute is small; big-compute graphs gain the overhead only';
     out.push(check(`end-to-end mean, c=${lo}, frames / gRPC`, '<= 0.4 (tiny tensors)', ratio, (v) => v <= 0.4, note));
   }
+  // REST against gRPC, one graph, turns taken: the REST path's cost over gRPC's at each end of the sweep.
+  const api = (name: string): LevelResult[] | undefined => r.apiRuns?.find((x) => x.api === name)?.levels;
+  const g = api('grpc');
+  const hi = Math.max(...r.levels.map((l) => l.concurrency));
+  for (const [name, c] of [
+    ['rest-binary', lo],
+    ['rest-binary', hi],
+    ['rest-json', lo],
+    ['rest-json', hi],
+  ] as const) {
+    const a = api(name)?.find((l) => l.concurrency === c);
+    const b = g?.find((l) => l.concurrency === c);
+    if (!a || !b) continue;
+    const extra = round3(a.latency.mean - b.latency.mean);
+    const target = name === 'rest-binary' && c === 1 ? '<= 1.5' : 'reported';
+    out.push(check(`${name} - gRPC, c=${c}, mean (ms)`, target, extra, (v) => target === 'reported' || v <= 1.5));
+  }
+  const jb = api('rest-json')?.find((l) => l.concurrency === lo);
+  const bb = api('rest-binary')?.find((l) => l.concurrency === lo);
+  if (jb && bb && bb.latency.mean > 0)
+    out.push(
+      check(
+        `rest-json (base64) / rest-binary, c=${lo}, mean`,
+        'reported',
+        round3(jb.latency.mean / bb.latency.mean),
+        () => true,
+      ),
+    );
   return out;
 }
 

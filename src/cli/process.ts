@@ -9,8 +9,8 @@ export function serveUntilStopped(
   address: string,
   close: () => Promise<void>,
   logger: Logger,
-  /** What else the process reports with its gRPC address: its metrics URL, a node's frame listener. */
-  extra: { metrics?: string; framesAddress?: string } = {},
+  /** What else the process reports with its gRPC address: its metrics URL, a node's frame listener, REST URL. */
+  extra: { metrics?: string; framesAddress?: string; rest?: string } = {},
   /** How long close() may take before the process exits anyway (the executor's drain timeout plus a margin). */
   forceAfterMs = 5000,
 ): void {

@@ -96,6 +96,12 @@ export interface ComponentInfo {
   /** The node types this component can serve. */
   types: readonly NodeType[];
   parameters: Record<string, ParamSchema>;
+  /**
+   * What the component answers, when that is fixed whatever its parameters: names, V2 datatypes and shapes (-1 for a
+   * batch dimension). The executor's V2 metadata reports them, and a JSON answer in row form
+   * (`{predictions: [{<name>: value, ...}]}`) goes to V2 clients as one tensor per declared output.
+   */
+  outputs?: readonly TensorMetadata[];
 }
 
 export interface ComponentDefinition extends ComponentInfo {

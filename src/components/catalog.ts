@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ComponentInfo } from './api';
+import type { ComponentInfo, TensorMetadata } from './api';
 import { CATALOG as IMAGE_CATALOG } from './builtin/catalog';
 import { CATALOG as TEST_CATALOG } from './testing/catalog';
 
@@ -22,3 +22,7 @@ export function builtinInfo(name: string): ComponentInfo {
   if (!info) throw new Error(`unknown implementation '${name}' (built-ins: ${builtinNames().join(', ')})`);
   return info;
 }
+
+/** The outputs a built-in declares (ComponentInfo.outputs); undefined for user modules and built-ins that do not. */
+export const declaredOutputs = (impl: string): readonly TensorMetadata[] | undefined =>
+  isModulePath(impl) ? undefined : CATALOG[impl]?.outputs;

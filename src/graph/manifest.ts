@@ -14,6 +14,7 @@ import type {
   HopCodec,
   HopTransport,
   MetricsSpec,
+  RestSpec,
   TlsSpec,
   ModelSource,
   NodeRuntime,
@@ -40,6 +41,7 @@ const SPEC = MANIFEST_SCHEMA.properties.spec;
 const TRACING = SPEC.properties.tracing as ObjectField;
 const EXECUTOR = SPEC.properties.executor as ObjectField;
 const METRICS = SPEC.properties.metrics as ObjectField;
+const REST = SPEC.properties.rest as ObjectField;
 const RESTART = RUNTIME_SCHEMA.properties.restart as ObjectField;
 const NAME = NODE_SCHEMA.properties.name as Field;
 
@@ -53,6 +55,8 @@ export const DEFAULTS = {
   tracing: { sampleRatio: (TRACING.properties.sampleRatio as { default: number }).default },
   /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
   metrics: defaultsOf(METRICS) as unknown as MetricsSpec,
+  /** The executor's REST port of a standalone process (a pod). */
+  rest: defaultsOf(REST) as unknown as RestSpec,
   maxInFlight: SPEC.properties.maxInFlight.default,
   drainTimeoutMs: SPEC.properties.drainTimeoutMs.default,
   reflection: SPEC.properties.reflection.default,
@@ -133,6 +137,7 @@ export function validateManifest(
   const codec = (top.codec as HopCodec | undefined) ?? DEFAULTS.codec;
   const hopTransport = (top.hopTransport as HopTransport | undefined) ?? DEFAULTS.hopTransport;
   const metrics = { ...DEFAULTS.metrics, ...((top.metrics as Partial<MetricsSpec> | undefined) ?? {}) };
+  const rest = { ...DEFAULTS.rest, ...((top.rest as Partial<RestSpec> | undefined) ?? {}) };
   const maxInFlight = (top.maxInFlight as number | undefined) ?? DEFAULTS.maxInFlight;
   const drainTimeoutMs = (top.drainTimeoutMs as number | undefined) ?? DEFAULTS.drainTimeoutMs;
   const reflection = (top.reflection as boolean | undefined) ?? DEFAULTS.reflection;
@@ -155,6 +160,7 @@ export function validateManifest(
     hopTransport,
     maxMessageBytes,
     metrics,
+    rest,
     maxInFlight,
     drainTimeoutMs,
     reflection,

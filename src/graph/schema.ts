@@ -357,6 +357,27 @@ export const MANIFEST_SCHEMA = {
             },
           },
         },
+        rest: {
+          type: 'object',
+          description: "The executor's REST front doors (Seldon /api/v1.0 and V2 /v2) on a port of their own.",
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'Serve REST beside gRPC.' },
+            port: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 65535,
+              default: 8080,
+              description: "A standalone executor's (a pod's) REST port; infergraph up uses its --rest-address.",
+            },
+            probes: {
+              type: 'string',
+              enum: ['grpc', 'http'],
+              default: 'grpc',
+              description:
+                "The executor pod's Kubernetes probes: gRPC health (grpc) or HTTP GET /v2/health/ready and /live on the REST port (http).",
+            },
+          },
+        },
         executor: {
           type: 'object',
           description: "The executor's pod on Kubernetes (locally the executor is one process).",

@@ -105,6 +105,8 @@ export interface GraphSpec {
   tracing?: TracingSpec;
   /** spec.metrics (defaults applied by validation); absent only in specs built by hand (tests). */
   metrics?: MetricsSpec;
+  /** spec.rest (defaults applied by validation); absent only in specs built by hand (tests). */
+  rest?: RestSpec;
   /** Absent when the manifest has no spec.executor (then: one replica, the default image). */
   executor?: ExecutorRuntime;
   /** Requests the executor walks at once (both APIs); beyond it RESOURCE_EXHAUSTED at once. */
@@ -131,6 +133,15 @@ export interface MetricsSpec {
   enabled: boolean;
   /** Port of a standalone process's /metrics (pods); `infergraph up` picks free ports. */
   port: number;
+}
+
+export interface RestSpec {
+  /** Serve the executor's REST front doors. */
+  enabled: boolean;
+  /** Port of a standalone executor's REST front doors (pods). */
+  port: number;
+  /** The executor pod's probes: gRPC health, or HTTP on the REST port. */
+  probes: 'grpc' | 'http';
 }
 
 export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
+import { DEFAULTS } from '../graph/manifest';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import {
   DEFAULT_IMAGE,
@@ -22,6 +23,7 @@ import {
   DRAIN_SECONDS,
   GRACE_SECONDS,
   grpcProbes,
+  httpProbes,
   modelPieces,
   POD_SECURITY,
   RESERVED_VOLUME_PREFIX,
@@ -163,20 +165,33 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   const exLabels = graphLabels(g.name, 'executor');
   const exSelector = selectorLabels(g.name, 'executor');
   const exRuntime = g.executor ?? { replicas: 1, env: {} };
+  const rest = g.rest ?? DEFAULTS.rest;
   const executor = {
     name: 'executor',
     image: exRuntime.image ?? image,
     imagePullPolicy: 'IfNotPresent',
-    args: ['executor', '--graph', MANIFEST_PATH, '--address', `0.0.0.0:${EXECUTOR_PORT}`, ...nodeAddresses],
-    ports: [{ name: 'grpc', containerPort: EXECUTOR_PORT, protocol: 'TCP' }],
+    args: [
+      'executor',
+      '--graph',
+      MANIFEST_PATH,
+      '--address',
+      `0.0.0.0:${EXECUTOR_PORT}`,
+      '--rest-address',
+      rest.enabled ? `0.0.0.0:${rest.port}` : 'none',
+      ...nodeAddresses,
+    ],
+    ports: [
+      { name: 'grpc', containerPort: EXECUTOR_PORT, protocol: 'TCP' },
+      ...(rest.enabled ? [{ name: 'http', containerPort: rest.port, protocol: 'TCP' }] : []),
+    ],
     ...opt('env', nonEmpty(containerEnv(g.tracing, exRuntime.env))),
     ...opt('resources', resources(exRuntime.resources)),
-    ...grpcProbes(EXECUTOR_PORT),
+    ...(rest.enabled && rest.probes === 'http' ? httpProbes('http') : grpcProbes(EXECUTOR_PORT)),
     lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
     securityContext: CONTAINER_SECURITY,
     volumeMounts: baseMounts(),
   };
-  out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false));
+  out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false, rest.enabled ? rest.port : undefined));
   out.push(
     deployment(
       meta(ex, exLabels),
@@ -188,7 +203,7 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     ),
   );
   if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
-  out.push(...networkPolicies(g.name, meta));
+  out.push(...networkPolicies(g.name, meta, rest.enabled ? rest.port : undefined));
   return out;
 }
 
@@ -244,6 +259,8 @@ function service(
   selector: Record<string, string>,
   port: number,
   headless: boolean,
+  /** the executor's REST port, named http */
+  httpPort?: number,
 ): KubeObject {
   return {
     apiVersion: 'v1',
@@ -252,7 +269,12 @@ function service(
     spec: {
       ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
       selector,
-      ports: [{ name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }],
+      ports: [
+        { name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+        ...(httpPort
+          ? [{ name: 'http', port: httpPort, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }]
+          : []),
+      ],
     },
   };
 }
@@ -266,24 +288,25 @@ function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>)
   };
 }
 
-/** Node pods take gRPC only from this graph's executor pods; the executor takes its port from anywhere. */
+/** Node pods take gRPC only from this graph's executor pods; the executor takes its ports from anywhere. */
 function networkPolicies(
   graph: string,
   meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
+  httpPort: number | undefined,
 ): KubeObject[] {
-  const np = (name: string, role: 'node' | 'executor', port: number, from?: Json[]): KubeObject => ({
+  const np = (name: string, role: 'node' | 'executor', ports: number[], from?: Json[]): KubeObject => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta(name, graphLabels(graph, role)),
     spec: {
       podSelector: { matchLabels: selectorLabels(graph, role) },
       policyTypes: ['Ingress'],
-      ingress: [{ ...(from ? { from } : {}), ports: [{ protocol: 'TCP', port }] }],
+      ingress: [{ ...(from ? { from } : {}), ports: ports.map((port) => ({ protocol: 'TCP', port })) }],
     },
   });
   return [
-    np(`${graph}-nodes`, 'node', NODE_PORT, [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }]),
-    np(executorName(graph), 'executor', EXECUTOR_PORT),
+    np(`${graph}-nodes`, 'node', [NODE_PORT], [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }]),
+    np(executorName(graph), 'executor', httpPort ? [EXECUTOR_PORT, httpPort] : [EXECUTOR_PORT]),
   ];
 }
 

@@ -46,6 +46,20 @@ export function grpcProbes(port: number): Json {
   };
 }
 
+/**
+ * The same three probes over HTTP on the REST port (spec.rest.probes: http), for clusters or meshes that handle HTTP
+ * probes better than gRPC ones: readiness is the V2 readiness route, which is 503 while a node is down.
+ */
+export function httpProbes(portName: string): Json {
+  const ready = { httpGet: { path: '/v2/health/ready', port: portName } };
+  const live = { httpGet: { path: '/v2/health/live', port: portName } };
+  return {
+    startupProbe: { ...ready, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 2 },
+    readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
+    livenessProbe: { ...live, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 },
+  };
+}
+
 export function resources(r: Resources | undefined): Json | undefined {
   if (!r || (!r.requests && !r.limits)) return undefined;
   return { ...(r.requests ? { requests: r.requests } : {}), ...(r.limits ? { limits: r.limits } : {}) };

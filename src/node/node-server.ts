@@ -48,9 +48,9 @@ export interface NodeServerOptions {
   work?: WorkRunner;
   /** Tracing's server interceptors (continue the executor's trace, open the node's server span). */
   serverInterceptors?: grpc.ServerInterceptor[];
-  /** Metrics (src/telemetry/graph-metrics.ts): sees the server before the node's services are added. */
-  onServer?: (server: grpc.Server) => void;
-  /** Metrics of framed calls, per method path: the same series as the gRPC handlers' (onServer). */
+  /** Metrics (src/telemetry/graph-metrics.ts): wraps each service implementation where the node adds it. */
+  meterService?: <I extends grpc.UntypedServiceImplementation>(definition: grpc.ServiceDefinition, impl: I) => I;
+  /** Metrics of framed calls, per method path: the same series as the gRPC handlers' (meterService). */
   frameMeter?: (methodPath: string) => CallMeter;
   /** Also listen for the framed hop transport here (src/transport): unix:/path or host:port. */
   framesAddress?: string;
@@ -88,7 +88,8 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     reflect: graph.reflection ? seldonProto().def : undefined,
     interceptors: opts.serverInterceptors,
   });
-  opts.onServer?.(bundle.server);
+  const add = (definition: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void =>
+    bundle.server.addService(definition, opts.meterService ? opts.meterService(definition, impl) : impl);
   const h = new Handlers(host, seldonEncoding(graph.codec));
   const typed: grpc.UntypedServiceImplementation = {};
   const generic: grpc.UntypedServiceImplementation = {
@@ -113,13 +114,10 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     typed.Route = generic.Route as grpc.UntypedHandleCall;
     typed.SendFeedback = h.unimplementedCall('SendFeedback');
   }
-  bundle.server.addService(serviceDefinition(service), typed);
-  bundle.server.addService(serviceDefinition('Generic'), generic);
+  add(serviceDefinition(service), typed);
+  add(serviceDefinition('Generic'), generic);
   // Always served, whatever the manifest's codec: the executor picks the codec, nodes speak both.
-  bundle.server.addService(
-    flatNodeService(),
-    Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])),
-  );
+  add(flatNodeService(), Object.fromEntries(FLAT_RPCS.map((rpc) => [rpc, h.flat(FLAT_RPC_METHOD[rpc])])));
   const address = await bind(bundle.server, opts.address, nodeServerCredentials(graph.tls));
   let frames: RunningFrameServer | undefined;
   if (opts.framesAddress) {

@@ -18,6 +18,9 @@ const TF_NAMES: Record<string, number> = {
   DT_UINT16: 17,
 };
 
+/** TensorFlow's enum name of a DataType number (DT_FLOAT …), as TensorProto's JSON form spells it. */
+export const tfDtypeName = (n: number): string => Object.keys(TF_NAMES).find((k) => TF_NAMES[k] === n) ?? String(n);
+
 function dtypeOf(tf: WireTensorProto): DType {
   const raw = tf.dtype ?? 0;
   const num = typeof raw === 'number' ? raw : (TF_NAMES[raw] ?? -1);

@@ -16,7 +16,7 @@ import type {
 /**
  * ModelInferRequest -> InferMessage and InferMessage -> ModelInferResponse. A graph takes one input: a single BYTES
  * element (a JPEG) becomes binData, anything else a tensor. Answers become output tensors: a tensor answer is one
- * output, top1-output's JSON answer becomes index/score/label, other JSON one BYTES element holding its text.
+ * output, a JSON answer becomes the outputs its component declares (answerOutputs), other JSON one BYTES element.
  */
 
 export interface V2InferRequest {
@@ -191,14 +191,18 @@ export interface V2Output {
   tensor: Tensor;
 }
 
-export const TOP1_OUTPUTS = [
-  { name: 'index', datatype: 'INT64' },
-  { name: 'score', datatype: 'FP32' },
-  { name: 'label', datatype: 'BYTES' },
-] as const;
+/** An output a component declares (ComponentInfo.outputs): the name and V2 datatype its answers carry. */
+export interface DeclaredOutput {
+  name: string;
+  datatype: string;
+}
 
-/** The graph's answer as named output tensors. */
-export function answerOutputs(reply: InferMessage): V2Output[] {
+/**
+ * The graph's answer as named output tensors. A JSON answer in row form, `{predictions: [{<output>: value, ...}]}`,
+ * becomes one tensor per declared output, column by column (top1-output declares index, score, label); other JSON
+ * becomes one BYTES element holding its text.
+ */
+export function answerOutputs(reply: InferMessage, declared: readonly DeclaredOutput[] = []): V2Output[] {
   const p = reply.payload;
   const enc = new TextEncoder();
   switch (p.kind) {
@@ -210,7 +214,7 @@ export function answerOutputs(reply: InferMessage): V2Output[] {
       return [{ name: 'output', tensor: { dtype: 'string', shape: [1], data: [enc.encode(p.data)] } }];
     case 'json':
       return (
-        top1Outputs(p.data) ?? [
+        rowOutputs(p.data, declared) ?? [
           { name: 'json', tensor: { dtype: 'string', shape: [1], data: [enc.encode(JSON.stringify(p.data))] } },
         ]
       );
@@ -219,32 +223,37 @@ export function answerOutputs(reply: InferMessage): V2Output[] {
   }
 }
 
-/** top1-output's {predictions: [{index, score, label?}]} as index INT64 [N], score FP32 [N], label BYTES [N]. */
-function top1Outputs(data: JsonValue): V2Output[] | undefined {
+/** Rows `{predictions: [...]}` as one column tensor per declared output; undefined when the rows do not fit. */
+function rowOutputs(data: JsonValue, declared: readonly DeclaredOutput[]): V2Output[] | undefined {
   const preds = (data as { predictions?: unknown } | null)?.predictions;
-  if (!Array.isArray(preds) || preds.length === 0) return undefined;
-  const rows = preds as { index?: unknown; score?: unknown; label?: unknown }[];
-  if (!rows.every((r) => typeof r?.index === 'number' && typeof r.score === 'number')) return undefined;
+  if (declared.length === 0 || !Array.isArray(preds) || preds.length === 0) return undefined;
+  const rows = preds as Record<string, unknown>[];
   const n = rows.length;
   const enc = new TextEncoder();
-  return [
-    {
-      name: 'index',
-      tensor: { dtype: 'int64', shape: [n], data: BigInt64Array.from(rows, (r) => BigInt(r.index as number)) },
-    },
-    {
-      name: 'score',
-      tensor: { dtype: 'float32', shape: [n], data: Float32Array.from(rows, (r) => r.score as number) },
-    },
-    {
-      name: 'label',
-      tensor: {
-        dtype: 'string',
-        shape: [n],
-        data: rows.map((r) => enc.encode(typeof r.label === 'string' ? r.label : '')),
-      },
-    },
-  ];
+  const out: V2Output[] = [];
+  for (const d of declared) {
+    const type = v2Type(d.datatype, `declared output '${d.name}'`);
+    const column = rows.map((r) => (r && typeof r === 'object' ? r[d.name] : undefined));
+    if (type.dtype === 'string') {
+      const data = column.map((v) => enc.encode(v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v)));
+      out.push({ name: d.name, tensor: { dtype: 'string', shape: [n], data } });
+      continue;
+    }
+    if (!column.every((v) => typeof v === 'number' || typeof v === 'boolean')) return undefined;
+    const values = column;
+    const tensor: Tensor =
+      type.dtype === 'int64'
+        ? { dtype: 'int64', shape: [n], data: BigInt64Array.from(values, (v) => BigInt(Math.trunc(Number(v)))) }
+        : { dtype: type.dtype, shape: [n], data: numberArray(type.dtype, values) };
+    out.push({ name: d.name, tensor });
+  }
+  return out;
+}
+
+function numberArray(dtype: Exclude<NumericDType, 'int64'>, values: (number | boolean)[]): never {
+  const out = new DTYPES[dtype].ctor(values.length) as Exclude<TypedArray, BigInt64Array>;
+  values.forEach((v, i) => (out[i] = Number(v)));
+  return out as never;
 }
 
 export interface ResponseOptions {
@@ -254,22 +263,27 @@ export interface ResponseOptions {
   /** Requested outputs; empty: all. */
   outputs: string[];
   traceId?: string;
+  /** The outputs the answering component declares (answerOutputs). */
+  declared?: readonly DeclaredOutput[];
+}
+
+/** The requested outputs in the order asked (all when none is named); INVALID_ARGUMENT for an unknown name. */
+export function selectOutputs(outs: V2Output[], requested: readonly string[]): V2Output[] {
+  if (requested.length === 0) return outs;
+  const have = new Map(outs.map((x) => [x.name, x]));
+  return requested.map((name) => {
+    const x = have.get(name);
+    if (!x)
+      throw invalidArgument(
+        `unknown output '${name}' requested (this graph answers with: ${[...have.keys()].join(', ') || 'nothing'})`,
+      );
+    return x;
+  });
 }
 
 /** The answer as a ModelInferResponse with raw_output_contents (as Triton answers). */
 export function inferResponseToWire(reply: InferMessage, o: ResponseOptions): WireModelInferResponse {
-  let outs = answerOutputs(reply);
-  if (o.outputs.length > 0) {
-    const have = new Map(outs.map((x) => [x.name, x]));
-    outs = o.outputs.map((name) => {
-      const x = have.get(name);
-      if (!x)
-        throw invalidArgument(
-          `unknown output '${name}' requested (this graph answers with: ${[...have.keys()].join(', ') || 'nothing'})`,
-        );
-      return x;
-    });
-  }
+  const outs = selectOutputs(answerOutputs(reply, o.declared), o.outputs);
   const parameters: Record<string, WireInferParameter> = {};
   if (reply.meta.puid) parameters[PUID_PARAMETER] = { string_param: reply.meta.puid };
   if (o.traceId) parameters[TRACE_ID_PARAMETER] = { string_param: o.traceId };

@@ -37,6 +37,8 @@ export interface SupervisorOptions {
   nodeFlags?: readonly string[];
   /** Prometheus /metrics from every child on a free loopback port (default), or none. */
   metrics?: boolean;
+  /** The executor's REST front doors (host:port; port 0 picks one); absent: none. */
+  restAddress?: string;
   /** Extra environment for every child (tracing endpoint...). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
@@ -59,11 +61,15 @@ export interface ProcessInfo {
   metrics?: string;
   /** where a node listens for frames (hop transport `frames`) */
   framesAddress?: string;
+  /** the executor's REST URL, when it serves REST */
+  rest?: string;
   restarts: number;
 }
 
 export interface GraphInfo {
   executorAddress: string;
+  /** http://host:port of the executor's REST front doors, when they listen. */
+  executorRest?: string;
   processes: ProcessInfo[];
 }
 
@@ -93,6 +99,9 @@ interface Child {
   env: Record<string, string>;
   address: string;
   metrics?: string;
+  /** the executor's REST address (host:port); the reported one is reused on restart */
+  restAddress?: string;
+  rest?: string;
   /** nodes with hop transport `frames`: their frame listener; the reported one is reused on restart */
   framesAddress?: string;
   proc?: ChildProcess;
@@ -165,6 +174,7 @@ export class Supervisor {
         ],
         env: {},
         address: this.opts.executorAddress,
+        ...(this.opts.restAddress !== undefined ? { restAddress: this.opts.restAddress } : {}),
         restarts: 0,
         maxRestarts: 10,
         backoff: { initialMs: 200, maxMs: 10_000 },
@@ -185,6 +195,7 @@ export class Supervisor {
     const ex = this.children.find((c) => c.role === 'executor');
     return {
       executorAddress: ex?.address ?? '',
+      ...(ex?.rest ? { executorRest: ex.rest } : {}),
       processes: this.children.map((c) => ({
         name: c.name,
         role: c.role,
@@ -193,6 +204,7 @@ export class Supervisor {
         address: c.address,
         metrics: c.metrics,
         ...(c.framesAddress ? { framesAddress: c.framesAddress } : {}),
+        ...(c.rest ? { rest: c.rest } : {}),
         restarts: c.restarts,
       })),
     };
@@ -222,7 +234,8 @@ export class Supervisor {
     // Each process its own free port: several on one machine cannot share the manifest's fixed metrics port.
     const metricsArgs = ['--metrics-address', this.opts.metrics === false ? 'none' : '127.0.0.1:0'];
     const frames = c.framesAddress ? ['--frames-address', c.framesAddress] : [];
-    const args = [...c.args, '--address', c.address, ...frames, ...metricsArgs];
+    const rest = c.role === 'executor' ? ['--rest-address', c.restAddress ?? 'none'] : [];
+    const args = [...c.args, '--address', c.address, ...frames, ...metricsArgs, ...rest];
     const proc = spawn(process.execPath, [...(this.opts.nodeFlags ?? CHILD_NODE_FLAGS), CLI_MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Own process group: a terminal's Ctrl-C reaches only the runner, which then stops the children in order
@@ -236,17 +249,24 @@ export class Supervisor {
     this.pipeLogs(c, proc);
     let alive = true;
     const reported = new Promise<string>((resolve, reject) => {
-      proc.on('message', (m: { type?: string; address?: string; metrics?: string; framesAddress?: string }) => {
-        if (m?.type !== 'ready' || !m.address) return;
-        c.metrics = m.metrics;
-        if (c.framesAddress && !m.framesAddress) {
-          return reject(
-            new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`),
-          );
-        }
-        if (m.framesAddress) c.framesAddress = m.framesAddress;
-        resolve(m.address);
-      });
+      proc.on(
+        'message',
+        (m: { type?: string; address?: string; metrics?: string; framesAddress?: string; rest?: string }) => {
+          if (m?.type !== 'ready' || !m.address) return;
+          c.metrics = m.metrics;
+          if (m.rest) {
+            c.rest = m.rest;
+            c.restAddress = new URL(m.rest).host;
+          }
+          if (c.framesAddress && !m.framesAddress) {
+            return reject(
+              new Error(`${c.role} '${c.name}' reported no frame address (asked to listen on ${c.framesAddress})`),
+            );
+          }
+          if (m.framesAddress) c.framesAddress = m.framesAddress;
+          resolve(m.address);
+        },
+      );
       proc.once('exit', (code, signal) => {
         alive = false;
         reject(new Error(`${c.role} '${c.name}' exited during start-up (${signal ?? `code ${code}`})`));
@@ -272,6 +292,7 @@ export class Supervisor {
     );
     this.opts.out?.(`${c.role} ${c.name} pid ${proc.pid} at ${c.address}`);
     if (c.metrics) this.opts.out?.(`metrics ${c.name} at ${c.metrics}`);
+    if (c.rest) this.opts.out?.(`rest ${c.name} at ${c.rest}`);
     if (c.framesAddress) this.opts.out?.(`${c.role} ${c.name} frames at ${c.framesAddress}`);
   }
 

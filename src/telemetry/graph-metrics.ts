@@ -12,9 +12,11 @@ import type { ProcessMetrics } from './metrics';
  * What the executor and the nodes record. Executor: Seldon Core v1's own histograms, same names, labels and buckets,
  * so dashboards built for Seldon's executor work; plus infergraph_* for what Seldon has not: hop transport versus
  * node compute (the node's trailer), in-flight. Nodes: infergraph_node_* request and compute histograms, in-flight.
- * Recorded by wrapping the servers' unary handlers and the executor's NodeClient, not by gRPC interceptors: the
- * wrappers' own cost is small and measurable alone (bench/metrics-cost.ts, ~3.5 µs CPU per hop), the interceptor
- * chain stays tracing's, and the walk and the handlers stay metric-free.
+ * Executor requests are observed by its data plane (src/executor/data-plane.ts), whatever front door they came
+ * through; its hops by wrapping its NodeClient; a node's calls by wrapping its service implementations where it adds
+ * them (meteredService). Nothing patches a server: the composition root hands these to the processes as a bundle.
+ * The wrappers' own cost is small and measurable alone (bench/metrics-cost.ts, ~3.5 µs CPU per hop), the
+ * interceptor chain stays tracing's, and the walk and the handlers stay metric-free.
  */
 
 /** Seldon's executor labels codes with Go's status names (codes.Code.String()). */
@@ -49,7 +51,7 @@ export const FINE_BUCKETS = [
 /** The predictor labels of Seldon's metrics; a graph is one predictor named 'default' with no version annotation. */
 export const PREDICTOR = { predictor_name: 'default', predictor_version: '' };
 
-const elapsedSeconds = (t0: number): number => (performance.now() - t0) / 1000;
+export const elapsedSeconds = (t0: number): number => (performance.now() - t0) / 1000;
 
 /** Label children per status code, made on first use: labels() validates and builds its arguments once per series. */
 function perCode<T>(make: (code: string) => T): (code: number) => T {
@@ -58,7 +60,7 @@ function perCode<T>(make: (code: string) => T): (code: number) => T {
 }
 
 /** What the series below record into: a prom-client histogram child, or one that defers to it. */
-interface Observer {
+export interface Observer {
   observe(value: number): void;
 }
 
@@ -80,7 +82,7 @@ function flushObservations(): void {
  * call before it writes the answer). Deferred, they run once the next write is out. A scrape sees an observation at
  * most one loop turn late.
  */
-function deferred(child: Observer): Observer {
+export function deferred(child: Observer): Observer {
   return {
     observe(value) {
       pendingSeries.push(child);
@@ -103,7 +105,7 @@ function computeSeconds(md: grpc.Metadata | null | undefined): number | undefine
  * An in-flight gauge kept as plain counters and read at scrape time (prom-client's collect): a call pays an increment
  * and a decrement, not two label lookups.
  */
-function inFlightGauge(
+export function inFlightGauge(
   prom: ProcessMetrics['prom'],
   registry: ProcessMetrics['registry'],
   name: string,
@@ -128,8 +130,6 @@ function inFlightGauge(
   };
 }
 
-/** Applied to a grpc.Server before its services are added. */
-export type ServerMeter = (server: grpc.Server) => void;
 export interface MethodMeter {
   start(): void;
   /** `computeUs` or a trailer carrying it: the node's own time, when the call reported one. */
@@ -137,77 +137,42 @@ export interface MethodMeter {
 }
 
 /**
- * A node's meter: its gRPC handlers (`server`), and any other front end that serves the same calls, such as the framed
- * hop transport, through `forMethod(path)` — so a node's histograms count every call, whatever it came over.
+ * A node's meter: `service` wraps the implementation of a gRPC service where the node adds it, and `forMethod(path)`
+ * meters any other front end that serves the same calls, such as the framed hop transport, so a node's histograms
+ * count every call, whatever it came over.
  */
 export interface NodeMeter {
-  server: ServerMeter;
+  service: <I extends grpc.UntypedServiceImplementation>(definition: grpc.ServiceDefinition, impl: I) => I;
   forMethod: (path: string) => MethodMeter;
 }
 
 /**
- * Wraps the unary handlers of every service added to `server` from now on: `forMethod(path)` once per method, then
- * start() when a call arrives and end() when the handler answers (a cancelled call's handler still answers,
- * CANCELLED). Health and reflection are added before (src/rpc/server.ts), so they are not requests here.
+ * `impl` with every unary handler metered: `forMethod(path)` once per method, then start() when a call arrives and
+ * end() when the handler answers (a cancelled call's handler still answers, CANCELLED).
  */
-export function meterUnaryHandlers(server: grpc.Server, forMethod: (path: string) => MethodMeter): void {
-  const addService = server.addService.bind(server);
-  server.addService = (service, impl) => {
-    const wrapped: grpc.UntypedServiceImplementation = { ...impl };
-    for (const [name, def] of Object.entries(service)) {
-      if (def.requestStream || def.responseStream) continue;
-      for (const key of [name, def.originalName]) {
-        const h = key ? (impl[key] as grpc.handleUnaryCall<unknown, unknown> | undefined) : undefined;
-        if (!key || !h) continue;
-        const m = forMethod(def.path);
-        wrapped[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const t0 = performance.now();
-          m.start();
-          h(call, (err, value, trailer, flags) => {
-            m.end(
-              err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK,
-              elapsedSeconds(t0),
-              trailer ?? err?.metadata,
-            );
-            callback(err, value, trailer, flags);
-          });
-        }) as grpc.UntypedHandleCall;
-      }
+export function meteredService<I extends grpc.UntypedServiceImplementation>(
+  definition: grpc.ServiceDefinition,
+  impl: I,
+  forMethod: (path: string) => MethodMeter,
+): I {
+  const wrapped: grpc.UntypedServiceImplementation = { ...impl };
+  for (const [name, def] of Object.entries(definition)) {
+    if (def.requestStream || def.responseStream) continue;
+    for (const key of [name, def.originalName]) {
+      const h = key ? (impl[key] as grpc.handleUnaryCall<unknown, unknown> | undefined) : undefined;
+      if (!key || !h) continue;
+      const m = forMethod(def.path);
+      wrapped[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const t0 = performance.now();
+        m.start();
+        h(call, (err, value, trailer, flags) => {
+          m.end(err ? (err.code ?? grpc.status.UNKNOWN) : grpc.status.OK, elapsedSeconds(t0), trailer ?? err?.metadata);
+          callback(err, value, trailer, flags);
+        });
+      }) as grpc.UntypedHandleCall;
     }
-    addService(service, wrapped);
-  };
-}
-
-export function executorServerMetrics({ prom, registry }: ProcessMetrics, graph: GraphSpec): ServerMeter {
-  const requests = new prom.Histogram({
-    name: 'seldon_api_executor_server_requests_seconds',
-    help: 'A histogram of latencies for executor server',
-    labelNames: ['deployment_name', 'predictor_name', 'predictor_version', 'service', 'method', 'code'],
-    buckets: SELDON_BUCKETS,
-    registers: [registry],
-  });
-  const inFlight = inFlightGauge(
-    prom,
-    registry,
-    'infergraph_executor_in_flight_requests',
-    'Requests the executor has accepted and not answered yet, by gRPC method',
-    { deployment_name: graph.name },
-    'service',
-  );
-  return (server) =>
-    meterUnaryHandlers(server, (service) => {
-      const g = inFlight(service);
-      const byCode = perCode((code) =>
-        deferred(requests.labels({ deployment_name: graph.name, ...PREDICTOR, service, method: 'unary', code })),
-      );
-      return {
-        start: () => g.n++,
-        end: (code, seconds) => {
-          g.n--;
-          byCode(code).observe(seconds);
-        },
-      };
-    });
+  }
+  return wrapped as I;
 }
 
 export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: NodeSpec): NodeMeter {
@@ -254,7 +219,7 @@ export function nodeServerMetrics({ prom, registry }: ProcessMetrics, node: Node
     meters.set(method, m);
     return m;
   };
-  return { server: (server) => meterUnaryHandlers(server, forMethod), forMethod };
+  return { service: (definition, impl) => meteredService(definition, impl, forMethod), forMethod };
 }
 
 /** Wraps the executor's NodeClient: one observation per hop, from the call to its settled answer. */

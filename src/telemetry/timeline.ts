@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { ModelMetadata } from '../components/api';
 import { codeName, toInferError } from '../errors';
 import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
@@ -36,9 +35,11 @@ export interface Timeline {
   hops: TimelineHop[];
 }
 
-export const wantsTimeline = (metadata: grpc.Metadata): boolean => {
-  const v = metadata.get(TIMELINE_HEADER)[0];
-  return v !== undefined && String(v) !== '0' && String(v) !== '';
+/** The value of the request's TIMELINE_HEADER (gRPC metadata or HTTP header) asks for the timeline. */
+export const wantsTimeline = (v: unknown): boolean => {
+  const s: unknown = Array.isArray(v) ? v[0] : v;
+  if (s === undefined) return false;
+  return typeof s === 'string' ? s !== '0' && s !== '' : true;
 };
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;

@@ -43,7 +43,7 @@ describe('Open Inference Protocol (V2) on the executor: test-ensemble graph as r
     assert.deepEqual(await c.call('ServerReady', {}), { ready: true });
     const md = await c.call<{ name: string; extensions: string[] }>('ServerMetadata', {});
     assert.equal(md.name, 'infergraph');
-    assert.deepEqual(md.extensions, ['model_configuration', 'parameters']);
+    assert.deepEqual(md.extensions, ['model_configuration', 'parameters', 'binary_tensor_data']);
     assert.deepEqual(await c.call('ModelReady', { name: 'test-ensemble' }), { ready: true });
   });
 

@@ -171,6 +171,8 @@ describe('render: Kubernetes objects of a graph', () => {
       '/etc/infergraph/graph.yaml',
       '--address',
       '0.0.0.0:8000',
+      '--rest-address',
+      '0.0.0.0:8080',
       '--node-address',
       'top=dns:///full-top:9000',
       '--node-address',
@@ -180,7 +182,20 @@ describe('render: Kubernetes objects of a graph', () => {
       '--node-address',
       'modelcar=dns:///full-modelcar:9000',
     ]);
-    assert.equal(find(objs, 'Service', 'full-executor').spec.type, 'ClusterIP');
+    const svc = find(objs, 'Service', 'full-executor');
+    assert.equal(svc.spec.type, 'ClusterIP');
+    assert.deepEqual(
+      svc.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]),
+      [
+        ['grpc', 8000],
+        ['http', 8080],
+      ],
+    );
+    assert.deepEqual(c.ports, [
+      { name: 'grpc', containerPort: 8000, protocol: 'TCP' },
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+    ]);
+    assert.deepEqual(c.readinessProbe.grpc, { port: 8000 }, 'gRPC probes unless spec.rest.probes is http');
     assert.equal(
       objs.some((o) => o.metadata.name === 'full-remote'),
       false,
@@ -252,6 +267,33 @@ describe('render: Kubernetes objects of a graph', () => {
       'infergraph.dev/role': 'node',
     });
     assert.deepEqual(find(objs, 'NetworkPolicy', 'full-executor').spec.ingress, [
+      {
+        ports: [
+          { protocol: 'TCP', port: 8000 },
+          { protocol: 'TCP', port: 8080 },
+        ],
+      },
+    ]);
+  });
+
+  it('spec.rest: HTTP probes on the REST port as an alternative; REST off drops the port everywhere', () => {
+    const base = `apiVersion: infergraph.dev/v1alpha1\nkind: InferenceGraph\nmetadata: {name: r}\nspec:\n  graph: {name: m, type: MODEL, implementation: identity}\n`;
+    const withRest = (rest: string): ReturnType<typeof render> =>
+      render(base.replace('spec:\n', `spec:\n  rest: ${rest}\n`));
+    const http = withRest('{probes: http, port: 8081}');
+    validateAll(http);
+    const c = find(http, 'Deployment', 'r-executor').spec.template.spec.containers[0];
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/v2/health/ready', port: 'http' });
+    assert.deepEqual(c.startupProbe.httpGet, { path: '/v2/health/ready', port: 'http' });
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/v2/health/live', port: 'http' });
+    assert.equal(c.readinessProbe.grpc, undefined);
+    assert.deepEqual(c.ports[1], { name: 'http', containerPort: 8081, protocol: 'TCP' });
+    const off = withRest('{enabled: false}');
+    const c2 = find(off, 'Deployment', 'r-executor').spec.template.spec.containers[0];
+    assert.deepEqual(c2.ports, [{ name: 'grpc', containerPort: 8000, protocol: 'TCP' }]);
+    assert.ok(c2.args.includes('none'));
+    assert.equal(find(off, 'Service', 'r-executor').spec.ports.length, 1);
+    assert.deepEqual(find(off, 'NetworkPolicy', 'r-executor').spec.ingress, [
       { ports: [{ protocol: 'TCP', port: 8000 }] },
     ]);
   });

@@ -3,12 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseManifest } from '../../src/graph/manifest';
-import {
-  codeLabel,
-  executorHopMetrics,
-  executorServerMetrics,
-  nodeServerMetrics,
-} from '../../src/telemetry/graph-metrics';
+import { codeLabel, executorHopMetrics, nodeServerMetrics } from '../../src/telemetry/graph-metrics';
+import { executorRequestMetrics } from '../../src/telemetry/request-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics } from '../../src/telemetry/metrics';
 import { REPO } from '../helpers/graph-process';
 import { parseExposition } from '../helpers/prom-text';
@@ -70,7 +66,7 @@ describe('metrics endpoint and dashboard', () => {
   it('serves the registry as valid exposition text on /metrics only', async () => {
     const m = await createMetrics();
     const g = graph(node('m', 'MODEL'));
-    executorServerMetrics(m, g);
+    executorRequestMetrics(m, g);
     executorHopMetrics(m, g);
     nodeServerMetrics(m, g.graph);
     const ep = await serveMetrics(m, { host: '127.0.0.1', port: 0 });
@@ -98,7 +94,7 @@ describe('metrics endpoint and dashboard', () => {
     );
     const m = await createMetrics();
     const g = graph(node('m', 'MODEL'));
-    executorServerMetrics(m, g);
+    executorRequestMetrics(m, g);
     executorHopMetrics(m, g);
     nodeServerMetrics(m, g.graph);
     const exported = new Set(m.registry.getMetricsAsArray().map((x) => x.name));

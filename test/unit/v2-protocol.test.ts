@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { declaredOutputs } from '../../src/components/catalog';
 import { Writer } from 'protobufjs';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage } from '../../src/message/message';
@@ -42,6 +43,9 @@ const lengthPrefixed = (...items: Buffer[]): Buffer =>
 function expectInvalid(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof InferError && e.code === Code.INVALID_ARGUMENT && re.test(e.message));
 }
+
+/** What top1-output declares in the built-in catalog (components declare their outputs). */
+const TOP1_DECLARED = declaredOutputs('top1-output') ?? [];
 
 describe('Open Inference Protocol (V2) wire format', () => {
   it('decodes a ModelInferRequest written by hand from the field numbers: a JPEG in raw_input_contents', () => {
@@ -89,6 +93,7 @@ describe('Open Inference Protocol (V2) wire format', () => {
       id: 'req-7',
       outputs: [],
       traceId: 'abc',
+      declared: TOP1_DECLARED,
     });
     const w = new Writer().uint32(tag(1, LEN)).string('imagenet-mobilenet').uint32(tag(3, LEN)).string('req-7');
     stringParam(w, 4, 'puid', 'p-42');
@@ -262,7 +267,12 @@ describe('Open Inference Protocol (V2) wire format', () => {
       payload: { kind: 'json', data: { predictions: [{ index: 3, score: 0.5, label: 'x' }] } },
     };
     assert.deepEqual(
-      inferResponseToWire(top1, { modelName: 'g', id: '', outputs: ['label', 'index'] }).outputs.map((o) => o.name),
+      inferResponseToWire(top1, {
+        modelName: 'g',
+        id: '',
+        outputs: ['label', 'index'],
+        declared: TOP1_DECLARED,
+      }).outputs.map((o) => o.name),
       ['label', 'index'],
     );
   });

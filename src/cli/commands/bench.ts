@@ -4,6 +4,7 @@ import { renderHopMarkdown, runHopBench, type HopMode } from '../../bench/hop';
 import { defaultImage, graphTakesImage, imageFile, shapedTensor, type BenchInput } from '../../bench/input';
 import { renderMarkdown } from '../../bench/report-html';
 import { BEST_BASELINE } from '../../bench/inprocess';
+import { BENCH_APIS } from '../../bench/rest-target';
 import { defaultOutDir, runBench } from '../../bench/run';
 import { loadManifestFile } from '../../graph/manifest';
 import { ensureGraphModels } from '../../modelgen/graph-models';
@@ -45,6 +46,8 @@ interface BenchFlags {
   baseline: boolean;
   metrics: boolean;
   hopTransport?: string;
+  api: string;
+  restUrl?: string;
   baselineThreads: string;
   baselineModels: string;
   stability: string;
@@ -110,6 +113,13 @@ export function registerBench(program: Command): void {
     )
     .option('--no-metrics', 'graph processes without Prometheus metrics (to measure their cost)')
     .option(
+      '--api <list>',
+      `front doors to drive (${BENCH_APIS.join(', ')}): several take turns per level on one graph (rest-binary: V2 ` +
+        'binary tensor extension; rest-json: Seldon JSON, base64 for a file)',
+      'grpc',
+    )
+    .option('--rest-url <url>', "with --addr: the executor's REST URL (http://host:port), for the rest-… apis")
+    .option(
       '--baseline-threads <n|manifest>',
       "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)",
       String(BEST_BASELINE.onnxThreads),
@@ -154,6 +164,11 @@ export function registerBench(program: Command): void {
       const tensorShape = o.tensorShape && intListFlag('--tensor-shape', o.tensorShape, { min: 1 });
       const logLevel = logLevelFlag(o.logLevel);
       const hopTransports = o.hopTransport && enumListFlag('--hop-transport', o.hopTransport, HOP_TRANSPORTS);
+      const apis = enumListFlag('--api', o.api, BENCH_APIS);
+      if (apis.length > 1 && hopTransports && hopTransports.length > 1)
+        throw usageError('--api with several front doors compares them on one graph: give one --hop-transport');
+      if (o.addr && apis.some((a) => a !== 'grpc') && !o.restUrl)
+        throw usageError('--api rest-… with --addr needs --rest-url http://host:port');
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
       let graph = o.graph ? loadManifestFile(o.graph) : undefined;
@@ -196,6 +211,8 @@ export function registerBench(program: Command): void {
         childArgs: ['--log-level', logLevel],
         nodeFlags,
         metrics: o.metrics,
+        apis,
+        ...(o.restUrl ? { restUrl: o.restUrl } : {}),
       });
       console.log(renderMarkdown(report));
       console.log(`\nreport: ${report.files.html}\n        ${report.files.json}`);

@@ -1,14 +1,10 @@
 import type { Command } from 'commander';
 import { loadManifestFile } from '../../graph/manifest';
-import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec } from '../../graph/spec';
+import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
-import {
-  admissionMetrics,
-  executorHopMetrics,
-  executorServerMetrics,
-  nodeServerMetrics,
-} from '../../telemetry/graph-metrics';
+import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
+import { executorMetrics } from '../../telemetry/request-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics, type MetricsEndpoint } from '../../telemetry/metrics';
 import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
@@ -42,6 +38,7 @@ interface ExecutorFlags {
   nodeFramesAddress: string[];
   hopTransport?: string;
   metricsAddress?: string;
+  restAddress?: string;
   logLevel: string;
   reflection: boolean;
 }
@@ -67,6 +64,17 @@ const ADDRESS_HELP = 'listen address: host:port (port 0 = any) or unix:/path; 0.
 
 const METRICS_HELP =
   'Prometheus /metrics at host:port (port 0 = any), or none; default 0.0.0.0:<spec.metrics.port> (9464)';
+
+const REST_HELP =
+  'REST front doors (Seldon /api/v1.0, V2 /v2) at host:port (port 0 = any), or none; ' +
+  'default 127.0.0.1:<spec.rest.port> (8080), none when spec.rest.enabled is false';
+
+/** The executor's REST address: --rest-address, else the manifest's spec.rest; undefined for none. */
+export function restAddressOf(flag: string | undefined, graph: GraphSpec): string | undefined {
+  const spec = graph.rest ?? DEFAULTS.rest;
+  const at = flag ?? (spec.enabled ? `127.0.0.1:${spec.port}` : 'none');
+  return at === 'none' ? undefined : at;
+}
 
 /** The process's /metrics endpoint: --metrics-address, else the manifest's spec.metrics. */
 async function startMetrics(
@@ -126,7 +134,7 @@ export function registerServe(program: Command): void {
         logger,
         work: tracing?.work,
         serverInterceptors: tracing?.serverInterceptors,
-        ...(meter ? { onServer: meter.server, frameMeter: meter.forMethod } : {}),
+        ...(meter ? { meterService: meter.service, frameMeter: meter.forMethod } : {}),
         ...(framesAddress ? { framesAddress } : {}),
         ...(tracing ? { frameTracer: tracing.frameServerTracer } : {}),
         onAdmission: metrics ? admissionMetrics(metrics, node.name) : undefined,
@@ -157,6 +165,7 @@ export function registerServe(program: Command): void {
     .option('--node-frames-address <name=addr>', 'frame address of a node (repeatable); others get gRPC', collect, [])
     .option('--hop-transport <kind>', "grpc or frames: overrides the manifest's spec.hopTransport")
     .option('--metrics-address <addr>', METRICS_HELP)
+    .option('--rest-address <addr>', REST_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
     .action(async (o: ExecutorFlags) => {
@@ -187,23 +196,25 @@ export function registerServe(program: Command): void {
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph }, logger);
       startupMark('telemetry');
+      const restAddress = restAddressOf(o.restAddress, graph);
+      // The composition root: telemetry reaches the executor as one bundle.
       const running = await startExecutorServer({
         graph,
         addresses,
         address,
+        ...(restAddress ? { restAddress } : {}),
         logger,
         framesAddresses,
-        serverInterceptors: tracing?.serverInterceptors,
-        clientInterceptors: tracing ? (n, a) => tracing.clientInterceptors(n, a) : undefined,
-        ...(tracing ? { frameTracer: (n: NodeSpec, a: string) => tracing.frameClientTracer(n, a) } : {}),
-        traceId: tracing ? () => tracing.currentTraceId() : undefined,
-        onServer: metrics ? executorServerMetrics(metrics, graph) : undefined,
-        wrapNodeClient: metrics ? executorHopMetrics(metrics, graph) : undefined,
-        onAdmission: metrics ? admissionMetrics(metrics, 'executor') : undefined,
+        telemetry: {
+          ...(tracing ? { tracing } : {}),
+          ...(metrics ? { metrics: executorMetrics(metrics, graph) } : {}),
+        },
       });
+      if (running.restUrl) logger.info({ rest: running.restUrl }, `REST at ${running.restUrl}`);
       const close = closeThenFlush(() => running.close(), tracing, metrics);
       startupMark('serving');
       logger.info(startupMarks(), 'startup');
-      serveUntilStopped(running.address, close, logger, { metrics: metrics?.url }, graph.drainTimeoutMs + 4000);
+      const extra = { metrics: metrics?.url, ...(running.restUrl ? { rest: running.restUrl } : {}) };
+      serveUntilStopped(running.address, close, logger, extra, graph.drainTimeoutMs + 4000);
     });
 }

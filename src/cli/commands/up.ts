@@ -14,11 +14,21 @@ interface UpFlags {
   hopTransport?: string;
   logLevel: string;
   metrics: boolean;
+  restAddress?: string;
   traceExporter?: string;
   traceEndpoint?: string;
   traceSampleRatio?: string;
 }
 import { hopTransportFlag } from './serve';
+
+/** The executor's REST port under `up`, beside its gRPC 9000 (Seldon's executor serves REST on 8000). */
+export const UP_REST_ADDRESS = '127.0.0.1:8000';
+
+/** --rest-address, else 8000, or a free port when the gRPC port is 0 (tests, several graphs at once); 'none': off. */
+export function upRestAddress(flag: string | undefined, executorAddress: string, enabled: boolean): string | undefined {
+  const at = flag ?? (!enabled ? 'none' : /:0$/.test(executorAddress) ? '127.0.0.1:0' : UP_REST_ADDRESS);
+  return at === 'none' ? undefined : at;
+}
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
@@ -32,6 +42,11 @@ export function registerUp(program: Command): void {
     .option('--hop-transport <kind>', 'grpc or frames between the executor and the nodes (overrides spec.hopTransport)')
     .option('--log-level <level>', 'log level of every process', 'info')
     .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
+    .option(
+      '--rest-address <addr>',
+      `executor REST front doors (Seldon /api/v1.0, V2 /v2): host:port or none; default ${UP_REST_ADDRESS}, ` +
+        'a free port when the executor asks for one (--port 0), none when spec.rest.enabled is false',
+    )
     .option(
       '--trace-exporter <kind>',
       "send every process's spans with this exporter: none, jaeger, otlp-grpc, otlp-http (overrides spec.tracing)",
@@ -55,10 +70,13 @@ export function registerUp(program: Command): void {
       );
       // What every child will resolve: checked here too, so a bad setting fails once, before anything is spawned.
       const tracing = resolveTracing(graph.tracing, { ...process.env, ...env });
+      const executorAddress = port !== undefined ? `127.0.0.1:${port}` : o.address;
+      const restAddress = upRestAddress(o.restAddress, executorAddress, graph.rest?.enabled ?? true);
       const sup = new Supervisor({
         graph,
         manifestPath: file,
-        executorAddress: port !== undefined ? `127.0.0.1:${port}` : o.address,
+        executorAddress,
+        ...(restAddress ? { restAddress } : {}),
         transport,
         ...(o.hopTransport ? { hopTransport: hopTransportFlag(o.hopTransport) } : {}),
         logger,
@@ -90,6 +108,10 @@ export function registerUp(program: Command): void {
       const hops = o.hopTransport ?? graph.hopTransport;
       const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${hops}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
+      if (info.executorRest)
+        console.log(
+          `infergraph: REST at ${info.executorRest} (Seldon /api/v1.0/predictions, V2 /v2/models/${graph.name}/infer)`,
+        );
       if (tracing)
         console.log(
           `infergraph: tracing ${Math.round(tracing.sampleRatio * 1000) / 10}% of requests to ${tracing.exporter} ${tracing.endpoint}`,

@@ -195,5 +195,10 @@ export const CATALOG = {
         description: 'Also report the k best classes per row (when > 1), best first, ties by lower index.',
       },
     },
+    outputs: [
+      { name: 'index', datatype: 'INT64', shape: [-1] },
+      { name: 'score', datatype: 'FP32', shape: [-1] },
+      { name: 'label', datatype: 'BYTES', shape: [-1] },
+    ],
   },
 } satisfies Record<string, ComponentInfo>;

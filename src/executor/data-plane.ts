@@ -1,0 +1,175 @@
+import { Code, toInferError, type CodeValue } from '../errors';
+import { GraphExecutor } from '../graph/executor';
+import { collectModelMetadata } from '../graph/metadata';
+import type { NodeClient } from '../graph/node-client';
+import type { GraphSpec } from '../graph/spec';
+import type { ModelMetadata } from '../components/api';
+import type { InferMessage, JsonValue } from '../message/message';
+import { TIMELINE_TAG, TimelineRecorder } from '../telemetry/timeline';
+import type { Limiter } from '../util/limiter';
+
+/**
+ * The executor's data plane: the one protocol-neutral path every front door (Seldon and V2, gRPC and REST) calls.
+ * A front door only decodes its wire form, calls `infer` and encodes the answer; the plane owns the default
+ * deadline, admission, the choice of predictor, the walk, the hop timeline, request logging, request metrics and the
+ * mapping of every failure into an InferError. MLServer calls the same role its DataPlane.
+ */
+
+/** Which front door a request came through: names it in metrics. */
+export interface FrontDoor {
+  /** Seldon's `service` label: the gRPC method path, or the REST route's service name ('predictions', …). */
+  service: string;
+  /** HTTP method for REST doors (metrics label it as Seldon's REST server does); absent for gRPC. */
+  http?: string;
+}
+
+/** Request metrics: `start` when a request arrives, the returned function when it is answered. */
+export interface RequestMeter {
+  start(door: FrontDoor): RequestEnd;
+}
+/** `httpStatus` when a REST door answered with a status that no gRPC code names (413, 415). */
+export type RequestEnd = (code: CodeValue, httpStatus?: number) => void;
+
+/**
+ * One predictor: a walk of a graph. Today a graph is one predictor; traffic splitting and shadowing (#19) choose
+ * among several through PredictorSet.choose, and nothing else in the plane changes.
+ */
+export interface Predictor {
+  readonly name: string;
+  readonly graph: GraphSpec;
+  walk(
+    request: InferMessage,
+    opts: { deadline: number; signal?: AbortSignal; timeline?: TimelineRecorder },
+  ): Promise<InferMessage>;
+}
+
+export interface PredictorSet {
+  /** The predictor for this request (all traffic to one predictor today). */
+  choose(request: InferMessage): Predictor;
+}
+
+/** Request logging (#21): sees every answered or failed request; a no-op today. */
+export interface RequestLogger {
+  log(entry: { door: FrontDoor; request: InferMessage; reply?: InferMessage; error?: unknown; ms: number }): void;
+}
+
+/** What a front door hands the plane. */
+export interface PlaneRequest<T> {
+  door: FrontDoor;
+  /**
+   * Decodes the wire request. It runs inside the plane, so a bad request is counted and mapped like any other
+   * failure (INVALID_ARGUMENT, NOT_FOUND for a wrong model).
+   */
+  decode: () => InferMessage;
+  /** The answer in the front door's wire form; a failure here (an unknown requested output) is the request's. */
+  encode: (reply: InferMessage) => T;
+  /** The caller's deadline, ms since epoch; spec.deadlineMs from now when absent. */
+  deadline?: number;
+  /** Aborted when the caller goes away before the answer. */
+  signal?: AbortSignal;
+  /** The caller asked for its hop timeline (x-infergraph-timeline): the reply's meta.tags carries it. */
+  timeline?: boolean;
+}
+
+export interface DataPlaneOptions {
+  graph: GraphSpec;
+  /** The node client the walk goes through (already metered, when metrics are on). */
+  hops: NodeClient;
+  /** The in-flight bound shared by every front door. */
+  admission: Limiter;
+  meter?: RequestMeter;
+  predictors?: PredictorSet;
+  requestLogger?: RequestLogger;
+}
+
+const NO_METER: RequestEnd = () => undefined;
+
+/** The graph as the one predictor of today's executors. */
+export function singlePredictor(graph: GraphSpec, hops: NodeClient): PredictorSet {
+  const executor = new GraphExecutor(graph, hops);
+  const predictor: Predictor = {
+    name: 'default',
+    graph,
+    walk: (request, o) =>
+      // Only a request that asks for its timeline walks through a recorder; the others pay nothing.
+      (o.timeline ? new GraphExecutor(graph, o.timeline) : executor).execute(request, o),
+  };
+  return { choose: () => predictor };
+}
+
+export class DataPlane {
+  readonly graph: GraphSpec;
+  readonly admission: Limiter;
+  private readonly predictors: PredictorSet;
+
+  constructor(private readonly o: DataPlaneOptions) {
+    this.graph = o.graph;
+    this.admission = o.admission;
+    this.predictors = o.predictors ?? singlePredictor(o.graph, o.hops);
+  }
+
+  /**
+   * Decode, admit, walk, encode. Resolves with the encoded answer or rejects with an InferError; the request is
+   * metered from the call to the settled answer, whatever happened in between.
+   */
+  async infer<T>(req: PlaneRequest<T>): Promise<T> {
+    const end = this.start(req.door);
+    const t0 = performance.now();
+    let request: InferMessage | undefined;
+    try {
+      request = req.decode();
+      const message = request;
+      const deadline = req.deadline ?? Date.now() + this.graph.deadlineMs;
+      const predictor = this.predictors.choose(message);
+      const timeline = req.timeline ? new TimelineRecorder(this.o.hops) : undefined;
+      const walk = (): Promise<InferMessage> =>
+        predictor.walk(message, {
+          deadline,
+          ...(req.signal ? { signal: req.signal } : {}),
+          ...(timeline ? { timeline } : {}),
+        });
+      let reply = await this.admission.run(walk);
+      if (timeline) {
+        const tags = { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue };
+        reply = { ...reply, meta: { ...reply.meta, tags } };
+      }
+      const out = req.encode(reply);
+      end(Code.OK);
+      this.o.requestLogger?.log({ door: req.door, request, reply, ms: performance.now() - t0 });
+      return out;
+    } catch (err) {
+      const e = toInferError(err);
+      end(e.code);
+      if (request) this.o.requestLogger?.log({ door: req.door, request, error: e, ms: performance.now() - t0 });
+      throw e;
+    }
+  }
+
+  /** A call that is not a walk (metadata, readiness), metered and error-mapped as requests are. */
+  async call<T>(door: FrontDoor, fn: () => Promise<T> | T): Promise<T> {
+    const end = this.start(door);
+    try {
+      const out = await fn();
+      end(Code.OK);
+      return out;
+    } catch (err) {
+      const e = toInferError(err);
+      end(e.code);
+      throw e;
+    }
+  }
+
+  /** Meters a request a front door refused before it reached the plane (an oversized or unparsable body). */
+  refused(door: FrontDoor, err: unknown, httpStatus?: number): void {
+    this.start(door)(toInferError(err).code, httpStatus);
+  }
+
+  /** The nodes' metadata, asked through the node client (best effort, see collectModelMetadata). */
+  models(): Promise<Record<string, ModelMetadata>> {
+    return collectModelMetadata(this.graph, this.o.hops);
+  }
+
+  private start(door: FrontDoor): RequestEnd {
+    return this.o.meter ? this.o.meter.start(door) : NO_METER;
+  }
+}

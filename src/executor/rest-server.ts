@@ -1,0 +1,48 @@
+import { createHttpServer, parseHostPort } from '../http/server';
+import type { Logger } from '../util/logger';
+import type { DataPlane } from './data-plane';
+import type { RestDoor } from './rest-door';
+import { seldonRest } from './seldon-rest';
+import { v2Rest } from './v2-rest';
+
+/**
+ * The executor's REST front doors on their own port: Seldon's (/api/v1.0, /api/v0.1) and the Open Inference
+ * Protocol's (/v2). Like the gRPC services they only decode, call the data plane and encode; what they
+ * share is in rest-door.ts.
+ */
+
+export interface RestServerOptions {
+  plane: DataPlane;
+  /** host:port, port 0 = any. */
+  address: string;
+  ready: () => boolean;
+  logger: Logger;
+}
+
+export interface RunningRest {
+  /** http://host:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startRestServer(o: RestServerOptions): Promise<RunningRest> {
+  const { plane } = o;
+  const graph = plane.graph;
+  // A JSON body carries tensors as base64 (4/3 of their bytes): the limit leaves room for that around maxMessageBytes.
+  const app = createHttpServer({
+    maxBodyBytes: Math.ceil((graph.maxMessageBytes * 4) / 3) + 64 * 1024,
+    requestTimeoutMs: graph.deadlineMs + 30_000,
+  });
+  const door: RestDoor = { plane, ready: o.ready, logger: o.logger };
+  await app.register((scope, _opts, done) => (seldonRest(scope, door), done()));
+  await app.register((scope, _opts, done) => (v2Rest(scope, door), done()));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: `no route ${req.method} ${req.url.split('?')[0]}` });
+  });
+  const { host, port } = parseHostPort(o.address);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const bound = typeof addr === 'object' && addr ? addr.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  return { url, close: () => app.close() };
+}
