@@ -48,6 +48,8 @@ describe('infergraph bench (smoke run)', () => {
     );
     assert.match(stdout, /\| graph frames \| 1 \|/);
     assert.match(stdout, /\| graph grpc \| 2 \|/);
+    // The baseline's configuration (the measured best single-process one by default) is printed with its rows.
+    assert.match(stdout, /- in-process baseline: onnx-model intraOpThreads 1, models in parallel/);
     const r = JSON.parse(readFileSync(path.join(out, 'bench-report.json'), 'utf8')) as BenchReport;
     assert.equal(r.kind, 'infergraph-bench');
     assert.deepEqual(
@@ -80,6 +82,7 @@ describe('infergraph bench (smoke run)', () => {
       r.baseline?.levels.map((l) => l.concurrency),
       [1, 2],
     );
+    assert.equal(r.baseline?.models, 'parallel');
     assert.ok(r.ratios?.latency && r.ratios.throughput);
     const targets = ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 0.4 (tiny tensors)'];
     assert.deepEqual(
