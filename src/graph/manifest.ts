@@ -240,7 +240,10 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
     if (endpoint) p.add(at, 'endpoint does not apply to a node served by runtime.container');
   } else if (!implementation) {
     if (!endpoint)
-      p.add(at, 'implementation is required (a built-in name or a module path) unless endpoint or runtime.container is set');
+      p.add(
+        at,
+        'implementation is required (a built-in name or a module path) unless endpoint or runtime.container is set',
+      );
   } else {
     const user = isModulePath(implementation);
     if (user) implementation = path.resolve(ctx.baseDir, implementation);

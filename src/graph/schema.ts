@@ -188,7 +188,8 @@ const CONTAINER: ObjectField = {
     },
     modelUri: {
       type: 'string',
-      description: 'Model files fetched by a storage-initializer init container into /mnt/models (gs://, s3://, pvc://...).',
+      description:
+        'Model files fetched by a storage-initializer init container into /mnt/models (gs://, s3://, pvc://...).',
     },
     envSecretRefName: { type: 'string', description: "Secret whose keys are the storage initializer's environment." },
     storageInitializerImage: { type: 'string', description: 'Image of the storage initializer.' },
@@ -208,14 +209,15 @@ const CONTAINER: ObjectField = {
 
 const AUTOSCALING: ObjectField = {
   type: 'object',
-  description: 'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes (replicas is then its start).',
+  description:
+    'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes (replicas is then its start).',
   required: ['maxReplicas'],
   properties: {
     minReplicas: { type: 'integer', minimum: 1, description: 'Fewest pods (default 1).' },
     maxReplicas: { type: 'integer', minimum: 1, description: 'Most pods.' },
     metrics: {
       type: 'opaque',
-      description: 'autoscaling/v2 MetricSpecs (default: Kubernetes\' 80% average CPU utilisation).',
+      description: "autoscaling/v2 MetricSpecs (default: Kubernetes' 80% average CPU utilisation).",
     },
   },
 };

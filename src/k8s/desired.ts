@@ -14,6 +14,8 @@ import {
   nodeObjectName,
   selectorLabels,
 } from './names';
+import { containerPieces, type SeldonIdentity } from './container-node';
+import { horizontalPodAutoscaler } from './hpa';
 import {
   baseMounts,
   baseVolumes,
@@ -130,33 +132,65 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   ];
 
   const nodeAddresses: string[] = [];
+  const containerPorts: number[] = [];
+  const identity = seldonIdentity(input.manifest, g.name);
   for (const n of spawned(g)) {
     const name = nodeObjectName(g.name, n.name);
     const labels = graphLabels(g.name, 'node', n.name);
     const selector = selectorLabels(g.name, 'node', n.name);
-    nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
-    const models = modelPieces(n.runtime.models, image);
-    const container = {
-      name: 'node',
-      image: n.runtime.image ?? image,
-      imagePullPolicy: 'IfNotPresent',
-      args: ['node', '--graph', MANIFEST_PATH, '--node', n.name, '--address', `0.0.0.0:${NODE_PORT}`],
-      ports: [{ name: 'grpc', containerPort: NODE_PORT, protocol: 'TCP' }],
-      ...opt('env', nonEmpty(containerEnv(g.tracing, n.runtime.env))),
-      ...opt('resources', resources(n.runtime.resources)),
-      ...grpcProbes(NODE_PORT),
-      lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
-      securityContext: CONTAINER_SECURITY,
-      volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
-    };
-    const pod = podSpec(
-      [container],
-      [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
-      models.initContainers,
-    );
-    out.push(service(meta(name, labels), selector, NODE_PORT, true));
-    out.push(deployment(meta(name, labels), selector, labels, n.runtime.replicas, hash, pod));
+    const rt = n.runtime.container;
+    // With an autoscaler the Deployment leaves replicas to it (both setting it would fight on every apply).
+    const replicas = n.runtime.autoscaling ? undefined : n.runtime.replicas;
+    if (rt) {
+      const c = containerPieces(n, rt, identity);
+      const [http, grpc] = c.ports as [number, number];
+      containerPorts.push(http, grpc);
+      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${grpc}`);
+      const pod = {
+        terminationGracePeriodSeconds: 20,
+        ...c.pod,
+        ...(c.initContainers.length ? { initContainers: c.initContainers } : {}),
+        containers: [c.container, ...c.sidecars],
+        volumes: c.volumes,
+      };
+      // The container does not read the manifest: only its own settings roll its pods.
+      const own = createHash('sha256').update(JSON.stringify(rt)).digest('hex').slice(0, 16);
+      const extra = rt.podMetadata ?? {};
+      out.push(
+        service(meta(name, labels), selector, [
+          { name: 'http', port: http, appProtocol: 'http' },
+          { name: 'grpc', port: grpc, appProtocol: 'grpc' },
+        ]),
+      );
+      out.push(
+        deployment(meta(name, labels), selector, { ...extra.labels, ...labels }, replicas, own, pod, extra.annotations),
+      );
+    } else {
+      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
+      const models = modelPieces(n.runtime.models, image);
+      const container = {
+        name: 'node',
+        image: n.runtime.image ?? image,
+        imagePullPolicy: 'IfNotPresent',
+        args: ['node', '--graph', MANIFEST_PATH, '--node', n.name, '--address', `0.0.0.0:${NODE_PORT}`],
+        ports: [{ name: 'grpc', containerPort: NODE_PORT, protocol: 'TCP' }],
+        ...opt('env', nonEmpty(containerEnv(g.tracing, n.runtime.env))),
+        ...opt('resources', resources(n.runtime.resources)),
+        ...grpcProbes(NODE_PORT),
+        lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
+        securityContext: CONTAINER_SECURITY,
+        volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
+      };
+      const pod = podSpec(
+        [container],
+        [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
+        models.initContainers,
+      );
+      out.push(service(meta(name, labels), selector, [{ name: 'grpc', port: NODE_PORT, appProtocol: 'grpc' }], true));
+      out.push(deployment(meta(name, labels), selector, labels, replicas, hash, pod));
+    }
     if (n.runtime.replicas > 1) out.push(pdb(meta(name, labels), selector));
+    if (n.runtime.autoscaling) out.push(horizontalPodAutoscaler(meta(name, labels), name, n.runtime.autoscaling));
   }
 
   const ex = executorName(g.name);
@@ -176,7 +210,9 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     securityContext: CONTAINER_SECURITY,
     volumeMounts: baseMounts(),
   };
-  out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false));
+  out.push(
+    service(meta(ex, exLabels), exSelector, [{ name: 'grpc', port: EXECUTOR_PORT, appProtocol: 'grpc' }], false),
+  );
   out.push(
     deployment(
       meta(ex, exLabels),
@@ -188,8 +224,19 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     ),
   );
   if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
-  out.push(...networkPolicies(g.name, meta));
+  out.push(...networkPolicies(g.name, meta, containerPorts));
   return out;
+}
+
+/** Seldon's identifiers for container nodes: a converted SeldonDeployment's annotations, else the graph's own. */
+function seldonIdentity(m: DesiredInput['manifest'], graph: string): SeldonIdentity {
+  const md = m.metadata;
+  const ann = (md.annotations ?? {}) as Record<string, string>;
+  return {
+    deployment: ann['infergraph.dev/seldon-deployment'] ?? graph,
+    predictor: ann['infergraph.dev/predictor'] ?? graph,
+    labels: (md.labels ?? {}) as Record<string, string>,
+  };
 }
 
 /** The manifest as the pods read it: only the fields validation knows, metadata reduced to name and namespace. */
@@ -222,19 +269,23 @@ function deployment(
   metadata: KubeObject['metadata'],
   selector: Record<string, string>,
   labels: Record<string, string>,
-  replicas: number,
+  replicas: number | undefined,
   hash: string,
   pod: Json,
+  annotations: Record<string, string> = {},
 ): KubeObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata,
     spec: {
-      replicas,
+      ...(replicas === undefined ? {} : { replicas }),
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: { metadata: { labels, annotations: { 'infergraph.dev/manifest-sha256': hash } }, spec: pod },
+      template: {
+        metadata: { labels, annotations: { ...annotations, 'infergraph.dev/manifest-sha256': hash } },
+        spec: pod,
+      },
     },
   };
 }
@@ -242,8 +293,8 @@ function deployment(
 function service(
   metadata: KubeObject['metadata'],
   selector: Record<string, string>,
-  port: number,
-  headless: boolean,
+  ports: { name: string; port: number; appProtocol: string }[],
+  headless = true,
 ): KubeObject {
   return {
     apiVersion: 'v1',
@@ -252,7 +303,7 @@ function service(
     spec: {
       ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
       selector,
-      ports: [{ name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }],
+      ports: ports.map((p) => ({ ...p, targetPort: p.name, protocol: 'TCP' })),
     },
   };
 }
@@ -270,20 +321,26 @@ function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>)
 function networkPolicies(
   graph: string,
   meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
+  containerPorts: number[],
 ): KubeObject[] {
-  const np = (name: string, role: 'node' | 'executor', port: number, from?: Json[]): KubeObject => ({
+  const np = (name: string, role: 'node' | 'executor', ports: number[], from?: Json[]): KubeObject => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta(name, graphLabels(graph, role)),
     spec: {
       podSelector: { matchLabels: selectorLabels(graph, role) },
       policyTypes: ['Ingress'],
-      ingress: [{ ...(from ? { from } : {}), ports: [{ protocol: 'TCP', port }] }],
+      ingress: [{ ...(from ? { from } : {}), ports: ports.map((port) => ({ protocol: 'TCP', port })) }],
     },
   });
   return [
-    np(`${graph}-nodes`, 'node', NODE_PORT, [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }]),
-    np(executorName(graph), 'executor', EXECUTOR_PORT),
+    np(
+      `${graph}-nodes`,
+      'node',
+      [...new Set([NODE_PORT, ...containerPorts])],
+      [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }],
+    ),
+    np(executorName(graph), 'executor', [EXECUTOR_PORT]),
   ];
 }
 

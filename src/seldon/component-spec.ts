@@ -49,7 +49,7 @@ export function checkComponentSpec(raw: unknown, at: string, p: SeldonProblems):
   containers.forEach((c, k) => {
     const where = `${at}.spec.containers[${k}]`;
     if (!isObj(c) || typeof c.name !== 'string' || !DNS.test(c.name)) {
-      p.add(where, "needs a name, a DNS-1123 label (it is matched to the graph unit of that name)");
+      p.add(where, 'needs a name, a DNS-1123 label (it is matched to the graph unit of that name)');
       return;
     }
     if (c.env !== undefined && !Array.isArray(c.env)) p.add(`${where}.env`, 'must be a list of {name, value}');
@@ -83,7 +83,8 @@ function hpaSpec(raw: unknown, at: string, p: SeldonProblems): SeldonHpaSpec | u
   }
   p.unknown(at, raw, ['minReplicas', 'maxReplicas', 'metrics', 'metricsv2']);
   const int = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
-  if (!int(raw.maxReplicas)) p.add(`${at}.maxReplicas`, `required integer >= 1, got ${JSON.stringify(raw.maxReplicas)}`);
+  if (!int(raw.maxReplicas))
+    p.add(`${at}.maxReplicas`, `required integer >= 1, got ${JSON.stringify(raw.maxReplicas)}`);
   if (raw.minReplicas !== undefined && !int(raw.minReplicas))
     p.add(`${at}.minReplicas`, `must be an integer >= 1, got ${JSON.stringify(raw.minReplicas)}`);
   else if (int(raw.minReplicas) && int(raw.maxReplicas) && raw.minReplicas > raw.maxReplicas)
@@ -124,7 +125,11 @@ function metricToV2(m: unknown): Json | string {
   };
   const metric = (o: Obj): Json => ({
     name: o.metricName,
-    ...(o.selector !== undefined ? { selector: o.selector } : o.metricSelector !== undefined ? { selector: o.metricSelector } : {}),
+    ...(o.selector !== undefined
+      ? { selector: o.selector }
+      : o.metricSelector !== undefined
+        ? { selector: o.metricSelector }
+        : {}),
   });
   const need = 'needs a target (targetAverageUtilization, targetAverageValue or targetValue)';
   switch (m.type) {

@@ -59,16 +59,6 @@ export const DEFAULT_SERVERS: ServerTable = {
 /** Seldon's own implementations that are not model servers (IsPrepack is false for them). */
 export const SELDON_BUILTINS = ['SIMPLE_MODEL', 'SIMPLE_ROUTER', 'RANDOM_ABTEST', 'AVERAGE_COMBINER'] as const;
 
-/** Where the storage initializer puts the model, and the model servers read it (Seldon's DefaultModelLocalMountPath). */
-export const MODEL_MOUNT_PATH = '/mnt/models';
-
-/** Seldon's storageInitializer chart values: the image that copies `modelUri` into the pod (rclone-based). */
-export const STORAGE_INITIALIZER = {
-  image: `seldonio/rclone-storage-initializer:${SELDON_VERSION}`,
-  requests: { cpu: '100m', memory: '100Mi' },
-  limits: { cpu: '1', memory: '1Gi' },
-};
-
 /** TF Serving's ports inside the pod of TENSORFLOW_SERVER's proxy (Seldon's TfServingGrpcPort / RestPort). */
 export const TFSERVING = { container: 'tfserving', grpcPort: 2000, restPort: 2001 } as const;
 

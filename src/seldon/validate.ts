@@ -78,7 +78,10 @@ export const ANNOTATIONS = {
 const LAYOUT_ANNOTATIONS = ['seldon.io/no-engine', 'seldon.io/engine-separate-pod', 'seldon.io/headless-svc'];
 
 export const isSeldonDeployment = (doc: unknown): boolean =>
-  isObj(doc) && doc.kind === SELDON_KIND && typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith(SELDON_GROUP);
+  isObj(doc) &&
+  doc.kind === SELDON_KIND &&
+  typeof doc.apiVersion === 'string' &&
+  doc.apiVersion.startsWith(SELDON_GROUP);
 
 export function validateSeldonDeployment(doc: unknown, p: SeldonProblems): SeldonDeployment | undefined {
   if (!isObj(doc)) {
@@ -108,7 +111,6 @@ export function validateSeldonDeployment(doc: unknown, p: SeldonProblems): Seldo
     );
   if (spec.oauth_key !== undefined || spec.oauth_secret !== undefined)
     p.warn('spec', 'oauth_key/oauth_secret ignored (deprecated in Seldon; use spec.tls or your ingress)');
-  if (spec.name !== undefined) p.warn('spec.name', 'ignored (deprecated in Seldon; metadata.name names the objects)');
   const annotations = {
     ...stringMap(meta.annotations, 'metadata.annotations', p),
     ...stringMap(spec.annotations, 'spec.annotations', p),
@@ -275,7 +277,10 @@ function validateUnit(o: Obj, at: string, ctx: UnitContext): PredictiveUnit {
   else if (ctx.seen.has(name)) p.add(where, `duplicate unit name '${name}' (also at ${ctx.seen.get(name)})`);
   else ctx.seen.set(name, at);
   if (o.methods !== undefined)
-    p.add(`${where}.methods`, 'not supported: give the unit a type (MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER, ROUTER)');
+    p.add(
+      `${where}.methods`,
+      'not supported: give the unit a type (MODEL, TRANSFORMER, OUTPUT_TRANSFORMER, COMBINER, ROUTER)',
+    );
 
   const implementation = typeof o.implementation === 'string' ? o.implementation : undefined;
   if (o.implementation !== undefined && implementation === undefined)
@@ -307,7 +312,10 @@ function validateUnit(o: Obj, at: string, ctx: UnitContext): PredictiveUnit {
     const l = isObj(o.logger) ? o.logger : {};
     p.unknown(`${where}.logger`, l, ['mode', 'url']);
     if (l.mode !== 'all' && l.mode !== 'request' && l.mode !== 'response')
-      p.add(`${where}.logger.mode`, `No logger mode specified: must be all, request or response, got ${JSON.stringify(l.mode)}`);
+      p.add(
+        `${where}.logger.mode`,
+        `No logger mode specified: must be all, request or response, got ${JSON.stringify(l.mode)}`,
+      );
     else unit.logger = { mode: l.mode, ...(typeof l.url === 'string' ? { url: l.url } : {}) };
   }
   if (!unit.implementation && !ctx.containers.has(name) && !endpoint?.service_host)
@@ -322,7 +330,8 @@ function validateUnit(o: Obj, at: string, ctx: UnitContext): PredictiveUnit {
         `${unit.implementation} is not supported: ${unit.implementation === 'RANDOM_ABTEST' ? 'split traffic between predictors with traffic: instead' : 'serve the unit from a container, or use an infergraph built-in'}`,
       );
   }
-  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0) p.add(where, `${type} needs at least one child`);
+  if ((type === 'COMBINER' || type === 'ROUTER') && children.length === 0)
+    p.add(where, `${type} needs at least one child`);
   return unit;
 }
 
@@ -385,7 +394,10 @@ function checkPredictors(
   for (const x of live)
     if (x.traffic < 0 || x.traffic > 100) p.add(`${x.path}.traffic`, `must be from 0 to 100, got ${x.traffic}`);
   if (live.length > 1 && sum !== 100)
-    p.add('spec.predictors', `Traffic must sum to 100 for multiple predictors (shadows excluded): got ${sum} (${parts})`);
+    p.add(
+      'spec.predictors',
+      `Traffic must sum to 100 for multiple predictors (shadows excluded): got ${sum} (${parts})`,
+    );
   if (live.length === 1 && sum > 0 && sum < 100)
     p.add(`${live[0]!.path}.traffic`, `Traffic must be 100 for a single predictor when set, got ${sum}`);
 
