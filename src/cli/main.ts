@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, codeName, isInferError } from '../errors';
 import { registerBench } from './commands/bench';
 import { registerComponents } from './commands/components';
+import { registerConvert } from './commands/convert';
 import { registerCrd } from './commands/crd';
 import { registerEval } from './commands/eval';
 import { registerModels } from './commands/models';
@@ -47,6 +48,7 @@ registerEval(program);
 registerComponents(program);
 registerBench(program);
 registerRender(program);
+registerConvert(program);
 registerCrd(program);
 registerOperator(program);
 

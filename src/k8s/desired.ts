@@ -163,7 +163,15 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
         ]),
       );
       out.push(
-        deployment(meta(name, labels), selector, { ...extra.labels, ...labels }, replicas, own, pod, extra.annotations),
+        deployment(
+          meta(name, labels),
+          selector,
+          { ...identity.labels, ...extra.labels, ...labels },
+          replicas,
+          own,
+          pod,
+          { ...identity.annotations, ...extra.annotations },
+        ),
       );
     } else {
       nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
@@ -229,13 +237,17 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
 }
 
 /** Seldon's identifiers for container nodes: a converted SeldonDeployment's annotations, else the graph's own. */
-function seldonIdentity(m: DesiredInput['manifest'], graph: string): SeldonIdentity {
+function seldonIdentity(
+  m: DesiredInput['manifest'],
+  graph: string,
+): SeldonIdentity & { annotations: Record<string, string> } {
   const md = m.metadata;
   const ann = (md.annotations ?? {}) as Record<string, string>;
   return {
     deployment: ann['infergraph.dev/seldon-deployment'] ?? graph,
     predictor: ann['infergraph.dev/predictor'] ?? graph,
     labels: (md.labels ?? {}) as Record<string, string>,
+    annotations: Object.fromEntries(Object.entries(ann).filter(([k]) => !k.startsWith('infergraph.dev/'))),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { builtinNames } from '../components/catalog';
 import { API_VERSION, KIND } from '../graph/manifest';
 import { MODEL_MOUNT_PATH } from '../k8s/container-node';
@@ -89,7 +90,7 @@ function predictorManifest(ctx: Ctx): Json {
     ...pr.annotations,
     [ANNOTATION.deployment]: sdep.name,
     [ANNOTATION.predictor]: pr.name,
-    [ANNOTATION.traffic]: String(pr.traffic),
+    [ANNOTATION.traffic]: String(trafficOf(ctx)),
   };
   if (pr.shadow) annotations[ANNOTATION.shadow] = 'true';
   if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
@@ -103,13 +104,36 @@ function predictorManifest(ctx: Ctx): Json {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: {
-      name: `${sdep.name}-${pr.name}`,
+      name: graphName(ctx),
       ...(sdep.namespace ? { namespace: sdep.namespace } : {}),
       labels: { ...pr.labels },
       annotations,
     },
     spec,
   };
+}
+
+/** Seldon's traffic: a lone live predictor takes all of it, whatever it says; a shadow's is the share mirrored. */
+function trafficOf({ sdep, pr }: Ctx): number {
+  const live = sdep.predictors.filter((x) => !x.shadow);
+  return !pr.shadow && live.length === 1 ? 100 : pr.traffic;
+}
+
+/**
+ * `<deployment>-<predictor>`; when that makes a node's objects' names (`<graph>-<unit>`) longer than Kubernetes
+ * allows, Seldon's own rule for long names: `seldon-` and a hash (the annotations still name both).
+ */
+function graphName(ctx: Ctx): string {
+  const plain = `${ctx.sdep.name}-${ctx.pr.name}`;
+  const longest = Math.max(...walkUnits(ctx.pr.graph).map((u) => u.name.length), 'executor'.length);
+  if (plain.length + 1 + longest <= 63) return plain;
+  const hashed = `seldon-${createHash('md5').update(plain).digest('hex').slice(0, 10)}`;
+  if (hashed.length + 1 + longest > 63)
+    ctx.p.add(
+      ctx.pr.path,
+      `a unit name is too long for Kubernetes object names: keep unit names to ${62 - hashed.length} characters`,
+    );
+  return hashed;
 }
 
 /** Seldon's timeout and message-size annotations → the executor's deadline and message limit. */
