@@ -1,5 +1,5 @@
 import type { Autoscaling } from '../graph/spec';
-import type { KubeObject } from './desired';
+import type { Json } from './pod';
 
 /**
  * runtime.autoscaling (and Seldon's componentSpecs[].hpaSpec, converted to it) as an autoscaling/v2
@@ -7,10 +7,10 @@ import type { KubeObject } from './desired';
  * the Deployment then leaves `replicas` to the autoscaler.
  */
 export function horizontalPodAutoscaler(
-  metadata: KubeObject['metadata'],
+  metadata: Json & { name: string },
   deployment: string,
   a: Autoscaling,
-): KubeObject {
+): Json & { apiVersion: string; kind: string; metadata: Json & { name: string } } {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',

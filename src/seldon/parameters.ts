@@ -58,7 +58,7 @@ export function parseSeldonParameters(raw: unknown, where: string, p: Problems):
       return;
     }
     // YAML may give 3 or true where the CRD wants "3": the value Seldon's wrapper would see is the same text.
-    const value = typeof e.value === 'object' ? JSON.stringify(e.value) : String(e.value as string | number | boolean);
+    const value = typeof e.value === 'string' ? e.value : JSON.stringify(e.value);
     const bad = valueProblem(type, value);
     if (bad) p.add(label, `value must be ${bad} for type ${type}, got ${JSON.stringify(e.value)}`);
     else out.push({ name: e.name, type, value });

@@ -92,7 +92,7 @@ export function loadServerTable(file: string): ServerTable {
       const v = img.defaultImageVersion;
       entry.protocols[proto === 'kfserving' ? 'v2' : proto] = {
         image: img.image,
-        ...(v === undefined || v === '' ? {} : { defaultImageVersion: String(v as string | number) }),
+        ...(v === undefined || v === '' ? {} : { defaultImageVersion: typeof v === 'string' ? v : JSON.stringify(v) }),
       };
     }
     out[name] = entry;

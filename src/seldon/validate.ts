@@ -2,7 +2,7 @@ import { isObj, type Obj } from '../graph/check';
 import { DNS_LABEL_PATTERN } from '../graph/schema';
 import { checkComponentSpec, stringMap } from './component-spec';
 import { parseSeldonParameters } from './parameters';
-import { SeldonProblems } from './problems';
+import type { SeldonProblems } from './problems';
 import { SELDON_BUILTINS } from './servers';
 import {
   PROTOCOLS,
