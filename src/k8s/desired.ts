@@ -16,6 +16,7 @@ import {
 } from './names';
 import { containerPieces, type SeldonIdentity } from './container-node';
 import { horizontalPodAutoscaler } from './hpa';
+import { deployment, networkPolicies, pdb, service, type KubeObject, type OwnerReference } from './objects';
 import {
   baseMounts,
   baseVolumes,
@@ -40,27 +41,6 @@ import {
  * mounted into every pod; NetworkPolicies (only executor pods reach node pods); a PodDisruptionBudget where there is
  * more than one replica.
  */
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  } & Json;
-  [k: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller: boolean;
-  blockOwnerDeletion: boolean;
-}
 
 export interface DesiredInput {
   graph: GraphSpec;
@@ -277,87 +257,10 @@ function podSpec(containers: Json[], volumes: Json[], initContainers: Json[]): J
   };
 }
 
-function deployment(
-  metadata: KubeObject['metadata'],
-  selector: Record<string, string>,
-  labels: Record<string, string>,
-  replicas: number | undefined,
-  hash: string,
-  pod: Json,
-  annotations: Record<string, string> = {},
-): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata,
-    spec: {
-      ...(replicas === undefined ? {} : { replicas }),
-      selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
-        metadata: { labels, annotations: { ...annotations, 'infergraph.dev/manifest-sha256': hash } },
-        spec: pod,
-      },
-    },
-  };
-}
-
-function service(
-  metadata: KubeObject['metadata'],
-  selector: Record<string, string>,
-  ports: { name: string; port: number; appProtocol: string }[],
-  headless = true,
-): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata,
-    spec: {
-      ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
-      selector,
-      ports: ports.map((p) => ({ ...p, targetPort: p.name, protocol: 'TCP' })),
-    },
-  };
-}
-
-function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata,
-    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-  };
-}
-
-/** Node pods take gRPC only from this graph's executor pods; the executor takes its port from anywhere. */
-function networkPolicies(
-  graph: string,
-  meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
-  containerPorts: number[],
-): KubeObject[] {
-  const np = (name: string, role: 'node' | 'executor', ports: number[], from?: Json[]): KubeObject => ({
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: meta(name, graphLabels(graph, role)),
-    spec: {
-      podSelector: { matchLabels: selectorLabels(graph, role) },
-      policyTypes: ['Ingress'],
-      ingress: [{ ...(from ? { from } : {}), ports: ports.map((port) => ({ protocol: 'TCP', port })) }],
-    },
-  });
-  return [
-    np(
-      `${graph}-nodes`,
-      'node',
-      [...new Set([NODE_PORT, ...containerPorts])],
-      [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }],
-    ),
-    np(executorName(graph), 'executor', [EXECUTOR_PORT]),
-  ];
-}
-
 export const renderYaml = (objects: KubeObject[]): string =>
   objects.map((o) => `---\n${stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
+
+export type { KubeObject, OwnerReference };
 
 /** Server-side apply's field manager, exported for the operator. */
 export { FIELD_MANAGER };

@@ -245,6 +245,18 @@ describe('infergraph CLI with SeldonDeployments (real process)', () => {
     assert.match(v.out, /wines-classifier MODEL container seldonio\/mlflowserver:1\.17\.1/);
   });
 
+  it('up refuses a graph with container nodes, naming each and the options', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'seldon-up-'));
+    const converted = run(['convert', fixture('custom-metrics-grpc.yaml')]);
+    writeFileSync(path.join(dir, 'g.yaml'), converted.out);
+    const r = run(['up', path.join(dir, 'g.yaml')]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up cannot start: deploy the graph on Kubernetes \(infergraph render\), or run the image yourself and give the node endpoint: host:port instead/,
+    );
+  });
+
   it('validate prints warnings on stderr and the predictors; a refusal exits 2 naming the field', () => {
     const ok = run(['validate', fixture('model-seldon-grpc.yaml')]);
     assert.equal(ok.code, 0, ok.err);
