@@ -41,7 +41,12 @@ export default defineConfig(
   {
     // These tests and the stand-in API server walk untyped Kubernetes objects (YAML/JSON as the API server sees
     // them); typing every path would only restate the OpenAPI schemas that kubernetes-models already checks.
-    files: ['test/unit/k8s-*.test.ts', 'test/integration/operator.test.ts', 'test/helpers/fake-apiserver.ts'],
+    files: [
+      'test/unit/k8s-*.test.ts',
+      'test/unit/seldon-*.test.ts',
+      'test/integration/operator.test.ts',
+      'test/helpers/fake-apiserver.ts',
+    ],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

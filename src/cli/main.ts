@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<(program: Command) => void>> = {
   components: async () => (await import('./commands/components')).registerComponents,
   bench: async () => (await import('./commands/bench')).registerBench,
   render: async () => (await import('./commands/render')).registerRender,
+  convert: async () => (await import('./commands/convert')).registerConvert,
   crd: async () => (await import('./commands/crd')).registerCrd,
   operator: async () => (await import('./commands/operator')).registerOperator,
 };

@@ -247,8 +247,15 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
   const rawParams = parseParams(o.parameters, at, p);
   let implementation = typeof o.implementation === 'string' ? o.implementation : '';
   let parameters: Record<string, ParamValue> = rawParams;
-  if (!implementation) {
-    if (!endpoint) p.add(at, 'implementation is required (a built-in name or a module path) unless endpoint is set');
+  if (runtime.container) {
+    if (implementation) p.add(at, 'implementation does not apply to a node served by runtime.container');
+    if (endpoint) p.add(at, 'endpoint does not apply to a node served by runtime.container');
+  } else if (!implementation) {
+    if (!endpoint)
+      p.add(
+        at,
+        'implementation is required (a built-in name or a module path) unless endpoint or runtime.container is set',
+      );
   } else {
     const user = isModulePath(implementation);
     if (user) implementation = path.resolve(ctx.baseDir, implementation);
@@ -333,6 +340,8 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
       p.add(`${at}.volumeMounts[${i}]`, `no volume named '${m.name}' in runtime.volumes`);
   });
   if (r.models !== undefined) out.models = modelSource(r.models as Obj, `${at}.models`, names, p);
+  if (r.container !== undefined) out.container = r.container as NodeRuntime['container'];
+  if (r.autoscaling !== undefined) out.autoscaling = r.autoscaling as NodeRuntime['autoscaling'];
   return out;
 }
 

@@ -139,6 +139,89 @@ const VOLUME_MOUNT: ObjectField = {
 export const MODEL_SOURCES = ['synthetic', 'volume', 'image'] as const;
 export type ModelSourceKind = (typeof MODEL_SOURCES)[number];
 
+const PORT = (what: string, dflt: number): IntegerField => ({
+  type: 'integer',
+  minimum: 1,
+  maximum: 65535,
+  default: dflt,
+  description: what,
+});
+
+/**
+ * A node served by a user's container speaking Seldon's node API (an image built on Seldon's Python wrapper, or a
+ * prepackaged server): Kubernetes only. Rendered as Seldon's operator renders a componentSpecs container (src/k8s).
+ */
+const CONTAINER: ObjectField = {
+  type: 'object',
+  description:
+    "The node is a user's container speaking Seldon's node API (Kubernetes only), rendered with Seldon's ports and " +
+    'environment (PREDICTIVE_UNIT_*); implementation is then not given.',
+  required: ['image'],
+  properties: {
+    image: { type: 'string', description: 'The container image.' },
+    transport: {
+      type: 'string',
+      enum: ['grpc', 'rest'],
+      default: 'grpc',
+      description: "Seldon's transport of the container: the port PREDICTIVE_UNIT_SERVICE_PORT names and probes check.",
+    },
+    httpPort: PORT("Seldon's REST port of the container (PREDICTIVE_UNIT_HTTP_SERVICE_PORT).", 9000),
+    grpcPort: PORT("Seldon's gRPC port of the container (PREDICTIVE_UNIT_GRPC_SERVICE_PORT).", 9500),
+    metricsPort: PORT('Prometheus port of the container (PREDICTIVE_UNIT_METRICS_SERVICE_PORT).', 6000),
+    parameters: {
+      type: 'list',
+      description: "Seldon's typed parameters, passed as PREDICTIVE_UNIT_PARAMETERS (JSON).",
+      items: {
+        type: 'object',
+        description: 'One parameter.',
+        required: ['name', 'type', 'value'],
+        properties: {
+          name: { type: 'string', description: 'Parameter name.' },
+          type: {
+            type: 'string',
+            enum: ['INT', 'FLOAT', 'DOUBLE', 'STRING', 'BOOL', 'JSON'],
+            description: 'INT, FLOAT, DOUBLE, STRING, BOOL or JSON.',
+          },
+          value: { type: 'string', description: 'The value, as text.' },
+        },
+      },
+    },
+    modelUri: {
+      type: 'string',
+      description:
+        'Model files fetched by a storage-initializer init container into /mnt/models (gs://, s3://, pvc://...).',
+    },
+    envSecretRefName: { type: 'string', description: "Secret whose keys are the storage initializer's environment." },
+    storageInitializerImage: { type: 'string', description: 'Image of the storage initializer.' },
+    container: {
+      type: 'opaque',
+      description: 'Kubernetes Container fields kept as written (env, resources, probes, args, volumeMounts, ...).',
+    },
+    pod: {
+      type: 'opaque',
+      description:
+        'Kubernetes PodSpec fields kept as written (volumes, tolerations, affinity, serviceAccountName, ' +
+        'imagePullSecrets, ...; containers are sidecars).',
+    },
+    podMetadata: { type: 'opaque', description: "The pod template's extra labels and annotations." },
+  },
+};
+
+const AUTOSCALING: ObjectField = {
+  type: 'object',
+  description:
+    'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes (replicas is then its start).',
+  required: ['maxReplicas'],
+  properties: {
+    minReplicas: { type: 'integer', minimum: 1, description: 'Fewest pods (default 1).' },
+    maxReplicas: { type: 'integer', minimum: 1, description: 'Most pods.' },
+    metrics: {
+      type: 'opaque',
+      description: "autoscaling/v2 MetricSpecs (default: Kubernetes' 80% average CPU utilisation).",
+    },
+  },
+};
+
 const RUNTIME: ObjectField = {
   type: 'object',
   description: 'How the node runs: message limits, environment, restarts, replicas and its Kubernetes pod.',
@@ -190,6 +273,8 @@ const RUNTIME: ObjectField = {
       description: 'Mounts of runtime.volumes into the node container.',
       items: VOLUME_MOUNT,
     },
+    container: CONTAINER,
+    autoscaling: AUTOSCALING,
     models: {
       type: 'object',
       description:

@@ -42,6 +42,33 @@ export interface NodeRuntime {
   volumeMounts?: VolumeMount[];
   /** Kubernetes only: where the pod gets its model files. */
   models?: ModelSource;
+  /** Kubernetes only: the node is a user's container speaking Seldon's node API (no implementation). */
+  container?: ContainerRuntime;
+  /** Kubernetes only: a HorizontalPodAutoscaler for the node's pods. */
+  autoscaling?: Autoscaling;
+}
+
+/** runtime.container: defaults applied; `container`, `pod` and `podMetadata` are Kubernetes' own, kept as written. */
+export interface ContainerRuntime {
+  image: string;
+  transport: 'grpc' | 'rest';
+  httpPort: number;
+  grpcPort: number;
+  metricsPort: number;
+  parameters?: { name: string; type: string; value: string }[];
+  modelUri?: string;
+  envSecretRefName?: string;
+  storageInitializerImage?: string;
+  container?: Record<string, unknown>;
+  pod?: Record<string, unknown>;
+  podMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+export interface Autoscaling {
+  minReplicas?: number;
+  maxReplicas: number;
+  /** autoscaling/v2 MetricSpecs. */
+  metrics?: Record<string, unknown>[];
 }
 
 export interface Resources {

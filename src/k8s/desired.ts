@@ -15,6 +15,9 @@ import {
   nodeObjectName,
   selectorLabels,
 } from './names';
+import { containerPieces, type SeldonIdentity } from './container-node';
+import { horizontalPodAutoscaler } from './hpa';
+import { deployment, networkPolicies, pdb, service, type KubeObject, type OwnerReference } from './objects';
 import {
   baseMounts,
   baseVolumes,
@@ -40,27 +43,6 @@ import {
  * mounted into every pod; NetworkPolicies (only executor pods reach node pods); a PodDisruptionBudget where there is
  * more than one replica.
  */
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    ownerReferences?: OwnerReference[];
-  } & Json;
-  [k: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller: boolean;
-  blockOwnerDeletion: boolean;
-}
 
 export interface DesiredInput {
   graph: GraphSpec;
@@ -132,33 +114,73 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   ];
 
   const nodeAddresses: string[] = [];
+  const containerPorts: number[] = [];
+  const identity = seldonIdentity(input.manifest, g.name);
   for (const n of spawned(g)) {
     const name = nodeObjectName(g.name, n.name);
     const labels = graphLabels(g.name, 'node', n.name);
     const selector = selectorLabels(g.name, 'node', n.name);
-    nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
-    const models = modelPieces(n.runtime.models, image);
-    const container = {
-      name: 'node',
-      image: n.runtime.image ?? image,
-      imagePullPolicy: 'IfNotPresent',
-      args: ['node', '--graph', MANIFEST_PATH, '--node', n.name, '--address', `0.0.0.0:${NODE_PORT}`],
-      ports: [{ name: 'grpc', containerPort: NODE_PORT, protocol: 'TCP' }],
-      ...opt('env', nonEmpty(containerEnv(g.tracing, n.runtime.env))),
-      ...opt('resources', resources(n.runtime.resources)),
-      ...grpcProbes(NODE_PORT),
-      lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
-      securityContext: CONTAINER_SECURITY,
-      volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
-    };
-    const pod = podSpec(
-      [container],
-      [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
-      models.initContainers,
-    );
-    out.push(service(meta(name, labels), selector, NODE_PORT, true));
-    out.push(deployment(meta(name, labels), selector, labels, n.runtime.replicas, hash, pod));
+    const rt = n.runtime.container;
+    // With an autoscaler the Deployment leaves replicas to it (both setting it would fight on every apply).
+    const replicas = n.runtime.autoscaling ? undefined : n.runtime.replicas;
+    if (rt) {
+      const c = containerPieces(n, rt, identity);
+      const [http, grpc] = c.ports as [number, number];
+      containerPorts.push(http, grpc);
+      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${grpc}`);
+      const pod = {
+        terminationGracePeriodSeconds: 20,
+        ...c.pod,
+        ...(c.initContainers.length ? { initContainers: c.initContainers } : {}),
+        containers: [c.container, ...c.sidecars],
+        volumes: c.volumes,
+      };
+      // The container does not read the manifest: only its own settings roll its pods.
+      const own = createHash('sha256').update(JSON.stringify(rt)).digest('hex').slice(0, 16);
+      const extra = rt.podMetadata ?? {};
+      out.push(
+        service(meta(name, labels), selector, [
+          { name: 'http', port: http, appProtocol: 'http' },
+          { name: 'grpc', port: grpc, appProtocol: 'grpc' },
+        ]),
+      );
+      out.push(
+        deployment(
+          meta(name, labels),
+          selector,
+          { ...identity.labels, ...extra.labels, ...labels },
+          replicas,
+          own,
+          pod,
+          { ...identity.annotations, ...extra.annotations },
+        ),
+      );
+    } else {
+      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${NODE_PORT}`);
+      const models = modelPieces(n.runtime.models, image);
+      const container = {
+        name: 'node',
+        image: n.runtime.image ?? image,
+        imagePullPolicy: 'IfNotPresent',
+        args: ['node', '--graph', MANIFEST_PATH, '--node', n.name, '--address', `0.0.0.0:${NODE_PORT}`],
+        ports: [{ name: 'grpc', containerPort: NODE_PORT, protocol: 'TCP' }],
+        ...opt('env', nonEmpty(containerEnv(g.tracing, n.runtime.env))),
+        ...opt('resources', resources(n.runtime.resources)),
+        ...grpcProbes(NODE_PORT),
+        lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },
+        securityContext: CONTAINER_SECURITY,
+        volumeMounts: [...baseMounts(), ...models.mounts, ...userMounts(n.runtime.volumeMounts)],
+      };
+      const pod = podSpec(
+        [container],
+        [...baseVolumes(cm), ...models.volumes, ...userVolumes(n.runtime.volumes)],
+        models.initContainers,
+      );
+      out.push(service(meta(name, labels), selector, [{ name: 'grpc', port: NODE_PORT, appProtocol: 'grpc' }], true));
+      out.push(deployment(meta(name, labels), selector, labels, replicas, hash, pod));
+    }
     if (n.runtime.replicas > 1) out.push(pdb(meta(name, labels), selector));
+    if (n.runtime.autoscaling) out.push(horizontalPodAutoscaler(meta(name, labels), name, n.runtime.autoscaling));
   }
 
   const ex = executorName(g.name);
@@ -191,7 +213,17 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     securityContext: CONTAINER_SECURITY,
     volumeMounts: baseMounts(),
   };
-  out.push(service(meta(ex, exLabels), exSelector, EXECUTOR_PORT, false, rest.enabled ? rest.port : undefined));
+  out.push(
+    service(
+      meta(ex, exLabels),
+      exSelector,
+      [
+        { name: 'grpc', port: EXECUTOR_PORT, appProtocol: 'grpc' },
+        ...(rest.enabled ? [{ name: 'http', port: rest.port, appProtocol: 'http' }] : []),
+      ],
+      false,
+    ),
+  );
   out.push(
     deployment(
       meta(ex, exLabels),
@@ -203,8 +235,23 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
     ),
   );
   if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
-  out.push(...networkPolicies(g.name, meta, rest.enabled ? rest.port : undefined));
+  out.push(...networkPolicies(g.name, meta, containerPorts, rest.enabled ? rest.port : undefined));
   return out;
+}
+
+/** Seldon's identifiers for container nodes: a converted SeldonDeployment's annotations, else the graph's own. */
+function seldonIdentity(
+  m: DesiredInput['manifest'],
+  graph: string,
+): SeldonIdentity & { annotations: Record<string, string> } {
+  const md = m.metadata;
+  const ann = (md.annotations ?? {}) as Record<string, string>;
+  return {
+    deployment: ann['infergraph.dev/seldon-deployment'] ?? graph,
+    predictor: ann['infergraph.dev/predictor'] ?? graph,
+    labels: (md.labels ?? {}) as Record<string, string>,
+    annotations: Object.fromEntries(Object.entries(ann).filter(([k]) => !k.startsWith('infergraph.dev/'))),
+  };
 }
 
 /** The manifest as the pods read it: only the fields validation knows, metadata reduced to name and namespace. */
@@ -233,85 +280,10 @@ function podSpec(containers: Json[], volumes: Json[], initContainers: Json[]): J
   };
 }
 
-function deployment(
-  metadata: KubeObject['metadata'],
-  selector: Record<string, string>,
-  labels: Record<string, string>,
-  replicas: number,
-  hash: string,
-  pod: Json,
-): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata,
-    spec: {
-      replicas,
-      selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: { metadata: { labels, annotations: { 'infergraph.dev/manifest-sha256': hash } }, spec: pod },
-    },
-  };
-}
-
-function service(
-  metadata: KubeObject['metadata'],
-  selector: Record<string, string>,
-  port: number,
-  headless: boolean,
-  /** the executor's REST port, named http */
-  httpPort?: number,
-): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata,
-    spec: {
-      ...(headless ? { clusterIP: 'None' } : { type: 'ClusterIP' }),
-      selector,
-      ports: [
-        { name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
-        ...(httpPort
-          ? [{ name: 'http', port: httpPort, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }]
-          : []),
-      ],
-    },
-  };
-}
-
-function pdb(metadata: KubeObject['metadata'], selector: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata,
-    spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
-  };
-}
-
-/** Node pods take gRPC only from this graph's executor pods; the executor takes its ports from anywhere. */
-function networkPolicies(
-  graph: string,
-  meta: (name: string, labels: Record<string, string>) => KubeObject['metadata'],
-  httpPort: number | undefined,
-): KubeObject[] {
-  const np = (name: string, role: 'node' | 'executor', ports: number[], from?: Json[]): KubeObject => ({
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: meta(name, graphLabels(graph, role)),
-    spec: {
-      podSelector: { matchLabels: selectorLabels(graph, role) },
-      policyTypes: ['Ingress'],
-      ingress: [{ ...(from ? { from } : {}), ports: ports.map((port) => ({ protocol: 'TCP', port })) }],
-    },
-  });
-  return [
-    np(`${graph}-nodes`, 'node', [NODE_PORT], [{ podSelector: { matchLabels: selectorLabels(graph, 'executor') } }]),
-    np(executorName(graph), 'executor', httpPort ? [EXECUTOR_PORT, httpPort] : [EXECUTOR_PORT]),
-  ];
-}
-
 export const renderYaml = (objects: KubeObject[]): string =>
   objects.map((o) => `---\n${stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })}`).join('');
+
+export type { KubeObject, OwnerReference };
 
 /** Server-side apply's field manager, exported for the operator. */
 export { FIELD_MANAGER };

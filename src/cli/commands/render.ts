@@ -1,37 +1,27 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../../errors';
-import { isObj } from '../../graph/check';
-import { parseManifest } from '../../graph/manifest';
 import { desiredObjects, renderYaml } from '../../k8s/desired';
 import { DEFAULT_IMAGE } from '../../k8s/names';
+import { loadAnyManifestFile } from '../../seldon/load';
+import { loadServerTable } from '../../seldon/servers';
 
-/** `infergraph render`: the Kubernetes objects the operator would apply for a manifest, as multi-document YAML. */
+/**
+ * `infergraph render`: the Kubernetes objects the operator would apply for a manifest, as multi-document YAML. A
+ * SeldonDeployment renders each predictor's InferenceGraph.
+ */
 export function registerRender(program: Command): void {
   program
     .command('render')
     .description('print the Kubernetes objects of a graph (what the operator applies), for kubectl apply -f -')
-    .argument('<manifest>', 'graph manifest (YAML)')
+    .argument('<manifest>', 'InferenceGraph or SeldonDeployment (YAML)')
     .option('--image <image>', 'container image of the nodes and the executor', DEFAULT_IMAGE)
     .option('-n, --namespace <ns>', "namespace of every object (default: the manifest's metadata.namespace, else none)")
-    .action((manifest: string, o: { image: string; namespace?: string }) => {
-      const text = readFileSync(manifest, 'utf8');
-      const graph = parseManifest(text, path.dirname(path.resolve(manifest)), manifest);
-      const doc: unknown = parseYaml(text);
-      if (!isObj(doc) || !isObj(doc.metadata)) throw new ConfigError([`${manifest}: not a manifest`]);
-      const objects = desiredObjects({
-        graph,
-        manifest: {
-          apiVersion: String(doc.apiVersion),
-          kind: String(doc.kind),
-          metadata: doc.metadata,
-          spec: doc.spec,
-        },
-        image: o.image,
-        namespace: o.namespace,
-      });
+    .option('--servers <file>', "prepackaged model servers: Seldon's predictor_servers table (JSON or YAML)")
+    .action((manifest: string, o: { image: string; namespace?: string; servers?: string }) => {
+      const loaded = loadAnyManifestFile(manifest, o.servers ? { servers: loadServerTable(o.servers) } : {});
+      for (const w of loaded.warnings) console.error(`warning: ${w}`);
+      const objects = loaded.graphs.flatMap(({ graph, manifest: m }) =>
+        desiredObjects({ graph, manifest: m, image: o.image, namespace: o.namespace }),
+      );
       process.stdout.write(renderYaml(objects));
     });
 }

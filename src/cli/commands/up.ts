@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
+import { ConfigError } from '../../errors';
 import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
@@ -62,6 +63,15 @@ export function registerUp(program: Command): void {
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
       const graph = loadManifestFile(file, { checkFiles: true });
+      // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
+      const images = walkNodes(graph.graph).filter((n) => n.runtime.container);
+      if (images.length)
+        throw new ConfigError(
+          images.map(
+            (n) =>
+              `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: deploy the graph on Kubernetes (infergraph render), or run the image yourself and give the node endpoint: host:port instead`,
+          ),
+        );
       const logger = createLogger('infergraph-up', logLevel);
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags(
