@@ -11,8 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ObservedHopOptions } from '../src/graph/node-client';
-import type { NodeClient } from '../src/graph/node-client';
+import type { HopReply, NodeClient } from '../src/graph/node-client';
 import { emptyMeta, type InferMessage } from '../src/message/message';
 import { executorHopMetrics, nodeServerMetrics } from '../src/telemetry/graph-metrics';
 import { executorRequestMetrics } from '../src/telemetry/request-metrics';
@@ -78,23 +77,22 @@ async function main(): Promise<void> {
   const executorServer = await echo(`unix:${path.join(dir, 'exec.sock')}`, requestMeter(metrics, g));
   const payload = Buffer.alloc(16);
   const msg: InferMessage = { meta: emptyMeta(), payload: { kind: 'bin', data: payload } };
-  // A NodeClient as GrpcNodeClient is one: it settles on 'status', after the per-call observer saw the trailer.
+  // A NodeClient as GrpcNodeClient is one: it settles on 'status', with the trailer's compute time.
   const nodeClient = (address: string): NodeClient & { close(): void } => {
     const c = new grpc.Client(address, grpc.credentials.createInsecure());
     return {
-      call: (_node: unknown, _m: unknown, _in: unknown, opts: ObservedHopOptions) =>
-        new Promise<InferMessage>((resolve, reject) => {
-          const t0 = performance.now();
+      call: () =>
+        new Promise<HopReply>((resolve, reject) => {
           let failed: Error | null = null;
           const call = c.makeUnaryRequest(method.path, pass, pass, payload, (e) => (failed = e));
           call.on('status', (st: grpc.StatusObject) => {
-            opts.observe?.(g.graph, 'predict', performance.now() - t0, Number(st.metadata.get(COMPUTE_TRAILER)[0]));
             if (failed) reject(failed);
-            else resolve(msg);
+            else resolve({ message: msg, computeUs: Number(st.metadata.get(COMPUTE_TRAILER)[0]) });
           });
         }),
+      metadata: () => Promise.reject(new Error('no metadata in this bench')),
       close: () => c.close(),
-    } as NodeClient & { close(): void };
+    };
   };
   const plain = nodeClient(`unix:${path.join(dir, 'plain.sock')}`);
   const meteredInner = nodeClient(`unix:${path.join(dir, 'metered.sock')}`);
@@ -158,10 +156,7 @@ async function wrappersAlone(
   const md = new grpc.Metadata();
   md.set(COMPUTE_TRAILER, '12');
   const bare: NodeClient = {
-    call: (_n: unknown, _m: unknown, _i: unknown, opts: ObservedHopOptions) => {
-      opts.observe?.(g.graph, 'predict', 0.1, 12);
-      return Promise.resolve(msg);
-    },
+    call: () => Promise.resolve({ message: msg, computeUs: 12 }),
     metadata: () => Promise.reject(new Error('no metadata in this bench')),
   };
   const wrapped = executorHopMetrics(metrics, g)(bare);

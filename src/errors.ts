@@ -42,11 +42,14 @@ export interface HopFields {
   node?: string;
   /** The node method the walk called (predict, transformInput, transformOutput, route, aggregate). */
   method?: NodeMethod;
+  /** The node's own compute time for the failed call (µs), when it reported one: hop metrics and timelines read it. */
+  computeUs?: number;
 }
 
 export class InferError extends Error {
   readonly node?: string;
   readonly method?: NodeMethod;
+  readonly computeUs?: number;
   /**
    * For a refusal (RESOURCE_EXHAUSTED): how long the caller should wait before trying again, ms. Sent to gRPC clients
    * as the `grpc-retry-pushback-ms` trailer, which grpc-js, grpc-java and grpc-python honour in their retry policies.
@@ -67,6 +70,7 @@ export class InferError extends Error {
     this.name = 'InferError';
     if (options?.node !== undefined) this.node = options.node;
     if (options?.method !== undefined) this.method = options.method;
+    if (options?.computeUs !== undefined) this.computeUs = options.computeUs;
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options?.notStarted) this.notStarted = true;
   }

@@ -5,7 +5,7 @@ import { Progress } from '../client/progress';
 import { FramedNodeClient } from '../executor/framed-node-client';
 import { GrpcNodeClient } from '../executor/grpc-node-client';
 import { loadManifestFile } from '../graph/manifest';
-import type { NodeClient, ObservedHopOptions } from '../graph/node-client';
+import type { HopOptions, NodeClient } from '../graph/node-client';
 import type { HopCodec, HopTransport, NodeSpec } from '../graph/spec';
 import { emptyMeta, type InferMessage } from '../message/message';
 import { hopWire } from '../protocol/hop-codec';
@@ -152,7 +152,6 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
         info.processes.filter((p) => p.framesAddress).map((p) => [p.name, p.framesAddress as string]),
       );
       const clients = new Map<string, GrpcNodeClient | FramedNodeClient>();
-      let last: number | undefined;
       for (const codec of o.codecs) {
         for (const hop of o.hopTransports) {
           const g = { ...base, codec };
@@ -172,15 +171,9 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
           );
           const call = async (key: string, mode: HopMode, record: boolean): Promise<void> => {
             const e = entries.get(key) as Entry;
-            last = undefined;
-            // The per-call observer hears the node's compute trailer of this call.
-            const hop: ObservedHopOptions = {
-              deadline: Date.now() + 60_000,
-              signal: new AbortController().signal,
-              observe: (_n, _m, _ms, computeUs) => (last = computeUs),
-            };
+            const hop: HopOptions = { deadline: Date.now() + 60_000, signal: new AbortController().signal };
             const s = performance.now();
-            const reply =
+            const { message: reply, computeUs: last } =
               mode === 'echo'
                 ? await e.client.call(echo, 'predict', msg, hop)
                 : await e.client.call(sink, 'route', msg, hop);

@@ -1,7 +1,7 @@
 import type { ComponentDefinition, ModelMetadata } from '../components/api';
 import { unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
-import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec, type ParamValue } from '../graph/spec';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { ComponentHost } from '../node/component-host';
@@ -75,12 +75,7 @@ export class LocalNodeClient implements NodeClient {
     return new LocalNodeClient(hosts, opts.models === 'serial');
   }
 
-  async call<M extends NodeMethod>(
-    node: NodeSpec,
-    method: M,
-    input: HopInput<M>,
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  async call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
     const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
@@ -91,8 +86,7 @@ export class LocalNodeClient implements NodeClient {
       this.modelTurn = run.catch(() => undefined);
     } else run = invoke();
     const { message, computeUs } = await run;
-    (opts as ObservedHopOptions).observe?.(node, method, computeUs / 1000, computeUs);
-    return message;
+    return { message, computeUs };
   }
 
   async metadata(node: NodeSpec): Promise<ModelMetadata> {

@@ -1,5 +1,5 @@
 import { Code, InferError, type HopFields } from '../errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
@@ -11,8 +11,8 @@ import { hopLimitBytes } from '../protocol/hop-envelope';
 /**
  * NodeClient over the framed transport (src/transport): one FrameChannel per node, many calls in flight on it. The
  * hop carries exactly what the gRPC hop carries — the graph's hop codec serialises the message — and fails the same
- * way: an InferError with the node's own status, the message prefixed with the hop (node and method); the per-call
- * observer hears the round trip and the node's compute time.
+ * way: an InferError with the node's own status, the message prefixed with the hop (node and method); the reply
+ * frame's compute time comes back with the message.
  */
 export class FramedNodeClient implements Pick<NodeClient, 'call'> {
   private readonly channels = new Map<string, FrameChannel>();
@@ -26,7 +26,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     private readonly tracer?: (node: NodeSpec, address: string) => FrameClientTracer,
   ) {}
 
-  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const { codec } = this.graph;
     // Only errors read it: built on the way out, not on every call.
     const context = (): string => `node '${node.name}' (${hopMethodLabel(codec, method)})`;
@@ -35,7 +35,6 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
       return Promise.reject(new InferError(Code.CANCELLED, `${context()}: cancelled before the call`, hop));
     }
     const wire = hopWire(codec, method);
-    const observe = (opts as ObservedHopOptions).observe;
     let request: unknown;
     let body: Buffer[];
     let channel: FrameChannel;
@@ -48,7 +47,6 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     }
     const traced = this.tracerOf(node, channel.address)?.start(wire.path);
     traced?.span.request(request);
-    const t0 = performance.now();
     return channel
       .call(method, codec === 'flatbuffers' ? 'flatbuffers' : 'seldon', body, {
         deadline: opts.deadline,
@@ -57,27 +55,23 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
         ...(traced?.tracestate ? { tracestate: traced.tracestate } : {}),
       })
       .then(
-        (r) => {
-          const ms = performance.now() - t0;
-          let msg: InferMessage;
+        (r): HopReply => {
+          let message: InferMessage;
           try {
             const reply = wire.deserialize(r.body);
             traced?.span.response(reply);
-            msg = wire.decode(reply);
+            message = wire.decode(reply);
           } catch (err) {
-            const e = fromServiceError(err, `${context()}: bad reply`, hop);
+            const e = fromServiceError(err, `${context()}: bad reply`, { ...hop, computeUs: r.computeUs });
             traced?.span.end(e.code, e.message, r.computeUs);
-            observe?.(node, method, ms, r.computeUs, e);
             throw e;
           }
           traced?.span.end(Code.OK, undefined, r.computeUs);
-          observe?.(node, method, ms, r.computeUs);
-          return msg;
+          return { message, computeUs: r.computeUs };
         },
         (err: unknown) => {
           const e = fromServiceError(err, context(), hop);
           traced?.span.end(e.code, err instanceof Error ? err.message : String(err));
-          observe?.(node, method, performance.now() - t0, undefined, e);
           throw e;
         },
       );

@@ -2,9 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { hopChannelCredentials } from '../rpc/tls';
 import type { ModelMetadata } from '../components/api';
 import { Code, InferError, unimplemented, type HopFields } from '../errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
-import type { InferMessage } from '../message/message';
 import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { metadataRpc, modelMetadataFromWire } from '../protocol/metadata';
 import type { WireModelMetadata } from '../protocol/wire-types';
@@ -67,35 +66,33 @@ export class GrpcNodeClient implements NodeClient {
     private readonly interceptors?: (node: NodeSpec, address: string) => grpc.Interceptor[],
   ) {}
 
-  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const wire = hopWire(this.graph.codec, method);
     const request = wire.encode(input);
     const client = this.client(node);
-    const t0 = performance.now();
     const context = `node '${node.name}' (${hopMethodLabel(this.graph.codec, method)})`;
-    const hop = { node: node.name, method };
-    return new Promise<InferMessage>((resolve, reject) => {
+    const hop: HopFields = { node: node.name, method };
+    return new Promise<HopReply>((resolve, reject) => {
       if (opts.signal.aborted) return reject(cancelledBefore(context, hop));
       let outcome: { err: grpc.ServiceError | null; reply: unknown } | undefined;
       // grpc-js calls the unary callback before it emits 'status' (which carries the trailer with the node's
       // compute time), so the hop completes on 'status'.
       const finish = (trailer: grpc.Metadata | undefined): void => {
         opts.signal.removeEventListener('abort', onAbort);
-        const ms = performance.now() - t0;
         const v = trailer?.get(COMPUTE_TRAILER)[0];
         const computeUs = v === undefined ? undefined : Number(v);
         const { err, reply } = outcome ?? { err: null, reply: undefined };
+        const failed: HopFields = computeUs === undefined ? hop : { ...hop, computeUs };
         if (err || !reply) {
-          const e = fromServiceError(withSentSize(err, sentBytes, node) ?? new Error('empty reply'), context, hop);
-          (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs, e);
-          return reject(e);
+          return reject(
+            fromServiceError(withSentSize(err, sentBytes, node) ?? new Error('empty reply'), context, failed),
+          );
         }
         try {
-          const msg = wire.decode(reply);
-          (opts as ObservedHopOptions).observe?.(node, method, ms, computeUs);
-          resolve(msg);
+          const message = wire.decode(reply);
+          resolve(computeUs === undefined ? { message } : { message, computeUs });
         } catch (e) {
-          reject(fromServiceError(e, `${context}: bad reply`, hop));
+          reject(fromServiceError(e, `${context}: bad reply`, failed));
         }
       };
       let sentBytes = 0;

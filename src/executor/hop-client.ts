@@ -1,8 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { HopInput, HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
-import type { InferMessage } from '../message/message';
 import type { FrameClientTracer } from '../transport/tracing';
 import { FramedNodeClient } from './framed-node-client';
 import { GrpcNodeClient } from './grpc-node-client';
@@ -41,7 +40,7 @@ export class HopClient implements NodeClient {
     return this.frames && this.framed.has(node.name) ? 'frames' : 'grpc';
   }
 
-  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const c: Pick<NodeClient, 'call'> = this.frames && this.framed.has(node.name) ? this.frames : this.grpc;
     return c.call(node, method, input, opts);
   }

@@ -1,7 +1,6 @@
 import { InferError } from '../errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { NodeSpec } from '../graph/spec';
-import type { InferMessage } from '../message/message';
 import type { ModelMetadata } from '../components/api';
 
 /**
@@ -30,7 +29,7 @@ export class ResendNotStarted implements NodeClient {
     method: M,
     input: HopInput<M>,
     opts: HopOptions,
-  ): Promise<InferMessage> {
+  ): Promise<HopReply> {
     let wait = FIRST_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -95,7 +95,7 @@ export class GraphExecutor {
           outputs.map((o) => o.meta),
         );
         if (node.type === 'COMBINER') {
-          const reply = await this.client.call(
+          const { message: reply } = await this.client.call(
             node,
             'aggregate',
             outputs.map((o) => ({ ...o, meta: merged })),
@@ -118,12 +118,12 @@ export class GraphExecutor {
     msg: InferMessage,
     hop: HopOptions,
   ): Promise<InferMessage> {
-    const reply = await this.client.call(node, method, msg, hop);
+    const { message: reply } = await this.client.call(node, method, msg, hop);
     return { ...reply, meta: mergeMeta(msg.meta, reply.meta) };
   }
 
   private async route(node: NodeSpec, msg: InferMessage, hop: HopOptions): Promise<number> {
-    const reply = await this.client.call(node, 'route', msg, hop);
+    const { message: reply } = await this.client.call(node, 'route', msg, hop);
     const p = reply.payload;
     const value =
       p.kind === 'tensor' && p.tensor.dtype !== 'string' && p.tensor.data.length > 0

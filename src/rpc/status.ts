@@ -68,6 +68,7 @@ const defined = (h: HopFields): HopFields => {
   const out: HopFields = {};
   if (h.node !== undefined) out.node = h.node;
   if (h.method !== undefined) out.method = h.method;
+  if (h.computeUs !== undefined) out.computeUs = h.computeUs;
   return out;
 };
 

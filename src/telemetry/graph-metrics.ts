@@ -1,9 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { toInferError } from '../errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { ModelMetadata } from '../components/api';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
-import type { InferMessage } from '../message/message';
 import { hopWire } from '../protocol/hop-codec';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { ProcessMetrics } from './metrics';
@@ -317,30 +316,21 @@ export function executorHopMetrics(
 
 type HopEnd = (code: number, seconds: number, computeUs: number | undefined) => void;
 
-/** A NodeClient that reports each hop; a per-call observer already in the options (a timeline) still gets its call. */
+/** A NodeClient that reports each hop: its status, duration and the node's compute time. */
 class MeteredNodeClient implements NodeClient {
   constructor(
     private readonly inner: NodeClient,
     private readonly begin: (node: NodeSpec, method: NodeMethod) => HopEnd,
   ) {}
 
-  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const end = this.begin(node, method);
     const t0 = performance.now();
-    let computeUs: number | undefined;
-    const outer = (opts as ObservedHopOptions).observe;
-    const observed: ObservedHopOptions = {
-      ...opts,
-      observe: (n, m, ms, c, e) => {
-        computeUs = c;
-        outer?.(n, m, ms, c, e);
-      },
-    };
-    const p = this.inner.call(node, method, input, observed);
-    return p.then(
-      (reply) => (end(grpc.status.OK, elapsedSeconds(t0), computeUs), reply),
+    return this.inner.call(node, method, input, opts).then(
+      (reply) => (end(grpc.status.OK, elapsedSeconds(t0), reply.computeUs), reply),
       (err: unknown) => {
-        end(toInferError(err).code, elapsedSeconds(t0), computeUs);
+        const e = toInferError(err);
+        end(e.code, elapsedSeconds(t0), e.computeUs);
         throw err;
       },
     );

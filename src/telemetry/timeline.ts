@@ -1,8 +1,7 @@
 import type { ModelMetadata } from '../components/api';
 import { codeName, toInferError } from '../errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod, ObservedHopOptions } from '../graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { NodeSpec } from '../graph/spec';
-import type { InferMessage } from '../message/message';
 
 /**
  * The per-request hop timeline behind `infergraph predict --trace`, for people without Jaeger at hand. A client asks
@@ -54,11 +53,9 @@ export class TimelineRecorder implements NodeClient {
     return this.inner.metadata(node, opts);
   }
 
-  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<InferMessage> {
+  call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const start = performance.now();
-    let computeUs: number | undefined;
-    const observed: ObservedHopOptions = { ...opts, observe: (_n, _m, _ms, c) => (computeUs = c) };
-    const record = (status?: string): void => {
+    const record = (computeUs: number | undefined, status?: string): void => {
       const duration = performance.now() - start;
       const hop: TimelineHop = { node: node.name, method, start_ms: ms(start - this.t0), duration_ms: ms(duration) };
       if (computeUs !== undefined && Number.isFinite(computeUs)) {
@@ -68,11 +65,11 @@ export class TimelineRecorder implements NodeClient {
       if (status) hop.status = status;
       this.hops.push(hop);
     };
-    const p = this.inner.call(node, method, input, observed);
-    return p.then(
-      (reply) => (record(), reply),
+    return this.inner.call(node, method, input, opts).then(
+      (reply) => (record(reply.computeUs), reply),
       (err: unknown) => {
-        record(codeName(toInferError(err).code));
+        const e = toInferError(err);
+        record(e.computeUs, codeName(e.code));
         throw err;
       },
     );

@@ -1,6 +1,6 @@
 import type { ModelMetadata } from '../../src/components/api';
 import { Code, InferError } from '../../src/errors';
-import type { HopInput, HopOptions, NodeClient, NodeMethod } from '../../src/graph/node-client';
+import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../../src/graph/node-client';
 import type { NodeSpec } from '../../src/graph/spec';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
@@ -39,19 +39,14 @@ export class FakeClient implements NodeClient {
     return h(opts);
   }
 
-  async call<M extends NodeMethod>(
-    node: NodeSpec,
-    method: M,
-    input: HopInput<M>,
-    opts: HopOptions,
-  ): Promise<InferMessage> {
+  async call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     const rec: CallRecord = { node: node.name, method, input, opts, started: performance.now() };
     this.calls.push(rec);
     opts.signal.addEventListener('abort', () => (rec.aborted = true), { once: true });
     const h = this.handlers[node.name];
     if (!h) throw new InferError(Code.UNIMPLEMENTED, `no fake handler for ${node.name}`);
     const out = await h(input, opts);
-    return 'payload' in out ? out : { meta: emptyMeta(), payload: out };
+    return { message: 'payload' in out ? out : { meta: emptyMeta(), payload: out } };
   }
 
   names(): string[] {

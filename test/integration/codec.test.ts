@@ -90,7 +90,7 @@ function codecSuite(hop: HopTransport): void {
             ? new FramedNodeClient(g, { 'model-a': framesAddress as string })
             : new GrpcNodeClient(g, { 'model-a': address });
         try {
-          assert.deepEqual(vals(await c.call(node, 'predict', msg, opts())), [3, 6], codec);
+          assert.deepEqual(vals((await c.call(node, 'predict', msg, opts())).message), [3, 6], codec);
         } finally {
           c.close();
         }

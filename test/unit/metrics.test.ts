@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Code, InferError } from '../../src/errors';
+import type { HopReply, NodeClient } from '../../src/graph/node-client';
 import { parseManifest } from '../../src/graph/manifest';
+import { emptyMeta } from '../../src/message/message';
 import { codeLabel, executorHopMetrics, nodeServerMetrics } from '../../src/telemetry/graph-metrics';
 import { executorRequestMetrics } from '../../src/telemetry/request-metrics';
 import { createMetrics, parseMetricsAddress, serveMetrics } from '../../src/telemetry/metrics';
+import { TimelineRecorder } from '../../src/telemetry/timeline';
 import { REPO } from '../helpers/graph-process';
 import { parseExposition } from '../helpers/prom-text';
 import { graph, node } from '../helpers/spec';
@@ -114,5 +118,44 @@ describe('metrics endpoint and dashboard', () => {
       'infergraph_hop_transport_seconds',
     ])
       assert.ok(used.has(needed), needed);
+  });
+});
+
+describe("a hop's compute time", () => {
+  it('comes back with the reply, or on the InferError of a failed hop, to the metrics and the timeline', async () => {
+    const m = await createMetrics();
+    const ok = node('ok', 'MODEL');
+    const bad = node('bad', 'MODEL');
+    const g = graph(ok);
+    // The node reports 2 ms of compute when it answers, 0.5 ms before it fails.
+    const bare: NodeClient = {
+      call: (n) =>
+        n.name === 'ok'
+          ? Promise.resolve<HopReply>({ message: { meta: emptyMeta(), payload: { kind: 'none' } }, computeUs: 2000 })
+          : Promise.reject(new InferError(Code.INVALID_ARGUMENT, 'no', { node: n.name, computeUs: 500 })),
+      metadata: () => Promise.reject(new Error('unused')),
+    };
+    const timeline = new TimelineRecorder(executorHopMetrics(m, g)(bare));
+    const opts = { deadline: Date.now() + 10_000, signal: new AbortController().signal };
+    assert.equal(
+      (await timeline.call(ok, 'predict', { meta: emptyMeta(), payload: { kind: 'none' } }, opts)).computeUs,
+      2000,
+    );
+    await assert.rejects(timeline.call(bad, 'predict', { meta: emptyMeta(), payload: { kind: 'none' } }, opts), /no/);
+
+    const hops = timeline.finish().hops;
+    assert.deepEqual(
+      hops.map((h) => [h.node, h.compute_ms, h.status]),
+      [
+        ['ok', 2, undefined],
+        ['bad', 0.5, 'INVALID_ARGUMENT'],
+      ],
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // observations are recorded a loop turn later
+    const compute = parseExposition(await m.registry.metrics()).get('infergraph_hop_compute_seconds');
+    const sum = (name: string): number | undefined =>
+      compute?.samples.find((s) => s.name.endsWith('_sum') && s.labels.model_name === name)?.value;
+    assert.equal(sum('ok'), 0.002);
+    assert.equal(sum('bad'), 0.0005);
   });
 });

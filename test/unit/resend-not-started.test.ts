@@ -38,7 +38,7 @@ describe('ResendNotStarted', () => {
   it('while serving, resends a not-started hop until it is answered (a node being replaced)', async () => {
     const inner = failing(4, notStarted);
     const t0 = performance.now();
-    const r = await new ResendNotStarted(inner, () => false).call(m, 'predict', input, opts());
+    const r = (await new ResendNotStarted(inner, () => false).call(m, 'predict', input, opts())).message;
     assert.deepEqual(values(r), [7]);
     assert.equal(inner.calls.length, 5);
     // 25 + 50 + 100 + 200 ms between the tries
@@ -66,7 +66,8 @@ describe('ResendNotStarted', () => {
 
   it('once the executor drains: one immediate resend (another replica may take it), then UNAVAILABLE', async () => {
     const once = failing(1, notStarted);
-    assert.deepEqual(values(await new ResendNotStarted(once, () => true).call(m, 'predict', input, opts())), [7]);
+    const r = await new ResendNotStarted(once, () => true).call(m, 'predict', input, opts());
+    assert.deepEqual(values(r.message), [7]);
     const always = failing(1000, notStarted);
     const t0 = performance.now();
     const e = await failure(new ResendNotStarted(always, () => true).call(m, 'predict', input, opts()));
