@@ -23,7 +23,7 @@ import { HopClient } from './hop-client';
 import { watchGraphNodes } from './node-health';
 import { admissionInterceptor } from './admission-interceptor';
 import { addV2Service } from './v2-service';
-import { logEvent } from '../telemetry/event-log';
+import { logEvent } from '../util/event-log';
 
 const WALK_PATHS = ['/seldon.protos.Seldon/Predict', `/${V2_SERVICE}/ModelInfer`];
 
