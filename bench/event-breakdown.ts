@@ -1,5 +1,5 @@
 /**
- * Where one request's time goes across the graph's processes, from an event log (src/telemetry/event-log.ts) taken
+ * Where one request's time goes across the graph's processes, from an event log (src/util/event-log.ts) taken
  * during a bench run at concurrency 1:
  *
  *   INFERGRAPH_EVENT_LOG=/tmp/ev node dist/src/cli/main.js bench --graph graphs/imagenet-ensemble.yaml \

@@ -3,7 +3,7 @@
  * InferError carrying a gRPC status code; the one mapping to grpc-js ServiceError lives in src/rpc/status.ts.
  * This file deliberately does not import grpc-js so that components can throw these without seeing gRPC.
  */
-import { NODE_METHODS, type NodeMethod } from './message/hop';
+import { NODE_METHODS, type NodeMethod } from './hop/vocabulary';
 
 /** Numeric gRPC status codes (identical to grpc-js `status`). */
 export const Code = {

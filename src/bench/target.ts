@@ -7,7 +7,7 @@ import { channelLimits } from '../rpc/channel-options';
 import { retryPushbackMs } from '../rpc/status';
 import { TIMELINE_HEADER, TIMELINE_TAG, type Timeline } from '../telemetry/timeline';
 import { parseTimeline } from '../telemetry/waterfall';
-import { logEvent } from '../telemetry/event-log';
+import { logEvent } from '../util/event-log';
 import { passBytes } from '../rpc/bytes-method';
 import { PREVIOUS_ATTEMPTS_HEADER } from '../rpc/trailers';
 

@@ -8,7 +8,7 @@ import { fromWire, toWire } from '../protocol/seldon-message';
 import type { WireGraphMetadata, WireModelMetadata, WireSeldonMessage } from '../protocol/wire-types';
 import { callScope } from '../rpc/call-scope';
 import { toServiceError } from '../rpc/status';
-import { logEvent } from '../telemetry/event-log';
+import { logEvent } from '../util/event-log';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
 import type { Logger } from '../util/logger';
 import type { DataPlane } from './data-plane';

@@ -1,9 +1,9 @@
 import type { ModelMetadata } from '../components/api';
-import type { NodeMethod } from '../message/hop';
+import type { NodeMethod } from '../hop/vocabulary';
 import type { InferMessage } from '../message/message';
 import type { NodeSpec } from './spec';
 
-export { NODE_METHODS, type NodeMethod } from '../message/hop';
+export { NODE_METHODS, type NodeMethod } from '../hop/vocabulary';
 
 export interface HopOptions {
   /** Absolute deadline, ms since epoch; every hop carries the same end-to-end deadline. */

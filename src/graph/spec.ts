@@ -3,12 +3,12 @@
  * Defaults are applied during validation, so these fields are all present.
  */
 import type { NodeType, ParamValue } from '../components/types';
-import type { HopCodec } from '../message/hop';
+import type { HopCodec } from '../hop/vocabulary';
 
 // Node types and parameter values belong to the component API; methods and codecs sit below src/graph and
 // src/protocol. Re-exported so the spec reads as one vocabulary.
 export { NODE_TYPES, type NodeType, type ParamValue } from '../components/types';
-export { HOP_CODECS, type HopCodec } from '../message/hop';
+export { HOP_CODECS, type HopCodec } from '../hop/vocabulary';
 
 /**
  * How the executor reaches the nodes it started: gRPC (HTTP/2), or length-prefixed frames over the nodes' second

@@ -3,7 +3,7 @@ import { CollectingCallContext, plainWork, type WorkRunner } from '../components
 import type { ParamValue } from '../components/types';
 import { toInferError, unimplemented, withHop } from '../errors';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
-import type { NodeMethod } from '../message/hop';
+import type { NodeMethod } from '../hop/vocabulary';
 import type { InferMessage, JsonValue, Meta, Payload } from '../message/message';
 import { Limiter } from '../util/limiter';
 import type { Logger } from '../util/logger';

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
 import { Code, InferError, invalidArgument, toInferError, unimplemented } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
-import type { NodeMethod } from '../message/hop';
+import type { NodeMethod } from '../hop/vocabulary';
 import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
 import { decodeFlatMessage, decodeFlatMessageList, encodeFlatMessage } from '../protocol/flatbuffers';
 import { FLAT_RPC_METHOD, FLAT_RPCS, FLAT_SERVICE, flatNodeService } from '../protocol/flatbuffers-service';

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { NodeMethod } from '../message/hop';
+import type { NodeMethod } from '../hop/vocabulary';
 import { bytesUnaryMethod } from '../rpc/bytes-method';
 
 /**

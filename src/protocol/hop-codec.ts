@@ -1,4 +1,4 @@
-import type { HopCodec, NodeMethod } from '../message/hop';
+import type { HopCodec, NodeMethod } from '../hop/vocabulary';
 import type { InferMessage, TensorEncoding } from '../message/message';
 import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers';
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers-service';

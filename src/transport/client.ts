@@ -3,7 +3,7 @@ import { Code, InferError } from '../errors';
 import { parseFrameAddress } from './address';
 import { encodeCancel, encodeRequestHead, FrameType, type BodyCodec, type Frame, type FrameMethod } from './frame';
 import { FrameReader } from './reader';
-import { logEvent } from '../telemetry/event-log';
+import { logEvent } from '../util/event-log';
 
 /**
  * The caller's side of the framed transport: one connection to one node, many requests in flight on it (request

@@ -14,7 +14,7 @@ import {
 } from './frame';
 import { FrameReader } from './reader';
 import type { FrameServerTracer, FrameSpan } from './tracing';
-import { logEvent } from '../telemetry/event-log';
+import { logEvent } from '../util/event-log';
 
 /**
  * The node's side of the framed transport: accepts connections on a unix socket or TCP port and hands each REQUEST

@@ -1,33 +1,18 @@
-// The boundary the README states: the core (tensor, message, graph with the walk, components, errors) reaches
-// neither gRPC, protobuf nor the wire message types — directly or through anything it imports.
+// The boundaries the README states: the core (tensor, message, hop, graph with the walk, components, errors) reaches
+// neither gRPC, protobuf nor the wire message types — directly or through anything it imports; and no two folders
+// of src/ import each other, even through others (madge checks files only).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { describeCycle, folderCycles, resolveLocal, specifiers, tsFiles } from '../helpers/folder-cycles';
 import { REPO } from '../helpers/graph-process';
 
 const SRC = path.join(REPO, 'src');
-const CORE = ['tensor', 'message', 'graph', 'components', 'errors.ts'].map((p) => path.join(SRC, p));
+const CORE = ['tensor', 'message', 'hop', 'graph', 'components', 'errors.ts'].map((p) => path.join(SRC, p));
 const FORBIDDEN_PACKAGE = /^(@grpc\/|protobufjs(\/|$))/;
 const WIRE_TYPES = path.join(SRC, 'protocol/wire-types.ts');
-
-const tsFiles = (p: string): string[] =>
-  statSync(p).isDirectory() ? readdirSync(p).flatMap((f) => tsFiles(path.join(p, f))) : p.endsWith('.ts') ? [p] : [];
-
-/** Module specifiers of `import … from`, `export … from`, `import '…'`, `require('…')` and `import('…')`. */
-function specifiers(file: string): string[] {
-  const code = readFileSync(file, 'utf8')
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/^\s*\/\/.*$/gm, '');
-  return [...code.matchAll(/(?:\bfrom\s+|\bimport\s+|\brequire\(\s*|\bimport\(\s*)['"]([^'"]+)['"]/g)].map(
-    (m) => m[1]!,
-  );
-}
-
-function resolveLocal(from: string, spec: string): string | undefined {
-  const base = path.resolve(path.dirname(from), spec);
-  return [`${base}.ts`, path.join(base, 'index.ts'), base].find((f) => existsSync(f) && statSync(f).isFile());
-}
 
 /** Every forbidden dependency reachable from `start`, with the import chain that reaches it. */
 function forbiddenReach(start: string[]): string[] {
@@ -69,5 +54,44 @@ describe('import boundaries', () => {
       found.some((c) => c.endsWith('src/protocol/wire-types.ts')),
       found.join('\n'),
     );
+  });
+});
+
+describe('folder cycles', () => {
+  it('src/ has none', () => {
+    assert.deepEqual(folderCycles(SRC).map(describeCycle), []);
+  });
+
+  it('the check finds a cycle through three folders and names the imports that close it', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'folder-cycles-'));
+    try {
+      const file = (rel: string, code: string): void => {
+        mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+        writeFileSync(path.join(root, rel), code);
+      };
+      file('a/one.ts', "import { b } from '../b/two';\nexport const a = b;\n");
+      // A subfolder belongs to its top-level folder; a type-only import counts.
+      file('b/deep/two.ts', "import type { C } from '../../c';\nexport const b: C = 1;\n");
+      file('b/two.ts', "export { b } from './deep/two';\n");
+      file('c/index.ts', "import { a } from '../a/one';\nexport type C = typeof a;\n");
+      // No cycle: d imports a, nothing imports d; a file importing its own folder is no edge.
+      file('d/x.ts', "import { a } from '../a/one';\nimport './y';\nexport const d = a;\n");
+      file('d/y.ts', 'export {};\n');
+      const cycles = folderCycles(root);
+      assert.deepEqual(
+        cycles.map((c) => c.folders),
+        [['a', 'b', 'c', 'a']],
+      );
+      assert.deepEqual(cycles[0]?.imports, [
+        `a${path.sep}one.ts -> b${path.sep}two.ts`,
+        `b${path.sep}deep${path.sep}two.ts -> c${path.sep}index.ts`,
+        `c${path.sep}index.ts -> a${path.sep}one.ts`,
+      ]);
+      // Removing the closing import removes the cycle.
+      file('c/index.ts', 'export type C = number;\n');
+      assert.deepEqual(folderCycles(root), []);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

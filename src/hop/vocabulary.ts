@@ -1,6 +1,8 @@
 /**
- * The vocabulary of one hop, below src/graph and src/protocol so both can use it: the node methods the walk calls
- * and the codecs a graph can put on its hops. src/graph/spec.ts and src/graph/node-client.ts re-export them.
+ * The vocabulary of one hop, below src/graph, src/protocol and src/errors.ts so all of them can use it: the node
+ * methods the walk calls and the codecs a graph can put on its hops. It imports nothing: in src/message it closed a
+ * folder cycle (errors.ts -> message -> tensor -> errors.ts). src/graph/spec.ts and src/graph/node-client.ts
+ * re-export it.
  */
 
 /** The Seldon node methods the walk calls. */
