@@ -1,11 +1,23 @@
-import { HOP_CODECS, HOP_TRANSPORTS, NODE_TYPES, TRACE_EXPORTERS } from './spec';
+import { NODE_TYPES } from '../components/types';
+import { HOP_CODECS } from '../hop/vocabulary';
 
 /**
- * The manifest's schema as plain data: field names, types, ranges, enums, defaults and descriptions. It is the one
- * source for the validator's field checks and messages (src/graph/manifest.ts), the defaults (DEFAULTS there) and the
- * CRD's OpenAPI v3 schema (src/k8s/crd.ts writes k8s/crd.yaml from it). Checks a schema cannot express (unique node
- * names, endpoint syntax, parameters against the component's own schema) stay in code, next to the field checks.
+ * The manifest's schema as plain data: field names, types, ranges, enums, defaults and descriptions. Each field is
+ * written here once and only here: it is the source of the validator's field checks and messages
+ * (src/graph/manifest.ts), the defaults (DEFAULTS there), the typed spec (spec.ts derives its types with Typed<>) and
+ * the CRD's OpenAPI v3 schema (src/k8s/crd.ts writes k8s/crd.yaml from it). Checks a schema cannot express (unique
+ * node names, endpoint syntax, parameters against the component's own schema) stay in code, next to the field checks.
  */
+
+/**
+ * How the executor reaches the nodes it started: gRPC (HTTP/2), or length-prefixed frames over the nodes' second
+ * socket (src/transport). `endpoint:` nodes always get gRPC.
+ */
+export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
+export type HopTransport = (typeof HOP_TRANSPORTS)[number];
+
+export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
+export type TraceExporterKind = (typeof TRACE_EXPORTERS)[number];
 
 interface Described {
   description: string;
@@ -46,6 +58,8 @@ export interface ObjectField extends Described {
   type: 'object';
   properties: Record<string, Field>;
   required?: readonly string[];
+  /** Absent, the object is its fields' defaults (so the typed spec always has it). */
+  filled?: true;
 }
 export interface MapField extends Described {
   type: 'map';
@@ -53,6 +67,8 @@ export interface MapField extends Described {
   values: Field;
   /** How the expected shape is shown in the error message, e.g. "NAME: value". */
   shape: string;
+  /** Absent, the map is empty (so the typed spec always has it). */
+  filled?: true;
 }
 export interface ListField extends Described {
   type: 'list';
@@ -83,23 +99,58 @@ export type Field =
   | NodeRef
   | OpaqueField;
 
+/**
+ * The type of a field's value once validated, defaults applied: what the typed spec (spec.ts) is made of. An object's
+ * field is present when it is required, has a default or is `filled`; optional otherwise. Nodes and opaque values are
+ * typed by spec.ts itself (the validator checks them in code).
+ */
+export type Typed<F> = F extends { type: 'integer' | 'number' }
+  ? number
+  : F extends { type: 'string'; enum: readonly (infer E)[] }
+    ? E
+    : F extends { type: 'string' | 'quantity' | 'scalar' }
+      ? string
+      : F extends { type: 'boolean' }
+        ? boolean
+        : F extends { type: 'object'; properties: infer P }
+          ? TypedObject<P, RequiredOf<F>>
+          : F extends { type: 'map'; values: infer V }
+            ? Record<string, Typed<V>>
+            : F extends { type: 'list'; items: infer I }
+              ? Typed<I>[]
+              : F extends { type: 'opaque'; properties: infer P }
+                ? TypedObject<P, RequiredOf<F>> & Record<string, unknown>
+                : unknown;
+
+type RequiredOf<F> = F extends { required: readonly (infer R)[] } ? R : never;
+type Present<P, R> = {
+  [K in keyof P]: K extends R ? K : P[K] extends { default: unknown } | { filled: true } ? K : never;
+}[keyof P];
+type TypedObject<P, R> = Flat<
+  { -readonly [K in Present<P, R>]: Typed<P[K]> } & {
+    -readonly [K in Exclude<keyof P, Present<P, R>>]?: Typed<P[K]>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] };
+
 const DNS_LABEL = {
   regex: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
   means: "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
 };
 const ABS_PATH = { regex: '^/', means: 'an absolute path' };
 
-const quantities = (what: string): ObjectField => ({
-  type: 'object',
-  description: what,
-  properties: {
-    cpu: { type: 'quantity', description: 'CPU, e.g. 500m or 2.' },
-    memory: { type: 'quantity', description: 'Memory, e.g. 512Mi or 2Gi.' },
-  },
-});
+const quantities = (what: string) =>
+  ({
+    type: 'object',
+    description: what,
+    properties: {
+      cpu: { type: 'quantity', description: 'CPU, e.g. 500m or 2.' },
+      memory: { type: 'quantity', description: 'Memory, e.g. 512Mi or 2Gi.' },
+    },
+  }) as const satisfies ObjectField;
 
 /** The pod settings a node and the executor share (Seldon's componentSpecs carry the same). */
-const POD_FIELDS: Record<string, Field> = {
+const POD_FIELDS = {
   replicas: {
     type: 'integer',
     minimum: 1,
@@ -120,11 +171,12 @@ const POD_FIELDS: Record<string, Field> = {
     keys: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', noun: 'variable' },
     values: { type: 'scalar', description: 'Value (numbers and booleans are stringified).' },
     shape: 'NAME: value',
+    filled: true,
     description: 'Environment variables set for the process.',
   },
-};
+} as const satisfies Record<string, Field>;
 
-const VOLUME_MOUNT: ObjectField = {
+const VOLUME_MOUNT = {
   type: 'object',
   description: 'Mount of one of runtime.volumes into the node container.',
   required: ['name', 'mountPath'],
@@ -134,12 +186,12 @@ const VOLUME_MOUNT: ObjectField = {
     subPath: { type: 'string', description: 'Sub-path of the volume to mount.' },
     readOnly: { type: 'boolean', description: 'Mount read-only.' },
   },
-};
+} as const satisfies ObjectField;
 
 export const MODEL_SOURCES = ['synthetic', 'volume', 'image'] as const;
 export type ModelSourceKind = (typeof MODEL_SOURCES)[number];
 
-const RUNTIME: ObjectField = {
+const RUNTIME = {
   type: 'object',
   description: 'How the node runs: message limits, environment, restarts, replicas and its Kubernetes pod.',
   properties: {
@@ -164,6 +216,7 @@ const RUNTIME: ObjectField = {
     restart: {
       type: 'object',
       description: 'Restart policy of the local runner (`infergraph up`).',
+      filled: true,
       properties: {
         maxRestarts: { type: 'integer', minimum: 0, default: 10, description: 'Restarts before the graph is stopped.' },
         initialBackoffMs: {
@@ -210,9 +263,9 @@ const RUNTIME: ObjectField = {
       },
     },
   },
-};
+} as const satisfies ObjectField;
 
-const NODE: ObjectField = {
+const NODE = {
   type: 'object',
   description: 'A graph node (Seldon v1 vocabulary).',
   required: ['name', 'type'],
@@ -243,7 +296,7 @@ const NODE: ObjectField = {
     },
     runtime: RUNTIME,
   },
-};
+} as const satisfies ObjectField;
 
 export const MANIFEST_SCHEMA = {
   type: 'object',
@@ -346,6 +399,7 @@ export const MANIFEST_SCHEMA = {
         metrics: {
           type: 'object',
           description: 'Prometheus /metrics of every process.',
+          filled: true,
           properties: {
             enabled: { type: 'boolean', default: true, description: 'Serve /metrics from every process.' },
             port: {
@@ -367,6 +421,6 @@ export const MANIFEST_SCHEMA = {
   },
 } as const satisfies ObjectField;
 
-export const NODE_SCHEMA: ObjectField = NODE;
-export const RUNTIME_SCHEMA: ObjectField = RUNTIME;
+export const NODE_SCHEMA = NODE;
+export const RUNTIME_SCHEMA = RUNTIME;
 export const DNS_LABEL_PATTERN = DNS_LABEL;
