@@ -77,7 +77,7 @@ export function leafProblem(f: Field, v: unknown): string | undefined {
  * Nodes (type 'node') are the caller's business: the manifest validator walks them itself.
  */
 export function checkField(f: Field, raw: unknown, at: At, p: Problems, required = false): unknown {
-  if (raw === undefined && !required) return 'default' in f ? f.default : undefined;
+  if (raw === undefined && !required) return absent(f);
   switch (f.type) {
     case 'object':
       return checkObject(f, raw, at, p);
@@ -137,10 +137,20 @@ export function checkObject(
   return out;
 }
 
-/** The defaults of an object's leaf fields, e.g. the restart policy when the manifest gives none. */
+/** The defaults of an object's fields (filled objects and maps included), e.g. the restart policy when none is given. */
 export function defaultsOf(f: ObjectField): Obj {
   const out: Obj = {};
-  for (const [k, sub] of Object.entries(f.properties))
-    if ('default' in sub && sub.default !== undefined) out[k] = sub.default;
+  for (const [k, sub] of Object.entries(f.properties)) {
+    const v = absent(sub);
+    if (v !== undefined) out[k] = v;
+  }
   return out;
+}
+
+/** What an absent field becomes: its default, its defaults (a filled object), empty (a filled map), or nothing. */
+function absent(f: Field): unknown {
+  if ('default' in f) return f.default;
+  if (f.type === 'object' && f.filled) return defaultsOf(f);
+  if (f.type === 'map' && f.filled) return {};
+  return undefined;
 }

@@ -7,14 +7,10 @@ import { ConfigError } from '../errors';
 import { checkField, checkObject, defaultsOf, isObj, Problems, type Obj } from './check';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
 import { applyParamSchema, parseParams } from './params';
-import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Field, type ObjectField } from './schema';
+import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
 import type {
   ExecutorRuntime,
   GraphSpec,
-  HopCodec,
-  HopTransport,
-  MetricsSpec,
-  RestSpec,
   TlsSpec,
   ModelSource,
   NodeRuntime,
@@ -38,30 +34,26 @@ export const API_VERSION = 'infergraph.dev/v1alpha1';
 export const KIND = 'InferenceGraph';
 
 const SPEC = MANIFEST_SCHEMA.properties.spec;
-const TRACING = SPEC.properties.tracing as ObjectField;
-const EXECUTOR = SPEC.properties.executor as ObjectField;
-const METRICS = SPEC.properties.metrics as ObjectField;
-const REST = SPEC.properties.rest as ObjectField;
-const RESTART = RUNTIME_SCHEMA.properties.restart as ObjectField;
-const NAME = NODE_SCHEMA.properties.name as Field;
+const TRACING = SPEC.properties.tracing;
+const EXECUTOR = SPEC.properties.executor;
+const NAME = NODE_SCHEMA.properties.name;
 
+/** The fields of `spec` that are plain schema (the graph, tracing and executor have checks of their own below). */
+const OWN_CHECKS = ['graph', 'tracing', 'executor'] as const;
+type PlainSpec = Omit<Typed<typeof SPEC>, (typeof OWN_CHECKS)[number]>;
+type RuntimeFields = Typed<typeof RUNTIME_SCHEMA>;
+
+const specDefaults = defaultsOf(SPEC) as PlainSpec;
+const runtimeDefaults = defaultsOf(RUNTIME_SCHEMA) as RuntimeFields;
+
+/** The schema's defaults (schema.ts), under the names the rest of the code reads them by. */
 export const DEFAULTS = {
-  deadlineMs: SPEC.properties.deadlineMs.default,
-  codec: SPEC.properties.codec.default as HopCodec,
-  hopTransport: SPEC.properties.hopTransport.default as HopTransport,
-  maxMessageBytes: SPEC.properties.maxMessageBytes.default,
-  restart: defaultsOf(RESTART) as NodeRuntime['restart'],
-  replicas: (RUNTIME_SCHEMA.properties.replicas as { default: number }).default,
-  tracing: { sampleRatio: (TRACING.properties.sampleRatio as { default: number }).default },
-  /** Prometheus /metrics of a standalone process (a pod); `infergraph up` gives each process a free port instead. */
-  metrics: defaultsOf(METRICS) as unknown as MetricsSpec,
-  /** The executor's REST port of a standalone process (a pod). */
-  rest: defaultsOf(REST) as unknown as RestSpec,
-  maxInFlight: SPEC.properties.maxInFlight.default,
-  drainTimeoutMs: SPEC.properties.drainTimeoutMs.default,
-  reflection: SPEC.properties.reflection.default,
-  nodeMaxConcurrency: (RUNTIME_SCHEMA.properties.maxConcurrency as { default: number }).default,
-  nodeMaxQueue: (RUNTIME_SCHEMA.properties.maxQueue as { default: number }).default,
+  ...specDefaults,
+  restart: runtimeDefaults.restart,
+  replicas: runtimeDefaults.replicas,
+  tracing: { sampleRatio: TRACING.properties.sampleRatio.default },
+  nodeMaxConcurrency: runtimeDefaults.maxConcurrency,
+  nodeMaxQueue: runtimeDefaults.maxQueue,
 };
 
 export interface ValidateOptions {
@@ -130,42 +122,19 @@ export function validateManifest(
 
   const spec = isObj(doc.spec) ? doc.spec : {};
   if (!isObj(doc.spec)) p.add('spec', 'required mapping with a graph');
-  // The graph, tracing and executor have their own checks below; the rest is plain schema.
-  const top = checkObject(SPEC, spec, { where: 'spec' }, p, ['graph', 'tracing', 'executor']) ?? {};
-  const deadlineMs = (top.deadlineMs as number | undefined) ?? DEFAULTS.deadlineMs;
-  const maxMessageBytes = (top.maxMessageBytes as number | undefined) ?? DEFAULTS.maxMessageBytes;
-  const codec = (top.codec as HopCodec | undefined) ?? DEFAULTS.codec;
-  const hopTransport = (top.hopTransport as HopTransport | undefined) ?? DEFAULTS.hopTransport;
-  const metrics = { ...DEFAULTS.metrics, ...((top.metrics as Partial<MetricsSpec> | undefined) ?? {}) };
-  const rest = { ...DEFAULTS.rest, ...((top.rest as Partial<RestSpec> | undefined) ?? {}) };
-  const maxInFlight = (top.maxInFlight as number | undefined) ?? DEFAULTS.maxInFlight;
-  const drainTimeoutMs = (top.drainTimeoutMs as number | undefined) ?? DEFAULTS.drainTimeoutMs;
-  const reflection = (top.reflection as boolean | undefined) ?? DEFAULTS.reflection;
-  const tls = top.tls === undefined ? undefined : tlsFiles(top.tls as TlsSpec, baseDir, p);
+  // A field that fails its check is reported and left out; the defaults stand in until the problems are thrown.
+  const checked = checkObject(SPEC, spec, { where: 'spec' }, p, OWN_CHECKS) as Partial<PlainSpec> | undefined;
+  const { tls: tlsRaw, ...top }: PlainSpec = { ...structuredClone(specDefaults), ...checked };
+  const tls = tlsRaw === undefined ? undefined : tlsFiles(tlsRaw, baseDir, p);
 
   const seen = new Map<string, string>();
-  const ctx: NodeContext = { p, seen, baseDir, graphMax: maxMessageBytes, opts };
+  const ctx: NodeContext = { p, seen, baseDir, graphMax: top.maxMessageBytes, opts };
   const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', ctx) : undefined;
   if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const executor = spec.executor === undefined ? undefined : validateExecutor(spec.executor, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
-  const out: GraphSpec = {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    name,
-    baseDir,
-    deadlineMs,
-    codec,
-    hopTransport,
-    maxMessageBytes,
-    metrics,
-    rest,
-    maxInFlight,
-    drainTimeoutMs,
-    reflection,
-    graph,
-  };
+  const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, ...top, graph };
   if (tls) out.tls = tls;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
@@ -175,10 +144,10 @@ export function validateManifest(
 
 function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
   const at = 'spec.tracing';
-  const t = checkObject(TRACING, raw, { where: at }, p, ['endpoint']);
+  const t = checkObject(TRACING, raw, { where: at }, p, ['endpoint']) as Partial<TracingSpec> | undefined;
   if (!t || !isObj(raw)) return undefined;
-  const exporter = (t.exporter as TracingSpec['exporter'] | undefined) ?? 'none';
-  const out: TracingSpec = { exporter, sampleRatio: t.sampleRatio as number };
+  const exporter = t.exporter ?? 'none';
+  const out: TracingSpec = { exporter, sampleRatio: t.sampleRatio ?? DEFAULTS.tracing.sampleRatio };
   if (raw.endpoint !== undefined) {
     const bad = typeof raw.endpoint === 'string' ? traceEndpointProblem(exporter, raw.endpoint) : 'must be a string';
     if (bad) p.add(`${at}.endpoint`, `${JSON.stringify(raw.endpoint)}: ${bad}`);
@@ -188,15 +157,7 @@ function validateTracing(raw: unknown, p: Problems): TracingSpec | undefined {
 }
 
 function validateExecutor(raw: unknown, p: Problems): ExecutorRuntime | undefined {
-  const e = checkObject(EXECUTOR, raw, { where: 'spec.executor' }, p);
-  if (!e) return undefined;
-  const out: ExecutorRuntime = {
-    replicas: e.replicas as number,
-    env: (e.env as Record<string, string> | undefined) ?? {},
-  };
-  if (e.image !== undefined) out.image = e.image as string;
-  if (e.resources !== undefined) out.resources = e.resources as ExecutorRuntime['resources'];
-  return out;
+  return checkObject(EXECUTOR, raw, { where: 'spec.executor' }, p) as ExecutorRuntime | undefined;
 }
 
 interface NodeContext {
@@ -222,8 +183,8 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
   }
 
   const type =
-    (checkField(NODE_SCHEMA.properties.type as Field, o.type, { where: at, label: 'type' }, p, true) as
-      NodeType | undefined) ?? 'MODEL';
+    (checkField(NODE_SCHEMA.properties.type, o.type, { where: at, label: 'type' }, p, true) as NodeType | undefined) ??
+    'MODEL';
 
   const childrenRaw = o.children === undefined ? [] : o.children;
   const children: NodeSpec[] = [];
@@ -300,30 +261,23 @@ function loadUserModule(file: string, opts: ValidateOptions): ReturnType<NonNull
 
 function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntime {
   const { p } = ctx;
-  const out: NodeRuntime = {
-    maxMessageBytes: ctx.graphMax,
-    env: {},
-    restart: { ...DEFAULTS.restart },
-    replicas: DEFAULTS.replicas,
-    maxConcurrency: DEFAULTS.nodeMaxConcurrency,
-    maxQueue: DEFAULTS.nodeMaxQueue,
+  const base = (): NodeRuntime => {
+    const { models: _, container: _c, autoscaling: _a, ...fields } = structuredClone(runtimeDefaults);
+    return { ...fields, maxMessageBytes: ctx.graphMax };
   };
-  if (raw === undefined) return out;
+  if (raw === undefined) return base();
   if (!isObj(raw)) {
     p.add(at, 'must be a mapping');
-    return out;
+    return base();
   }
-  const r = checkObject(RUNTIME_SCHEMA, raw, { where: at }, p);
-  if (!r) return out;
-  if (r.maxMessageBytes !== undefined) out.maxMessageBytes = r.maxMessageBytes as number;
-  if (r.env !== undefined) out.env = r.env as Record<string, string>;
-  if (r.restart !== undefined) out.restart = { ...DEFAULTS.restart, ...(r.restart as Partial<NodeRuntime['restart']>) };
-  out.replicas = r.replicas as number;
-  out.maxConcurrency = r.maxConcurrency as number;
-  out.maxQueue = r.maxQueue as number;
-  if (r.image !== undefined) out.image = r.image as string;
-  if (r.resources !== undefined) out.resources = r.resources as NodeRuntime['resources'];
-  const volumes = (r.volumes as NodeRuntime['volumes'] | undefined)?.filter((v) => isObj(v));
+  // A field that fails its check is reported and left out; the defaults stand in until the problems are thrown.
+  const checked = checkObject(RUNTIME_SCHEMA, raw, { where: at }, p) as Partial<RuntimeFields> | undefined;
+  const { models, volumes: listed, volumeMounts: mountsListed, container, autoscaling, ...given } = checked ?? {};
+  const out: NodeRuntime = { ...base(), ...given, maxMessageBytes: given.maxMessageBytes ?? ctx.graphMax };
+  // Their Kubernetes parts (a Container, a PodSpec, MetricSpecs) are opaque here: Kubernetes checks them.
+  if (container !== undefined) out.container = container as NodeRuntime['container'];
+  if (autoscaling !== undefined) out.autoscaling = autoscaling as NodeRuntime['autoscaling'];
+  const volumes = listed?.filter((v) => isObj(v));
   if (volumes) out.volumes = volumes;
   const names = new Set((volumes ?? []).map((v) => v.name));
   volumes?.forEach((v, i) => {
@@ -333,20 +287,20 @@ function validateRuntime(raw: unknown, at: string, ctx: NodeContext): NodeRuntim
         'needs a name and exactly one Kubernetes volume source (e.g. persistentVolumeClaim)',
       );
   });
-  const mounts = (r.volumeMounts as NodeRuntime['volumeMounts'] | undefined)?.filter((m) => isObj(m));
+  const mounts = mountsListed?.filter((m) => isObj(m));
   if (mounts) out.volumeMounts = mounts;
   mounts?.forEach((m, i) => {
     if (typeof m.name === 'string' && !names.has(m.name))
       p.add(`${at}.volumeMounts[${i}]`, `no volume named '${m.name}' in runtime.volumes`);
   });
-  if (r.models !== undefined) out.models = modelSource(r.models as Obj, `${at}.models`, names, p);
-  if (r.container !== undefined) out.container = r.container as NodeRuntime['container'];
-  if (r.autoscaling !== undefined) out.autoscaling = r.autoscaling as NodeRuntime['autoscaling'];
+  if (models !== undefined) out.models = modelSource(models, `${at}.models`, names, p);
   return out;
 }
 
-function modelSource(m: Obj, at: string, volumes: Set<string>, p: Problems): ModelSource | undefined {
-  const mountPath = m.mountPath as string;
+type ModelFields = NonNullable<RuntimeFields['models']> & Obj;
+
+function modelSource(m: ModelFields, at: string, volumes: Set<string>, p: Problems): ModelSource | undefined {
+  const mountPath = m.mountPath;
   const extra = (allowed: string[]): void => {
     for (const k of ['volume', 'image', 'path']) {
       if (m[k] !== undefined && !allowed.includes(k) && !(k === 'path' && m.path === '/models'))
@@ -366,7 +320,7 @@ function modelSource(m: Obj, at: string, volumes: Set<string>, p: Problems): Mod
     case 'image':
       extra(['image', 'path']);
       if (typeof m.image !== 'string') p.add(at, "source image needs 'image': the model image to copy from");
-      else return { source: 'image', mountPath, image: m.image, path: m.path as string };
+      else return { source: 'image', mountPath, image: m.image, path: m.path };
       return undefined;
     default:
       return undefined;

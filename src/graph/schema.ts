@@ -1,11 +1,23 @@
-import { HOP_CODECS, HOP_TRANSPORTS, NODE_TYPES, TRACE_EXPORTERS } from './spec';
+import { NODE_TYPES } from '../components/types';
+import { HOP_CODECS } from '../hop/vocabulary';
 
 /**
- * The manifest's schema as plain data: field names, types, ranges, enums, defaults and descriptions. It is the one
- * source for the validator's field checks and messages (src/graph/manifest.ts), the defaults (DEFAULTS there) and the
- * CRD's OpenAPI v3 schema (src/k8s/crd.ts writes k8s/crd.yaml from it). Checks a schema cannot express (unique node
- * names, endpoint syntax, parameters against the component's own schema) stay in code, next to the field checks.
+ * The manifest's schema as plain data: field names, types, ranges, enums, defaults and descriptions. Each field is
+ * written here once and only here: it is the source of the validator's field checks and messages
+ * (src/graph/manifest.ts), the defaults (DEFAULTS there), the typed spec (spec.ts derives its types with Typed<>) and
+ * the CRD's OpenAPI v3 schema (src/k8s/crd.ts writes k8s/crd.yaml from it). Checks a schema cannot express (unique
+ * node names, endpoint syntax, parameters against the component's own schema) stay in code, next to the field checks.
  */
+
+/**
+ * How the executor reaches the nodes it started: gRPC (HTTP/2), or length-prefixed frames over the nodes' second
+ * socket (src/transport). `endpoint:` nodes always get gRPC.
+ */
+export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
+export type HopTransport = (typeof HOP_TRANSPORTS)[number];
+
+export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
+export type TraceExporterKind = (typeof TRACE_EXPORTERS)[number];
 
 interface Described {
   description: string;
@@ -46,6 +58,8 @@ export interface ObjectField extends Described {
   type: 'object';
   properties: Record<string, Field>;
   required?: readonly string[];
+  /** Absent, the object is its fields' defaults (so the typed spec always has it). */
+  filled?: true;
 }
 export interface MapField extends Described {
   type: 'map';
@@ -53,6 +67,8 @@ export interface MapField extends Described {
   values: Field;
   /** How the expected shape is shown in the error message, e.g. "NAME: value". */
   shape: string;
+  /** Absent, the map is empty (so the typed spec always has it). */
+  filled?: true;
 }
 export interface ListField extends Described {
   type: 'list';
@@ -83,23 +99,58 @@ export type Field =
   | NodeRef
   | OpaqueField;
 
+/**
+ * The type of a field's value once validated, defaults applied: what the typed spec (spec.ts) is made of. An object's
+ * field is present when it is required, has a default or is `filled`; optional otherwise. Nodes and opaque values are
+ * typed by spec.ts itself (the validator checks them in code).
+ */
+export type Typed<F> = F extends { type: 'integer' | 'number' }
+  ? number
+  : F extends { type: 'string'; enum: readonly (infer E)[] }
+    ? E
+    : F extends { type: 'string' | 'quantity' | 'scalar' }
+      ? string
+      : F extends { type: 'boolean' }
+        ? boolean
+        : F extends { type: 'object'; properties: infer P }
+          ? TypedObject<P, RequiredOf<F>>
+          : F extends { type: 'map'; values: infer V }
+            ? Record<string, Typed<V>>
+            : F extends { type: 'list'; items: infer I }
+              ? Typed<I>[]
+              : F extends { type: 'opaque'; properties: infer P }
+                ? TypedObject<P, RequiredOf<F>> & Record<string, unknown>
+                : unknown;
+
+type RequiredOf<F> = F extends { required: readonly (infer R)[] } ? R : never;
+type Present<P, R> = {
+  [K in keyof P]: K extends R ? K : P[K] extends { default: unknown } | { filled: true } ? K : never;
+}[keyof P];
+type TypedObject<P, R> = Flat<
+  { -readonly [K in Present<P, R>]: Typed<P[K]> } & {
+    -readonly [K in Exclude<keyof P, Present<P, R>>]?: Typed<P[K]>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] };
+
 const DNS_LABEL = {
   regex: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
   means: "a DNS-1123 label (lowercase letters, digits, '-', at most 63)",
 };
 const ABS_PATH = { regex: '^/', means: 'an absolute path' };
 
-const quantities = (what: string): ObjectField => ({
-  type: 'object',
-  description: what,
-  properties: {
-    cpu: { type: 'quantity', description: 'CPU, e.g. 500m or 2.' },
-    memory: { type: 'quantity', description: 'Memory, e.g. 512Mi or 2Gi.' },
-  },
-});
+const quantities = (what: string) =>
+  ({
+    type: 'object',
+    description: what,
+    properties: {
+      cpu: { type: 'quantity', description: 'CPU, e.g. 500m or 2.' },
+      memory: { type: 'quantity', description: 'Memory, e.g. 512Mi or 2Gi.' },
+    },
+  }) as const satisfies ObjectField;
 
 /** The pod settings a node and the executor share (Seldon's componentSpecs carry the same). */
-const POD_FIELDS: Record<string, Field> = {
+const POD_FIELDS = {
   replicas: {
     type: 'integer',
     minimum: 1,
@@ -120,11 +171,12 @@ const POD_FIELDS: Record<string, Field> = {
     keys: { regex: '^[A-Za-z_][A-Za-z0-9_]*$', noun: 'variable' },
     values: { type: 'scalar', description: 'Value (numbers and booleans are stringified).' },
     shape: 'NAME: value',
+    filled: true,
     description: 'Environment variables set for the process.',
   },
-};
+} as const satisfies Record<string, Field>;
 
-const VOLUME_MOUNT: ObjectField = {
+const VOLUME_MOUNT = {
   type: 'object',
   description: 'Mount of one of runtime.volumes into the node container.',
   required: ['name', 'mountPath'],
@@ -134,24 +186,19 @@ const VOLUME_MOUNT: ObjectField = {
     subPath: { type: 'string', description: 'Sub-path of the volume to mount.' },
     readOnly: { type: 'boolean', description: 'Mount read-only.' },
   },
-};
+} as const satisfies ObjectField;
 
 export const MODEL_SOURCES = ['synthetic', 'volume', 'image'] as const;
 export type ModelSourceKind = (typeof MODEL_SOURCES)[number];
 
-const PORT = (what: string, dflt: number): IntegerField => ({
-  type: 'integer',
-  minimum: 1,
-  maximum: 65535,
-  default: dflt,
-  description: what,
-});
+const port = (what: string, dflt: number) =>
+  ({ type: 'integer', minimum: 1, maximum: 65535, default: dflt, description: what }) as const satisfies IntegerField;
 
 /**
  * A node served by a user's container speaking Seldon's node API (an image built on Seldon's Python wrapper, or a
  * prepackaged server): Kubernetes only. Rendered as Seldon's operator renders a componentSpecs container (src/k8s).
  */
-const CONTAINER: ObjectField = {
+const CONTAINER = {
   type: 'object',
   description:
     "The node is a user's container speaking Seldon's node API (Kubernetes only), rendered with Seldon's ports and " +
@@ -165,9 +212,9 @@ const CONTAINER: ObjectField = {
       default: 'grpc',
       description: "Seldon's transport of the container: the port PREDICTIVE_UNIT_SERVICE_PORT names and probes check.",
     },
-    httpPort: PORT("Seldon's REST port of the container (PREDICTIVE_UNIT_HTTP_SERVICE_PORT).", 9000),
-    grpcPort: PORT("Seldon's gRPC port of the container (PREDICTIVE_UNIT_GRPC_SERVICE_PORT).", 9500),
-    metricsPort: PORT('Prometheus port of the container (PREDICTIVE_UNIT_METRICS_SERVICE_PORT).', 6000),
+    httpPort: port("Seldon's REST port of the container (PREDICTIVE_UNIT_HTTP_SERVICE_PORT).", 9000),
+    grpcPort: port("Seldon's gRPC port of the container (PREDICTIVE_UNIT_GRPC_SERVICE_PORT).", 9500),
+    metricsPort: port('Prometheus port of the container (PREDICTIVE_UNIT_METRICS_SERVICE_PORT).', 6000),
     parameters: {
       type: 'list',
       description: "Seldon's typed parameters, passed as PREDICTIVE_UNIT_PARAMETERS (JSON).",
@@ -205,9 +252,9 @@ const CONTAINER: ObjectField = {
     },
     podMetadata: { type: 'opaque', description: "The pod template's extra labels and annotations." },
   },
-};
+} as const satisfies ObjectField;
 
-const AUTOSCALING: ObjectField = {
+const AUTOSCALING = {
   type: 'object',
   description:
     'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes (replicas is then its start).',
@@ -220,9 +267,9 @@ const AUTOSCALING: ObjectField = {
       description: "autoscaling/v2 MetricSpecs (default: Kubernetes' 80% average CPU utilisation).",
     },
   },
-};
+} as const satisfies ObjectField;
 
-const RUNTIME: ObjectField = {
+const RUNTIME = {
   type: 'object',
   description: 'How the node runs: message limits, environment, restarts, replicas and its Kubernetes pod.',
   properties: {
@@ -247,6 +294,7 @@ const RUNTIME: ObjectField = {
     restart: {
       type: 'object',
       description: 'Restart policy of the local runner (`infergraph up`).',
+      filled: true,
       properties: {
         maxRestarts: { type: 'integer', minimum: 0, default: 10, description: 'Restarts before the graph is stopped.' },
         initialBackoffMs: {
@@ -295,9 +343,9 @@ const RUNTIME: ObjectField = {
       },
     },
   },
-};
+} as const satisfies ObjectField;
 
-const NODE: ObjectField = {
+const NODE = {
   type: 'object',
   description: 'A graph node (Seldon v1 vocabulary).',
   required: ['name', 'type'],
@@ -328,7 +376,7 @@ const NODE: ObjectField = {
     },
     runtime: RUNTIME,
   },
-};
+} as const satisfies ObjectField;
 
 export const MANIFEST_SCHEMA = {
   type: 'object',
@@ -431,6 +479,7 @@ export const MANIFEST_SCHEMA = {
         metrics: {
           type: 'object',
           description: 'Prometheus /metrics of every process.',
+          filled: true,
           properties: {
             enabled: { type: 'boolean', default: true, description: 'Serve /metrics from every process.' },
             port: {
@@ -445,6 +494,7 @@ export const MANIFEST_SCHEMA = {
         rest: {
           type: 'object',
           description: "The executor's REST front doors (Seldon /api/v1.0 and V2 /v2) on a port of their own.",
+          filled: true,
           properties: {
             enabled: { type: 'boolean', default: true, description: 'Serve REST beside gRPC.' },
             port: {
@@ -473,6 +523,8 @@ export const MANIFEST_SCHEMA = {
   },
 } as const satisfies ObjectField;
 
-export const NODE_SCHEMA: ObjectField = NODE;
-export const RUNTIME_SCHEMA: ObjectField = RUNTIME;
+export const NODE_SCHEMA = NODE;
+export const RUNTIME_SCHEMA = RUNTIME;
+export const CONTAINER_SCHEMA = CONTAINER;
+export const AUTOSCALING_SCHEMA = AUTOSCALING;
 export const DNS_LABEL_PATTERN = DNS_LABEL;

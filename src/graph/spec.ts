@@ -1,89 +1,50 @@
 /**
  * The typed graph specification that manifest validation produces (src/graph/manifest.ts) and everything else reads.
- * Defaults are applied during validation, so these fields are all present.
+ * Its fields' types come from the schema (schema.ts, Typed<>): a field is written there only. Defaults are applied
+ * during validation, so the fields with one are all present.
  */
-import type { NodeType, ParamValue } from '../components/types';
-import type { HopCodec } from '../hop/vocabulary';
+import type { ParamValue } from '../components/types';
+import type {
+  AUTOSCALING_SCHEMA,
+  CONTAINER_SCHEMA,
+  MANIFEST_SCHEMA,
+  NODE_SCHEMA,
+  RUNTIME_SCHEMA,
+  Typed,
+} from './schema';
 
 // Node types and parameter values belong to the component API; methods and codecs sit below src/graph and
 // src/protocol. Re-exported so the spec reads as one vocabulary.
 export { NODE_TYPES, type NodeType, type ParamValue } from '../components/types';
 export { HOP_CODECS, type HopCodec } from '../hop/vocabulary';
+export { HOP_TRANSPORTS, TRACE_EXPORTERS, type HopTransport, type TraceExporterKind } from './schema';
 
-/**
- * How the executor reaches the nodes it started: gRPC (HTTP/2), or length-prefixed frames over the nodes' second
- * socket (src/transport). `endpoint:` nodes always get gRPC.
- */
-export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
-export type HopTransport = (typeof HOP_TRANSPORTS)[number];
+type Spec = typeof MANIFEST_SCHEMA.properties.spec;
+type Props<O extends { properties: object }> = O['properties'];
 
-export interface NodeRuntime {
-  /**
-   * Processes (pods) serving this node; the executor balances calls over them round-robin. `up` runs replicated
-   * nodes over loopback tcp even with the unix transport (grpc-js balances over a list of ip:port targets only).
-   */
-  replicas: number;
-  /** Per-node limit for received and sent gRPC messages, bytes. */
+/** The node's runtime; maxMessageBytes defaults to the graph's, models are checked in code (one shape per source). */
+export type NodeRuntime = Omit<
+  Typed<typeof RUNTIME_SCHEMA>,
+  'maxMessageBytes' | 'models' | 'container' | 'autoscaling'
+> & {
   maxMessageBytes: number;
-  /** Environment variables set for the node process. */
-  env: Record<string, string>;
-  /** Restart policy for the local runner. */
-  restart: { maxRestarts: number; initialBackoffMs: number; maxBackoffMs: number };
-  /** Calls the node's component host runs at once (issue 11 admission). */
-  maxConcurrency: number;
-  /** Calls that may wait for one of those slots; beyond them RESOURCE_EXHAUSTED at once. */
-  maxQueue: number;
-  /** Kubernetes only: container image override. */
-  image?: string;
-  /** Kubernetes only: container resources. */
-  resources?: Resources;
-  /** Kubernetes only: pod volumes (Kubernetes Volume objects, checked by Kubernetes) and their mounts. */
-  volumes?: KubeVolume[];
-  volumeMounts?: VolumeMount[];
-  /** Kubernetes only: where the pod gets its model files. */
   models?: ModelSource;
-  /** Kubernetes only: the node is a user's container speaking Seldon's node API (no implementation). */
   container?: ContainerRuntime;
-  /** Kubernetes only: a HorizontalPodAutoscaler for the node's pods. */
   autoscaling?: Autoscaling;
-}
+};
 
-/** runtime.container: defaults applied; `container`, `pod` and `podMetadata` are Kubernetes' own, kept as written. */
-export interface ContainerRuntime {
-  image: string;
-  transport: 'grpc' | 'rest';
-  httpPort: number;
-  grpcPort: number;
-  metricsPort: number;
-  parameters?: { name: string; type: string; value: string }[];
-  modelUri?: string;
-  envSecretRefName?: string;
-  storageInitializerImage?: string;
+/** runtime.container: its Kubernetes parts (container, pod, podMetadata) are kept as written, checked by Kubernetes. */
+export type ContainerRuntime = Omit<Typed<typeof CONTAINER_SCHEMA>, 'container' | 'pod' | 'podMetadata'> & {
   container?: Record<string, unknown>;
   pod?: Record<string, unknown>;
   podMetadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-}
-
-export interface Autoscaling {
-  minReplicas?: number;
-  maxReplicas: number;
-  /** autoscaling/v2 MetricSpecs. */
-  metrics?: Record<string, unknown>[];
-}
-
-export interface Resources {
-  requests?: { cpu?: string; memory?: string };
-  limits?: { cpu?: string; memory?: string };
-}
-
-export type KubeVolume = { name: string } & Record<string, unknown>;
-
-export interface VolumeMount {
-  name: string;
-  mountPath: string;
-  subPath?: string;
-  readOnly?: boolean;
-}
+};
+/** runtime.autoscaling: its metrics are autoscaling/v2 MetricSpecs, checked by Kubernetes. */
+export type Autoscaling = Omit<Typed<typeof AUTOSCALING_SCHEMA>, 'metrics'> & { metrics?: Record<string, unknown>[] };
+export type Resources = NonNullable<NodeRuntime['resources']>;
+/** A Kubernetes Volume: a name and one volume source, checked by Kubernetes. */
+export type KubeVolume = NonNullable<NodeRuntime['volumes']>[number];
+export type VolumeMount = NonNullable<NodeRuntime['volumeMounts']>[number];
 
 /** synthetic: generated by an init container; volume: one of runtime.volumes; image: copied out of a model image. */
 export type ModelSource =
@@ -92,95 +53,39 @@ export type ModelSource =
   | { source: 'image'; mountPath: string; image: string; path: string };
 
 /** spec.executor: the executor's pod on Kubernetes. */
-export interface ExecutorRuntime {
-  replicas: number;
-  image?: string;
-  resources?: Resources;
-  env: Record<string, string>;
-}
+export type ExecutorRuntime = Typed<Props<Spec>['executor']>;
+/** spec.tracing; the standard OTEL_* variables can override it (src/telemetry/config.ts). */
+export type TracingSpec = Typed<Props<Spec>['tracing']>;
+export type MetricsSpec = Typed<Props<Spec>['metrics']>;
+export type RestSpec = Typed<Props<Spec>['rest']>;
+/** spec.tls: PEM file paths, absolute after validation. */
+export type TlsSpec = Typed<Props<Spec>['tls']>;
 
-export interface NodeSpec {
-  name: string;
-  type: NodeType;
+/** A graph node: its schema's fields, with what validation makes of the ones checked in code. */
+export type NodeSpec = Omit<Typed<typeof NODE_SCHEMA>, 'implementation' | 'parameters' | 'children' | 'runtime'> & {
   /** Built-in component name, or a module path resolved against the manifest's folder (absolute after validation). */
   implementation: string;
   parameters: Record<string, ParamValue>;
   children: NodeSpec[];
-  /** An already-running Seldon-protocol node (host:port or unix:/path): not spawned by the runner. */
-  endpoint?: string;
   runtime: NodeRuntime;
   /** JSON-pointer-like path for messages, e.g. spec.graph.children[0] (resnet50). */
   path: string;
-}
+};
 
-export interface GraphSpec {
+/** spec's fields (schema.ts) with the graph typed, plus what the manifest's envelope says. */
+export type GraphSpec = Omit<Typed<Spec>, 'graph' | 'metrics' | 'rest'> & {
   apiVersion: string;
   kind: string;
   name: string;
   namespace?: string;
   /** Folder of the manifest file; relative paths in parameters resolve against it. */
   baseDir: string;
-  /** Default end-to-end deadline when the client sends none. */
-  deadlineMs: number;
-  /** Payload encoding for tensors on hops between executor and nodes. */
-  codec: HopCodec;
-  /** Wire between the executor and the nodes infergraph starts (not `endpoint:` nodes, which speak gRPC). */
-  hopTransport: HopTransport;
-  /** Max message size on the executor's external API and its client channels. */
-  maxMessageBytes: number;
-  /** spec.tracing when the manifest has one; the standard OTEL_* variables can override it (src/telemetry/config.ts). */
-  tracing?: TracingSpec;
   /** spec.metrics (defaults applied by validation); absent only in specs built by hand (tests). */
   metrics?: MetricsSpec;
   /** spec.rest (defaults applied by validation); absent only in specs built by hand (tests). */
   rest?: RestSpec;
-  /** Absent when the manifest has no spec.executor (then: one replica, the default image). */
-  executor?: ExecutorRuntime;
-  /** Requests the executor walks at once (both APIs); beyond it RESOURCE_EXHAUSTED at once. */
-  maxInFlight: number;
-  /** On SIGTERM, how long the executor lets in-flight requests finish before it stops. */
-  drainTimeoutMs: number;
-  /** gRPC server reflection on the executor and nodes. */
-  reflection: boolean;
-  /** spec.tls: TLS on the executor's public port and/or mutual TLS between executor and nodes. */
-  tls?: TlsSpec;
   graph: NodeSpec;
-}
-
-/** PEM file paths, absolute after validation. */
-export interface TlsSpec {
-  /** The executor's public port: its certificate chain and key; clientCa makes client certificates required. */
-  server?: { cert: string; key: string; clientCa?: string };
-  /** Executor <-> node hops: both sides present `cert` and accept only peers whose certificate `ca` signed. */
-  hops?: { ca: string; cert: string; key: string };
-}
-
-export interface MetricsSpec {
-  /** Serve Prometheus /metrics from every process. */
-  enabled: boolean;
-  /** Port of a standalone process's /metrics (pods); `infergraph up` picks free ports. */
-  port: number;
-}
-
-export interface RestSpec {
-  /** Serve the executor's REST front doors. */
-  enabled: boolean;
-  /** Port of a standalone executor's REST front doors (pods). */
-  port: number;
-  /** The executor pod's probes: gRPC health, or HTTP on the REST port. */
-  probes: 'grpc' | 'http';
-}
-
-export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
-export type TraceExporterKind = (typeof TRACE_EXPORTERS)[number];
-
-export interface TracingSpec {
-  exporter: TraceExporterKind;
-  /** OTLP: http(s) URL; Jaeger: http(s) collector URL (…/api/traces) or agent host:port (UDP). Absent: the exporter's default. */
-  endpoint?: string;
-  /** Fraction of new traces sampled, 0..1; nodes always follow the executor's decision. */
-  sampleRatio: number;
-}
+};
 
 export function walkNodes(root: NodeSpec): NodeSpec[] {
   const out: NodeSpec[] = [];
