@@ -14,6 +14,7 @@ import { renderHtml } from './report-html';
 import type { BenchReport, HopRun, TargetCheck } from './report';
 import { sweepArms, type Arm } from './interleave';
 import { ExecutorTarget } from './target';
+import { applyOverrides } from '../graph/overrides';
 
 /** Turns per hop transport and level when a run compares several (see interleave.ts). */
 const INTERLEAVE_ROUNDS = 3;
@@ -145,15 +146,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (!o.address) {
         clock.set(`starting ${tag}`);
         sup = new Supervisor({
-          graph: o.graph as GraphSpec,
+          graph: applyOverrides(o.graph as GraphSpec, {
+            ...(hopTransport ? { hopTransport } : {}),
+            metrics: o.metrics !== false,
+          }),
           manifestPath: path.resolve(o.graphFile as string),
           executorAddress: '127.0.0.1:0',
           transport: o.transport,
-          ...(hopTransport ? { hopTransport } : {}),
           logger: o.logger,
           childArgs: o.childArgs ?? ['--log-level', 'warn'],
           ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
-          metrics: o.metrics !== false,
         });
         sups.push(sup);
         address = (await sup.start()).executorAddress;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { startExecutorServer } from '../../executor/executor-server';
-import { loadManifestFile } from '../../graph/manifest';
-import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport, type NodeSpec } from '../../graph/spec';
+import { findNode, walkNodes, type NodeSpec } from '../../graph/spec';
 import { startNodeServer } from '../../node/node-server';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
@@ -16,7 +15,8 @@ import type { GraphSpec } from '../../graph/spec';
 import { DEFAULTS } from '../../graph/manifest';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
-import { enumFlag, logLevelFlag, portFlag, usageError } from '../flags';
+import { logLevelFlag, portFlag, usageError } from '../flags';
+import { loadSpec } from '../spec-flags';
 import { serveUntilStopped } from '../process';
 
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
@@ -46,11 +46,6 @@ interface ExecutorFlags {
   logLevel: string;
   reflection: boolean;
 }
-
-export const hopTransportFlag = (v: string): HopTransport => enumFlag('--hop-transport', v, HOP_TRANSPORTS);
-/** Flags that override the manifest. */
-const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec =>
-  o.reflection ? g : { ...g, reflection: false };
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -103,7 +98,7 @@ export function registerServe(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       // Only this node's module is loaded: the manifest's other user modules are not run in this process.
-      const graph = withFlags(loadManifestFile(o.graph), o);
+      const graph = loadSpec(o.graph, o);
       const node = findNode(graph, o.node);
       if (!node) {
         const names = walkNodes(graph.graph).map((n) => n.name);
@@ -155,8 +150,7 @@ export function registerServe(program: Command): void {
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const manifest = withFlags(loadManifestFile(o.graph), o);
-      const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
+      const graph = loadSpec(o.graph, o);
       const logger = createLogger(`${graph.name}-executor`, logLevel);
       const addresses: Record<string, string> = {};
       for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 import { enumFlag, logLevelFlag, portFlag } from '../flags';
+import { loadSpec } from '../spec-flags';
 
 interface UpFlags {
   address: string;
@@ -18,7 +18,6 @@ interface UpFlags {
   traceEndpoint?: string;
   traceSampleRatio?: string;
 }
-import { hopTransportFlag } from './serve';
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
 export function registerUp(program: Command): void {
@@ -46,7 +45,7 @@ export function registerUp(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadManifestFile(file);
+      const graph = loadSpec(file, o);
       const logger = createLogger('infergraph-up', logLevel);
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags(
@@ -60,10 +59,8 @@ export function registerUp(program: Command): void {
         manifestPath: file,
         executorAddress: port !== undefined ? `127.0.0.1:${port}` : o.address,
         transport,
-        ...(o.hopTransport ? { hopTransport: hopTransportFlag(o.hopTransport) } : {}),
         logger,
         childArgs: ['--log-level', logLevel],
-        metrics: o.metrics && (graph.metrics?.enabled ?? true),
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {
@@ -87,8 +84,7 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
-      const hops = o.hopTransport ?? graph.hopTransport;
-      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${hops}`;
+      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${graph.hopTransport}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
       if (tracing)
         console.log(
