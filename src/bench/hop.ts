@@ -135,11 +135,10 @@ export async function runHopBench(o: HopBenchOptions): Promise<HopReport> {
     for (const transport of o.transports) {
       // Nodes listen for frames too when asked to; they serve gRPC either way.
       const sup = new Supervisor({
-        graph: base,
+        graph: { ...base, hopTransport: o.hopTransports.includes('frames') ? 'frames' : 'grpc' },
         manifestPath: file,
         executorAddress: '127.0.0.1:0',
         transport,
-        hopTransport: o.hopTransports.includes('frames') ? 'frames' : 'grpc',
         logger: o.logger,
         childArgs: ['--log-level', 'warn'],
         ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),

@@ -15,6 +15,7 @@ import type { BenchReport, HopRun, TargetCheck } from './report';
 import { sweepArms, type Arm } from './interleave';
 import { RestTarget, type BenchApi } from './rest-target';
 import { ExecutorTarget, type BenchTarget } from './target';
+import { applyOverrides } from '../graph/overrides';
 
 /** Turns per hop transport and level when a run compares several (see interleave.ts). */
 const INTERLEAVE_ROUNDS = 3;
@@ -159,15 +160,16 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       if (!o.address) {
         clock.set(`starting ${tag}`);
         sup = new Supervisor({
-          graph: o.graph as GraphSpec,
+          graph: applyOverrides(o.graph as GraphSpec, {
+            ...(hopTransport ? { hopTransport } : {}),
+            metrics: o.metrics !== false,
+          }),
           manifestPath: path.resolve(o.graphFile as string),
           executorAddress: '127.0.0.1:0',
           transport: o.transport,
-          ...(hopTransport ? { hopTransport } : {}),
           logger: o.logger,
           childArgs: o.childArgs ?? ['--log-level', 'warn'],
           ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
-          metrics: o.metrics !== false,
           ...(rest ? { restAddress: '127.0.0.1:0' } : {}),
         });
         sups.push(sup);

@@ -97,6 +97,15 @@ export function walkNodes(root: NodeSpec): NodeSpec[] {
   return out;
 }
 
+/**
+ * Whether the executor's hops to `node` travel as frames: the graph asks for frames (spec.hopTransport, or the
+ * command line's override applied to it), the node is one the runner starts, with one replica (grpc-js balances
+ * replicas; frames have no balancer), and the hops carry no mutual TLS (spec.tls.hops; frames have no TLS).
+ */
+export function hopsOverFrames(graph: GraphSpec, node: NodeSpec): boolean {
+  return graph.hopTransport === 'frames' && !node.endpoint && node.runtime.replicas === 1 && !graph.tls?.hops;
+}
+
 export function findNode(g: GraphSpec, name: string): NodeSpec | undefined {
   return walkNodes(g.graph).find((n) => n.name === name);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { walkNodes, type GraphSpec, type HopTransport, type NodeSpec } from '../graph/spec';
+import { hopsOverFrames, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
 import { hopChannelCredentials } from '../rpc/tls';
@@ -23,20 +23,17 @@ import { waitServing } from './health';
 export type Transport = 'tcp' | 'unix';
 
 export interface SupervisorOptions {
+  /** The manifest with the command line's overrides applied: children get those as flags (they load the manifest). */
   graph: GraphSpec;
   manifestPath: string;
   /** Executor listen address (host:port; port 0 picks one). */
   executorAddress: string;
   transport: Transport;
-  /** Overrides the manifest's spec.hopTransport (the executor's hops to the nodes started here). */
-  hopTransport?: HopTransport;
   logger: Logger;
   /** Extra CLI args for every child (e.g. --log-level). */
   childArgs?: string[];
   /** Node/V8 flags for every child; default CHILD_NODE_FLAGS. */
   nodeFlags?: readonly string[];
-  /** Prometheus /metrics from every child on a free loopback port (default), or none. */
-  metrics?: boolean;
   /** The executor's REST front doors (host:port; port 0 picks one); absent: none. */
   restAddress?: string;
   /** Extra environment for every child (tracing endpoint...). */
@@ -144,13 +141,10 @@ export class Supervisor {
     const local = walkNodes(graph.graph).filter((n) => !n.endpoint);
     const addresses: Record<string, string> = {};
     const frames: Record<string, string> = {};
-    const hopTransport = this.opts.hopTransport ?? graph.hopTransport;
     try {
       await Promise.all(
         local.map(async (n) => {
-          // Replicas are balanced by grpc-js round-robin; frames have no balancer, so a replicated node stays on gRPC.
-          // Frames carry no TLS: with spec.tls.hops every hop stays on gRPC (mutual TLS).
-          const framed = hopTransport === 'frames' && n.runtime.replicas === 1 && !this.opts.graph.tls?.hops;
+          const framed = hopsOverFrames(graph, n);
           const replicas = Array.from({ length: n.runtime.replicas }, (_, i) => this.nodeChild(n, i, framed));
           this.children.push(...replicas);
           await Promise.all(replicas.map((c) => this.launch(c)));
@@ -167,7 +161,7 @@ export class Supervisor {
           '--graph',
           this.opts.manifestPath,
           '--hop-transport',
-          hopTransport,
+          graph.hopTransport,
           ...Object.entries(addresses).flatMap(([k, v]) => ['--node-address', `${k}=${v}`]),
           ...Object.entries(frames).flatMap(([k, v]) => ['--node-frames-address', `${k}=${v}`]),
           ...(this.opts.childArgs ?? []),
@@ -232,7 +226,8 @@ export class Supervisor {
   /** Spawns the child, learns its address over IPC, waits for SERVING. */
   private async launch(c: Child): Promise<void> {
     // Each process its own free port: several on one machine cannot share the manifest's fixed metrics port.
-    const metricsArgs = ['--metrics-address', this.opts.metrics === false ? 'none' : '127.0.0.1:0'];
+    const metrics = this.opts.graph.metrics?.enabled ?? true;
+    const metricsArgs = ['--metrics-address', metrics ? '127.0.0.1:0' : 'none'];
     const frames = c.framesAddress ? ['--frames-address', c.framesAddress] : [];
     const rest = c.role === 'executor' ? ['--rest-address', c.restAddress ?? 'none'] : [];
     const args = [...c.args, '--address', c.address, ...frames, ...metricsArgs, ...rest];

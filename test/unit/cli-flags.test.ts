@@ -3,7 +3,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { enumFlag, enumListFlag, intFlag, intListFlag, numberFlag, numberListFlag } from '../../src/cli/flags';
+import { loadSpec } from '../../src/cli/spec-flags';
 import { ConfigError } from '../../src/errors';
+import { hopsOverFrames, walkNodes } from '../../src/graph/spec';
 import { CLI, REPO } from '../helpers/graph-process';
 
 const rejects = (fn: () => unknown, message: string): void =>
@@ -101,4 +103,28 @@ describe('CLI: a bad flag is a configuration error (exit 2) naming the flag and 
       assert.match(r.stderr, message);
     });
   }
+});
+
+describe('flags that override the manifest', () => {
+  const file = path.join(REPO, 'graphs/test-ensemble.yaml');
+
+  it('are applied to the spec once, where the command loads it; the rest reads the spec', () => {
+    const plain = loadSpec(file, {});
+    assert.equal(plain.hopTransport, 'frames');
+    assert.equal(plain.reflection, true);
+    assert.equal(plain.metrics?.enabled, true);
+    assert.ok(walkNodes(plain.graph).every((n) => hopsOverFrames(plain, n)));
+
+    const g = loadSpec(file, { hopTransport: 'grpc', reflection: false, metrics: false });
+    assert.equal(g.hopTransport, 'grpc');
+    assert.equal(g.reflection, false);
+    assert.deepEqual(g.metrics, { ...plain.metrics, enabled: false });
+    assert.ok(walkNodes(g.graph).every((n) => !hopsOverFrames(g, n)));
+    // commander's defaults (reflection and metrics true when not negated) change nothing.
+    assert.deepEqual(loadSpec(file, { reflection: true, metrics: true }), plain);
+  });
+
+  it('a bad value is named with its flag', () => {
+    rejects(() => loadSpec(file, { hopTransport: 'udp' }), "--hop-transport expects one of grpc, frames, got 'udp'");
+  });
 });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadManifestFile } from '../../graph/manifest';
-import { findNode, HOP_TRANSPORTS, walkNodes, type HopTransport } from '../../graph/spec';
+import { findNode, walkNodes } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
@@ -11,7 +10,8 @@ import { DEFAULTS } from '../../graph/manifest';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
 import { startupMark, startupMarks } from '../../util/startup-marks';
-import { enumFlag, logLevelFlag, portFlag, usageError } from '../flags';
+import { logLevelFlag, portFlag, usageError } from '../flags';
+import { loadSpec } from '../spec-flags';
 import { serveUntilStopped } from '../process';
 
 /** `infergraph node` and `infergraph executor`: the two kinds of long-running process in a graph. */
@@ -42,11 +42,6 @@ interface ExecutorFlags {
   logLevel: string;
   reflection: boolean;
 }
-
-export const hopTransportFlag = (v: string): HopTransport => enumFlag('--hop-transport', v, HOP_TRANSPORTS);
-/** Flags that override the manifest. */
-const withFlags = (g: GraphSpec, o: { reflection: boolean }): GraphSpec =>
-  o.reflection ? g : { ...g, reflection: false };
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
 const closeThenFlush =
@@ -110,7 +105,7 @@ export function registerServe(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       // Only this node's module is loaded: the manifest's other user modules are not run in this process.
-      const graph = withFlags(loadManifestFile(o.graph, { checkFiles: o.node }), o);
+      const graph = loadSpec(o.graph, o, { checkFiles: o.node });
       const node = findNode(graph, o.node);
       if (!node) {
         const names = walkNodes(graph.graph).map((n) => n.name);
@@ -171,8 +166,7 @@ export function registerServe(program: Command): void {
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const manifest = withFlags(loadManifestFile(o.graph), o);
-      const graph = o.hopTransport ? { ...manifest, hopTransport: hopTransportFlag(o.hopTransport) } : manifest;
+      const graph = loadSpec(o.graph, o);
       const logger = createLogger(`${graph.name}-executor`, logLevel);
       startupMark('manifest');
       const { startExecutorServer } = await import('../../executor/executor-server');

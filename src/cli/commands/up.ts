@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { loadManifestFile } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { createLogger } from '../../util/logger';
 import { enumFlag, logLevelFlag, portFlag } from '../flags';
+import { loadSpec } from '../spec-flags';
 
 interface UpFlags {
   address: string;
@@ -20,7 +20,6 @@ interface UpFlags {
   traceEndpoint?: string;
   traceSampleRatio?: string;
 }
-import { hopTransportFlag } from './serve';
 
 /** The executor's REST port under `up`, beside its gRPC 9000 (Seldon's executor serves REST on 8000). */
 export const UP_REST_ADDRESS = '127.0.0.1:8000';
@@ -62,7 +61,7 @@ export function registerUp(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadManifestFile(file, { checkFiles: true });
+      const graph = loadSpec(file, o, { checkFiles: true });
       // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
       const images = walkNodes(graph.graph).filter((n) => n.runtime.container);
       if (images.length)
@@ -88,10 +87,8 @@ export function registerUp(program: Command): void {
         executorAddress,
         ...(restAddress ? { restAddress } : {}),
         transport,
-        ...(o.hopTransport ? { hopTransport: hopTransportFlag(o.hopTransport) } : {}),
         logger,
         childArgs: ['--log-level', logLevel],
-        metrics: o.metrics && (graph.metrics?.enabled ?? true),
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {
@@ -115,8 +112,7 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
-      const hops = o.hopTransport ?? graph.hopTransport;
-      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${hops}`;
+      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${graph.hopTransport}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
       if (info.executorRest)
         console.log(
