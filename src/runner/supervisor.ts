@@ -36,6 +36,8 @@ export interface SupervisorOptions {
   nodeFlags?: readonly string[];
   /** The executor's REST front doors (host:port; port 0 picks one); absent: none. */
   restAddress?: string;
+  /** Each line a child writes (stdout or stderr); default: `[name] line` on stderr. */
+  logLine?: (process: string, line: string) => void;
   /** Extra environment for every child (tracing endpoint...). */
   env?: Record<string, string>;
   startTimeoutMs?: number;
@@ -292,9 +294,10 @@ export class Supervisor {
   }
 
   private pipeLogs(c: Child, proc: ChildProcess): void {
+    const print = this.opts.logLine ?? ((name: string, line: string) => process.stderr.write(`[${name}] ${line}\n`));
     for (const stream of [proc.stdout, proc.stderr]) {
       if (!stream) continue;
-      createInterface({ input: stream }).on('line', (line) => process.stderr.write(`[${c.name}] ${line}\n`));
+      createInterface({ input: stream }).on('line', (line) => print(c.name, line));
     }
   }
 

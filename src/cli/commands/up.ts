@@ -4,6 +4,7 @@ import { ConfigError } from '../../errors';
 import { walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
+import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
 import { createLogger } from '../../util/logger';
 import { enumFlag, logLevelFlag, portFlag } from '../flags';
 import { loadSpec } from '../spec-flags';
@@ -14,6 +15,7 @@ interface UpFlags {
   transport: string;
   hopTransport?: string;
   logLevel: string;
+  logFormat?: string;
   metrics: boolean;
   restAddress?: string;
   traceExporter?: string;
@@ -41,6 +43,7 @@ export function registerUp(program: Command): void {
     .option('-t, --transport <kind>', 'node hops over unix sockets or loopback tcp', 'unix')
     .option('--hop-transport <kind>', 'grpc or frames between the executor and the nodes (overrides spec.hopTransport)')
     .option('--log-level <level>', 'log level of every process', 'info')
+    .option('--log-format <format>', 'pretty (one coloured line per event) or json; default pretty on a terminal')
     .option('--no-metrics', 'no Prometheus /metrics endpoints (default: each process on a free loopback port)')
     .option(
       '--rest-address <addr>',
@@ -71,7 +74,14 @@ export function registerUp(program: Command): void {
               `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: deploy the graph on Kubernetes (infergraph render), or run the image yourself and give the node endpoint: host:port instead`,
           ),
         );
-      const logger = createLogger('infergraph-up', logLevel);
+      const format = o.logFormat
+        ? enumFlag('--log-format', o.logFormat, LOG_FORMATS)
+        : process.stderr.isTTY
+          ? 'pretty'
+          : 'json';
+      const colour = process.stderr.isTTY && !process.env.NO_COLOR;
+      const printer = new LogPrinter((s) => process.stderr.write(s), format, colour);
+      const logger = createLogger('infergraph-up', logLevel, (line) => printer.line('up', line));
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags(
         { exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio },
@@ -89,6 +99,7 @@ export function registerUp(program: Command): void {
         transport,
         logger,
         childArgs: ['--log-level', logLevel],
+        logLine: (name, line) => printer.line(name, line),
         env,
         out: (line) => console.log(line),
         onFatal: (err) => {
