@@ -1,9 +1,9 @@
 import http from 'node:http';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
-import { seldonFromJson, seldonToJson } from '../protocol/seldon-json';
-import { rawBytes } from '../protocol/v2-infer';
-import { v2TypeOf } from '../protocol/v2-datatype';
-import { HEADER_LENGTH } from '../protocol/v2-json';
+import { seldonFromJson, seldonToJson } from '../protocol/seldon/json';
+import { rawBytes } from '../protocol/v2/infer';
+import { v2TypeOf } from '../protocol/v2/datatype';
+import { HEADER_LENGTH } from '../protocol/v2/json';
 import type { BenchTarget, Sample } from './target';
 
 /**

@@ -2,9 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { DEFAULTS } from '../graph/manifest';
 import type { InferMessage, TensorEncoding } from '../message/message';
 import { emptyMeta } from '../message/message';
-import { serviceClientCtor } from '../protocol/proto-loader';
-import { fromWire, toWire } from '../protocol/seldon-message';
-import type { WireGraphMetadata, WireSeldonMessage } from '../protocol/wire-types';
+import { serviceClientCtor } from '../protocol/seldon/proto-loader';
+import { fromWire, toWire } from '../protocol/seldon/seldon-message';
+import type { WireGraphMetadata, WireSeldonMessage } from '../protocol/seldon/wire-types';
 import { channelLimits } from '../rpc/channel-options';
 import { fromServiceError } from '../rpc/status';
 

@@ -1,7 +1,7 @@
 import type { NodeClient } from '../graph/node-client';
 import { walkNodes, type GraphSpec } from '../graph/spec';
-import { seldonProto } from '../protocol/proto-loader';
-import { v2Proto, V2_SERVICE } from '../protocol/v2-proto';
+import { seldonProto } from '../protocol/seldon/proto-loader';
+import { v2Proto, V2_SERVICE } from '../protocol/v2/proto';
 import { bind, createServer, shutdown } from '../rpc/server';
 import { executorServerCredentials } from '../rpc/tls';
 import { hopEnvelopeBytes } from '../protocol/hop-envelope';

@@ -2,8 +2,8 @@ import type { TensorMetadata } from '../components/api';
 import { declaredOutputs } from '../components/catalog';
 import { Code, InferError } from '../errors';
 import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
-import type { V2ModelSpec, V2TensorSpec } from '../protocol/v2-metadata';
-import type { WireModelMetadata } from '../protocol/wire-types';
+import type { V2ModelSpec, V2TensorSpec } from '../protocol/v2/metadata';
+import type { WireModelMetadata } from '../protocol/seldon/wire-types';
 
 /**
  * The graph as the one model of the Open Inference Protocol (V2), shared by its gRPC and REST front doors: its name,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
-import { seldonErrorJson, seldonFromJson, seldonToJson } from '../protocol/seldon-json';
+import { seldonErrorJson, seldonFromJson, seldonToJson } from '../protocol/seldon/json';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
 import type { FrontDoor } from './data-plane';
 import {

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalidArgument } from '../errors';
 import type { JsonValue } from '../message/message';
-import { answerOutputs, inferRequestFromWire, PUID_PARAMETER, selectOutputs } from '../protocol/v2-infer';
-import { HEADER_LENGTH, v2RequestFromHttp, v2ResponseToHttp } from '../protocol/v2-json';
-import { v2ModelMetadata } from '../protocol/v2-metadata';
+import { answerOutputs, inferRequestFromWire, PUID_PARAMETER, selectOutputs } from '../protocol/v2/infer';
+import { HEADER_LENGTH, v2RequestFromHttp, v2ResponseToHttp } from '../protocol/v2/json';
+import { v2ModelMetadata } from '../protocol/v2/metadata';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
 import type { FrontDoor } from './data-plane';
 import { checkModel, declaredAnswer, SERVER_NAME, SERVER_VERSION, V2_EXTENSIONS } from './graph-model';

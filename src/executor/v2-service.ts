@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
-import { inferRequestFromWire, inferResponseToWire } from '../protocol/v2-infer';
-import { tritonModelConfig, v2ModelMetadata, type V2ModelSpec } from '../protocol/v2-metadata';
-import { V2_SERVICE, v2Proto } from '../protocol/v2-proto';
-import type { WireModelInferRequest } from '../protocol/v2-wire-types';
+import { inferRequestFromWire, inferResponseToWire } from '../protocol/v2/infer';
+import { tritonModelConfig, v2ModelMetadata, type V2ModelSpec } from '../protocol/v2/metadata';
+import { V2_SERVICE, v2Proto } from '../protocol/v2/proto';
+import type { WireModelInferRequest } from '../protocol/v2/wire-types';
 import { callScope } from '../rpc/call-scope';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';

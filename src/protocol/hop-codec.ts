@@ -1,11 +1,11 @@
 import type { HopCodec, NodeMethod } from '../hop/vocabulary';
 import type { InferMessage, TensorEncoding } from '../message/message';
-import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers';
-import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers-service';
-import { seldonMethod } from './proto-loader';
-import { fromWire, toWire } from './seldon-message';
-import { joinParts, rawAwareDeserializer, seldonListParts, seldonMessageParts } from './raw-payload';
-import type { WireSeldonMessage, WireSeldonMessageList } from './wire-types';
+import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers/codec';
+import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers/service';
+import { seldonMethod } from './seldon/proto-loader';
+import { fromWire, toWire } from './seldon/seldon-message';
+import { joinParts, rawAwareDeserializer, seldonListParts, seldonMessageParts } from './seldon/raw-payload';
+import type { WireSeldonMessage, WireSeldonMessageList } from './seldon/wire-types';
 
 /**
  * How the executor puts one node call on the wire for a graph's hop codec. The three Seldon codecs are protobuf
@@ -83,7 +83,7 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
       Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding),
     serialize: (r) => joinParts(serializeParts(r)),
     serializeParts,
-    // Replies are SeldonMessages; a plain tftensor payload stays raw until something reads it (raw-payload.ts).
+    // Replies are SeldonMessages; a plain tftensor payload stays raw until something reads it (seldon/raw-payload.ts).
     deserialize: rawAwareDeserializer(def.responseDeserialize),
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };

@@ -13,8 +13,8 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { Code, codeName } from '../errors';
-import { jsonToValue } from '../protocol/json-value';
-import type { WireSeldonMessage } from '../protocol/wire-types';
+import { jsonToValue } from '../protocol/seldon/json-value';
+import type { WireSeldonMessage } from '../protocol/seldon/wire-types';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import { nowHr } from './clock';
 import { payloadAttributes, type Attributes } from './wire-attributes';

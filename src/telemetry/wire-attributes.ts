@@ -1,4 +1,4 @@
-import type { WireSeldonMessage, WireSeldonMessageList, WireTensorProto } from '../protocol/wire-types';
+import type { WireSeldonMessage, WireSeldonMessageList, WireTensorProto } from '../protocol/seldon/wire-types';
 import { dtypeFromTf } from '../tensor/dtype';
 
 /**

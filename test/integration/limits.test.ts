@@ -7,8 +7,8 @@ import sharp from 'sharp';
 import { SeldonClient } from '../../src/client/seldon-client';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
-import { seldonMethod } from '../../src/protocol/proto-loader';
-import { toWire } from '../../src/protocol/seldon-message';
+import { seldonMethod } from '../../src/protocol/seldon/proto-loader';
+import { toWire } from '../../src/protocol/seldon/seldon-message';
 import { HOP_TRANSPORTS } from '../../src/graph/spec';
 import { upGraph, type RunningGraph } from '../helpers/graph-process';
 

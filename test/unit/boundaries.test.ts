@@ -12,7 +12,7 @@ import { REPO } from '../helpers/graph-process';
 const SRC = path.join(REPO, 'src');
 const CORE = ['tensor', 'message', 'hop', 'graph', 'components', 'errors.ts'].map((p) => path.join(SRC, p));
 const FORBIDDEN_PACKAGE = /^(@grpc\/|protobufjs(\/|$))/;
-const WIRE_TYPES = path.join(SRC, 'protocol/wire-types.ts');
+const WIRE_TYPES = path.join(SRC, 'protocol/seldon/wire-types.ts');
 
 /** Every forbidden dependency reachable from `start`, with the import chain that reaches it. */
 function forbiddenReach(start: string[]): string[] {
@@ -51,7 +51,7 @@ describe('import boundaries', () => {
       found.join('\n'),
     );
     assert.ok(
-      found.some((c) => c.endsWith('src/protocol/wire-types.ts')),
+      found.some((c) => c.endsWith('src/protocol/seldon/wire-types.ts')),
       found.join('\n'),
     );
   });

@@ -7,7 +7,7 @@ import {
   decodeFlatMessageList,
   encodeFlatMessage,
   encodeFlatMessageList,
-} from '../../src/protocol/flatbuffers';
+} from '../../src/protocol/flatbuffers/codec';
 import { DTYPES, type NumericDType } from '../../src/tensor/dtype';
 import { fromNumbers, toNumbers, type Tensor } from '../../src/tensor/tensor';
 

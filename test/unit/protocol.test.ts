@@ -4,9 +4,9 @@ import { Writer } from 'protobufjs';
 import { describe, it } from 'node:test';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage } from '../../src/message/message';
-import { seldonProto } from '../../src/protocol/proto-loader';
-import { fromWire, toWire } from '../../src/protocol/seldon-message';
-import type { WireSeldonMessage } from '../../src/protocol/wire-types';
+import { seldonProto } from '../../src/protocol/seldon/proto-loader';
+import { fromWire, toWire } from '../../src/protocol/seldon/seldon-message';
+import type { WireSeldonMessage } from '../../src/protocol/seldon/wire-types';
 import { fromNumbers, toNumbers, viewBytes } from '../../src/tensor/tensor';
 import { parseNpy } from '../../src/tensor/npy';
 

@@ -4,14 +4,14 @@ import { describe, it } from 'node:test';
 import { mergeMeta } from '../../src/message/meta';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { hopServerWire, hopWire } from '../../src/protocol/hop-codec';
-import { executorSeldonDefinition, seldonProto, serviceDefinition } from '../../src/protocol/proto-loader';
-import { joinParts, rawDefaultDataOf, splitSeldonMessage } from '../../src/protocol/raw-payload';
-import { fromWire, toWire } from '../../src/protocol/seldon-message';
-import type { WireSeldonMessage } from '../../src/protocol/wire-types';
+import { executorSeldonDefinition, seldonProto, serviceDefinition } from '../../src/protocol/seldon/proto-loader';
+import { joinParts, rawDefaultDataOf, splitSeldonMessage } from '../../src/protocol/seldon/raw-payload';
+import { fromWire, toWire } from '../../src/protocol/seldon/seldon-message';
+import type { WireSeldonMessage } from '../../src/protocol/seldon/wire-types';
 import { fromNumbers, type Tensor } from '../../src/tensor/tensor';
 
 /**
- * The executor forwards tftensor payloads without decoding them (src/protocol/raw-payload.ts). What a node receives
+ * The executor forwards tftensor payloads without decoding them (src/protocol/seldon/raw-payload.ts). What a node receives
  * must be exactly what the protobufjs path would have given it, and anything the fast path does not take must
  * decode (or fail) exactly as before.
  */

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage } from '../../src/message/message';
-import { seldonErrorJson, seldonFromJson, seldonToJson } from '../../src/protocol/seldon-json';
-import { answerOutputs, inferRequestFromWire } from '../../src/protocol/v2-infer';
-import { v2RequestFromHttp, v2ResponseToHttp } from '../../src/protocol/v2-json';
+import { seldonErrorJson, seldonFromJson, seldonToJson } from '../../src/protocol/seldon/json';
+import { answerOutputs, inferRequestFromWire } from '../../src/protocol/v2/infer';
+import { v2RequestFromHttp, v2ResponseToHttp } from '../../src/protocol/v2/json';
 import { toNumbers } from '../../src/tensor/tensor';
 import { httpStatusOf, retryAfterSeconds } from '../../src/http/status';
 
-/** The REST wire forms (src/protocol/seldon-json.ts, v2-json.ts) against messages written by hand. */
+/** The REST wire forms (src/protocol/seldon/json.ts, v2/json.ts) against messages written by hand. */
 
 const bad = (fn: () => unknown, re: RegExp): void =>
   assert.throws(fn, (e: unknown) => e instanceof InferError && e.code === Code.INVALID_ARGUMENT && re.test(e.message));

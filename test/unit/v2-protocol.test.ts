@@ -4,10 +4,10 @@ import { declaredOutputs } from '../../src/components/catalog';
 import { Writer } from 'protobufjs';
 import { Code, InferError } from '../../src/errors';
 import { emptyMeta, type InferMessage } from '../../src/message/message';
-import { inferRequestFromWire, inferResponseToWire, rawBytes, tensorFromRaw } from '../../src/protocol/v2-infer';
-import { tritonModelConfig, v2ModelMetadata } from '../../src/protocol/v2-metadata';
-import { v2Method } from '../../src/protocol/v2-proto';
-import type { WireModelInferRequest, WireModelInferResponse } from '../../src/protocol/v2-wire-types';
+import { inferRequestFromWire, inferResponseToWire, rawBytes, tensorFromRaw } from '../../src/protocol/v2/infer';
+import { tritonModelConfig, v2ModelMetadata } from '../../src/protocol/v2/metadata';
+import { v2Method } from '../../src/protocol/v2/proto';
+import type { WireModelInferRequest, WireModelInferResponse } from '../../src/protocol/v2/wire-types';
 import { toNumbers } from '../../src/tensor/tensor';
 
 const infer = v2Method('ModelInfer');

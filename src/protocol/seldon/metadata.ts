@@ -1,5 +1,5 @@
-import type { ComponentMetadata, ModelMetadata, TensorMetadata } from '../components/api';
-import type { NodeType } from '../components/types';
+import type { ComponentMetadata, ModelMetadata, TensorMetadata } from '../../components/api';
+import type { NodeType } from '../../components/types';
 import { seldonMethod } from './proto-loader';
 import type { WireGraphMetadata, WireMessageMetadata, WireModelMetadata } from './wire-types';
 

@@ -1,5 +1,5 @@
-import { invalidArgument } from '../errors';
-import type { InferMessage, JsonValue, TensorEncoding } from '../message/message';
+import { invalidArgument } from '../../errors';
+import type { InferMessage, JsonValue, TensorEncoding } from '../../message/message';
 import { jsonToValue, valueToJson } from './json-value';
 import { fromWire, toWire } from './seldon-message';
 import { RawDefaultData, rawTensorPayload } from './raw-payload';

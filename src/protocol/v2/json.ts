@@ -1,9 +1,9 @@
-import { invalidArgument } from '../errors';
-import type { JsonValue } from '../message/message';
-import { toNumbers } from '../tensor/tensor';
-import { rawBytes, type V2Output } from './v2-infer';
-import { v2Type, v2TypeOf } from './v2-datatype';
-import type { WireInferInputTensor, WireInferParameter, WireModelInferRequest } from './v2-wire-types';
+import { invalidArgument } from '../../errors';
+import type { JsonValue } from '../../message/message';
+import { toNumbers } from '../../tensor/tensor';
+import { rawBytes, type V2Output } from './infer';
+import { v2Type, v2TypeOf } from './datatype';
+import type { WireInferInputTensor, WireInferParameter, WireModelInferRequest } from './wire-types';
 
 /**
  * The Open Inference Protocol's REST body <-> the wire request gRPC would have decoded, so both front doors read a

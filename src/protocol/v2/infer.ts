@@ -1,8 +1,8 @@
-import { invalidArgument } from '../errors';
-import { emptyMeta, type InferMessage, type JsonValue, type Payload } from '../message/message';
-import { DTYPES, type NumericDType, type TypedArray } from '../tensor/dtype';
-import { checkTensor, numel, shapeToString, tensorBytes, viewBytes, type Tensor } from '../tensor/tensor';
-import { v2Type, v2TypeOf, type V2Type } from './v2-datatype';
+import { invalidArgument } from '../../errors';
+import { emptyMeta, type InferMessage, type JsonValue, type Payload } from '../../message/message';
+import { DTYPES, type NumericDType, type TypedArray } from '../../tensor/dtype';
+import { checkTensor, numel, shapeToString, tensorBytes, viewBytes, type Tensor } from '../../tensor/tensor';
+import { v2Type, v2TypeOf, type V2Type } from './datatype';
 import type {
   WireInferInputTensor,
   WireInferOutputTensor,
@@ -11,7 +11,7 @@ import type {
   WireModelInferRequest,
   WireModelInferResponse,
   WireTensorContents,
-} from './v2-wire-types';
+} from './wire-types';
 
 /**
  * ModelInferRequest -> InferMessage and InferMessage -> ModelInferResponse. A graph takes one input: a single BYTES

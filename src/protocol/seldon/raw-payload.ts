@@ -1,6 +1,6 @@
-import type { Payload } from '../message/message';
-import { DTYPES, dtypeFromTf, type NumericDType } from '../tensor/dtype';
-import { fromBytes, numel, type Tensor } from '../tensor/tensor';
+import type { Payload } from '../../message/message';
+import { DTYPES, dtypeFromTf, type NumericDType } from '../../tensor/dtype';
+import { fromBytes, numel, type Tensor } from '../../tensor/tensor';
 import type { WireDefaultData, WireSeldonMessage, WireSeldonMessageList, WireTensorProto } from './wire-types';
 
 /**

@@ -1,6 +1,6 @@
-import { invalidArgument } from '../errors';
-import type { DType } from '../tensor/dtype';
-import type { WireTensorContents } from './v2-wire-types';
+import { invalidArgument } from '../../errors';
+import type { DType } from '../../tensor/dtype';
+import type { WireTensorContents } from './wire-types';
 
 /**
  * Open Inference Protocol datatypes <-> our dtypes, and which InferTensorContents field carries each. UINT32, UINT64,

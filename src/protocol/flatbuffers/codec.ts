@@ -1,8 +1,8 @@
 import { Builder } from 'flatbuffers';
-import { invalidArgument } from '../errors';
-import type { InferMessage, JsonValue, Meta, Metric, MetricType, Payload, Status } from '../message/message';
-import type { DType } from '../tensor/dtype';
-import { checkTensor, tensorBytes, viewBytes, type Tensor } from '../tensor/tensor';
+import { invalidArgument } from '../../errors';
+import type { InferMessage, JsonValue, Meta, Metric, MetricType, Payload, Status } from '../../message/message';
+import type { DType } from '../../tensor/dtype';
+import { checkTensor, tensorBytes, viewBytes, type Tensor } from '../../tensor/tensor';
 
 /**
  * InferMessage <-> FlatBuffers bytes, the layout of protos/infergraph/tensor.fbs (read that file first: the slot

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { NodeMethod } from '../hop/vocabulary';
-import { bytesUnaryMethod } from '../rpc/bytes-method';
+import type { NodeMethod } from '../../hop/vocabulary';
+import { bytesUnaryMethod } from '../../rpc/bytes-method';
 
 /**
  * The gRPC service that carries FlatBuffers hop messages (protos/infergraph/tensor.fbs): infergraph.v1.FlatBuffersNode.

@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
-import { protosDir } from '../util/paths';
+import { protosDir } from '../../util/paths';
 
 /**
  * Loads the Open Inference Protocol (protos/kserve/grpc_predict_v2.proto) and Triton's ModelConfig messages

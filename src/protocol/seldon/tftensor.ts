@@ -1,6 +1,6 @@
-import { invalidArgument } from '../errors';
-import { DTYPES, dtypeFromTf, tfFromDType, type DType, type NumericDType } from '../tensor/dtype';
-import { checkTensor, fromBytes, numel, shapeToString, tensorBytes, type Tensor } from '../tensor/tensor';
+import { invalidArgument } from '../../errors';
+import { DTYPES, dtypeFromTf, tfFromDType, type DType, type NumericDType } from '../../tensor/dtype';
+import { checkTensor, fromBytes, numel, shapeToString, tensorBytes, type Tensor } from '../../tensor/tensor';
 import type { WireTensorProto } from './wire-types';
 
 /** tensorflow.TensorProto <-> Tensor. Raw `tensor_content` is the fast path in both directions. */

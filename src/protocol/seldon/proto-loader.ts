@@ -1,13 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
-import { protosDir } from '../util/paths';
+import { protosDir } from '../../util/paths';
 import { joinParts, rawAwareDeserializer, seldonMessageParts } from './raw-payload';
 import type { WireSeldonMessage } from './wire-types';
 
 /**
  * Loads protos/seldon/prediction.proto once per process. The package definition feeds grpc-js (servers, clients)
- * and server reflection; decoded objects follow src/protocol/wire-types.ts.
+ * and server reflection; decoded objects follow src/protocol/seldon/wire-types.ts.
  */
 export const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true,

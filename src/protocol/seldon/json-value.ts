@@ -1,4 +1,4 @@
-import type { JsonValue } from '../message/message';
+import type { JsonValue } from '../../message/message';
 import type { WireValue } from './wire-types';
 
 /** google.protobuf.Value <-> plain JSON. */

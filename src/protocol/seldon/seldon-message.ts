@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors';
+import { invalidArgument } from '../../errors';
 import type {
   InferMessage,
   JsonValue,
@@ -8,8 +8,8 @@ import type {
   Payload,
   Status,
   TensorEncoding,
-} from '../message/message';
-import { fromNumbers, numel, shapeToString, toNumbers, type Tensor } from '../tensor/tensor';
+} from '../../message/message';
+import { fromNumbers, numel, shapeToString, toNumbers, type Tensor } from '../../tensor/tensor';
 import { jsonToValue, valueToJson } from './json-value';
 import { RawDefaultData, rawDefaultDataOf, rawTensorPayload } from './raw-payload';
 import { tensorFromTf, tensorToTf } from './tftensor';

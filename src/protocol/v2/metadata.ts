@@ -1,5 +1,5 @@
-import { tritonDataType, v2DatatypeName } from './v2-datatype';
-import type { WireV2ModelMetadata, WireV2TensorMetadata } from './v2-wire-types';
+import { tritonDataType, v2DatatypeName } from './datatype';
+import type { WireV2ModelMetadata, WireV2TensorMetadata } from './wire-types';
 
 /**
  * The graph seen as one V2 model: metadata (ModelMetadata) and Triton's ModelConfig. Shapes are the full tensor
