@@ -24,12 +24,7 @@ export class ResendNotStarted implements NodeClient {
     private readonly draining: () => boolean,
   ) {}
 
-  async call<M extends NodeMethod>(
-    node: NodeSpec,
-    method: M,
-    input: HopInput<M>,
-    opts: HopOptions,
-  ): Promise<HopReply> {
+  async call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
     let wait = FIRST_WAIT_MS;
     for (let attempt = 1; ; attempt++) {
       try {
