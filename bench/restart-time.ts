@@ -26,7 +26,11 @@ interface LogLine {
   obj: Record<string, unknown>;
 }
 
-/** `[name] {pino json}` lines of the children, and the runner's own pino lines (proc 'runner'). */
+/**
+ * The pino JSON lines `up --log-format json` prints: the children's as they wrote them (their logger's `name` is the
+ * process: the node, or `<graph>-executor`), the runner's own under the name `infergraph-up` (proc 'runner'). The
+ * older `[name] {json}` form is read too.
+ */
 function parseLogs(lines: readonly string[]): LogLine[] {
   const out: LogLine[] = [];
   for (const l of lines) {
@@ -35,7 +39,8 @@ function parseLogs(lines: readonly string[]): LogLine[] {
     try {
       const obj = JSON.parse(m[2] as string) as Record<string, unknown>;
       if (typeof obj.time !== 'number') continue;
-      out.push({ proc: m[1] ?? 'runner', time: obj.time, msg: typeof obj.msg === 'string' ? obj.msg : '', obj });
+      const named = typeof obj.name === 'string' && obj.name !== 'infergraph-up' ? obj.name : 'runner';
+      out.push({ proc: m[1] ?? named, time: obj.time, msg: typeof obj.msg === 'string' ? obj.msg : '', obj });
     } catch {
       // not a log line
     }
