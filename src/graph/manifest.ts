@@ -74,14 +74,27 @@ export interface ValidateOptions {
   };
 }
 
-export function loadManifestFile(file: string, opts: ValidateOptions = {}): GraphSpec {
-  let text: string;
+/** A manifest file's text; an unreadable file is a configuration problem naming it. */
+export function readManifestText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([`${file}: cannot read manifest: ${(err as Error).message}`]);
   }
-  return parseManifest(text, path.dirname(path.resolve(file)), file, opts);
+}
+
+/** A manifest's YAML as an unchecked document; a syntax error is a configuration problem naming `source`. */
+export function parseManifestYaml(text: string, source: string): unknown {
+  try {
+    return parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message : String(err);
+    throw new ConfigError([`${source}: invalid YAML: ${msg}`]);
+  }
+}
+
+export function loadManifestFile(file: string, opts: ValidateOptions = {}): GraphSpec {
+  return parseManifest(readManifestText(file), path.dirname(path.resolve(file)), file, opts);
 }
 
 export function parseManifest(
@@ -90,14 +103,7 @@ export function parseManifest(
   source = 'manifest',
   opts: ValidateOptions = {},
 ): GraphSpec {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message : String(err);
-    throw new ConfigError([`${source}: invalid YAML: ${msg}`]);
-  }
-  return validateManifest(doc, baseDir, source, opts);
+  return validateManifest(parseManifestYaml(text, source), baseDir, source, opts);
 }
 
 export function validateManifest(

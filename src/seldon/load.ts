@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors';
 import { isObj } from '../graph/check';
-import { validateManifest, type ValidateOptions } from '../graph/manifest';
+import { parseManifestYaml, readManifestText, validateManifest, type ValidateOptions } from '../graph/manifest';
 import type { GraphSpec } from '../graph/spec';
 import { convertSeldonDeployment } from './convert';
 import { SeldonProblems } from './problems';
@@ -35,23 +33,11 @@ export interface LoadOptions extends ValidateOptions {
 }
 
 export function loadAnyManifestFile(file: string, opts: LoadOptions = {}): Loaded {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read manifest: ${(err as Error).message}`]);
-  }
-  return parseAnyManifest(text, path.dirname(path.resolve(file)), file, opts);
+  return parseAnyManifest(readManifestText(file), path.dirname(path.resolve(file)), file, opts);
 }
 
 export function parseAnyManifest(text: string, baseDir: string, source: string, opts: LoadOptions = {}): Loaded {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { prettyErrors: true });
-  } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message : String(err);
-    throw new ConfigError([`${source}: invalid YAML: ${msg}`]);
-  }
+  const doc = parseManifestYaml(text, source);
   if (isSeldonDeployment(doc)) return loadSeldonDeployment(doc, baseDir, source, opts);
   const graph = validateManifest(doc, baseDir, source, opts);
   const d = doc as Json;
