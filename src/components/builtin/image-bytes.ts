@@ -3,7 +3,8 @@
  * signature), whether a file is cut off, and a libvips failure turned into INVALID_ARGUMENT naming the problem.
  */
 import { invalidArgument } from '../../errors';
-import { jpegStructure } from './jpeg-structure';
+import { plainHeader, type JpegHeader } from './jpeg-header';
+import { walkJpeg } from './jpeg-structure';
 
 const NAME = 'jpeg-input';
 export type ImageFormat = 'JPEG' | 'PNG' | 'WebP';
@@ -80,6 +81,8 @@ export interface Inspection {
   truncated?: string;
   /** Why a JPEG is not one, when its structure is broken and no end-of-image marker follows its last scan. */
   undecodable?: string;
+  /** A plain 8-bit JPEG's size and components, from the same walk (jpeg-header.ts), so no second read is needed. */
+  jpeg?: JpegHeader;
 }
 
 /**
@@ -91,10 +94,12 @@ export interface Inspection {
  */
 export function inspect(b: Uint8Array, format: ImageFormat): Inspection {
   if (format === 'JPEG') {
-    const s = jpegStructure(b);
+    const { structure: s, frame } = walkJpeg(b);
     if (s.kind === 'truncated') return { truncated: s.reason };
-    if (s.kind === 'malformed' && !endsAfterLastScan(b)) return { undecodable: s.reason };
-    return {};
+    const jpeg = plainHeader(frame);
+    const facts = jpeg ? { jpeg } : {};
+    if (s.kind === 'malformed' && !endsAfterLastScan(b)) return { undecodable: s.reason, ...facts };
+    return facts;
   }
   if (format === 'PNG') {
     const from = Math.max(0, b.length - TRAILER_SEARCH);

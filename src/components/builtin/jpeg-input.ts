@@ -23,7 +23,7 @@ import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { decodeError, inspect, notDecodable, preview, sniffFormat, type ImageFormat } from './image-bytes';
 import { decodeRgbWindow, type ImageHeader } from './pil-rgb';
-import { jpegHeader } from './jpeg-header';
+import type { JpegHeader } from './jpeg-header';
 import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
 
 export { sniffFormat } from './image-bytes';
@@ -116,13 +116,13 @@ class JpegInput implements Component {
         `${NAME}: binData (${bytes.byteLength} bytes) is not a JPEG, PNG or WebP image (${preview(bytes)})`,
       );
     }
-    const { truncated, undecodable } = inspect(bytes, format);
+    const { truncated, undecodable, jpeg } = inspect(bytes, format);
     if (truncated) {
       throw invalidArgument(`${NAME}: truncated ${format} image (binData of ${bytes.byteLength} bytes): ${truncated}`);
     }
     throwIfGone(ctx, NAME);
     const { crop } = this.cfg;
-    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx), {
+    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx, jpeg), {
       format,
       bytes: bytes.byteLength,
       resize: this.cfg.resize,
@@ -142,14 +142,20 @@ class JpegInput implements Component {
   }
 
   /** Decoded, resized and centre-cropped RGB pixels, HWC uint8, crop x crop x 3. */
-  private async decodeResizeCrop(bytes: Uint8Array, format: ImageFormat, ctx: CallContext): Promise<Uint8Array> {
+  private async decodeResizeCrop(
+    bytes: Uint8Array,
+    format: ImageFormat,
+    ctx: CallContext,
+    /** The frame header inspect() read, when the file is a plain 8-bit JPEG. */
+    jpeg?: JpegHeader,
+  ): Promise<Uint8Array> {
     const { maxPixels, failOn } = this.cfg;
     // Zero-copy Buffer view: sharp wants a Buffer, the payload may be any Uint8Array (a slice of a gRPC frame).
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let meta: ImageHeader;
     try {
       // Header only; no pixel limit here so the limit error below can name the image size.
-      meta = this.jpegFacts(bytes, format) ?? (await sharp(buf, { failOn, limitInputPixels: false }).metadata());
+      meta = this.jpegFacts(jpeg) ?? (await sharp(buf, { failOn, limitInputPixels: false }).metadata());
     } catch (err) {
       throw decodeError(err, format, bytes, maxPixels);
     }
@@ -175,11 +181,9 @@ class JpegInput implements Component {
     });
   }
 
-  /** What metadata() would say of a plain 8-bit JPEG, from its frame header (jpeg-header.ts), when that suffices. */
-  private jpegFacts(bytes: Uint8Array, format: ImageFormat): ImageHeader | undefined {
-    if (format !== 'JPEG' || this.cfg.exifOrientation) return undefined; // orientation needs the EXIF block
-    const h = jpegHeader(bytes);
-    if (!h) return undefined;
+  /** What metadata() would say of a plain 8-bit JPEG, from the frame header inspect() read, when that suffices. */
+  private jpegFacts(h: JpegHeader | undefined): ImageHeader | undefined {
+    if (!h || this.cfg.exifOrientation) return undefined; // orientation needs the EXIF block
     const space = h.components === 4 ? 'cmyk' : h.components === 1 ? 'b-w' : 'srgb';
     return { width: h.width, height: h.height, channels: h.components, depth: 'uchar', space, hasAlpha: false };
   }

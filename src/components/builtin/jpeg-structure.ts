@@ -13,6 +13,14 @@
  * (nor for a cut DAC, DHP or EXP, segments a real file seldom has and never long).
  */
 
+/** The frame header (SOFn) as the walk found it: what the decoder will be told about the image. */
+export interface FrameHeader {
+  precision: number;
+  height: number;
+  width: number;
+  components: number;
+}
+
 export type JpegStructure =
   { kind: 'whole' } | { kind: 'truncated'; reason: string } | { kind: 'malformed'; reason: string };
 
@@ -115,6 +123,17 @@ function believableCut(m: number, d: Uint8Array): boolean {
 
 /** Walks the markers of bytes that start with FF D8 FF (sniffed). */
 export function jpegStructure(b: Uint8Array): JpegStructure {
+  return walk(b, {});
+}
+
+/** The structure and, when the walk got that far (a cut or broken file may still have one), the frame header. */
+export function walkJpeg(b: Uint8Array): { structure: JpegStructure; frame?: FrameHeader } {
+  const seen: { frame?: FrameHeader } = {};
+  const structure = walk(b, seen);
+  return { structure, ...seen };
+}
+
+function walk(b: Uint8Array, seen: { frame?: FrameHeader }): JpegStructure {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   const n = buf.length;
   const malformed = (reason: string): JpegStructure => ({ kind: 'malformed', reason });
@@ -143,6 +162,10 @@ export function jpegStructure(b: Uint8Array): JpegStructure {
     const present = buf.subarray(p + 2, Math.min(end, n));
     const problem = segmentProblem(m, present, length - 2);
     if (problem) return malformed(`FF ${hex(m)} segment at offset ${start}: ${problem}`);
+    if (isSof(m) && present.length >= 6 && !seen.frame) {
+      const u16 = (i: number): number => ((present[i] as number) << 8) | (present[i + 1] as number);
+      seen.frame = { precision: present[0] as number, height: u16(1), width: u16(3), components: present[5] as number };
+    }
     if (end > n) {
       return believableCut(m, present)
         ? truncated(
