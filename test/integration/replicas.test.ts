@@ -167,8 +167,11 @@ describe('replicas under infergraph up: round-robin over real processes', () => 
     // connection, a call can still be routed to it. Such a call is in flight at the kill too; allow that window
     // but nothing later (without ejection a third of the calls would fail for as long as the replica is down).
     const failedLate = failed.filter((o) => o.startedAt > killAt + DETECT_MS);
-    const outage = out.filter((o) => o.startedAt > killAt && o.endedAt < restartedAt);
     const rejoinFirst = out.find((o) => o.pid === newPid);
+    // The outage ends when the restarted replica first answers: the executor's frame/gRPC reconnect (25-200 ms) can
+    // reach it before the runner's own health check has announced it.
+    const back = Math.min(restartedAt, rejoinFirst?.startedAt ?? Number.POSITIVE_INFINITY);
+    const outage = out.filter((o) => o.startedAt > killAt && o.endedAt < back);
     const lastWindow = out.filter((o) => rejoinFirst && o.startedAt > rejoinFirst.endedAt).slice(-600);
     const ms = (x: number): string => (x - killAt).toFixed(1);
     t.diagnostic(
