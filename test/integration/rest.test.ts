@@ -70,10 +70,12 @@ describe('REST front doors on the executor: test-ensemble as real processes', ()
     await g?.stop();
   });
 
-  it('`up` prints the REST URL on its own port', () => {
+  it('`up` prints the REST URL on its own port', async () => {
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(url.split(':').pop(), g.address.split(':').pop());
-    assert.ok(g.stdout.some((l) => l.startsWith(`infergraph: REST at ${url}`)));
+    // printed right after the ready line, which may arrive in an earlier chunk of the runner's stdout
+    const line = await g.waitFor(/^infergraph: REST at /, 5000);
+    assert.ok(line.startsWith(`infergraph: REST at ${url}`), line);
   });
 
   it('Seldon predictions: every tensor form answers in the form it came in (8x + 1), meta puid and tags kept', async () => {
