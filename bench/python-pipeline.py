@@ -5,10 +5,18 @@ no spinning, running at once (onnxruntime releases the GIL), softmax, mean, top-
 `c` client threads each keep one request in flight for --seconds.
 
   python3 bench/python-pipeline.py [--image ../shared/imagenet/dev/n01440764_tench.JPEG] [--levels 1,8] [--seconds 20]
+
+With --serve SOCKET it is an arm of `infergraph bench --python PYTHON` instead: it listens on a unix socket, one
+thread per connection, and answers each request (u32 big-endian length, then the JPEG) with u32 length + JSON
+{"top": [[index, score], ...]} or {"error": "..."}; it prints "ready" on stdout once the sessions are loaded.
 """
 import argparse
 import io
+import json
 import os
+import socketserver
+import struct
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,9 +32,9 @@ STD = np.array([0.229, 0.224, 0.225])
 LUT = ((np.arange(256)[None, :] / 255 - MEAN[:, None]) / STD[:, None]).astype(np.float32)
 
 
-def session(path):
+def session(path, threads=1):
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
+    so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -35,13 +43,13 @@ def session(path):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def preprocess(jpeg):
+def preprocess(jpeg, resize=256, crop=224):
     im = Image.open(io.BytesIO(jpeg)).convert("RGB")
     w, h = im.size
-    nw, nh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    nw, nh = (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
     im = im.resize((nw, nh), Image.BILINEAR)
-    left, top = int(round((nw - 224) / 2.0)), int(round((nh - 224) / 2.0))
-    hwc = np.asarray(im.crop((left, top, left + 224, top + 224)), dtype=np.uint8)
+    left, top = int(round((nw - crop) / 2.0)), int(round((nh - crop) / 2.0))
+    hwc = np.asarray(im.crop((left, top, left + crop, top + crop)), dtype=np.uint8)
     planar = hwc.transpose(2, 0, 1)
     return np.stack([LUT[c][planar[c]] for c in range(3)])[None]
 
@@ -49,6 +57,58 @@ def preprocess(jpeg):
 def softmax(x):
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+def read_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def serve(a):
+    """The bench arm: every model of --model, at once, on each request's JPEG; the mean of their softmaxes."""
+    sessions = [session(m, a.threads) for m in a.model]
+    feeds = [(s, s.get_inputs()[0].name, s.get_outputs()[0].name) for s in sessions]
+    pool = ThreadPoolExecutor(max_workers=64)
+
+    def request(jpeg):
+        x = preprocess(jpeg, a.resize, a.crop)
+        others = [pool.submit(lambda f=f: f[0].run([f[2]], {f[1]: x})[0]) for f in feeds[1:]]
+        first = feeds[0][0].run([feeds[0][2]], {feeds[0][1]: x})[0]
+        outs = [first] + [o.result() for o in others]
+        mean = sum(softmax(o.reshape(1, -1)) for o in outs) / len(outs)
+        top = np.argsort(-mean[0])[: a.topk]
+        return {"top": [[int(i), float(mean[0][i])] for i in top]}
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            while True:
+                head = read_exact(self.request, 4)
+                if head is None:
+                    return
+                jpeg = read_exact(self.request, struct.unpack(">I", head)[0])
+                if jpeg is None:
+                    return
+                try:
+                    answer = request(jpeg)
+                except Exception as e:  # a bad request answers an error and the server keeps serving
+                    answer = {"error": f"{type(e).__name__}: {e}"}
+                body = json.dumps(answer).encode()
+                self.request.sendall(struct.pack(">I", len(body)) + body)
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+    if os.path.exists(a.serve):
+        os.unlink(a.serve)
+    with Server(a.serve, Handler) as srv:
+        print(f"ready onnxruntime {ort.__version__} pillow {Image.__version__} numpy {np.__version__}", flush=True)
+        threading.Thread(target=lambda: (sys.stdin.read(), srv.shutdown()), daemon=True).start()
+        srv.serve_forever()
 
 
 def main():
@@ -59,7 +119,17 @@ def main():
     ap.add_argument("--levels", default="1,8")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--serve", help="unix socket path: serve as a bench arm (see the module's doc)")
+    ap.add_argument("--model", action="append", help="--serve: an ONNX model (repeat for each model)")
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads per model")
+    ap.add_argument("--resize", type=int, default=256)
+    ap.add_argument("--crop", type=int, default=224)
+    ap.add_argument("--topk", type=int, default=5)
     a = ap.parse_args()
+    if a.serve:
+        if not a.model:
+            ap.error("--serve needs --model (one per model)")
+        return serve(a)
     jpeg = open(a.image, "rb").read()
     models = os.path.join(HERE, "..", "models", "generated")
     sessions = [session(os.path.join(models, m)) for m in ("resnet50.onnx", "densenet169.onnx")]

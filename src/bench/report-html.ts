@@ -122,6 +122,16 @@ export function renderHtml(r: BenchReport): string {
     points: l.cdf.map((v, i) => [v, i + 1] as [number, number]),
     markers: false,
   }));
+  const py = r.python?.levels ?? [];
+  if (py.length) {
+    tput.push({ name: 'python', points: py.map((l) => [l.concurrency, l.throughput]), dashed: true, markers: true });
+    latency.push({
+      name: 'python p50',
+      points: py.map((l) => [l.concurrency, l.latency.p50]),
+      dashed: true,
+      markers: true,
+    });
+  }
   for (const l of bl)
     cdf.push({
       name: `in-process c=${l.concurrency}`,
@@ -185,6 +195,7 @@ ${r.graph ? `<p class="note">Nodes: ${r.graph.nodes.map(esc).join(' · ')}</p>` 
 <table><tr><th>what</th><th>target</th><th>this run</th><th></th></tr>${targets}</table>
 <h2>Graph versus in-process</h2>
 ${ratios}
+${r.python ? `<p class="note">Python arm: ${esc(r.python.note)} (${esc(r.python.versions)}).</p>` : ''}
 ${r.baseline ? `<p class="note">In-process baseline: the same components from the same manifest in the bench process, called through the real GraphExecutor without gRPC; ${esc(r.baseline.note)}.${r.baseline.error ? ` <b>Baseline failed:</b> ${esc(r.baseline.error)}` : ''}</p>` : ''}
 <h2>Results</h2>
 <table><tr><th></th><th>concurrency</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>mean ms</th><th>overhead mean ms</th><th>overhead p99 ms</th><th>critical compute ms</th><th>client↔executor ms</th><th>requests</th><th>stable</th></tr>
@@ -230,7 +241,9 @@ export function renderMarkdown(r: BenchReport): string {
     `| ${who} | ${l.concurrency} | ${f1(l.throughput)} | ${f2(l.latency.p50)} | ${f2(l.latency.p90)} | ${f2(l.latency.p99)} | ${f2(l.latency.mean)} | ${f2(l.overhead?.mean)} | ${f2(l.overhead?.p99)} | ${f2(l.criticalCompute?.mean)} |`;
   for (const [who, levels] of graphRuns(r)) for (const l of levels) out.push(row(who, l));
   for (const l of r.baseline?.levels ?? []) out.push(row('in-process', l));
+  for (const l of r.python?.levels ?? []) out.push(row('python', l));
   if (r.baseline) out.push(`- in-process baseline: ${r.baseline.note}`);
+  if (r.python) out.push(`- python: ${r.python.note} (${r.python.versions})`);
   for (const x of r.hopRuns ?? [])
     if (x.throughputRatio !== undefined)
       out.push(

@@ -53,6 +53,8 @@ export interface BenchReport {
     note: string;
     error?: string;
   };
+  /** the single-process Python pipeline (--python), at the baseline's levels */
+  python?: { levels: LevelResult[]; versions: string; note: string };
   ratios?: {
     latency?: {
       concurrency: number;

@@ -15,6 +15,7 @@ import type { BenchReport, HopRun, TargetCheck } from './report';
 import { sweepArms, type Arm } from './interleave';
 import { RestTarget, type BenchApi } from './rest-target';
 import { ExecutorTarget, type BenchTarget } from './target';
+import { PythonTarget } from './python-target';
 import { applyOverrides } from '../graph/overrides';
 
 /** Turns per hop transport and level when a run compares several (see interleave.ts). */
@@ -64,6 +65,8 @@ export interface BenchOptions {
   apis?: BenchApi[];
   /** With `address`: the executor's REST URL, for the REST apis. */
   restUrl?: string;
+  /** A Python interpreter with onnxruntime, Pillow and numpy: adds bench/python-pipeline.py as an arm. */
+  python?: string;
 }
 
 export type { BenchReport, HopRun, TargetCheck } from './report';
@@ -127,6 +130,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     throw new Error(`--concurrency must be positive integers, got ${o.concurrency.join(',')}`);
   const baselineLevels = [...new Set([Math.min(...levels), Math.max(...levels)])];
   const doBaseline = o.baseline && !!o.graph;
+  const doPython = !!o.python && !!o.graph;
+  if (o.python && !o.graph) throw new Error('--python needs --graph (the pipeline is built from the manifest)');
   const hopTransports: (HopTransport | undefined)[] = o.address
     ? [undefined]
     : [...new Set(o.hopTransports?.length ? o.hopTransports : [(o.graph as GraphSpec).hopTransport])];
@@ -137,7 +142,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   if (rest && o.address && !o.restUrl) throw new Error('--api rest-… with --addr needs --rest-url (the REST URL)');
   const perRun = apis.length * (o.warmupS + levels.length * o.durationS * 1.2) + (o.address ? 0 : 3);
   const planned =
-    hopTransports.length * perRun + (doBaseline ? o.warmupS + baselineLevels.length * o.durationS * 1.2 : 0);
+    hopTransports.length * perRun +
+    ((doBaseline ? 1 : 0) + (doPython ? 1 : 0)) * (o.warmupS + baselineLevels.length * o.durationS * 1.2);
   const startedAt = new Date().toISOString();
   const clock = new Clock(planned, o.progress);
 
@@ -149,6 +155,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const armRuns: { hopTransport: HopTransport | undefined; api: BenchApi }[] = [];
   let baseline: BenchReport['baseline'];
   let inproc: InProcessTarget | undefined;
+  let python: PythonTarget | undefined;
+  let pythonRun: BenchReport['python'];
   let answer: string | undefined;
   const label = (what: string): void => clock.set(what);
   try {
@@ -218,6 +226,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         baseline = { levels: [], note, error: (err as Error).message };
       }
     }
+    if (doPython && graph) {
+      clock.set('python: loading the pipeline');
+      python = await PythonTarget.create(o.python as string, graph, o.input.payload, o.timeoutMs);
+      const probe = await python.send();
+      if (!probe.ok) throw new Error(`the Python pipeline fails the bench request: ${probe.error}`);
+      const pid = python.pid;
+      arms.push({
+        tag: 'python',
+        target: python,
+        procs: () => [BENCH_PROCESS, ...(pid ? [{ name: 'python', role: 'baseline', pid }] : [])],
+        levels: baselineLevels,
+      });
+    }
     const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
     const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
     runs = armRuns.map((x, i) => ({ ...x, levels: swept[i] ?? [] }));
@@ -227,6 +248,14 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         note,
         ...(o.baselineOnnxThreads !== undefined ? { onnxThreads: o.baselineOnnxThreads } : {}),
         models: o.baselineModels ?? 'parallel',
+      };
+    }
+    if (python) {
+      const top = describeAnswer(python.firstReply());
+      pythonRun = {
+        levels: swept[arms.findIndex((a) => a.tag === 'python')] ?? [],
+        versions: python.versions,
+        note: `${o.python} bench/python-pipeline.py: PIL + onnxruntime, every model at once, 1 intra-op thread each; ${top}`,
       };
     }
     // The gRPC answers of every hop transport must agree (REST answers are in other forms).
@@ -247,6 +276,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   } finally {
     clock.finish();
     await inproc?.close();
+    await python?.close();
     await Promise.all(targets.map((t) => t.close()));
     await Promise.all(sups.map((x) => x.stop()));
   }
@@ -295,6 +325,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     if (o.graphFile) report.graph.file = o.graphFile;
   }
   if (baseline) report.baseline = baseline;
+  if (pythonRun) report.python = pythonRun;
   report.ratios = ratios(report);
   if (apis.length > 1) report.apiRuns = runs.map((x) => ({ api: x.api, levels: x.levels }));
   else if (runs.length > 1) {
@@ -368,6 +399,7 @@ function targetChecks(r: BenchReport): TargetCheck[] {
     check('graph overhead, c=1, p99 (ms)', '<= 8 (then 4)', ov?.p99, (v) => v <= 8),
     check(`throughput graph / in-process, c=${t?.concurrency ?? 8}`, '>= 0.95', t?.ratio, (v) => v >= 0.95),
   ];
+  out.push(...singleProcessChecks(r, check));
   const frames = r.hopRuns?.find((x) => x.hopTransport === 'frames');
   const grpc = r.hopRuns?.find((x) => x.hopTransport === 'grpc');
   const lo = Math.min(...r.levels.map((l) => l.concurrency));
@@ -406,6 +438,45 @@ function targetChecks(r: BenchReport): TargetCheck[] {
         () => true,
       ),
     );
+  return out;
+}
+
+/**
+ * Issue 23's targets: the graph against the best single process of the run (the Node in-process arm and, with
+ * --python, the Python pipeline), at the lowest level (mean latency) and the highest (throughput).
+ */
+function singleProcessChecks(
+  r: BenchReport,
+  check: (name: string, target: string, value: number | undefined, ok: (v: number) => boolean) => TargetCheck,
+): TargetCheck[] {
+  const arms = [
+    { name: 'in-process', levels: r.baseline?.levels ?? [] },
+    { name: 'python', levels: r.python?.levels ?? [] },
+  ].filter((a) => a.levels.length);
+  if (!arms.length || !r.levels.length) return [];
+  const out: TargetCheck[] = [];
+  const lo = Math.min(...arms.flatMap((a) => a.levels.map((l) => l.concurrency)));
+  const hi = Math.max(...arms.flatMap((a) => a.levels.map((l) => l.concurrency)));
+  const at = (levels: LevelResult[], c: number): LevelResult | undefined => levels.find((l) => l.concurrency === c);
+  for (const a of arms) {
+    const g1 = at(r.levels, lo);
+    const a1 = at(a.levels, lo);
+    if (g1 && a1 && a1.latency.mean > 0)
+      out.push(
+        check(
+          `c=${lo} mean, graph / ${a.name}`,
+          '<= 1.05',
+          round3(g1.latency.mean / a1.latency.mean),
+          (v) => v <= 1.05,
+        ),
+      );
+    const g8 = at(r.levels, hi);
+    const a8 = at(a.levels, hi);
+    if (g8 && a8 && a8.throughput > 0)
+      out.push(
+        check(`c=${hi} req/s, graph / ${a.name}`, '>= 1.0', round3(g8.throughput / a8.throughput), (v) => v >= 1.0),
+      );
+  }
   return out;
 }
 

@@ -50,6 +50,7 @@ interface BenchFlags {
   restUrl?: string;
   baselineThreads: string;
   baselineModels: string;
+  python?: string;
   stability: string;
   timeout: string;
   timelineInterval: string;
@@ -123,6 +124,10 @@ export function registerBench(program: Command): void {
       '--baseline-threads <n|manifest>',
       "onnx-model intraOpThreads in the in-process baseline ('manifest' keeps the manifest's)",
       String(BEST_BASELINE.onnxThreads),
+    )
+    .option(
+      '--python <interpreter>',
+      'also run bench/python-pipeline.py (PIL + onnxruntime, one process) as an arm, with this Python (it needs onnxruntime, pillow and numpy)',
     )
     .option(
       '--baseline-models <parallel|serial>',
@@ -213,6 +218,7 @@ export function registerBench(program: Command): void {
         metrics: o.metrics,
         apis,
         ...(o.restUrl ? { restUrl: o.restUrl } : {}),
+        ...(o.python ? { python: o.python } : {}),
       });
       console.log(renderMarkdown(report));
       console.log(`\nreport: ${report.files.html}\n        ${report.files.json}`);
