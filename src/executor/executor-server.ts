@@ -1,5 +1,5 @@
 import type { NodeClient } from '../graph/node-client';
-import { walkNodes, type GraphSpec } from '../graph/spec';
+import { inExecutor, walkNodes, type GraphSpec } from '../graph/spec';
 import { seldonProto } from '../protocol/seldon/proto-loader';
 import { v2Proto, V2_SERVICE } from '../protocol/v2/proto';
 import { bind, createServer, shutdown } from '../rpc/server';
@@ -11,6 +11,7 @@ import type { Logger } from '../util/logger';
 import { admissionInterceptor } from './admission-interceptor';
 import { DataPlane, type PredictorSet, type RequestLogger, type RequestMeter } from './data-plane';
 import { HopClient } from './hop-client';
+import { LocalNodeClient } from './local-node-client';
 import { ResendNotStarted } from './resend-not-started';
 import { watchGraphNodes } from './node-health';
 import { startRestServer, type RunningRest } from './rest-server';
@@ -26,7 +27,10 @@ import { addV2Service, V2_MODEL_INFER } from './v2-service';
 /** Telemetry of the executor, as one bundle from the composition root (src/cli/commands/serve.ts). */
 export interface ExecutorTelemetry {
   /** Tracing (src/telemetry): server interceptors, client interceptors and frame tracers per node, the trace id. */
-  tracing?: Pick<Tracing, 'serverInterceptors' | 'clientInterceptors' | 'frameClientTracer' | 'currentTraceId'>;
+  tracing?: Pick<
+    Tracing,
+    'serverInterceptors' | 'clientInterceptors' | 'frameClientTracer' | 'currentTraceId' | 'work'
+  >;
   /** Metrics (src/telemetry/graph-metrics.ts executorMetrics). */
   metrics?: {
     /** Every request, whatever its front door: observed by the data plane. */
@@ -67,8 +71,14 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const { graph, logger } = opts;
   const tracing = opts.telemetry?.tracing;
   const metrics = opts.telemetry?.metrics;
+  // Nodes placed in the executor (runtime.placement: executor) are created here and called in this process.
+  const placed = walkNodes(graph.graph).filter(inExecutor);
+  const local = placed.length
+    ? await LocalNodeClient.create(graph, { logger, ...(tracing?.work ? { work: tracing.work } : {}) }, placed)
+    : undefined;
   const client = new HopClient({
     graph,
+    ...(local ? { local } : {}),
     addresses: opts.addresses,
     ...(opts.framesAddresses ? { framesAddresses: opts.framesAddresses } : {}),
     ...(tracing ? { grpcInterceptors: (n, a) => tracing.clientInterceptors(n, a) } : {}),
@@ -128,14 +138,15 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   } catch (err) {
     health.close();
     await shutdown(bundle.server);
-    client.close();
+    await client.close();
     throw err;
   }
   const framedNodes = walkNodes(graph.graph)
     .filter((n) => client.transportOf(n) === 'frames')
     .map((n) => n.name);
+  const inExecutorNodes = placed.map((n) => n.name);
   logger.info(
-    { graph: graph.name, address, rest: rest?.url, hopTransport: graph.hopTransport, framedNodes },
+    { graph: graph.name, address, rest: rest?.url, hopTransport: graph.hopTransport, framedNodes, inExecutorNodes },
     'executor listening',
   );
   return {
@@ -154,7 +165,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
       const idle = await admission.idle(graph.drainTimeoutMs);
       logger.info({ inFlight, drained: idle, ms: Date.now() - t0 }, idle ? 'drained' : 'drain timed out');
       await Promise.all([shutdown(bundle.server), rest?.close()]);
-      client.close();
+      await client.close();
     },
   };
 }

@@ -248,6 +248,19 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
       p.add(at, (err as Error).message);
     }
   }
+  if (runtime.placement === 'executor') {
+    // The executor's own process (and image, on Kubernetes) carries the built-in components only.
+    const why = endpoint
+      ? 'an endpoint node runs elsewhere'
+      : runtime.container
+        ? 'a container node runs in its own pod'
+        : implementation && isModulePath(String(o.implementation))
+          ? 'only built-in components run inside the executor (a user module runs in its own process)'
+          : runtime.replicas !== 1
+            ? "a node inside the executor has the executor's replicas, not its own"
+            : undefined;
+    if (why) p.add(at, `runtime.placement executor: ${why}`);
+  }
   const node: NodeSpec = { name, type, implementation, parameters, children, runtime, path: where };
   if (endpoint) node.endpoint = endpoint;
   return node;

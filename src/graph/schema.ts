@@ -14,6 +14,9 @@ import { HOP_CODECS } from '../hop/vocabulary';
  * socket (src/transport). `endpoint:` nodes always get gRPC.
  */
 export const HOP_TRANSPORTS = ['grpc', 'frames'] as const;
+
+/** Where a node runs: its own process (the default), or inside the executor (runtime.placement). */
+export const NODE_PLACEMENTS = ['process', 'executor'] as const;
 export type HopTransport = (typeof HOP_TRANSPORTS)[number];
 
 export const TRACE_EXPORTERS = ['none', 'jaeger', 'otlp-grpc', 'otlp-http'] as const;
@@ -289,6 +292,14 @@ const RUNTIME = {
       minimum: 0,
       default: 64,
       description: 'Calls that may wait for a slot; beyond them RESOURCE_EXHAUSTED at once.',
+    },
+    placement: {
+      type: 'string',
+      enum: NODE_PLACEMENTS,
+      default: 'process',
+      description:
+        'process: the node runs as its own process (pod on Kubernetes). executor: a built-in component runs inside ' +
+        'the executor, with no process and no hop: less latency, no isolation (opt-in, for light nodes).',
     },
     ...POD_FIELDS,
     restart: {

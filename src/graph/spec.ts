@@ -103,7 +103,23 @@ export function walkNodes(root: NodeSpec): NodeSpec[] {
  * replicas; frames have no balancer), and the hops carry no mutual TLS (spec.tls.hops; frames have no TLS).
  */
 export function hopsOverFrames(graph: GraphSpec, node: NodeSpec): boolean {
-  return graph.hopTransport === 'frames' && !node.endpoint && node.runtime.replicas === 1 && !graph.tls?.hops;
+  return (
+    graph.hopTransport === 'frames' &&
+    !node.endpoint &&
+    !inExecutor(node) &&
+    node.runtime.replicas === 1 &&
+    !graph.tls?.hops
+  );
+}
+
+/** Whether the executor hosts `node` itself (runtime.placement: executor): no process, no address, no hop. */
+export function inExecutor(node: NodeSpec): boolean {
+  return node.runtime.placement === 'executor';
+}
+
+/** The nodes that run as processes (pods) of their own: neither an endpoint nor hosted by the executor. */
+export function spawnedNodes(g: GraphSpec): NodeSpec[] {
+  return walkNodes(g.graph).filter((n) => !n.endpoint && !inExecutor(n));
 }
 
 export function findNode(g: GraphSpec, name: string): NodeSpec | undefined {

@@ -18,6 +18,7 @@ export function node(name: string, type: NodeType, children: NodeSpec[] = []): N
       replicas: 1,
       maxConcurrency: DEFAULTS.nodeMaxConcurrency,
       maxQueue: DEFAULTS.nodeMaxQueue,
+      placement: 'process',
     },
     path: name,
   };

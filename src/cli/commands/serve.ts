@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { findNode, walkNodes } from '../../graph/spec';
+import { findNode, spawnedNodes, walkNodes } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
@@ -172,7 +172,7 @@ export function registerServe(program: Command): void {
       const { startExecutorServer } = await import('../../executor/executor-server');
       startupMark('code');
       const addresses: Record<string, string> = {};
-      for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
+      for (const n of spawnedNodes(graph)) addresses[n.name] = `${n.name}:9000`;
       const parse = (flag: string, kvs: string[], into: Record<string, string>): void => {
         for (const kv of kvs) {
           const i = kv.indexOf('=');

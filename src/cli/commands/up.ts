@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { walkNodes } from '../../graph/spec';
+import { spawnedNodes, walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
@@ -121,7 +121,7 @@ export function registerUp(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => stop('SIGHUP'));
       const info = await sup.start();
-      const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
+      const n = spawnedNodes(graph).length;
       console.log(info.executorAddress);
       const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${graph.hopTransport}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);

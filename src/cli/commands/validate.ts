@@ -54,7 +54,8 @@ function printGraph({ graph: g, manifest }: LoadedGraph, loadModules: boolean, u
       : n.runtime.container
         ? `container ${n.runtime.container.image}`
         : n.implementation;
-    console.log(`${'  '.repeat(depth)}${n.name} ${n.type} ${what}${replicas}`);
+    const placed = n.runtime.placement === 'executor' ? ' (in the executor)' : '';
+    console.log(`${'  '.repeat(depth)}${n.name} ${n.type} ${what}${replicas}${placed}`);
     n.children.forEach((c) => line(c, depth + 1));
   };
   console.log(`${header(g)}${predictorNote(manifest.metadata)}`);
