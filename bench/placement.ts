@@ -34,7 +34,7 @@ const { values } = parseArgs({
     python: { type: 'string' },
   },
 });
-const place = (values.place).split(',');
+const place = values.place.split(',');
 const original = path.resolve(values.graph);
 const doc = parseYaml(readFileSync(original, 'utf8')) as { spec: { graph: RawNode } };
 const seen: string[] = [];
