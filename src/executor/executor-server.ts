@@ -29,7 +29,7 @@ export interface ExecutorTelemetry {
   /** Tracing (src/telemetry): server interceptors, client interceptors and frame tracers per node, the trace id. */
   tracing?: Pick<
     Tracing,
-    'serverInterceptors' | 'clientInterceptors' | 'frameClientTracer' | 'currentTraceId' | 'work'
+    'serverInterceptors' | 'clientInterceptors' | 'frameClientTracer' | 'currentTraceId' | 'work' | 'httpServerSpan'
   >;
   /** Metrics (src/telemetry/graph-metrics.ts executorMetrics). */
   metrics?: {
@@ -134,7 +134,13 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const address = await bind(bundle.server, opts.address, executorServerCredentials(graph.tls));
   try {
     if (opts.restAddress !== undefined)
-      rest = await startRestServer({ plane, address: opts.restAddress, ready, logger });
+      rest = await startRestServer({
+        plane,
+        address: opts.restAddress,
+        ready,
+        logger,
+        ...(tracing ? { tracing } : {}),
+      });
   } catch (err) {
     health.close();
     await shutdown(bundle.server);

@@ -14,6 +14,7 @@ import type { NodeSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
 import type { TracingConfig } from './config';
 import { frameClientTracer, frameServerTracer } from './frame-tracing';
+import { httpServerSpans } from './http-tracing';
 import { clientTracingInterceptor, serverTracingInterceptor } from './grpc-interceptors';
 import type { ProcessIdentity, Tracing } from './types';
 import { spanWork } from './work';
@@ -87,6 +88,7 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
         attributes: { 'infergraph.node': target.name, 'infergraph.node.type': target.type, 'server.address': address },
       });
     },
+    httpServerSpan: httpServerSpans(tracer, node ? w3c : fromClients, self),
     work: spanWork(tracer, self),
     async shutdown() {
       // Flush first: the Jaeger exporter drops what is still buffered at shutdown without a word. A failed export

@@ -3,6 +3,7 @@ import type { WorkRunner } from '../components/call-context';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { FrameClientTracer, FrameServerTracer } from '../transport/tracing';
 import type { TracingConfig } from './config';
+import type { HttpHeaders, HttpServerSpan } from './http-tracing';
 
 /** Which process this is: the executor of `graph` (no node) or one of its nodes. Names the service and resource. */
 export interface ProcessIdentity {
@@ -24,6 +25,8 @@ export interface Tracing {
   readonly frameServerTracer: FrameServerTracer;
   /** The executor's framed hops to `node`: the same client spans as clientInterceptors, traceparent in the frame. */
   frameClientTracer(node: NodeSpec, address: string): FrameClientTracer;
+  /** The executor's REST front doors: a server span per request, the caller's context continued from its headers. */
+  httpServerSpan(method: string, route: string, headers: HttpHeaders): HttpServerSpan;
   /** ctx.work() as spans. */
   readonly work: WorkRunner;
   /** The trace id of the active server span (inside a handler), for answers that carry it (V2 parameters). */

@@ -87,6 +87,7 @@ function checkEnsembleTrace(
   traceId: string,
   g: RunningGraph,
   transport: HopTransport = 'frames',
+  rootName = 'seldon.protos.Seldon/Predict',
 ): ReceivedSpan {
   const spans = inTrace(all, traceId);
   assert.equal(
@@ -96,7 +97,7 @@ function checkEnsembleTrace(
   );
   assert.deepEqual(new Set(spans.map((s) => s.service)), new Set([EXECUTOR, ...Object.keys(NODES)]));
   const root = only(spans, 'executor server span', (s) => s.service === EXECUTOR && s.kind === 'server');
-  assert.equal(root.name, 'seldon.protos.Seldon/Predict');
+  assert.equal(root.name, rootName);
   assert.equal(root.status.code, 'UNSET');
   assert.equal(root.resource['infergraph.node.type'], 'EXECUTOR');
   assert.equal(root.resource['process.pid'], g.procs.get(EXECUTOR)?.pid);
@@ -290,6 +291,40 @@ for (const hop of HOP_TRANSPORTS) {
           .map((s) => s.name),
         ['inference.GRPCInferenceService/ModelInfer'],
       );
+    });
+
+    it('a REST inference continues the traceparent: one server span, the hops inside it, x-trace-id', async () => {
+      const line = g.stdout.find((l) => /^rest \S+ at http:\/\/\S+$/.test(l));
+      assert.ok(line, 'no REST URL printed');
+      const url = line.split(' ').pop() as string;
+      const [traceId, parent] = [newTraceId(), newSpanId()];
+      // V2's FP32 (Seldon's JSON forms are float64): the spans' tensor attributes are the gRPC requests' ones.
+      const res = await fetch(`${url}/v2/models/test-ensemble/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${parent}-01` },
+        body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.equal(res.headers.get('x-trace-id'), traceId);
+      await receiver.waitFor(complete(traceId), 15_000, `REST trace ${traceId}`);
+      const root = checkEnsembleTrace(receiver.spans, traceId, g, hop, 'POST /v2/models/:model/infer');
+      assert.equal(root.parentSpanId, parent);
+      assert.equal(root.attributes['http.response.status_code'], 200);
+      assert.equal(root.attributes['http.route'], '/v2/models/:model/infer');
+      // Seldon's door too; a refused request (bad JSON) still gets its span and trace id, and a 4xx is the client's
+      // error, not the server's (OpenTelemetry's HTTP conventions).
+      const bad = await fetch(`${url}/api/v1.0/predictions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{not json',
+      });
+      assert.equal(bad.status, 400);
+      const badId = bad.headers.get('x-trace-id') ?? '';
+      assert.match(badId, /^[0-9a-f]{32}$/);
+      await receiver.waitFor((spans) => inTrace(spans, badId).length === 1, 15_000, 'the refused request');
+      const [span] = inTrace(receiver.spans, badId);
+      assert.equal(span?.attributes['http.response.status_code'], 400);
+      assert.equal(span?.status.code, 'UNSET');
     });
 
     it('returns the trace id in the x-trace-id header, and in the trailer of an error', async () => {
