@@ -13,7 +13,7 @@ describe('hop transport choice (HopClient)', () => {
   const addresses = { root: 'unix:/r.sock', local: 'unix:/l.sock', 'no-frames': 'unix:/n.sock' };
   const frames = { root: 'unix:/r.sock.frames', local: 'unix:/l.sock.frames', 'seldon-python': 'unix:/s.frames' };
 
-  it('frames for started nodes with a frame address; gRPC for endpoint: nodes and nodes without one', () => {
+  it('frames for started nodes with a frame address; gRPC for endpoint: nodes and nodes without one', async () => {
     const c = new HopClient({ graph: graph(root), addresses, framesAddresses: frames });
     try {
       assert.deepEqual(
@@ -21,11 +21,11 @@ describe('hop transport choice (HopClient)', () => {
         ['frames', 'frames', 'grpc', 'grpc'],
       );
     } finally {
-      c.close();
+      await c.close();
     }
   });
 
-  it('gRPC everywhere when the graph says grpc, or when no node listens for frames', () => {
+  it('gRPC everywhere when the graph says grpc, or when no node listens for frames', async () => {
     for (const c of [
       new HopClient({ graph: { ...graph(root), hopTransport: 'grpc' }, addresses, framesAddresses: frames }),
       new HopClient({ graph: graph(root), addresses }),
@@ -36,7 +36,7 @@ describe('hop transport choice (HopClient)', () => {
           ['grpc', 'grpc', 'grpc', 'grpc'],
         );
       } finally {
-        c.close();
+        await c.close();
       }
     }
   });
