@@ -3,6 +3,7 @@ import { unimplemented } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec, type ParamValue } from '../graph/spec';
+import type { FeedbackMessage } from '../message/feedback';
 import { emptyMeta, type InferMessage, type Payload } from '../message/message';
 import { ComponentHost } from '../node/component-host';
 import { TimelineRecorder } from '../telemetry/timeline';
@@ -76,10 +77,17 @@ export class LocalNodeClient implements NodeClient {
   }
 
   async call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
-    const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
-    const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
+    if (method === 'sendFeedback') {
+      const fb = input as FeedbackMessage;
+      const meta = fb.response?.meta ?? emptyMeta();
+      return this.host(node).feedback(fb, { meta, signal: opts.signal, deadline: opts.deadline });
+    }
+    const one = input as InferMessage | InferMessage[];
+    const meta = Array.isArray(one) ? (one[0]?.meta ?? emptyMeta()) : one.meta;
+    const inputs = Array.isArray(one) ? one.map((m) => m.payload) : one.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
-    const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(method, inputs, call);
+    const walked = method as Exclude<NodeMethod, 'sendFeedback'>;
+    const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(walked, inputs, call);
     let run: ReturnType<ComponentHost['invoke']>;
     if (this.serial && node.type === 'MODEL') {
       run = this.modelTurn.then(invoke, invoke);
