@@ -21,8 +21,9 @@ import { walkNodes, type GraphSpec, type NodeSpec } from './spec';
  * Feedback (Seldon's SendFeedback) walks the same tree along the route an answer records in its meta.routing: from
  * the root, a ROUTER's recorded branch (-1 all children, -2 none), every child of other nodes. Each MODEL and ROUTER
  * on that route gets the whole Feedback (Seldon's executor delivers to those types); a router's component reads the
- * branch it chose from the response's routing. Deliveries run in parallel (Seldon's go children-first; nothing
- * depends on the order); a node whose component has no sendFeedback answers UNIMPLEMENTED and is skipped.
+ * branch it chose from the response's routing. Deliveries run in parallel (Seldon's go children first; nothing
+ * depends on the order) and all settle before the answer, so a node that refuses one does not stop the others (the
+ * first refusal is the answer); a node whose component has no sendFeedback answers UNIMPLEMENTED and is skipped.
  */
 
 const WALK_OVER = new InferError(Code.CANCELLED, 'the request is over');
@@ -107,7 +108,9 @@ export class GraphExecutor {
       if (Date.now() >= opts.deadline)
         throw new InferError(Code.DEADLINE_EXCEEDED, 'deadline passed before feedback was delivered');
       const hop = { deadline: opts.deadline, signal: controller.signal };
-      const replies = await Promise.all(
+      // Every delivery settles before the answer, failures too (as Seldon's executor waits for all children): a
+      // feedback one node refuses (a router's reward out of range) has still reached the others, deterministically.
+      const settled = await Promise.allSettled(
         targets.map((node) =>
           this.client.call(node, 'sendFeedback', fb, hop).catch((err: unknown): HopReply | undefined => {
             if (err instanceof InferError && err.code === Code.UNIMPLEMENTED) return undefined;
@@ -115,6 +118,9 @@ export class GraphExecutor {
           }),
         ),
       );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      const replies = settled.map((r) => (r as PromiseFulfilledResult<HopReply | undefined>).value);
       delivered = true;
       const meta = mergeMeta(
         { ...emptyMeta(response.meta.puid), routing: { ...response.meta.routing } },
