@@ -86,8 +86,7 @@ export class LocalNodeClient implements NodeClient {
     const meta = Array.isArray(one) ? (one[0]?.meta ?? emptyMeta()) : one.meta;
     const inputs = Array.isArray(one) ? one.map((m) => m.payload) : one.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
-    const walked = method as Exclude<NodeMethod, 'sendFeedback'>;
-    const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(walked, inputs, call);
+    const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(method, inputs, call);
     let run: ReturnType<ComponentHost['invoke']>;
     if (this.serial && node.type === 'MODEL') {
       run = this.modelTurn.then(invoke, invoke);

@@ -1,7 +1,7 @@
 import type { HopCodec, NodeMethod } from '../hop/vocabulary';
 import type { FeedbackMessage } from '../message/feedback';
 import type { InferMessage, TensorEncoding } from '../message/message';
-import { feedbackToWire, type WireFeedback } from './seldon/feedback';
+import { feedbackToWire } from './seldon/feedback';
 import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers/codec';
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers/service';
 import { seldonMethod } from './seldon/proto-loader';
@@ -73,7 +73,7 @@ function feedbackWire(encoding: TensorEncoding): HopWire {
     path: def.path,
     encode: (input) => feedbackToWire(input as FeedbackMessage, encoding),
     serialize,
-    serializeParts: (r) => [serialize(r as WireFeedback)],
+    serializeParts: (r) => [serialize(r)],
     deserialize: rawAwareDeserializer(def.responseDeserialize),
     decode: (reply) => fromWire(reply as WireSeldonMessage),
   };

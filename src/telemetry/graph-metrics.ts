@@ -348,7 +348,7 @@ export function executorHopMetrics(
       return (code, seconds, computeUs) => {
         r.gauge.n--;
         r.code(code).observe(seconds);
-        if (r.took && code === grpc.status.OK) r.took((input as FeedbackMessage).reward);
+        if (r.took && code === Number(grpc.status.OK)) r.took((input as FeedbackMessage).reward);
         if (computeUs !== undefined && Number.isFinite(computeUs)) {
           r.compute.observe(computeUs / 1e6);
           r.transport.observe(Math.max(0, seconds - computeUs / 1e6));

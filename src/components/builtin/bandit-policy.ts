@@ -1,4 +1,4 @@
-import { Prng } from '../../util/prng';
+import type { Prng } from '../../util/prng';
 
 /**
  * The two learning routers' rules, free of the component API so unit tests drive them directly. Both follow Seldon
