@@ -107,8 +107,8 @@ export class ComponentHost {
   /**
    * The component's sendFeedback with Seldon's Feedback as payloads; a router gets the branch it chose for the
    * request (the response's meta.routing[node]). `call.meta` is the response's meta. UNIMPLEMENTED when the
-   * component has none: the executor skips such nodes. Feedback waits for admission like any call: it shares the
-   * component with predictions (a bandit's state is touched by both, one call at a time when maxConcurrency is 1).
+   * component has none: the executor skips such nodes. Feedback is admitted like any call: it shares the component
+   * (and its state) with predictions.
    */
   feedback(fb: FeedbackMessage, call: HostCall): Promise<HostReply> {
     return this.admission
