@@ -9,6 +9,7 @@ export type {
   ComponentContext,
   ComponentDefinition,
   ComponentMetadata,
+  FeedbackInput,
   ParamSchema,
 } from './components/api';
 export {

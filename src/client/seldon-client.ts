@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { DEFAULTS } from '../graph/manifest';
+import type { FeedbackMessage } from '../message/feedback';
 import type { InferMessage, TensorEncoding } from '../message/message';
+import { feedbackToWire } from '../protocol/seldon/feedback';
 import { emptyMeta } from '../message/message';
 import { serviceClientCtor } from '../protocol/seldon/proto-loader';
 import { fromWire, toWire } from '../protocol/seldon/seldon-message';
@@ -33,13 +35,20 @@ export class SeldonClient {
     return this.raw('predict', toWire(m, this.encoding), opts).then((w) => fromWire(w as WireSeldonMessage));
   }
 
+  /** Seldon's SendFeedback: a reward (and truth) for an earlier request, with the answer it got (its routing). */
+  sendFeedback(fb: FeedbackMessage, opts: { timeoutMs?: number } = {}): Promise<InferMessage> {
+    return this.raw('sendFeedback', feedbackToWire(fb, this.encoding), opts).then((w) =>
+      fromWire(w as WireSeldonMessage),
+    );
+  }
+
   graphMetadata(timeoutMs = 5000): Promise<WireGraphMetadata> {
     return this.raw('graphMetadata', {}, { timeoutMs }) as Promise<WireGraphMetadata>;
   }
 
   /** Sends an already-built wire object (tests use it for malformed requests). */
   raw(
-    method: 'predict' | 'graphMetadata',
+    method: 'predict' | 'graphMetadata' | 'sendFeedback',
     request: object,
     opts: { timeoutMs?: number; metadata?: grpc.Metadata } = {},
   ): Promise<unknown> {

@@ -28,6 +28,20 @@ export interface CallContext {
   work<T>(name: string, fn: () => Promise<T> | T, attributes?: Record<string, string | number | boolean>): Promise<T>;
 }
 
+/** What a component's sendFeedback receives (Seldon's Feedback, as payloads). */
+export interface FeedbackInput {
+  /** The request's payload as the client sent it ({kind: 'none'} when the feedback carried no request). */
+  request: Payload;
+  /** The graph's answer to it. */
+  response: Payload;
+  /** Seldon's reward: for the built-in bandits, the share of the request's rows that were right, 0..1. */
+  reward: number;
+  /** The true answer, when the client sent one. */
+  truth?: Payload;
+  /** For a router: the branch it chose for this request (response.meta.routing[its name]); otherwise undefined. */
+  routing?: number;
+}
+
 export interface TensorMetadata {
   name: string;
   datatype: string;
@@ -59,6 +73,13 @@ export interface Component {
   aggregate?(inputs: Payload[], ctx: CallContext): Promise<Payload> | Payload;
   /** Child index to send to; -1 = all children, -2 = none (the router's input is the answer). */
   route?(input: Payload, ctx: CallContext): Promise<number> | number;
+  /**
+   * Seldon's send_feedback: a reward (and, optionally, the truth) for an earlier request. The executor calls it on
+   * every MODEL and ROUTER node on the route the request took (the answer's meta.routing); a router learns from
+   * `routing`, the branch it chose then. `ctx.meta` is the answer's meta (puid, routing). What it returns, if
+   * anything, goes back in the feedback's reply. Nodes whose component has no sendFeedback are skipped.
+   */
+  sendFeedback?(feedback: FeedbackInput, ctx: CallContext): Promise<Payload | void> | Payload | void;
   /** Static tags added to every response. */
   tags?(): Record<string, JsonValue>;
   /** Metrics added to every response. */

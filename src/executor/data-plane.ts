@@ -1,10 +1,11 @@
-import { Code, toInferError, type CodeValue } from '../errors';
+import { Code, toInferError, unimplemented, type CodeValue } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { collectModelMetadata } from '../graph/metadata';
 import type { NodeClient } from '../graph/node-client';
 import type { GraphSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
-import type { InferMessage, JsonValue } from '../message/message';
+import type { FeedbackMessage } from '../message/feedback';
+import { emptyMeta, type InferMessage, type JsonValue, type Payload } from '../message/message';
 import { TIMELINE_TAG, TimelineRecorder } from '../telemetry/timeline';
 import type { Limiter } from '../util/limiter';
 
@@ -41,6 +42,8 @@ export interface Predictor {
     request: InferMessage,
     opts: { deadline: number; signal?: AbortSignal; timeline?: TimelineRecorder },
   ): Promise<InferMessage>;
+  /** Delivers feedback along the route its response records (GraphExecutor.feedback); absent: UNIMPLEMENTED. */
+  feedback?(fb: FeedbackMessage, opts: { deadline: number; signal?: AbortSignal }): Promise<InferMessage>;
 }
 
 export interface PredictorSet {
@@ -83,6 +86,7 @@ export interface DataPlaneOptions {
 }
 
 const NO_METER: RequestEnd = () => undefined;
+const NONE: Payload = { kind: 'none' };
 
 /** The graph as the one predictor of today's executors. */
 export function singlePredictor(graph: GraphSpec, hops: NodeClient): PredictorSet {
@@ -93,6 +97,7 @@ export function singlePredictor(graph: GraphSpec, hops: NodeClient): PredictorSe
     walk: (request, o) =>
       // Only a request that asks for its timeline walks through a recorder; the others pay nothing.
       (o.timeline ? new GraphExecutor(graph, o.timeline) : executor).execute(request, o),
+    feedback: (fb, o) => executor.feedback(fb, o),
   };
   return { choose: () => predictor };
 }
@@ -143,6 +148,30 @@ export class DataPlane {
       if (request) this.o.requestLogger?.log({ door: req.door, request, error: e, ms: performance.now() - t0 });
       throw e;
     }
+  }
+
+  /**
+   * Seldon's SendFeedback from any front door: decoded, admitted and metered like a request, delivered by the
+   * predictor that the feedback's request would choose (one predictor today).
+   */
+  async feedback<T>(req: {
+    door: FrontDoor;
+    decode: () => FeedbackMessage;
+    encode: (reply: InferMessage) => T;
+    deadline?: number;
+    signal?: AbortSignal;
+  }): Promise<T> {
+    return this.call(req.door, async () => {
+      const fb = req.decode();
+      const deadline = req.deadline ?? Date.now() + this.graph.deadlineMs;
+      const predictor = this.predictors.choose(fb.request ?? fb.response ?? { meta: emptyMeta(), payload: NONE });
+      if (!predictor.feedback) throw unimplemented(`predictor ${predictor.name} takes no feedback`);
+      const deliver = predictor.feedback.bind(predictor);
+      const reply = await this.admission.run(() =>
+        deliver(fb, { deadline, ...(req.signal ? { signal: req.signal } : {}) }),
+      );
+      return req.encode(reply);
+    });
   }
 
   /** A call that is not a walk (metadata, readiness), metered and error-mapped as requests are. */

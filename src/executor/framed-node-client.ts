@@ -2,7 +2,7 @@ import { Code, InferError, type HopFields } from '../errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
-import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
+import { flatOnHop, hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { fromServiceError } from '../rpc/status';
 import { FrameChannel } from '../transport/client';
 import type { FrameClientTracer } from '../transport/tracing';
@@ -48,7 +48,7 @@ export class FramedNodeClient implements Pick<NodeClient, 'call'> {
     const traced = this.tracerOf(node, channel.address)?.start(wire.path);
     traced?.span.request(request);
     return channel
-      .call(method, codec === 'flatbuffers' ? 'flatbuffers' : 'seldon', body, {
+      .call(method, flatOnHop(codec, method) ? 'flatbuffers' : 'seldon', body, {
         deadline: opts.deadline,
         signal: opts.signal,
         ...(traced?.traceparent ? { traceparent: traced.traceparent } : {}),

@@ -2,7 +2,8 @@ import type { ComponentDefinition, ModelMetadata } from '../components/api';
 import { unimplemented } from '../errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import { walkNodes, type GraphSpec, type NodeSpec, type ParamValue } from '../graph/spec';
-import { emptyMeta } from '../message/message';
+import type { FeedbackMessage } from '../message/feedback';
+import { emptyMeta, type InferMessage } from '../message/message';
 import type { WorkRunner } from '../components/call-context';
 import { ComponentHost } from '../node/component-host';
 import type { Logger } from '../util/logger';
@@ -69,8 +70,14 @@ export class LocalNodeClient implements NodeClient {
   }
 
   async call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
-    const meta = Array.isArray(input) ? (input[0]?.meta ?? emptyMeta()) : input.meta;
-    const inputs = Array.isArray(input) ? input.map((m) => m.payload) : input.payload;
+    if (method === 'sendFeedback') {
+      const fb = input as FeedbackMessage;
+      const meta = fb.response?.meta ?? emptyMeta();
+      return this.host(node).feedback(fb, { meta, signal: opts.signal, deadline: opts.deadline });
+    }
+    const one = input as InferMessage | InferMessage[];
+    const meta = Array.isArray(one) ? (one[0]?.meta ?? emptyMeta()) : one.meta;
+    const inputs = Array.isArray(one) ? one.map((m) => m.payload) : one.payload;
     const call = { meta, signal: opts.signal, deadline: opts.deadline };
     const invoke = (): ReturnType<ComponentHost['invoke']> => this.host(node).invoke(method, inputs, call);
     let run: ReturnType<ComponentHost['invoke']>;

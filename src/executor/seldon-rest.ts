@@ -16,7 +16,8 @@ import {
   type RestDoor,
   type RouteConfig,
 } from './rest-door';
-import { FEEDBACK_UNIMPLEMENTED, graphMetadata, modelMetadata } from './seldon-service';
+import { graphMetadata, modelMetadata } from './seldon-service';
+import { feedbackFromJson } from '../protocol/seldon/feedback';
 
 /**
  * Seldon Core v1's REST API on the executor (its executor's routes): POST /api/v1.0/predictions (and v0.1),
@@ -61,11 +62,20 @@ export function seldonRest(app: FastifyInstance, d: RestDoor): void {
   for (const v of ['v1.0', 'v0.1']) {
     app.post(`/api/${v}/predictions`, { config: walk }, predict);
     const feedback = door('feedback', 'POST');
-    app.post(`/api/${v}/feedback`, { config: { door: feedback } }, (_req, reply) =>
-      plane
-        .call(feedback, () => Promise.reject(FEEDBACK_UNIMPLEMENTED()))
-        .catch((err: unknown) => sendError(reply, err, errorBody)),
-    );
+    app.post(`/api/${v}/feedback`, { config: { door: feedback } }, (req, reply) => {
+      const encoding = seldonEncoding(plane.graph.codec);
+      return plane
+        .feedback({
+          door: feedback,
+          decode: () => feedbackFromJson(parseJsonBody(bodyBuffer(req))),
+          encode: (r) => JSON.stringify(seldonToJson(r, encoding)),
+          signal: clientSignal(reply),
+        })
+        .then(
+          (body) => void reply.type('application/json').send(body),
+          (err: unknown) => sendError(reply, err, errorBody),
+        );
+    });
     const metadata = door('metadata', 'GET');
     app.get<{ Params: { model: string } }>(`/api/${v}/metadata/:model`, { config: { door: metadata } }, (req, reply) =>
       plane

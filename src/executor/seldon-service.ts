@@ -1,9 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
-import { Code, InferError, unimplemented } from '../errors';
+import { Code, InferError } from '../errors';
 import type { TensorEncoding } from '../message/message';
 import { seldonEncoding } from '../protocol/hop-codec';
 import { binaryInputMetadata, graphMetadataToWire, modelMetadataToWire } from '../protocol/seldon/metadata';
 import { executorSeldonDefinition } from '../protocol/seldon/proto-loader';
+import { feedbackFromWire, type WireFeedback } from '../protocol/seldon/feedback';
 import { fromWire, toWire } from '../protocol/seldon/seldon-message';
 import type { WireGraphMetadata, WireModelMetadata, WireSeldonMessage } from '../protocol/seldon/wire-types';
 import { callScope } from '../rpc/call-scope';
@@ -39,8 +40,6 @@ export async function modelMetadata(plane: DataPlane, name: string): Promise<Wir
     `no model named '${name}' in graph ${plane.graph.name} (models: ${Object.keys(models).join(', ')})`,
   );
 }
-
-export const FEEDBACK_UNIMPLEMENTED = (): InferError => unimplemented('SendFeedback is not supported by this executor');
 
 export function addSeldonService(server: grpc.Server, plane: DataPlane, logger: Logger): void {
   const graph = plane.graph;
@@ -101,10 +100,23 @@ export function addSeldonService(server: grpc.Server, plane: DataPlane, logger: 
       )(
         plane.call(door('ModelMetadata'), () => modelMetadata(plane, call.request.name ?? '')),
       )) as grpc.UntypedHandleCall,
-    SendFeedback: ((_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+    SendFeedback: ((call: grpc.ServerUnaryCall<WireFeedback, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      const scope = callScope(call);
+      const encoding = seldonEncoding(graph.codec);
       reply(
         callback,
         'SendFeedback',
-      )(plane.call(door('SendFeedback'), () => Promise.reject(FEEDBACK_UNIMPLEMENTED())))) as grpc.UntypedHandleCall,
+      )(
+        plane
+          .feedback({
+            door: door('SendFeedback'),
+            decode: () => feedbackFromWire(call.request),
+            encode: (r) => toWire(r, encoding),
+            deadline: scope.deadline,
+            signal: scope.signal,
+          })
+          .finally(() => scope.finish()),
+      );
+    }) as grpc.UntypedHandleCall,
   });
 }

@@ -1,5 +1,6 @@
 import type { ModelMetadata } from '../components/api';
 import type { NodeMethod } from '../hop/vocabulary';
+import type { FeedbackMessage } from '../message/feedback';
 import type { InferMessage } from '../message/message';
 import type { NodeSpec } from './spec';
 
@@ -12,8 +13,12 @@ export interface HopOptions {
   signal: AbortSignal;
 }
 
-/** What a hop carries: the children's answers for aggregate, one message for every other method. */
-export type HopInput<M extends NodeMethod> = M extends 'aggregate' ? InferMessage[] : InferMessage;
+/** What a hop carries: the children's answers for aggregate, a Feedback for sendFeedback, else one message. */
+export type HopInput<M extends NodeMethod> = M extends 'aggregate'
+  ? InferMessage[]
+  : M extends 'sendFeedback'
+    ? FeedbackMessage
+    : InferMessage;
 
 /** What a hop answers: the node's message and, when the node reported it, its own compute time for the call. */
 export interface HopReply {

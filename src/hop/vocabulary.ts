@@ -5,8 +5,18 @@
  * re-export it.
  */
 
-/** The Seldon node methods the walk calls. */
-export const NODE_METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate'] as const;
+/**
+ * The Seldon node methods the executor calls: the walk's five, and sendFeedback (Seldon's SendFeedback), which the
+ * feedback walk delivers along a request's recorded route.
+ */
+export const NODE_METHODS = [
+  'predict',
+  'transformInput',
+  'transformOutput',
+  'route',
+  'aggregate',
+  'sendFeedback',
+] as const;
 export type NodeMethod = (typeof NODE_METHODS)[number];
 
 /**

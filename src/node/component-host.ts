@@ -1,10 +1,11 @@
-import type { CallContext, Component, ComponentDefinition, ModelMetadata } from '../components/api';
+import type { CallContext, Component, ComponentDefinition, FeedbackInput, ModelMetadata } from '../components/api';
 import { CollectingCallContext, plainWork, type WorkRunner } from '../components/call-context';
 import type { ParamValue } from '../components/types';
 import { toInferError, unimplemented, withHop } from '../errors';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import type { NodeMethod } from '../hop/vocabulary';
-import type { InferMessage, JsonValue, Meta, Payload } from '../message/message';
+import type { FeedbackMessage } from '../message/feedback';
+import { emptyMeta, type InferMessage, type JsonValue, type Meta, type Payload } from '../message/message';
 import { Limiter } from '../util/limiter';
 import type { Logger } from '../util/logger';
 import { loadNodeComponent } from './component-loader';
@@ -95,7 +96,7 @@ export class ComponentHost {
    * Calls the component's `method`: one payload, or the children's payloads for aggregate. Errors are InferErrors
    * naming this node and method (UNIMPLEMENTED when the component lacks the method).
    */
-  invoke(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
+  invoke(method: Exclude<NodeMethod, 'sendFeedback'>, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
     return this.admission
       .run(() => this.invokeNow(method, inputs, call), { signal: call.signal, deadline: call.deadline })
       .catch((err: unknown) => {
@@ -103,7 +104,53 @@ export class ComponentHost {
       });
   }
 
-  private async invokeNow(method: NodeMethod, inputs: Payload | Payload[], call: HostCall): Promise<HostReply> {
+  /**
+   * The component's sendFeedback with Seldon's Feedback as payloads; a router gets the branch it chose for the
+   * request (the response's meta.routing[node]). `call.meta` is the response's meta. UNIMPLEMENTED when the
+   * component has none: the executor skips such nodes. Feedback is admitted like any call: it shares the component
+   * (and its state) with predictions.
+   */
+  feedback(fb: FeedbackMessage, call: HostCall): Promise<HostReply> {
+    return this.admission
+      .run(() => this.feedbackNow(fb, call), { signal: call.signal, deadline: call.deadline })
+      .catch((err: unknown) => {
+        throw withHop(toInferError(err), { node: this.node.name, method: 'sendFeedback' });
+      });
+  }
+
+  private async feedbackNow(fb: FeedbackMessage, call: HostCall): Promise<HostReply> {
+    const c = this.component;
+    if (!c.sendFeedback) throw unimplemented(`${this.node.name}: component does not implement sendFeedback`);
+    const ctx = new CollectingCallContext(call.meta, call.signal, call.deadline, call.work ?? this.work);
+    const input: FeedbackInput = {
+      request: fb.request?.payload ?? { kind: 'none' },
+      response: fb.response?.payload ?? { kind: 'none' },
+      reward: fb.reward,
+      ...(fb.truth ? { truth: fb.truth.payload } : {}),
+    };
+    const routing = fb.response?.meta.routing[this.node.name];
+    if (routing !== undefined) input.routing = routing;
+    const t0 = performance.now();
+    let payload: Payload;
+    try {
+      payload = (await c.sendFeedback(input, ctx)) ?? { kind: 'none' };
+    } catch (err) {
+      throw withHop(toInferError(err), { node: this.node.name, method: 'sendFeedback' });
+    }
+    const computeUs = Math.round((performance.now() - t0) * 1000);
+    const meta: Meta = {
+      ...emptyMeta(call.meta.puid),
+      tags: { ...ctx.tags },
+      metrics: [...ctx.metrics],
+    };
+    return { message: { meta, payload }, computeUs };
+  }
+
+  private async invokeNow(
+    method: Exclude<NodeMethod, 'sendFeedback'>,
+    inputs: Payload | Payload[],
+    call: HostCall,
+  ): Promise<HostReply> {
     const ctx = new CollectingCallContext(call.meta, call.signal, call.deadline, call.work ?? this.work);
     const t0 = performance.now();
     let payload: Payload;
@@ -141,7 +188,11 @@ export class ComponentHost {
   }
 
   /** The component's `method` called: no await of its own, so a hop costs one await (the hot path). */
-  private answer(method: Exclude<NodeMethod, 'route'>, inputs: Payload | Payload[], ctx: CallContext): Answer<Payload> {
+  private answer(
+    method: Exclude<NodeMethod, 'route' | 'sendFeedback'>,
+    inputs: Payload | Payload[],
+    ctx: CallContext,
+  ): Answer<Payload> {
     const c = this.component;
     if (method === 'aggregate') return (c.aggregate ?? this.missing(method)).call(c, inputs as Payload[], ctx);
     return (c[method] ?? this.missing(method)).call(c, inputs as Payload, ctx);

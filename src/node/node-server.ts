@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { WorkRunner } from '../components/call-context';
-import { Code, InferError, invalidArgument, toInferError, unimplemented } from '../errors';
+import { Code, InferError, invalidArgument, toInferError } from '../errors';
 import type { GraphSpec, NodeSpec, NodeType } from '../graph/spec';
 import type { NodeMethod } from '../hop/vocabulary';
 import { emptyMeta, type InferMessage, type Meta, type Payload, type TensorEncoding } from '../message/message';
@@ -9,6 +9,7 @@ import { FLAT_RPC_METHOD, FLAT_RPCS, FLAT_SERVICE, flatNodeService } from '../pr
 import { hopServerWire, seldonEncoding } from '../protocol/hop-codec';
 import { modelMetadataToWire } from '../protocol/seldon/metadata';
 import { seldonProto, serviceDefinition, type SeldonServiceName } from '../protocol/seldon/proto-loader';
+import { feedbackFromWire, type WireFeedback } from '../protocol/seldon/feedback';
 import { fromWire, toWire } from '../protocol/seldon/seldon-message';
 import type { WireSeldonMessage, WireSeldonMessageList } from '../protocol/seldon/wire-types';
 import { callScope } from '../rpc/call-scope';
@@ -97,11 +98,11 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     TransformOutput: h.unary('transformOutput'),
     Route: h.unary('route'),
     Aggregate: h.aggregate(),
-    SendFeedback: h.unimplementedCall('SendFeedback'),
+    SendFeedback: h.feedback(),
   };
   if (service === 'Model') {
     typed.Predict = h.unary('predict');
-    typed.SendFeedback = h.unimplementedCall('SendFeedback');
+    typed.SendFeedback = generic.SendFeedback as grpc.UntypedHandleCall;
     typed.Metadata = h.metadata();
   } else if (service === 'Transformer') {
     typed.TransformInput = generic.TransformInput as grpc.UntypedHandleCall;
@@ -112,7 +113,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<RunningN
     typed.Aggregate = generic.Aggregate as grpc.UntypedHandleCall;
   } else {
     typed.Route = generic.Route as grpc.UntypedHandleCall;
-    typed.SendFeedback = h.unimplementedCall('SendFeedback');
+    typed.SendFeedback = generic.SendFeedback as grpc.UntypedHandleCall;
   }
   add(serviceDefinition(service), typed);
   add(serviceDefinition('Generic'), generic);
@@ -243,7 +244,9 @@ class Handlers {
     private readonly codec: TensorEncoding,
   ) {}
 
-  unary(method: Exclude<NodeMethod, 'aggregate'>): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
+  unary(
+    method: Exclude<NodeMethod, 'aggregate' | 'sendFeedback'>,
+  ): grpc.handleUnaryCall<WireSeldonMessage, WireSeldonMessage> {
     return (call, callback) => {
       void this.run(call, () => this.decodeSeldon(call.request), method, toWire).then(...respond(callback));
     };
@@ -255,8 +258,25 @@ class Handlers {
     };
   }
 
+  /** Seldon's SendFeedback (Generic, Model and Router services): the host's feedback call. */
+  feedback(): grpc.handleUnaryCall<WireFeedback, WireSeldonMessage> {
+    return (call, callback) => {
+      const scope = callScope(call);
+      this.computeFeedback(scope.signal, scope.deadline, call.request)
+        .then(
+          ([reply, computeUs]) => {
+            const trailer = new grpc.Metadata();
+            trailer.set(COMPUTE_TRAILER, String(computeUs));
+            callback(null, reply, trailer);
+          },
+          (err: unknown) => callback(toServiceError(err)),
+        )
+        .finally(() => scope.finish());
+    };
+  }
+
   /** infergraph.v1.FlatBuffersNode: bytes decoded here, so a malformed FlatBuffer is INVALID_ARGUMENT. */
-  flat(method: NodeMethod): grpc.handleUnaryCall<Buffer, Buffer> {
+  flat(method: Exclude<NodeMethod, 'sendFeedback'>): grpc.handleUnaryCall<Buffer, Buffer> {
     return (call, callback) => {
       void this.run(call, () => this.decodeFlat(method, call.request), method, encodeFlatMessage).then(
         ...respond(callback),
@@ -270,8 +290,9 @@ class Handlers {
    */
   frames(): FrameHandler {
     return async (req) => {
-      const flat = req.codec === 'flatbuffers';
-      const sw = hopServerWire(flat, req.method);
+      const method = req.method;
+      const flat = req.codec === 'flatbuffers' && method !== 'sendFeedback';
+      const sw = hopServerWire(flat, method);
       let request: unknown;
       try {
         request = sw.deserialize(req.body);
@@ -279,13 +300,18 @@ class Handlers {
         throw invalidArgument(`${this.host.node.name}: malformed ${sw.path} request: ${(err as Error).message}`, err);
       }
       req.span?.request(request);
+      if (method === 'sendFeedback') {
+        const [reply, computeUs] = await this.computeFeedback(req.signal, req.deadline, request as WireFeedback);
+        req.span?.response(reply);
+        return { body: sw.serializeParts(reply), computeUs };
+      }
       const decode = flat
-        ? () => this.decodeFlat(req.method, request as Buffer)
-        : req.method === 'aggregate'
+        ? () => this.decodeFlat(method, request as Buffer)
+        : method === 'aggregate'
           ? () => this.decodeSeldonList(request as WireSeldonMessageList)
           : () => this.decodeSeldon(request as WireSeldonMessage);
       const encode: (m: InferMessage, e: TensorEncoding) => unknown = flat ? encodeFlatMessage : toWire;
-      const [reply, computeUs] = await this.compute(req.signal, req.deadline, decode, req.method, encode);
+      const [reply, computeUs] = await this.compute(req.signal, req.deadline, decode, method, encode);
       req.span?.response(reply);
       return { body: sw.serializeParts(reply), computeUs };
     };
@@ -303,7 +329,7 @@ class Handlers {
     return { meta: first?.meta ?? emptyMeta(), encoding, inputs: msgs.map((m) => m.payload) };
   }
 
-  private decodeFlat(method: NodeMethod, request: Buffer): Decoded {
+  private decodeFlat(method: Exclude<NodeMethod, 'sendFeedback'>, request: Buffer): Decoded {
     if (method !== 'aggregate') {
       const msg = decodeFlatMessage(request);
       return { meta: msg.meta, encoding: this.codec, inputs: msg.payload };
@@ -323,9 +349,23 @@ class Handlers {
     };
   }
 
-  unimplementedCall(name: string): grpc.handleUnaryCall<unknown, unknown> {
-    const message = `${this.host.node.name}: ${name} is not supported`;
-    return (_call, callback) => callback(toServiceError(unimplemented(message)));
+  /** A Feedback decoded and handed to the host (gRPC and frames alike); the reply in the graph's tensor form. */
+  private async computeFeedback(
+    signal: AbortSignal,
+    deadline: number | undefined,
+    request: WireFeedback,
+  ): Promise<[WireSeldonMessage, number]> {
+    if (this.refusing !== undefined) throw new InferError(Code.UNAVAILABLE, this.refusing, { notStarted: true });
+    this.inFlight++;
+    this.started++;
+    try {
+      const fb = feedbackFromWire(request);
+      const meta = fb.response?.meta ?? emptyMeta();
+      const { message, computeUs } = await this.host.feedback(fb, { meta, signal, deadline });
+      return [toWire(message, this.codec), computeUs];
+    } finally {
+      this.inFlight--;
+    }
   }
 
   /** Replies in the encoding the caller used for tensors (as Seldon components do), else the graph's codec. */
@@ -336,7 +376,7 @@ class Handlers {
   private async run<R>(
     call: grpc.ServerUnaryCall<unknown, unknown>,
     decode: () => Decoded,
-    method: NodeMethod,
+    method: Exclude<NodeMethod, 'sendFeedback'>,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, grpc.Metadata]> {
     const scope = callScope(call);
@@ -357,7 +397,7 @@ class Handlers {
     signal: AbortSignal,
     deadline: number | undefined,
     decode: () => Decoded,
-    method: NodeMethod,
+    method: Exclude<NodeMethod, 'sendFeedback'>,
     encode: (reply: InferMessage, encoding: TensorEncoding) => R,
   ): Promise<[R, number]> {
     if (this.refusing !== undefined) throw new InferError(Code.UNAVAILABLE, this.refusing, { notStarted: true });

@@ -1,5 +1,7 @@
 import type { HopCodec, NodeMethod } from '../hop/vocabulary';
+import type { FeedbackMessage } from '../message/feedback';
 import type { InferMessage, TensorEncoding } from '../message/message';
+import { feedbackToWire } from './seldon/feedback';
 import { decodeFlatMessage, encodeFlatMessage, encodeFlatMessageList } from './flatbuffers/codec';
 import { FLAT_RPC_METHOD, flatMethodPath, type FlatRpc } from './flatbuffers/service';
 import { seldonMethod } from './seldon/proto-loader';
@@ -16,7 +18,7 @@ import type { WireSeldonMessage, WireSeldonMessageList } from './seldon/wire-typ
  */
 export interface HopWire {
   path: string;
-  encode(input: InferMessage | InferMessage[]): unknown;
+  encode(input: InferMessage | InferMessage[] | FeedbackMessage): unknown;
   // Properties, not methods: grpc-js calls these detached from the object.
   serialize: (request: unknown) => Buffer;
   /** The serialized request as buffers to write in order (their concatenation is `serialize`'s result), so large
@@ -32,19 +34,27 @@ const SELDON: Record<NodeMethod, [service: string, rpc: string]> = {
   transformOutput: ['seldon.protos.OutputTransformer', 'TransformOutput'],
   route: ['seldon.protos.Router', 'Route'],
   aggregate: ['seldon.protos.Combiner', 'Aggregate'],
+  // Generic: every node serves it (ours, and Seldon's Python wrapper), whatever its type; Model and Router serve
+  // SendFeedback too, but a node's type would then pick the path.
+  sendFeedback: ['seldon.protos.Generic', 'SendFeedback'],
 };
 
+/** FlatBuffersNode has no feedback rpc: sendFeedback travels as Seldon protobuf whatever the graph's codec. */
 const FLAT = Object.fromEntries(Object.entries(FLAT_RPC_METHOD).map(([rpc, m]) => [m, rpc])) as Record<
-  NodeMethod,
+  Exclude<NodeMethod, 'sendFeedback'>,
   FlatRpc
 >;
+
+/** Whether `method` goes as a FlatBuffer on a graph of `codec`. */
+export const flatOnHop = (codec: HopCodec, method: NodeMethod): boolean =>
+  codec === 'flatbuffers' && method !== 'sendFeedback';
 
 /** The Seldon DefaultData encoding used for tensors where a Seldon message is still needed (external API, replies). */
 export const seldonEncoding = (codec: HopCodec): TensorEncoding => (codec === 'flatbuffers' ? 'tftensor' : codec);
 
 /** "Model/Predict" for messages. */
 export const hopMethodLabel = (codec: HopCodec, method: NodeMethod): string =>
-  codec === 'flatbuffers'
+  method !== 'sendFeedback' && codec === 'flatbuffers'
     ? `FlatBuffersNode/${FLAT[method]}`
     : `${SELDON[method][0].replace('seldon.protos.', '')}/${SELDON[method][1]}`;
 
@@ -52,14 +62,28 @@ const cache: Partial<Record<HopCodec, Partial<Record<NodeMethod, HopWire>>>> = {
 
 export function hopWire(codec: HopCodec, method: NodeMethod): HopWire {
   const byMethod = (cache[codec] ??= {});
+  if (method === 'sendFeedback') return (byMethod[method] ??= feedbackWire(seldonEncoding(codec)));
   return (byMethod[method] ??= codec === 'flatbuffers' ? flatWire(method) : seldonWire(codec, method));
 }
 
-function flatWire(method: NodeMethod): HopWire {
+function feedbackWire(encoding: TensorEncoding): HopWire {
+  const def = seldonMethod(...SELDON.sendFeedback);
+  const serialize = def.requestSerialize as (r: unknown) => Buffer;
+  return {
+    path: def.path,
+    encode: (input) => feedbackToWire(input as FeedbackMessage, encoding),
+    serialize,
+    serializeParts: (r) => [serialize(r)],
+    deserialize: rawAwareDeserializer(def.responseDeserialize),
+    decode: (reply) => fromWire(reply as WireSeldonMessage),
+  };
+}
+
+function flatWire(method: Exclude<NodeMethod, 'sendFeedback'>): HopWire {
   const pass = (b: unknown): Buffer => b as Buffer;
   return {
     path: flatMethodPath(FLAT[method]),
-    encode: (input) => (Array.isArray(input) ? encodeFlatMessageList(input) : encodeFlatMessage(input)),
+    encode: (input) => (Array.isArray(input) ? encodeFlatMessageList(input) : encodeFlatMessage(input as InferMessage)),
     serialize: pass,
     serializeParts: (b) => [b as Buffer],
     deserialize: pass,
@@ -67,7 +91,7 @@ function flatWire(method: NodeMethod): HopWire {
   };
 }
 
-function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
+function seldonWire(encoding: TensorEncoding, method: Exclude<NodeMethod, 'sendFeedback'>): HopWire {
   const [service, rpc] = SELDON[method];
   const def = seldonMethod(service, rpc);
   const serialize = def.requestSerialize;
@@ -80,7 +104,9 @@ function seldonWire(encoding: TensorEncoding, method: NodeMethod): HopWire {
   return {
     path: def.path,
     encode: (input) =>
-      Array.isArray(input) ? { seldonMessages: input.map((m) => toWire(m, encoding)) } : toWire(input, encoding),
+      Array.isArray(input)
+        ? { seldonMessages: input.map((m) => toWire(m, encoding)) }
+        : toWire(input as InferMessage, encoding),
     serialize: (r) => joinParts(serializeParts(r)),
     serializeParts,
     // Replies are SeldonMessages; a plain tftensor payload stays raw until something reads it (seldon/raw-payload.ts).
@@ -123,10 +149,10 @@ const serverCache: Record<'flat' | 'seldon', Partial<Record<NodeMethod, HopServe
 
 export function hopServerWire(flat: boolean, method: NodeMethod): HopServerWire {
   const byMethod = serverCache[flat ? 'flat' : 'seldon'];
-  return (byMethod[method] ??= flat ? flatServerWire(method) : seldonServerWire(method));
+  return (byMethod[method] ??= flat && method !== 'sendFeedback' ? flatServerWire(method) : seldonServerWire(method));
 }
 
-function flatServerWire(method: NodeMethod): HopServerWire {
+function flatServerWire(method: Exclude<NodeMethod, 'sendFeedback'>): HopServerWire {
   const pass = (b: unknown): Buffer => b as Buffer;
   return { path: flatMethodPath(FLAT[method]), deserialize: pass, serialize: pass, serializeParts: (b) => [pass(b)] };
 }

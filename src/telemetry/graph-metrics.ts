@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { toInferError } from '../errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { ModelMetadata } from '../components/api';
+import type { FeedbackMessage } from '../message/feedback';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
 import { hopWire } from '../protocol/hop-codec';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
@@ -257,6 +258,29 @@ export function executorHopMetrics(
     buckets: FINE_BUCKETS,
     registers: [registry],
   });
+  // Seldon's feedback counters (its Python wrapper's and Java engine's names, with _total as both expose them):
+  // one per node that took a feedback, and the rewards it was given, counted where the executor delivers them.
+  const feedbackLabels = [
+    'deployment_name',
+    'predictor_name',
+    'predictor_version',
+    'model_name',
+    'model_image',
+    'model_version',
+    'method',
+  ];
+  const feedback = new prom.Counter({
+    name: 'seldon_api_model_feedback_total',
+    help: 'Feedback delivered to the node (Seldon SendFeedback), counted when the node took it',
+    labelNames: feedbackLabels,
+    registers: [registry],
+  });
+  const reward = new prom.Counter({
+    name: 'seldon_api_model_feedback_reward_total',
+    help: 'Sum of the rewards of the feedback the node took',
+    labelNames: feedbackLabels,
+    registers: [registry],
+  });
   const inFlight = inFlightGauge(
     prom,
     registry,
@@ -266,6 +290,8 @@ export function executorHopMetrics(
     'model_name',
   );
   interface Route {
+    /** sendFeedback only: counts a delivered feedback and its reward. */
+    took?: (reward: number) => void;
     gauge: { n: number };
     /** Seldon's client histogram child per status code. */
     code: (c: number) => Observer;
@@ -295,17 +321,34 @@ export function executorHopMetrics(
         compute: deferred(compute.labels({ ...base, service })),
         transport: deferred(transport.labels({ ...base, service })),
       };
+      if (method === 'sendFeedback') {
+        const fl = {
+          ...base,
+          ...PREDICTOR,
+          model_image: node.implementation,
+          model_version: '',
+          method: 'feedback',
+        };
+        const count = feedback.labels(fl);
+        const sum = reward.labels(fl);
+        r.took = (value) => {
+          count.inc();
+          // prom-client counters refuse negative increments; Seldon's rewards are >= 0, a negative one is not summed
+          if (value > 0) sum.inc(value);
+        };
+      }
       byMethod.set(method, r);
     }
     return r;
   };
   return (inner) =>
-    new MeteredNodeClient(inner, (node, method) => {
+    new MeteredNodeClient(inner, (node, method, input) => {
       const r = route(node, method);
       r.gauge.n++;
       return (code, seconds, computeUs) => {
         r.gauge.n--;
         r.code(code).observe(seconds);
+        if (r.took && code === Number(grpc.status.OK)) r.took((input as FeedbackMessage).reward);
         if (computeUs !== undefined && Number.isFinite(computeUs)) {
           r.compute.observe(computeUs / 1e6);
           r.transport.observe(Math.max(0, seconds - computeUs / 1e6));
@@ -320,11 +363,11 @@ type HopEnd = (code: number, seconds: number, computeUs: number | undefined) => 
 class MeteredNodeClient implements NodeClient {
   constructor(
     private readonly inner: NodeClient,
-    private readonly begin: (node: NodeSpec, method: NodeMethod) => HopEnd,
+    private readonly begin: (node: NodeSpec, method: NodeMethod, input: unknown) => HopEnd,
   ) {}
 
   call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
-    const end = this.begin(node, method);
+    const end = this.begin(node, method, input);
     const t0 = performance.now();
     return this.inner.call(node, method, input, opts).then(
       (reply) => (end(grpc.status.OK, elapsedSeconds(t0), reply.computeUs), reply),

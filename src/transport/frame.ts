@@ -30,7 +30,7 @@ export const FrameType = { REQUEST: 1, RESPONSE: 2, ERROR: 3, CANCEL: 4, GOAWAY:
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 /** Node methods by wire number; the order is the protocol: append only. */
-export const METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate'] as const;
+export const METHODS = ['predict', 'transformInput', 'transformOutput', 'route', 'aggregate', 'sendFeedback'] as const;
 export type FrameMethod = (typeof METHODS)[number];
 const METHOD_NUMBER: Record<FrameMethod, number> = {
   predict: 0,
@@ -38,6 +38,7 @@ const METHOD_NUMBER: Record<FrameMethod, number> = {
   transformOutput: 2,
   route: 3,
   aggregate: 4,
+  sendFeedback: 5,
 };
 
 /** How the body is encoded: a Seldon protobuf message (the tftensor / tensor / ndarray codecs) or a FlatBuffer. */

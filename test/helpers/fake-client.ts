@@ -2,6 +2,7 @@ import type { ModelMetadata } from '../../src/components/api';
 import { Code, InferError } from '../../src/errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../../src/graph/node-client';
 import type { NodeSpec } from '../../src/graph/spec';
+import type { FeedbackMessage } from '../../src/message/feedback';
 import { emptyMeta, type InferMessage, type Payload } from '../../src/message/message';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
 
@@ -9,14 +10,14 @@ import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
 export interface CallRecord {
   node: string;
   method: NodeMethod;
-  input: InferMessage | InferMessage[];
+  input: InferMessage | InferMessage[] | FeedbackMessage;
   opts: HopOptions;
   started: number;
   aborted?: boolean;
 }
 
 export type Handler = (
-  input: InferMessage | InferMessage[],
+  input: InferMessage | InferMessage[] | FeedbackMessage,
   opts: HopOptions,
 ) => Promise<Payload | InferMessage> | Payload | InferMessage;
 

@@ -146,16 +146,22 @@ describe('REST front doors on the executor: test-ensemble as real processes', ()
     await seldonError(text, 415, /Content-Type: application\/json/);
   });
 
-  it('Seldon feedback is 501 with the status SendFeedback gives over gRPC; metadata of the graph and of a model', async () => {
-    const fb = await post(`${url}/api/v1.0/feedback`, { request: {}, reward: 1 });
-    const body = (await fb.json()) as SeldonReply;
-    assert.equal(fb.status, 501);
-    assert.deepEqual(body.status, {
-      code: 501,
-      info: 'SendFeedback is not supported by this executor',
-      reason: 'UNIMPLEMENTED',
-      status: 'FAILURE',
+  it('Seldon feedback: 400 naming the problem without a response; 200 with one (no node of this graph learns)', async () => {
+    await seldonError(
+      await post(`${url}/api/v1.0/feedback`, { request: {}, reward: 1 }),
+      400,
+      /feedback has no response/,
+    );
+    const answer = (await (
+      await post(`${url}/api/v1.0/predictions`, { meta: { puid: 'fb-1' }, data: { ndarray: [[1]] } })
+    ).json()) as SeldonReply;
+    const fb = await post(`${url}/api/v1.0/feedback`, {
+      request: { data: { ndarray: [[1]] } },
+      response: answer,
+      reward: 1,
     });
+    assert.equal(fb.status, 200);
+    assert.equal(((await fb.json()) as SeldonReply).meta.puid, 'fb-1');
     const graph = (await (await fetch(`${url}/api/v1.0/metadata`)).json()) as {
       name: string;
       models: Record<string, unknown>;

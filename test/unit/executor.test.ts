@@ -253,7 +253,9 @@ describe('graph walk (fake NodeClient)', () => {
     assert.deepEqual(Object.keys(out.meta.requestPath).sort(), ['a', 'b', 'comb', 'top']);
     // Every hop of one request saw the same puid.
     assert.equal(
-      new Set(c.calls.flatMap((x) => (Array.isArray(x.input) ? x.input : [x.input]).map((m) => m.meta.puid))).size,
+      new Set(
+        c.calls.flatMap((x) => (Array.isArray(x.input) ? x.input : [x.input as InferMessage]).map((m) => m.meta.puid)),
+      ).size,
       1,
     );
     const kept = await new GraphExecutor(graph(node('a', 'MODEL')), new FakeClient({ a: map((x) => x) })).execute(

@@ -1,7 +1,38 @@
-import type { ComponentInfo } from '../api';
+import type { ComponentInfo, ParamSchema } from '../api';
+
+/** The parameters both learning routers take (src/components/builtin/bandit-router.ts). */
+const BANDIT_PARAMETERS = {
+  n_branches: {
+    type: 'integer',
+    required: true,
+    description: "Number of children the router chooses among (Seldon's n_branches); give the node that many children.",
+  },
+  seed: {
+    type: 'integer',
+    description: "Seed of the router's PRNG: the same seed and the same calls give the same choices. Unset: random.",
+  },
+  verbose: { type: 'boolean', default: false, description: 'Log every choice and every feedback (info level).' },
+  stateFile: {
+    type: 'string',
+    description:
+      'Snapshot of the learned counts (JSON), resolved against the manifest folder: read at start when it exists, ' +
+      'written every snapshotMs while it changes and on shutdown. Unset: state lives and dies with the process.',
+  },
+  snapshotMs: {
+    type: 'integer',
+    default: 5000,
+    description: 'How often a changed state is written to stateFile (ms).',
+  },
+} satisfies Record<string, ParamSchema>;
+
+const BANDIT_DETAILS =
+  "A feedback (Seldon SendFeedback) with reward r for a request of n rows (a tensor's first dimension; 1 for other " +
+  'payloads) counts round(r·n) successes and the rest failures for the branch the router chose, which the executor ' +
+  "finds in the answer's meta.routing. A reward outside 0..1 is INVALID_ARGUMENT. State is per replica (per " +
+  'process): see docs/feedback.md for stateFile snapshots and sticky routing.';
 
 /**
- * What each built-in ImageNet component is, serves and takes: plain data, so manifest validation and the operator
+ * What each built-in ImageNet component (and learning router) is, serves and takes: plain data, so manifest validation and the operator
  * read it without loading the component modules (sharp, onnxruntime). Each module spreads its entry.
  */
 export const CATALOG = {
@@ -200,5 +231,43 @@ export const CATALOG = {
       { name: 'score', datatype: 'FP32', shape: [-1] },
       { name: 'label', datatype: 'BYTES', shape: [-1] },
     ],
+  },
+  'epsilon-greedy': {
+    name: 'epsilon-greedy',
+    description:
+      "Seldon's epsilon-greedy router: the child with the best observed success rate with probability 1-epsilon, " +
+      'otherwise one of the other children uniformly; learns from feedback rewards (Bernoulli, 0..1).',
+    details:
+      BANDIT_DETAILS +
+      ' Update: successes and tries per branch; value = successes / tries; the best branch is the highest value, ties ' +
+      'broken at random (untried branches count 0).',
+    types: ['ROUTER'],
+    parameters: {
+      ...BANDIT_PARAMETERS,
+      epsilon: {
+        type: 'number',
+        default: 0.1,
+        description: 'Probability of sending a request to a branch other than the current best (0..1).',
+      },
+      best_branch: {
+        type: 'integer',
+        description: 'Branch that starts as the best (0..n_branches-1). Unset: one chosen at random.',
+      },
+    },
+  },
+  'thompson-sampling': {
+    name: 'thompson-sampling',
+    description:
+      "Seldon's Thompson-sampling router, Beta-Bernoulli: draws a success rate for each child from its Beta " +
+      'posterior and routes to the largest draw; learns from feedback rewards (Bernoulli, 0..1).',
+    details:
+      BANDIT_DETAILS +
+      " Update: a branch's posterior is Beta(alpha + successes, beta + failures); Gamma draws by Marsaglia and Tsang.",
+    types: ['ROUTER'],
+    parameters: {
+      ...BANDIT_PARAMETERS,
+      alpha: { type: 'number', default: 1, description: "Prior successes of every branch (Beta prior; Seldon's: 1)." },
+      beta: { type: 'number', default: 1, description: "Prior failures of every branch (Beta prior; Seldon's: 1)." },
+    },
   },
 } satisfies Record<string, ComponentInfo>;

@@ -13,4 +13,6 @@ export const BUILTIN_LOADERS: Record<string, () => ComponentDefinition> = {
   'onnx-model': () => (require('./onnx-model') as Module).default,
   'average-combiner': () => (require('./average-combiner') as Module).default,
   'top1-output': () => (require('./top1-output') as Module).default,
+  'epsilon-greedy': () => (require('./epsilon-greedy') as Module).default,
+  'thompson-sampling': () => (require('./thompson-sampling') as Module).default,
 };

@@ -48,6 +48,13 @@ export const CATALOG = {
       delayMs: { type: 'integer', default: 0, description: 'wait this long before failing' },
     },
   },
+  'feedback-probe': {
+    name: 'feedback-probe',
+    description:
+      'returns its input; takes feedback and tags the reply {feedback.<node>: {count, rewardSum, routing, truth}} (tests)',
+    types: ['MODEL'],
+    parameters: {},
+  },
   sleep: {
     name: 'sleep',
     description: 'returns its input after `ms` milliseconds, honouring cancellation (tests)',

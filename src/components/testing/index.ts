@@ -8,5 +8,6 @@ export const TEST_LOADERS: Record<string, () => ComponentDefinition> = {
   'sum-combiner': () => (require('./sum-combiner') as { default: ComponentDefinition }).default,
   'fixed-router': () => (require('./fixed-router') as { default: ComponentDefinition }).default,
   fail: () => (require('./fail') as { default: ComponentDefinition }).default,
+  'feedback-probe': () => (require('./feedback-probe') as { default: ComponentDefinition }).default,
   sleep: () => (require('./sleep') as { default: ComponentDefinition }).default,
 };

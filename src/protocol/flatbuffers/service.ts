@@ -14,7 +14,7 @@ export const FLAT_RPCS = ['Predict', 'TransformInput', 'TransformOutput', 'Route
 export type FlatRpc = (typeof FLAT_RPCS)[number];
 
 /** The walk's node method each rpc carries. */
-export const FLAT_RPC_METHOD: Readonly<Record<FlatRpc, NodeMethod>> = {
+export const FLAT_RPC_METHOD: Readonly<Record<FlatRpc, Exclude<NodeMethod, 'sendFeedback'>>> = {
   Predict: 'predict',
   TransformInput: 'transformInput',
   TransformOutput: 'transformOutput',

@@ -23,6 +23,8 @@ describe('BUILTIN_LOADERS', () => {
       'onnx-model': ['MODEL'],
       'average-combiner': ['COMBINER'],
       'top1-output': ['OUTPUT_TRANSFORMER'],
+      'epsilon-greedy': ['ROUTER'],
+      'thompson-sampling': ['ROUTER'],
     };
     assert.deepEqual(Object.keys(BUILTIN_LOADERS).sort(), Object.keys(types).sort());
     for (const [name, load] of Object.entries(BUILTIN_LOADERS)) {
