@@ -152,7 +152,7 @@ const withoutOptimisation = (o: ort.InferenceSession.SessionOptions): ort.Infere
 
 /** The options that make onnxruntime write the optimised graph to `file`, its weights beside it. */
 function savingTo(o: ort.InferenceSession.SessionOptions, file: string): ort.InferenceSession.SessionOptions {
-  const extra = (o.extra ?? {}) as Record<string, unknown>;
+  const extra = o.extra ?? {};
   const session = (extra.session ?? {}) as Record<string, unknown>;
   return {
     ...o,
