@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   mkdtempSync,
@@ -119,7 +120,14 @@ export function cacheKey(model: string, options: ort.InferenceSession.SessionOpt
 /** Creates the folder (0700) if need be; undefined if it is usable, else why not. */
 function unusable(dir: string): string | undefined {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The folder itself without `recursive`: on a file system that refuses it with ENOENT (procfs), Node's recursive
+    // mkdir retries forever.
+    mkdirSync(path.dirname(dir), { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const st = statSync(dir);
     if (!st.isDirectory()) return `${dir} is not a folder`;
     if (typeof process.getuid === 'function' && st.uid !== process.getuid())
@@ -177,7 +185,10 @@ function fsyncFile(file: string): void {
   }
 }
 
-/** Removes other entries of the same source file (older versions of it) and build folders left by dead builds. */
+/**
+ * Removes the other entries of the same source file (older versions of it), entries whose source file is gone (a
+ * test's temporary model), and build folders left by dead builds.
+ */
 function prune(dir: string, keep: string, source: string): void {
   for (const name of safeReaddir(dir)) {
     const p = path.join(dir, name);
@@ -188,7 +199,8 @@ function prune(dir: string, keep: string, source: string): void {
         continue;
       }
       const meta = JSON.parse(readFileSync(path.join(p, META_FILE), 'utf8')) as Partial<EntryMeta>;
-      if (meta.source === source) rmSync(p, { recursive: true, force: true });
+      if (meta.source === source || (typeof meta.source === 'string' && !existsSync(meta.source)))
+        rmSync(p, { recursive: true, force: true });
     } catch {
       // not an entry of ours, or being written: leave it
     }
