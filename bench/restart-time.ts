@@ -24,12 +24,14 @@
  *   node dist/bench/restart-time.js [--graph graphs/imagenet-ensemble.yaml] [--rounds 2] [--only resnet50,top1]
  *     [--onnx-cache DIR|off]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultImage } from '../src/bench/input';
 import { SeldonClient } from '../src/client/seldon-client';
+import { loadManifestFile } from '../src/graph/manifest';
+import { findNode } from '../src/graph/spec';
 import { emptyMeta, type InferMessage } from '../src/message/message';
 import { upGraph, REPO, type RunningGraph } from '../test/helpers/graph-process';
 
@@ -173,9 +175,20 @@ async function main(): Promise<void> {
     },
   });
   const cacheDir = values['onnx-cache'] ?? mkdtempSync(path.join(os.tmpdir(), 'infergraph-bench-ortcache-'));
-  const emptyCache = (): void => {
-    if (cacheDir === 'off') return;
-    for (const e of readdirSync(cacheDir)) rmSync(path.join(cacheDir, e), { recursive: true, force: true });
+  const spec = loadManifestFile(path.resolve(REPO, values.graph));
+  /** Removes the cache entries of one node's model (their meta.json names the model file). */
+  const emptyCache = (name: string): void => {
+    const model = findNode(spec, name.replace(/#\d+$/, ''))?.parameters.model;
+    if (cacheDir === 'off' || typeof model !== 'string') return;
+    const source = realpathSync(path.resolve(spec.baseDir, model));
+    for (const e of readdirSync(cacheDir)) {
+      try {
+        const meta = JSON.parse(readFileSync(path.join(cacheDir, e, 'meta.json'), 'utf8')) as { source?: string };
+        if (meta.source === source) rmSync(path.join(cacheDir, e), { recursive: true, force: true });
+      } catch {
+        // not an entry
+      }
+    }
   };
   const g = await upGraph(path.resolve(REPO, values.graph), ['--log-level', 'info'], {
     INFERGRAPH_ONNX_CACHE: cacheDir,
@@ -199,7 +212,7 @@ async function main(): Promise<void> {
     };
     const kill = async (name: string, arm: string): Promise<Row> => {
       await new Promise((r) => setTimeout(r, Number(values.settle)));
-      if (arm === 'cold') emptyCache();
+      if (arm === 'cold') emptyCache(name);
       const row = await killOnce(g, name, request, arm);
       report(row);
       return row;
