@@ -7,7 +7,7 @@
  * answers, and so keeps serving health checks while a model computes. Thread counts default to 1 and spinning to off
  * (measured: two sessions side by side, 81.8 ms with spinning, 47.7 ms without).
  */
-import { access } from 'node:fs/promises';
+import { accessSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { ConfigError, failedPrecondition, invalidArgument } from '../../errors';
@@ -134,8 +134,10 @@ class OnnxModel implements Component {
 
   async load(): Promise<void> {
     const { model } = this.cfg;
+    // Synchronous, so the workers are spawned before this returns to the event loop: the `node` command starts the
+    // component before it loads the server's code, and the session is made meanwhile (issue 22).
     try {
-      await access(model);
+      accessSync(model);
     } catch {
       throw new ConfigError([`${NAME}: model file ${model} does not exist or is not readable`]);
     }
@@ -144,7 +146,8 @@ class OnnxModel implements Component {
     const first = pool.loads[0];
     if (first) {
       // The node's start-up breakdown (the `startup` log line): the worker thread, onnxruntime loaded, the session.
-      startupMarkAt('worker', first.online);
+      startupMarkAt('spawn', first.spawned);
+      startupMarkAt('worker', first.times.started);
       startupMarkAt('ort', first.times.ortLoaded);
       startupMarkAt('session', first.times.session);
     }

@@ -76,7 +76,7 @@ export class OnnxPool {
   /** Input/output metadata reported by the first instance to load. */
   io: { inputs: IoMeta[]; outputs: IoMeta[] } = { inputs: [], outputs: [] };
   /** How each instance loaded at start (spawn time, its thread's marks, the cache), for the start-up breakdown. */
-  readonly loads: { spawned: number; online: number; times: LoadTimes; cache: CacheOutcome }[] = [];
+  readonly loads: { spawned: number; times: LoadTimes; cache: CacheOutcome }[] = [];
 
   constructor(private readonly opts: PoolOptions) {
     this.pushback = new Pushback(opts.instances * opts.maxBatch, 10_000);
@@ -168,8 +168,6 @@ export class OnnxPool {
         workerData: { ...this.opts.init, instance: index } satisfies InstanceInit,
       });
       const inst: Instance = { index, worker, ready: false, exited: false };
-      let online = spawned;
-      worker.once('online', () => (online = performance.timeOrigin + performance.now()));
       this.instances[index] = inst;
       let loaded = false;
       worker.on('message', (msg: FromWorker) => {
@@ -178,7 +176,7 @@ export class OnnxPool {
             loaded = true;
             inst.ready = true;
             if (this.io.inputs.length === 0) this.io = { inputs: msg.inputs, outputs: msg.outputs };
-            this.loads[index] ??= { spawned, online, times: msg.times, cache: msg.cache };
+            this.loads[index] ??= { spawned, times: msg.times, cache: msg.cache };
             resolve();
             this.pump();
             return;

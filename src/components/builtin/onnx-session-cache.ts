@@ -10,7 +10,7 @@
  *
  * An entry is a folder `<dir>/<key>/` holding `model.onnx`, `model.onnx.data` (when the model has weights) and
  * `meta.json`, written last, with the size of each file. The key hashes everything the optimised graph depends on:
- * the source file's identity (real path, device, inode, size, modification and change times), onnxruntime's version,
+ * the source file's identity (real path, device, inode, size, modification time), onnxruntime's version,
  * the session options, the CPU (with `all`, onnxruntime picks layouts and kernels for this CPU's instruction set) and
  * the platform. A changed model file thus gets a new key; the entries of older versions of the same file are removed
  * when the new one is written. An entry whose files do not have the sizes its meta.json records, or that onnxruntime
@@ -108,7 +108,8 @@ export function cacheKey(model: string, options: ort.InferenceSession.SessionOpt
   const parts = {
     format: FORMAT,
     source: real,
-    file: [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].map(String),
+    // Not the change time: a new hard link to the file (another work tree, a container layer) changes it.
+    file: [st.dev, st.ino, st.size, st.mtimeNs].map(String),
     ort: ortVersion,
     options,
     cpu: cpuIdentity(),

@@ -24,6 +24,8 @@ export interface InstanceInit extends WorkerInit {
 
 /** When an instance got through its start, as epoch ms (the node's start-up breakdown, bench/restart-time.ts). */
 export interface LoadTimes {
+  /** the worker thread ran its first module */
+  started: number;
   /** onnxruntime-node loaded */
   ortLoaded: number;
   /** the session created */

@@ -4,6 +4,7 @@
  * health checks, take cancellations and queue the next request. Inputs arrive and outputs leave as transferred
  * ArrayBuffers; uint8 pixels are normalised here, and softmax is applied here, to keep that work off the main thread.
  */
+import { workerStarted } from './onnx-worker-start';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
         throw new Error('crash requested');
       });
   });
-  const times = { ortLoaded, session: epochNow() };
+  const times = { started: workerStarted, ortLoaded, session: epochNow() };
   send({
     type: 'ready',
     inputs: session.inputMetadata.map(describe),
