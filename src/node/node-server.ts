@@ -43,6 +43,11 @@ const TYPE_SERVICE: Record<NodeType, SeldonServiceName> = {
 export interface NodeServerOptions {
   graph: GraphSpec;
   node: NodeSpec;
+  /**
+   * The node's component, already being created (the `node` command starts it before it loads this server's code, so
+   * a model's session is made in its worker thread while the main thread loads gRPC); absent: created here.
+   */
+  host?: Promise<ComponentHost>;
   address: string;
   logger: Logger;
   /** Tracing hooks this in to turn ctx.work() into spans. */
@@ -76,19 +81,21 @@ export interface RunningNode {
 
 export async function startNodeServer(opts: NodeServerOptions): Promise<RunningNode> {
   const { node, graph, logger } = opts;
-  const host = await ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
-  startupMark('component');
-
-  opts.onAdmission?.(host.admission);
+  const hosting = opts.host ?? ComponentHost.create(graph, node, { logger, ...(opts.work ? { work: opts.work } : {}) });
   const service = TYPE_SERVICE[node.type];
   // Both directions: the node's limit plus the envelope the executor adds (src/protocol/hop-envelope.ts).
   const hopLimit = hopLimitBytes(graph, node);
+  // Made before the component is awaited (protocol descriptors, reflection: tens of ms), while a model's worker
+  // thread may still be making its session.
   const bundle = createServer({
     maxMessageBytes: hopLimit,
     services: [`seldon.protos.${service}`, 'seldon.protos.Generic', FLAT_SERVICE],
     reflect: graph.reflection ? seldonProto().def : undefined,
     interceptors: opts.serverInterceptors,
   });
+  const host = await hosting;
+  startupMark('component');
+  opts.onAdmission?.(host.admission);
   const add = (definition: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void =>
     bundle.server.addService(definition, opts.meterService ? opts.meterService(definition, impl) : impl);
   const h = new Handlers(host, seldonEncoding(graph.codec));

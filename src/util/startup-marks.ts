@@ -9,6 +9,11 @@ export function startupMark(name: string): void {
   marks[name] = Math.round(performance.now());
 }
 
+/** A mark for something that happened at `epochMs` (Date.now() clock), e.g. in a worker thread. */
+export function startupMarkAt(name: string, epochMs: number): void {
+  marks[name] = Math.round(epochMs - performance.timeOrigin);
+}
+
 /**
  * The marks so far, the process's start as epoch ms, and the CPU time it has used (all threads, ms): unlike the
  * marks, that figure hardly moves with the machine's load, so start-up work can be compared across runs.

@@ -10,6 +10,7 @@ import { DEFAULTS } from '../../graph/manifest';
 import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
 import { startupMark, startupMarks } from '../../util/startup-marks';
+import { plainWork, type WorkRunner } from '../../components/call-context';
 import { logLevelFlag, portFlag, usageError } from '../flags';
 import { loadSpec } from '../spec-flags';
 import { serveUntilStopped } from '../process';
@@ -113,6 +114,13 @@ export function registerServe(program: Command): void {
       }
       const logger = createLogger(node.name, logLevel);
       startupMark('manifest');
+      // The component first: a model's worker thread loads onnxruntime and makes its session while this thread loads
+      // the server's code and telemetry (issue 22: a restarted model serves sooner). Calls reach the component only
+      // once the server listens, by which time tracing has set the work runner.
+      let work: WorkRunner = plainWork;
+      const { ComponentHost } = await import('../../node/component-host');
+      const host = ComponentHost.create(graph, node, { logger, work: (name, fn, attrs) => work(name, fn, attrs) });
+      host.catch(() => undefined); // awaited (and its error reported) by startNodeServer; not unhandled meanwhile
       // Loaded here, not at the top: the executor's process does not need the node runtime, nor the node the walk's.
       const { startNodeServer } = await import('../../node/node-server');
       startupMark('code');
@@ -120,11 +128,13 @@ export function registerServe(program: Command): void {
       const framesAddress = o.framesAddress === 'auto' ? framesAddressFor(address) : o.framesAddress;
       const metrics = await startMetrics(o.metricsAddress, graph, logger);
       const tracing = await startTracing({ graph, node }, logger);
+      if (tracing?.work) work = tracing.work;
       startupMark('telemetry');
       const meter = metrics ? nodeServerMetrics(metrics, node) : undefined;
       const running = await startNodeServer({
         graph,
         node,
+        host,
         address,
         logger,
         work: tracing?.work,

@@ -188,6 +188,14 @@ export const CATALOG = {
         description:
           'Linux nice value (0-19) for the instance threads, so the main thread (health, admission) runs first on a busy CPU.',
       },
+      sessionCache: {
+        type: 'string',
+        default: 'auto',
+        description:
+          "Cache of the optimised graph, so a restart loads it in a tenth of the time: 'auto' (INFERGRAPH_ONNX_CACHE, " +
+          "else $XDG_CACHE_HOME/infergraph/onnxruntime or ~/.cache/infergraph/onnxruntime), 'off', or a folder " +
+          '(relative to the manifest folder). Outputs are bit-identical; see docs/reliability.md.',
+      },
       maxQueueDelayMs: {
         type: 'integer',
         default: 2,

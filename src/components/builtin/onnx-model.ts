@@ -7,7 +7,7 @@
  * answers, and so keeps serving health checks while a model computes. Thread counts default to 1 and spinning to off
  * (measured: two sessions side by side, 81.8 ms with spinning, 47.7 ms without).
  */
-import { access } from 'node:fs/promises';
+import { accessSync } from 'node:fs';
 import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { ConfigError, failedPrecondition, invalidArgument } from '../../errors';
@@ -29,6 +29,8 @@ import { OnnxPool } from './onnx-pool';
 import type { IoMeta } from './onnx-worker-protocol';
 import { normalisationTable } from './uint8-normalise';
 import { CATALOG } from './catalog';
+import { cacheDirFor } from './onnx-session-cache';
+import { startupMarkAt } from '../../util/startup-marks';
 
 const NAME = 'onnx-model';
 /** metadata_props key our model generator writes into synthetic (random-weight) models. */
@@ -57,6 +59,8 @@ export interface OnnxModelConfig {
   maxQueueDelayMs: number;
   /** Niceness of the instance threads relative to the node's main thread. */
   instanceNice: number;
+  /** The optimised-graph cache: 'auto', 'off' or a folder (onnx-session-cache.ts). */
+  sessionCache: string;
 }
 
 interface IoSpec {
@@ -130,13 +134,23 @@ class OnnxModel implements Component {
 
   async load(): Promise<void> {
     const { model } = this.cfg;
+    // Synchronous, so the workers are spawned before this returns to the event loop: the `node` command starts the
+    // component before it loads the server's code, and the session is made meanwhile (issue 22).
     try {
-      await access(model);
+      accessSync(model);
     } catch {
       throw new ConfigError([`${NAME}: model file ${model} does not exist or is not readable`]);
     }
     const pool = this.newPool(sessionOptions(this.cfg));
     await pool.start();
+    const first = pool.loads[0];
+    if (first) {
+      // The node's start-up breakdown (the `startup` log line): the worker thread, onnxruntime loaded, the session.
+      startupMarkAt('spawn', first.spawned);
+      startupMarkAt('worker', first.times.started);
+      startupMarkAt('ort', first.times.ortLoaded);
+      startupMarkAt('session', first.times.session);
+    }
     try {
       this.configure(pool);
     } catch (err) {
@@ -162,6 +176,12 @@ class OnnxModel implements Component {
         instances,
         maxQueue,
         maxBatch,
+        ...(first
+          ? {
+              sessionCache: first.cache.state === 'off' ? `off: ${first.cache.reason}` : first.cache.state,
+              sessionMs: Math.round(first.times.session - first.times.ortLoaded),
+            }
+          : {}),
       },
       `${NAME} loaded ${this.label}`,
     );
@@ -214,6 +234,7 @@ class OnnxModel implements Component {
         softmax: this.cfg.softmax,
         lut: this.lut,
         nice: this.cfg.instanceNice,
+        cacheDir: cacheDirFor(this.cfg.sessionCache, this.ctx.baseDir),
       },
       onCrash: (instance, reason) =>
         this.ctx.logger.error({ model: this.cfg.model, instance, reason }, `${NAME}: instance died; replacing it`),
@@ -305,6 +326,7 @@ export function onnxModelConfig(values: Record<string, ParamValue>): OnnxModelCo
     maxBatch: p.integer('maxBatch', 1, 4096),
     maxQueueDelayMs: p.integer('maxQueueDelayMs', 0, 60_000),
     instanceNice: p.integer('instanceNice', 0, 19),
+    sessionCache: p.string('sessionCache'),
   };
 }
 

@@ -17,7 +17,8 @@ import { DTYPES, type DType, type NumericDType, type TypedArray } from '../../te
 import type { Tensor } from '../../tensor/tensor';
 import { Pushback } from '../../util/pushback';
 import { type Admission, type TakenItem, WorkQueue } from '../../util/work-queue';
-import type { FromWorker, IoMeta, ToWorker, WorkerInit } from './onnx-worker-protocol';
+import type { CacheOutcome } from './onnx-session-cache';
+import type { FromWorker, InstanceInit, IoMeta, LoadTimes, ToWorker, WorkerInit } from './onnx-worker-protocol';
 
 export interface PoolOptions {
   /** Names the model in errors, e.g. "onnx-model resnet50.onnx". */
@@ -74,6 +75,8 @@ export class OnnxPool {
   private crashesCount = 0;
   /** Input/output metadata reported by the first instance to load. */
   io: { inputs: IoMeta[]; outputs: IoMeta[] } = { inputs: [], outputs: [] };
+  /** How each instance loaded at start (spawn time, its thread's marks, the cache), for the start-up breakdown. */
+  readonly loads: { spawned: number; times: LoadTimes; cache: CacheOutcome }[] = [];
 
   constructor(private readonly opts: PoolOptions) {
     this.pushback = new Pushback(opts.instances * opts.maxBatch, 10_000);
@@ -160,7 +163,10 @@ export class OnnxPool {
 
   private spawn(index: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const worker = new Worker(WORKER_SCRIPT, { workerData: this.opts.init });
+      const spawned = performance.timeOrigin + performance.now();
+      const worker = new Worker(WORKER_SCRIPT, {
+        workerData: { ...this.opts.init, instance: index } satisfies InstanceInit,
+      });
       const inst: Instance = { index, worker, ready: false, exited: false };
       this.instances[index] = inst;
       let loaded = false;
@@ -170,6 +176,7 @@ export class OnnxPool {
             loaded = true;
             inst.ready = true;
             if (this.io.inputs.length === 0) this.io = { inputs: msg.inputs, outputs: msg.outputs };
+            this.loads[index] ??= { spawned, times: msg.times, cache: msg.cache };
             resolve();
             this.pump();
             return;

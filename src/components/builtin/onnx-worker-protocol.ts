@@ -3,6 +3,7 @@
  * transferred ArrayBuffers: the sender gives up the buffer, nothing is copied.
  */
 import type * as ort from 'onnxruntime-node';
+import type { CacheOutcome } from './onnx-session-cache';
 
 export interface WorkerInit {
   model: string;
@@ -12,12 +13,29 @@ export interface WorkerInit {
   nice: number;
   /** uint8 -> float32 lookup table (channel-major, 256 per channel) when the model normalises uint8 pixels. */
   lut?: Float32Array;
+  /** The optimised-graph cache folder (onnx-session-cache.ts); undefined: no cache. */
+  cacheDir?: string;
+}
+
+/** What each instance's worker gets: the pool's init and its own index (instance 0 writes the cache). */
+export interface InstanceInit extends WorkerInit {
+  instance: number;
+}
+
+/** When an instance got through its start, as epoch ms (the node's start-up breakdown, bench/restart-time.ts). */
+export interface LoadTimes {
+  /** the worker thread ran its first module */
+  started: number;
+  /** onnxruntime-node loaded */
+  ortLoaded: number;
+  /** the session created */
+  session: number;
 }
 
 export type IoMeta = { name: string; isTensor: boolean; type?: string; shape?: readonly (number | string)[] };
 
 export type FromWorker =
-  | { type: 'ready'; inputs: IoMeta[]; outputs: IoMeta[] }
+  | { type: 'ready'; inputs: IoMeta[]; outputs: IoMeta[]; times: LoadTimes; cache: CacheOutcome }
   | { type: 'load-error'; message: string }
   | {
       type: 'result';

@@ -4,15 +4,20 @@
  * health checks, take cancellations and queue the next request. Inputs arrive and outputs leave as transferred
  * ArrayBuffers; uint8 pixels are normalised here, and softmax is applied here, to keep that work off the main thread.
  */
+import { workerStarted } from './onnx-worker-start';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { softmaxRows } from './common';
-import type { FromWorker, IoMeta, ToWorker, WorkerInit } from './onnx-worker-protocol';
+import { createCachedSession, type CacheOutcome } from './onnx-session-cache';
+import type { FromWorker, InstanceInit, IoMeta, ToWorker } from './onnx-worker-protocol';
 import { normalisePlanar } from './uint8-normalise';
 
-const init = workerData as WorkerInit;
+const epochNow = (): number => performance.timeOrigin + performance.now();
+/** The end of this thread's imports: onnxruntime-node's, mostly. */
+const ortLoaded = epochNow();
+const init = workerData as InstanceInit;
 const port = parentPort;
 if (!port) throw new Error('onnx-worker must run in a worker thread');
 
@@ -96,8 +101,14 @@ async function main(): Promise<void> {
   // where a nice-10 thread gets a small share of a core, and the node is down until it has loaded.
   const before = threads();
   let session: ort.InferenceSession;
+  let cache: CacheOutcome;
   try {
-    session = await ort.InferenceSession.create(init.model, init.sessionOptions);
+    ({ session, cache } = await createCachedSession(
+      (file, options) => ort.InferenceSession.create(file, options),
+      init.model,
+      init.sessionOptions,
+      { dir: init.cacheDir, write: init.instance === 0, ortVersion: ort.env.versions.common },
+    ));
   } catch (err) {
     send({ type: 'load-error', message: err instanceof Error ? err.message : String(err) });
     return;
@@ -116,7 +127,14 @@ async function main(): Promise<void> {
         throw new Error('crash requested');
       });
   });
-  send({ type: 'ready', inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) });
+  const times = { started: workerStarted, ortLoaded, session: epochNow() };
+  send({
+    type: 'ready',
+    inputs: session.inputMetadata.map(describe),
+    outputs: session.outputMetadata.map(describe),
+    times,
+    cache,
+  });
 }
 
 function inputTensor(msg: Extract<ToWorker, { type: 'run' }>): ort.Tensor {
