@@ -10,6 +10,7 @@ import { callScope } from '../rpc/call-scope';
 import { toServiceError } from '../rpc/status';
 import { logEvent } from '../util/event-log';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
+import { grpcPin } from './predictor-pin';
 import type { Logger } from '../util/logger';
 import type { DataPlane } from './data-plane';
 
@@ -72,6 +73,7 @@ export function addSeldonService(server: grpc.Server, plane: DataPlane, logger: 
       deadline: scope.deadline,
       signal: scope.signal,
       timeline: wantsTimeline(call.metadata.get(TIMELINE_HEADER)[0]),
+      ...grpcPin(call),
     });
     answer.then(
       (w) => {

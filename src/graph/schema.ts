@@ -378,6 +378,38 @@ const NODE = {
   },
 } as const satisfies ObjectField;
 
+/**
+ * One of several graphs the executor serves behind one address (Seldon's predictors): each request walks one live
+ * predictor, chosen by traffic weight or pinned by the caller; each shadow gets a copy off the critical path.
+ */
+const PREDICTOR = {
+  type: 'object',
+  description: 'A predictor: a graph of its own nodes, its share of the requests, or a shadow copy of them.',
+  required: ['name', 'graph'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: DNS_LABEL,
+      maxLength: 63,
+      description: "Predictor name, a DNS-1123 label, unique: metrics' predictor_name, the pin header's value.",
+    },
+    traffic: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 100,
+      description:
+        'Percent of requests this live predictor walks (live predictors sum to 100; a lone one takes all); on a ' +
+        'shadow, the percent of requests copied to it (0 or absent: all, as Seldon mirrors).',
+    },
+    shadow: {
+      type: 'boolean',
+      default: false,
+      description: 'Gets a copy of requests off the critical path: its answer, latency and errors never reach the caller.',
+    },
+    graph: { type: 'node', description: "The predictor's root node (node names unique across all predictors)." },
+  },
+} as const satisfies ObjectField;
+
 export const MANIFEST_SCHEMA = {
   type: 'object',
   description: 'An inference graph.',
@@ -389,9 +421,22 @@ export const MANIFEST_SCHEMA = {
     spec: {
       type: 'object',
       description: 'The graph and how it is served.',
-      required: ['graph'],
       properties: {
-        graph: { ...NODE, description: 'The root node.' },
+        graph: { ...NODE, description: 'The root node (or predictors, for several graphs behind one executor).' },
+        predictors: {
+          type: 'list',
+          description:
+            'Instead of graph: several graphs behind one executor, the requests split between the live ones by ' +
+            'traffic and copied to the shadows (Seldon\'s predictors, without a service mesh).',
+          items: PREDICTOR,
+        },
+        shadowMaxInFlight: {
+          type: 'integer',
+          minimum: 1,
+          default: 8,
+          description:
+            "Copies to each shadow predictor in flight at once; beyond it a copy is dropped and counted, never queued.",
+        },
         deadlineMs: {
           type: 'integer',
           minimum: 1,
@@ -524,6 +569,7 @@ export const MANIFEST_SCHEMA = {
 } as const satisfies ObjectField;
 
 export const NODE_SCHEMA = NODE;
+export const PREDICTOR_SCHEMA = PREDICTOR;
 export const RUNTIME_SCHEMA = RUNTIME;
 export const CONTAINER_SCHEMA = CONTAINER;
 export const AUTOSCALING_SCHEMA = AUTOSCALING;

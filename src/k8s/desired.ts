@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import { DEFAULTS } from '../graph/manifest';
-import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { allNodes, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import {
   DEFAULT_IMAGE,
   EXECUTOR_PORT,
@@ -86,7 +86,7 @@ export function kubernetesProblems(g: GraphSpec): string[] {
   return problems;
 }
 
-const spawned = (g: GraphSpec): NodeSpec[] => walkNodes(g.graph).filter((n) => !n.endpoint);
+const spawned = (g: GraphSpec): NodeSpec[] => allNodes(g).filter((n) => !n.endpoint);
 
 export function desiredObjects(input: DesiredInput): KubeObject[] {
   const { graph: g } = input;

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { hopsOverFrames, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { hopsOverFrames, allNodes, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
 import { hopChannelCredentials } from '../rpc/tls';
@@ -140,7 +140,7 @@ export class Supervisor {
   /** Starts every node, then the executor; resolves once all are SERVING. */
   async start(): Promise<GraphInfo> {
     const { graph } = this.opts;
-    const local = walkNodes(graph.graph).filter((n) => !n.endpoint);
+    const local = allNodes(graph).filter((n) => !n.endpoint);
     const addresses: Record<string, string> = {};
     const frames: Record<string, string> = {};
     try {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { findNode, walkNodes } from '../../graph/spec';
+import { findNode, allNodes, walkNodes } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
@@ -108,7 +108,7 @@ export function registerServe(program: Command): void {
       const graph = loadSpec(o.graph, o, { checkFiles: o.node });
       const node = findNode(graph, o.node);
       if (!node) {
-        const names = walkNodes(graph.graph).map((n) => n.name);
+        const names = allNodes(graph).map((n) => n.name);
         throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);
@@ -172,7 +172,7 @@ export function registerServe(program: Command): void {
       const { startExecutorServer } = await import('../../executor/executor-server');
       startupMark('code');
       const addresses: Record<string, string> = {};
-      for (const n of walkNodes(graph.graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
+      for (const n of allNodes(graph)) if (!n.endpoint) addresses[n.name] = `${n.name}:9000`;
       const parse = (flag: string, kvs: string[], into: Record<string, string>): void => {
         for (const kv of kvs) {
           const i = kv.indexOf('=');

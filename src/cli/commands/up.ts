@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { walkNodes } from '../../graph/spec';
+import { allNodes, walkNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
@@ -66,7 +66,7 @@ export function registerUp(program: Command): void {
       const file = path.resolve(manifest);
       const graph = loadSpec(file, o, { checkFiles: true });
       // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
-      const images = walkNodes(graph.graph).filter((n) => n.runtime.container);
+      const images = allNodes(graph).filter((n) => n.runtime.container);
       if (images.length)
         throw new ConfigError(
           images.map(
@@ -121,7 +121,7 @@ export function registerUp(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => stop('SIGHUP'));
       const info = await sup.start();
-      const n = walkNodes(graph.graph).filter((x) => !x.endpoint).length;
+      const n = allNodes(graph).filter((x) => !x.endpoint).length;
       console.log(info.executorAddress);
       const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${graph.hopTransport}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
