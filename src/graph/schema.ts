@@ -406,6 +406,15 @@ const PREDICTOR = {
       default: false,
       description: 'Gets a copy of requests off the critical path: its answer, latency and errors never reach the caller.',
     },
+    labels: {
+      type: 'map',
+      keys: { regex: '^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', noun: 'label' },
+      values: { type: 'scalar', description: 'Label value.' },
+      shape: 'name: value',
+      description:
+        "Kubernetes labels of the predictor's container nodes' pods (Seldon's predictor labels, e.g. version; " +
+        'PREDICTOR_LABELS).',
+    },
     graph: { type: 'node', description: "The predictor's root node (node names unique across all predictors)." },
   },
 } as const satisfies ObjectField;

@@ -27,6 +27,8 @@ export interface SeldonIdentity {
   deployment: string;
   predictor: string;
   labels: Record<string, string>;
+  /** Seldon's unit name when it is not the node's (a predictor-prefixed node of a converted SeldonDeployment). */
+  unit?: string;
 }
 
 export interface ContainerPieces {
@@ -78,7 +80,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
     );
   // Seldon always appends these, whatever the container says.
   env.push(
-    { name: 'PREDICTIVE_UNIT_ID', value: n.name },
+    { name: 'PREDICTIVE_UNIT_ID', value: id.unit ?? n.name },
     { name: 'PREDICTIVE_UNIT_IMAGE', value: rt.image },
     { name: 'PREDICTOR_ID', value: id.predictor },
     { name: 'PREDICTOR_LABELS', value: sortedJson(id.labels) },

@@ -64,7 +64,7 @@ export function registerUp(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadSpec(file, o, { checkFiles: true });
+      const graph = loadSpec(file, o, { checkFiles: true }, (w) => console.error(`infergraph: warning: ${w}`));
       // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
       const images = allNodes(graph).filter((n) => n.runtime.container);
       if (images.length)
