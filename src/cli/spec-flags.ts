@@ -18,12 +18,7 @@ export interface SpecFlags {
  * The manifest at `file` (an InferenceGraph, or a SeldonDeployment converted to one), validated, with the command
  * line's overrides applied: the one place flags meet the spec. A SeldonDeployment's warnings go to `warn`.
  */
-export function loadSpec(
-  file: string,
-  o: SpecFlags,
-  load?: ValidateOptions,
-  warn?: (line: string) => void,
-): GraphSpec {
+export function loadSpec(file: string, o: SpecFlags, load?: ValidateOptions, warn?: (line: string) => void): GraphSpec {
   const loaded = loadAnyManifestFile(file, load);
   if (warn) loaded.warnings.forEach(warn);
   const graph = (loaded.graphs[0] as (typeof loaded.graphs)[number]).graph;

@@ -65,9 +65,7 @@ export const PREDICTOR_HEADER = 'x-infergraph-predictor';
 
 /** The refusal of a pinned predictor that is not there. */
 export const unknownPredictor = (pinned: string, names: readonly string[]): Error =>
-  invalidArgument(
-    `${PREDICTOR_HEADER} '${pinned}': no such predictor (predictors: ${names.join(', ')})`,
-  );
+  invalidArgument(`${PREDICTOR_HEADER} '${pinned}': no such predictor (predictors: ${names.join(', ')})`);
 
 /** Request logging (#21): sees every answered or failed request; a no-op today. */
 export interface RequestLogger {

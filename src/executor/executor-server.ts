@@ -1,5 +1,5 @@
 import type { NodeClient } from '../graph/node-client';
-import { allNodes, walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 import { seldonProto } from '../protocol/seldon/proto-loader';
 import { v2Proto, V2_SERVICE } from '../protocol/v2/proto';
 import { bind, createServer, shutdown } from '../rpc/server';
@@ -99,8 +99,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     admission,
     ...(metrics ? { meter: metrics.requests } : {}),
     predictors:
-      opts.predictors ??
-      new TrafficSplit(graph, hops, { ...(metrics ? { meter: metrics.requests } : {}), logger }),
+      opts.predictors ?? new TrafficSplit(graph, hops, { ...(metrics ? { meter: metrics.requests } : {}), logger }),
     ...(opts.requestLogger ? { requestLogger: opts.requestLogger } : {}),
   });
   const bundle = createServer({

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
-import { hopsOverFrames, allNodes, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { hopsOverFrames, allNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
 import type { FrameClientTracer } from '../transport/tracing';
 import { FramedNodeClient } from './framed-node-client';

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { hopChannelCredentials } from '../rpc/tls';
 import { service as healthService } from 'grpc-health-check';
-import { allNodes, walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
 
 /**

@@ -4,13 +4,7 @@ import type { NodeClient } from '../graph/node-client';
 import { predictorGraph, predictorsOf, type GraphSpec, type PredictorSpec } from '../graph/spec';
 import type { InferMessage } from '../message/message';
 import type { Logger } from '../util/logger';
-import {
-  unknownPredictor,
-  type FrontDoor,
-  type Predictor,
-  type PredictorSet,
-  type RequestMeter,
-} from './data-plane';
+import { unknownPredictor, type FrontDoor, type Predictor, type PredictorSet, type RequestMeter } from './data-plane';
 
 /**
  * Traffic between predictors without a service mesh (Seldon's predictors, which Seldon splits with Istio route

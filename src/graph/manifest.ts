@@ -176,8 +176,7 @@ function validatePredictors(raw: unknown, ctx: NodeContext): PredictorSpec[] | u
   raw.forEach((r, i) => {
     const where = `${at}[${i}]`;
     const f = checkObject(PREDICTOR_SCHEMA, r, { where }, p, ['graph']) as
-      | { name?: string; traffic?: number; shadow: boolean }
-      | undefined;
+      { name?: string; traffic?: number; shadow: boolean; labels?: Record<string, string> } | undefined;
     if (!f || !isObj(r)) return;
     const name = f.name ?? '';
     const label = name ? `${where} (${name})` : where;
@@ -191,7 +190,7 @@ function validatePredictors(raw: unknown, ctx: NodeContext): PredictorSpec[] | u
     // A shadow's traffic is the percent copied to it, all when 0 or absent (Seldon sets Istio's mirrorPercentage
     // only when the shadow's traffic is above 0); a live predictor's is checked across predictors below.
     const traffic = f.shadow ? f.traffic || 100 : (f.traffic ?? 0);
-    out.push({ name, traffic, shadow: f.shadow, graph });
+    out.push({ name, traffic, shadow: f.shadow, ...(f.labels ? { labels: f.labels } : {}), graph });
   });
   if (out.length !== raw.length) return undefined;
   const live = out.filter((x) => !x.shadow);
@@ -199,7 +198,10 @@ function validatePredictors(raw: unknown, ctx: NodeContext): PredictorSpec[] | u
   if (live.length === 1) {
     const only = live[0] as PredictorSpec;
     if (only.traffic !== 0 && only.traffic !== 100)
-      p.add(`${at}[${out.indexOf(only)}].traffic`, `a lone live predictor takes all requests: give 100 or nothing, got ${only.traffic}`);
+      p.add(
+        `${at}[${out.indexOf(only)}].traffic`,
+        `a lone live predictor takes all requests: give 100 or nothing, got ${only.traffic}`,
+      );
     only.traffic = 100;
   } else if (live.length > 1) {
     const sum = live.reduce((a, x) => a + x.traffic, 0);

@@ -77,6 +77,8 @@ export interface ListField extends Described {
 /** A child graph node: the schema is recursive here. */
 export interface NodeRef extends Described {
   type: 'node';
+  /** Levels of this subtree the CRD writes out (default: src/k8s/crd.ts NODE_DEPTH from the root). */
+  crdLevels?: number;
 }
 /** Checked in code (component parameters) or by Kubernetes itself (volume sources): any YAML value. */
 export interface OpaqueField extends Described {
@@ -404,7 +406,8 @@ const PREDICTOR = {
     shadow: {
       type: 'boolean',
       default: false,
-      description: 'Gets a copy of requests off the critical path: its answer, latency and errors never reach the caller.',
+      description:
+        'Gets a copy of requests off the critical path: its answer, latency and errors never reach the caller.',
     },
     labels: {
       type: 'map',
@@ -415,7 +418,13 @@ const PREDICTOR = {
         "Kubernetes labels of the predictor's container nodes' pods (Seldon's predictor labels, e.g. version; " +
         'PREDICTOR_LABELS).',
     },
-    graph: { type: 'node', description: "The predictor's root node (node names unique across all predictors)." },
+    graph: {
+      type: 'node',
+      // Every predictor's tree written out as deep as spec.graph's would double the CRD, near the 256 KiB a
+      // client-side `kubectl apply` can annotate: deeper levels are checked by the operator's validator.
+      crdLevels: 3,
+      description: "The predictor's root node (node names unique across all predictors).",
+    },
   },
 } as const satisfies ObjectField;
 
@@ -436,7 +445,7 @@ export const MANIFEST_SCHEMA = {
           type: 'list',
           description:
             'Instead of graph: several graphs behind one executor, the requests split between the live ones by ' +
-            'traffic and copied to the shadows (Seldon\'s predictors, without a service mesh).',
+            "traffic and copied to the shadows (Seldon's predictors, without a service mesh).",
           items: PREDICTOR,
         },
         shadowMaxInFlight: {
@@ -444,7 +453,7 @@ export const MANIFEST_SCHEMA = {
           minimum: 1,
           default: 8,
           description:
-            "Copies to each shadow predictor in flight at once; beyond it a copy is dropped and counted, never queued.",
+            'Copies to each shadow predictor in flight at once; beyond it a copy is dropped and counted, never queued.',
         },
         deadlineMs: {
           type: 'integer',

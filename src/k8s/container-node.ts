@@ -119,7 +119,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
   const initContainers = [...userInit];
   const container: Json = {
     ...given,
-    name: n.name,
+    name: id.unit ?? n.name,
     image: rt.image,
     ports,
     env,
@@ -131,7 +131,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
   if (!container.imagePullPolicy) container.imagePullPolicy = 'IfNotPresent';
   const sidecarOut = sidecars.map((s) => ({ ...s }));
   if (rt.modelUri) {
-    const model = storageInitializer(n.name, rt);
+    const model = storageInitializer(id.unit ?? n.name, rt);
     initContainers.push(model.init);
     volumes.push(...model.volumes);
     // The model servers read /mnt/models; a TF Serving sidecar (TENSORFLOW_SERVER) too.

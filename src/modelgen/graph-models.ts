@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { builtinInfo, isModulePath } from '../components/catalog';
 import { ConfigError } from '../errors';
-import { allNodes, walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 import { projectRoot } from '../util/paths';
 import { ARCHS, ensureModels, modelFileName } from './generate';
 import { int8FileName } from './generate-int8';

@@ -1,4 +1,4 @@
-import { allNodes, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { allNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 
 /**
  * How much a hop may carry beyond the message limit, so that a request the executor accepts fits every hop it

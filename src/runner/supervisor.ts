@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { hopsOverFrames, allNodes, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { hopsOverFrames, allNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import { framesAddressFor } from '../transport/address';
 import type { Logger } from '../util/logger';
 import { hopChannelCredentials } from '../rpc/tls';

@@ -95,13 +95,16 @@ export function convertSeldonDeployment(sdep: SeldonDeployment, p: SeldonProblem
  * come from the first live predictor; another predictor asking for different ones gets a warning.
  */
 function deploymentManifest(ctxs: Ctx[]): Json {
-  const first = ctxs.find((c) => !c.pr.shadow) ?? (ctxs[0] as Ctx);
+  const first = ctxs.find((c) => !c.pr.shadow) ?? ctxs[0]!;
   const { sdep, p } = first;
   const annotations: Record<string, string> = { ...sdep.annotations };
   for (const c of ctxs)
     for (const [k, v] of Object.entries(c.pr.annotations)) {
       if (annotations[k] !== undefined && annotations[k] !== v && !(k in sdep.annotations))
-        p.warn(`${c.pr.path}.annotations.${k}`, `one executor serves all predictors: ${JSON.stringify(annotations[k])} applies`);
+        p.warn(
+          `${c.pr.path}.annotations.${k}`,
+          `one executor serves all predictors: ${JSON.stringify(annotations[k])} applies`,
+        );
       else annotations[k] ??= v;
     }
   annotations[ANNOTATION.deployment] = sdep.name;

@@ -217,7 +217,10 @@ describe('a SeldonDeployment with main 75 / canary 25 and a slow shadow (canary-
       const err = await seldon.predict(payload, { metadata: none }).catch((e: unknown) => e);
       assert.ok(err instanceof InferError, String(err));
       assert.equal(err.code, Code.INVALID_ARGUMENT);
-      assert.match(err.message, /x-infergraph-predictor 'blue': no such predictor \(predictors: main, canary, shadow\)/);
+      assert.match(
+        err.message,
+        /x-infergraph-predictor 'blue': no such predictor \(predictors: main, canary, shadow\)/,
+      );
     } finally {
       seldon.close();
     }

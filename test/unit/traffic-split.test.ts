@@ -197,14 +197,20 @@ describe('spec.predictors', () => {
     - {name: b, traffic: 30, graph: {name: n, type: MODEL, implementation: identity}}
 `),
       ),
-      ['m.yaml: spec.predictors: traffic of the live predictors must sum to 100 (shadows excluded): got 90 (a 60, b 30)'],
+      [
+        'm.yaml: spec.predictors: traffic of the live predictors must sum to 100 (shadows excluded): got 90 (a 60, b 30)',
+      ],
     );
     assert.deepEqual(
-      manifestProblems(manifest('    - {name: s, shadow: true, graph: {name: m, type: MODEL, implementation: identity}}\n')),
+      manifestProblems(
+        manifest('    - {name: s, shadow: true, graph: {name: m, type: MODEL, implementation: identity}}\n'),
+      ),
       ['m.yaml: spec.predictors: needs a live predictor: shadows only get copies of what a live predictor answers'],
     );
     assert.deepEqual(
-      manifestProblems(manifest('    - {name: a, traffic: 50, graph: {name: m, type: MODEL, implementation: identity}}\n')),
+      manifestProblems(
+        manifest('    - {name: a, traffic: 50, graph: {name: m, type: MODEL, implementation: identity}}\n'),
+      ),
       ['m.yaml: spec.predictors[0].traffic: a lone live predictor takes all requests: give 100 or nothing, got 50'],
     );
     assert.deepEqual(

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { findNode, allNodes, walkNodes } from '../../graph/spec';
+import { findNode, allNodes } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';

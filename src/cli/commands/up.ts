@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { allNodes, walkNodes } from '../../graph/spec';
+import { allNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';

@@ -60,7 +60,9 @@ function printGraph({ graph: g, manifest }: LoadedGraph, loadModules: boolean, u
   console.log(`${header(g)}${predictorNote(manifest.metadata)}`);
   if (!g.predictors) return line(g.graph, 1);
   for (const p of g.predictors) {
-    console.log(`  predictor ${p.name}: ${p.shadow ? `shadow, copies ${p.traffic}% of requests` : `traffic ${p.traffic}%`}`);
+    console.log(
+      `  predictor ${p.name}: ${p.shadow ? `shadow, copies ${p.traffic}% of requests` : `traffic ${p.traffic}%`}`,
+    );
     line(p.graph, 2);
   }
 }
