@@ -9,6 +9,7 @@ import { fromNumbers } from '../../src/tensor/tensor';
 import { percentile } from '../../src/util/stats';
 import { REPO, upGraph, type RunningGraph } from '../helpers/graph-process';
 import { parseExposition, total, type Family } from '../helpers/prom-text';
+import { startOtlpHttpReceiver, type SpanReceiver } from '../helpers/span-receivers';
 
 /**
  * Traffic between predictors without a service mesh, through `infergraph up` of SeldonDeployments (real processes,
@@ -261,5 +262,44 @@ describe('a SeldonDeployment whose shadow fails every copy (failing-shadow.yaml)
     assert.ok(failed > 0 && failedRest > 0);
     assert.equal(total(m, REQUESTS, { predictor_name: 'main', code: 'Internal' }), 0);
     assert.equal(total(m, REQUESTS, { predictor_name: 'main', code: '500' }), 0);
+  });
+});
+
+describe("a shadow's copies in traces (canary-shadow.yaml, infergraph up --trace-exporter otlp-http)", () => {
+  let g: RunningGraph;
+  let receiver: SpanReceiver;
+  before(async () => {
+    receiver = await startOtlpHttpReceiver();
+    const args = ['--trace-exporter', 'otlp-http', '--trace-endpoint', receiver.endpoint];
+    g = await upGraph(path.join(FIXTURES, 'canary-shadow.yaml'), args, { OTEL_BSP_SCHEDULE_DELAY: '50' });
+  });
+  after(async () => {
+    await g?.stop();
+    await receiver?.close();
+  });
+
+  it("the copy's hop and the shadow node's span are in the request's trace, under the executor's server span", async () => {
+    const seldon = new SeldonClient(g.address);
+    let traceId: string;
+    try {
+      const r = await seldon.predict({ kind: 'tensor', tensor: fromNumbers('float32', [1, 2], [5, 6]) });
+      traceId = String(r.meta.tags.trace_id);
+      assert.match(traceId, /^[0-9a-f]{32}$/);
+    } finally {
+      seldon.close();
+    }
+    const inTrace = (): typeof receiver.spans => receiver.spans.filter((x) => x.traceId === traceId);
+    const shadowServer = (): boolean => inTrace().some((x) => x.service === 'shadow-model' && x.kind === 'server');
+    await receiver.waitFor(shadowServer, 15_000, "the shadow node's span");
+    const spans = inTrace();
+    const root = spans.find((x) => x.service === 'traffic-executor' && x.kind === 'server');
+    assert.ok(root, spans.map((x) => `${x.service}:${x.name}`).join(', '));
+    const hop = spans.find((x) => x.kind === 'client' && x.attributes['infergraph.node'] === 'shadow-model');
+    assert.ok(hop, 'no executor span for the hop to the shadow');
+    assert.equal(hop.parentSpanId, root.spanId);
+    const node = spans.find((x) => x.service === 'shadow-model' && x.kind === 'server');
+    assert.equal(node?.parentSpanId, hop.spanId);
+    // The live walk is in the same trace: one of the two live predictors' nodes answered it.
+    assert.ok(spans.some((x) => x.service === 'main-model' || x.service === 'canary-model'));
   });
 });
