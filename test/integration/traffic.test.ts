@@ -283,7 +283,7 @@ describe("a shadow's copies in traces (canary-shadow.yaml, infergraph up --trace
     let traceId: string;
     try {
       const r = await seldon.predict({ kind: 'tensor', tensor: fromNumbers('float32', [1, 2], [5, 6]) });
-      traceId = String(r.meta.tags.trace_id);
+      traceId = r.meta.tags.trace_id as string;
       assert.match(traceId, /^[0-9a-f]{32}$/);
     } finally {
       seldon.close();
