@@ -1,6 +1,7 @@
-import { loadManifestFile } from '../graph/manifest';
+import type { ValidateOptions } from '../graph/manifest';
 import { applyOverrides } from '../graph/overrides';
 import { HOP_TRANSPORTS, type GraphSpec } from '../graph/spec';
+import { loadAnyManifestFile } from '../seldon/load';
 import { enumFlag } from './flags';
 
 /** The flags that override the manifest, as commander gives them (see src/graph/overrides.ts). */
@@ -13,9 +14,14 @@ export interface SpecFlags {
   metrics?: boolean;
 }
 
-/** The manifest at `file`, validated, with the command line's overrides applied: the one place flags meet the spec. */
-export function loadSpec(file: string, o: SpecFlags, load?: Parameters<typeof loadManifestFile>[1]): GraphSpec {
-  const graph = loadManifestFile(file, load);
+/**
+ * The manifest at `file` (an InferenceGraph, or a SeldonDeployment converted to one), validated, with the command
+ * line's overrides applied: the one place flags meet the spec. A SeldonDeployment's warnings go to `warn`.
+ */
+export function loadSpec(file: string, o: SpecFlags, load?: ValidateOptions, warn?: (line: string) => void): GraphSpec {
+  const loaded = loadAnyManifestFile(file, load);
+  if (warn) loaded.warnings.forEach(warn);
+  const graph = (loaded.graphs[0] as (typeof loaded.graphs)[number]).graph;
   return applyOverrides(graph, {
     ...(o.hopTransport === undefined
       ? {}

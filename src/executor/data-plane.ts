@@ -1,8 +1,8 @@
-import { Code, toInferError, unimplemented, type CodeValue } from '../errors';
+import { Code, invalidArgument, toInferError, unimplemented, type CodeValue } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import { collectModelMetadata } from '../graph/metadata';
 import type { NodeClient } from '../graph/node-client';
-import type { GraphSpec } from '../graph/spec';
+import { DEFAULT_PREDICTOR, type GraphSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
 import type { FeedbackMessage } from '../message/feedback';
 import { emptyMeta, type InferMessage, type JsonValue, type Payload } from '../message/message';
@@ -27,13 +27,20 @@ export interface FrontDoor {
 /** Request metrics: `start` when a request arrives, the returned function when it is answered. */
 export interface RequestMeter {
   start(door: FrontDoor): RequestEnd;
+  /** A shadow predictor's copy of a request (Seldon's request histogram under the shadow's predictor_name). */
+  shadow?(door: FrontDoor, predictor: string): RequestEnd;
+  /** A copy not sent because the shadow had as many in flight as it may (spec.shadowMaxInFlight). */
+  shadowDropped?(predictor: string): void;
 }
-/** `httpStatus` when a REST door answered with a status that no gRPC code names (413, 415). */
-export type RequestEnd = (code: CodeValue, httpStatus?: number) => void;
+/**
+ * `httpStatus` when a REST door answered with a status that no gRPC code names (413, 415); `predictor` the one that
+ * walked the request (absent when the request failed before one was chosen).
+ */
+export type RequestEnd = (code: CodeValue, httpStatus?: number, predictor?: string) => void;
 
 /**
- * One predictor: a walk of a graph. Today a graph is one predictor; traffic splitting and shadowing (#19) choose
- * among several through PredictorSet.choose, and nothing else in the plane changes.
+ * One predictor: a walk of a graph. A graph written with spec.graph is one predictor; spec.predictors (#19) are
+ * several, chosen among by PredictorSet.choose (src/executor/predictors.ts), shadows fed by PredictorSet.mirror.
  */
 export interface Predictor {
   readonly name: string;
@@ -47,9 +54,21 @@ export interface Predictor {
 }
 
 export interface PredictorSet {
-  /** The predictor for this request (all traffic to one predictor today). */
-  choose(request: InferMessage): Predictor;
+  /** The predictor for this request: the pinned one (INVALID_ARGUMENT naming the predictors if none is so called). */
+  choose(request: InferMessage, pinned?: string): Predictor;
+  /**
+   * Copies an admitted request to the shadow predictors, off the critical path: returns at once, and nothing a
+   * shadow does reaches the caller.
+   */
+  mirror?(request: InferMessage, o: { door: FrontDoor; deadline: number }): void;
 }
+
+/** Request metadata (gRPC) and HTTP header that pins a predictor, and that names the one that answered. */
+export const PREDICTOR_HEADER = 'x-infergraph-predictor';
+
+/** The refusal of a pinned predictor that is not there. */
+export const unknownPredictor = (pinned: string, names: readonly string[]): Error =>
+  invalidArgument(`${PREDICTOR_HEADER} '${pinned}': no such predictor (predictors: ${names.join(', ')})`);
 
 /** Request logging (#21): sees every answered or failed request; a no-op today. */
 export interface RequestLogger {
@@ -72,6 +91,10 @@ export interface PlaneRequest<T> {
   signal?: AbortSignal;
   /** The caller asked for its hop timeline (x-infergraph-timeline): the reply's meta.tags carries it. */
   timeline?: boolean;
+  /** The predictor the caller pinned (PREDICTOR_HEADER); such a request is not copied to shadows. */
+  predictor?: string;
+  /** Told which predictor walks the request, once chosen (the door answers with it in PREDICTOR_HEADER). */
+  served?: (predictor: string) => void;
 }
 
 export interface DataPlaneOptions {
@@ -92,14 +115,19 @@ const NONE: Payload = { kind: 'none' };
 export function singlePredictor(graph: GraphSpec, hops: NodeClient): PredictorSet {
   const executor = new GraphExecutor(graph, hops);
   const predictor: Predictor = {
-    name: 'default',
+    name: DEFAULT_PREDICTOR,
     graph,
     walk: (request, o) =>
       // Only a request that asks for its timeline walks through a recorder; the others pay nothing.
       (o.timeline ? new GraphExecutor(graph, o.timeline) : executor).execute(request, o),
     feedback: (fb, o) => executor.feedback(fb, o),
   };
-  return { choose: () => predictor };
+  return {
+    choose: (_request, pinned) => {
+      if (pinned !== undefined && pinned !== predictor.name) throw unknownPredictor(pinned, [predictor.name]);
+      return predictor;
+    },
+  };
 }
 
 export class DataPlane {
@@ -121,30 +149,36 @@ export class DataPlane {
     const end = this.start(req.door);
     const t0 = performance.now();
     let request: InferMessage | undefined;
+    let chosen: string | undefined;
     try {
       request = req.decode();
       const message = request;
       const deadline = req.deadline ?? Date.now() + this.graph.deadlineMs;
-      const predictor = this.predictors.choose(message);
+      const predictor = this.predictors.choose(message, req.predictor);
+      chosen = predictor.name;
+      req.served?.(chosen);
       const timeline = req.timeline ? new TimelineRecorder(this.o.hops) : undefined;
-      const walk = (): Promise<InferMessage> =>
-        predictor.walk(message, {
+      const walk = (): Promise<InferMessage> => {
+        // Only an admitted request is copied: a refused one costs the shadows nothing either.
+        if (req.predictor === undefined) this.predictors.mirror?.(message, { door: req.door, deadline });
+        return predictor.walk(message, {
           deadline,
           ...(req.signal ? { signal: req.signal } : {}),
           ...(timeline ? { timeline } : {}),
         });
+      };
       let reply = await this.admission.run(walk);
       if (timeline) {
         const tags = { ...reply.meta.tags, [TIMELINE_TAG]: timeline.finish() as unknown as JsonValue };
         reply = { ...reply, meta: { ...reply.meta, tags } };
       }
       const out = req.encode(reply);
-      end(Code.OK);
+      end(Code.OK, undefined, chosen);
       this.o.requestLogger?.log({ door: req.door, request, reply, ms: performance.now() - t0 });
       return out;
     } catch (err) {
       const e = toInferError(err);
-      end(e.code);
+      end(e.code, undefined, chosen);
       if (request) this.o.requestLogger?.log({ door: req.door, request, error: e, ms: performance.now() - t0 });
       throw e;
     }

@@ -1,5 +1,5 @@
 import type { NodeClient } from '../graph/node-client';
-import { inExecutor, walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, inExecutor, type GraphSpec } from '../graph/spec';
 import { seldonProto } from '../protocol/seldon/proto-loader';
 import { v2Proto, V2_SERVICE } from '../protocol/v2/proto';
 import { bind, createServer, shutdown } from '../rpc/server';
@@ -12,6 +12,7 @@ import { admissionInterceptor } from './admission-interceptor';
 import { DataPlane, type PredictorSet, type RequestLogger, type RequestMeter } from './data-plane';
 import { HopClient } from './hop-client';
 import { LocalNodeClient } from './local-node-client';
+import { TrafficSplit } from './predictors';
 import { ResendNotStarted } from './resend-not-started';
 import { watchGraphNodes } from './node-health';
 import { startRestServer, type RunningRest } from './rest-server';
@@ -53,7 +54,7 @@ export interface ExecutorOptions {
   restAddress?: string;
   logger: Logger;
   telemetry?: ExecutorTelemetry;
-  /** Seams for traffic split / shadow (#19) and request logging (#21): one predictor and no log today. */
+  /** Seams for request logging (#21) and tests: the predictors default to spec.predictors' TrafficSplit. */
   predictors?: PredictorSet;
   requestLogger?: RequestLogger;
 }
@@ -72,7 +73,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const tracing = opts.telemetry?.tracing;
   const metrics = opts.telemetry?.metrics;
   // Nodes placed in the executor (runtime.placement: executor) are created here and called in this process.
-  const placed = walkNodes(graph.graph).filter(inExecutor);
+  const placed = allNodes(graph).filter(inExecutor);
   const local = placed.length
     ? await LocalNodeClient.create(graph, { logger, ...(tracing?.work ? { work: tracing.work } : {}) }, placed)
     : undefined;
@@ -101,12 +102,14 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   let draining = false;
   // A hop a draining node refused before starting it goes again (to another replica, or to the node's successor).
   const resending = new ResendNotStarted(client, () => draining);
+  const hops = metrics ? metrics.hops(resending) : resending;
   const plane = new DataPlane({
     graph,
-    hops: metrics ? metrics.hops(resending) : resending,
+    hops,
     admission,
     ...(metrics ? { meter: metrics.requests } : {}),
-    ...(opts.predictors ? { predictors: opts.predictors } : {}),
+    predictors:
+      opts.predictors ?? new TrafficSplit(graph, hops, { ...(metrics ? { meter: metrics.requests } : {}), logger }),
     ...(opts.requestLogger ? { requestLogger: opts.requestLogger } : {}),
   });
   const bundle = createServer({
@@ -147,7 +150,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
     await client.close();
     throw err;
   }
-  const framedNodes = walkNodes(graph.graph)
+  const framedNodes = allNodes(graph)
     .filter((n) => client.transportOf(n) === 'frames')
     .map((n) => n.name);
   const inExecutorNodes = placed.map((n) => n.name);

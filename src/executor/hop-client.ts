@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
-import { hopsOverFrames, walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { hopsOverFrames, allNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import type { ModelMetadata } from '../components/api';
 import type { FrameClientTracer } from '../transport/tracing';
 import { FramedNodeClient } from './framed-node-client';
@@ -35,7 +35,7 @@ export class HopClient implements NodeClient {
     this.local = o.local;
     this.grpc = new GrpcNodeClient(o.graph, o.addresses, o.grpcInterceptors);
     if (o.framesAddresses) {
-      for (const n of walkNodes(o.graph.graph))
+      for (const n of allNodes(o.graph))
         if (hopsOverFrames(o.graph, n) && o.framesAddresses[n.name]) this.framed.add(n.name);
       if (this.framed.size) this.frames = new FramedNodeClient(o.graph, o.framesAddresses, o.frameTracer);
     }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { hopChannelCredentials } from '../rpc/tls';
 import { service as healthService } from 'grpc-health-check';
-import { walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
 
 /**
@@ -131,7 +131,7 @@ export function watchGraphNodes(
   logger: Logger,
 ): NodeHealthWatcher {
   const nodes: Record<string, string> = {};
-  for (const n of walkNodes(graph.graph)) {
+  for (const n of allNodes(graph)) {
     const a = addresses[n.name] ?? n.endpoint;
     if (a) nodes[n.name] = a;
   }

@@ -4,6 +4,7 @@ import { seldonEncoding } from '../protocol/hop-codec';
 import { seldonErrorJson, seldonFromJson, seldonToJson } from '../protocol/seldon/json';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
 import type { FrontDoor } from './data-plane';
+import { restPin } from './predictor-pin';
 import {
   bodyBuffer,
   clientSignal,
@@ -52,6 +53,7 @@ export function seldonRest(app: FastifyInstance, d: RestDoor): void {
         encode: (r) => ({ puid: r.meta.puid, body: JSON.stringify(seldonToJson(r, encoding)) }),
         signal: clientSignal(reply),
         timeline: wantsTimeline(req.headers[TIMELINE_HEADER]),
+        ...restPin(req, reply),
       })
       .then(
         (r) => void reply.header(PUID_HEADER, r.puid).type('application/json').send(r.body),

@@ -11,6 +11,7 @@ import { callScope } from '../rpc/call-scope';
 import { toServiceError } from '../rpc/status';
 import { logEvent } from '../util/event-log';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
+import { grpcPin } from './predictor-pin';
 import type { Logger } from '../util/logger';
 import type { DataPlane } from './data-plane';
 
@@ -71,6 +72,7 @@ export function addSeldonService(server: grpc.Server, plane: DataPlane, logger: 
       deadline: scope.deadline,
       signal: scope.signal,
       timeline: wantsTimeline(call.metadata.get(TIMELINE_HEADER)[0]),
+      ...grpcPin(call),
     });
     answer.then(
       (w) => {

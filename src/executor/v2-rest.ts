@@ -7,6 +7,7 @@ import { v2ModelMetadata } from '../protocol/v2/metadata';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
 import type { FrontDoor } from './data-plane';
 import { checkModel, declaredAnswer, SERVER_NAME, SERVER_VERSION, V2_EXTENSIONS } from './graph-model';
+import { restPin } from './predictor-pin';
 import {
   bodyBuffer,
   clientSignal,
@@ -97,6 +98,7 @@ export function v2Rest(app: FastifyInstance, d: RestDoor): void {
         },
         signal: clientSignal(reply),
         timeline: wantsTimeline(req.headers[TIMELINE_HEADER]),
+        ...restPin(req, reply),
       })
       .then(
         (r) => {

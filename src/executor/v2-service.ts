@@ -6,6 +6,7 @@ import type { WireModelInferRequest } from '../protocol/v2/wire-types';
 import { callScope } from '../rpc/call-scope';
 import { toServiceError } from '../rpc/status';
 import { TIMELINE_HEADER, wantsTimeline } from '../telemetry/timeline';
+import { grpcPin } from './predictor-pin';
 import type { Logger } from '../util/logger';
 import type { DataPlane } from './data-plane';
 import { checkModel, declaredAnswer, graphModelSpec, SERVER_NAME, SERVER_VERSION, V2_EXTENSIONS } from './graph-model';
@@ -70,6 +71,7 @@ export function addV2Service(server: grpc.Server, o: V2ServiceOptions): void {
         deadline: scope.deadline,
         signal: scope.signal,
         timeline: wantsTimeline(call.metadata.get(TIMELINE_HEADER)[0]),
+        ...grpcPin(call),
       })
       .then(
         (reply) => (scope.finish(), callback(null, reply)),

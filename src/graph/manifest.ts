@@ -7,7 +7,7 @@ import { ConfigError } from '../errors';
 import { checkField, checkObject, defaultsOf, isObj, Problems, type Obj } from './check';
 import { endpointProblem, traceEndpointProblem } from './endpoint';
 import { applyParamSchema, parseParams } from './params';
-import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
+import { MANIFEST_SCHEMA, NODE_SCHEMA, PREDICTOR_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
 import type {
   ExecutorRuntime,
   GraphSpec,
@@ -17,6 +17,7 @@ import type {
   NodeSpec,
   NodeType,
   ParamValue,
+  PredictorSpec,
   TracingSpec,
 } from './spec';
 
@@ -39,7 +40,7 @@ const EXECUTOR = SPEC.properties.executor;
 const NAME = NODE_SCHEMA.properties.name;
 
 /** The fields of `spec` that are plain schema (the graph, tracing and executor have checks of their own below). */
-const OWN_CHECKS = ['graph', 'tracing', 'executor'] as const;
+const OWN_CHECKS = ['graph', 'predictors', 'tracing', 'executor'] as const;
 type PlainSpec = Omit<Typed<typeof SPEC>, (typeof OWN_CHECKS)[number]>;
 type RuntimeFields = Typed<typeof RUNTIME_SCHEMA>;
 
@@ -135,16 +136,81 @@ export function validateManifest(
 
   const seen = new Map<string, string>();
   const ctx: NodeContext = { p, seen, baseDir, graphMax: top.maxMessageBytes, opts };
-  const graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', ctx) : undefined;
-  if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph');
+  let graph: NodeSpec | undefined;
+  let predictors: PredictorSpec[] | undefined;
+  if (spec.predictors !== undefined) {
+    if (spec.graph !== undefined)
+      p.add('spec', 'give either graph (one graph) or predictors (several behind one executor), not both');
+    predictors = validatePredictors(spec.predictors, ctx);
+    graph = predictors?.find((x) => !x.shadow)?.graph;
+  } else {
+    graph = isObj(spec.graph) ? validateNode(spec.graph, 'spec.graph', ctx) : undefined;
+    if (!isObj(spec.graph)) p.add('spec.graph', 'required: the root node of the graph (or spec.predictors)');
+  }
   const tracing = spec.tracing === undefined ? undefined : validateTracing(spec.tracing, p);
   const executor = spec.executor === undefined ? undefined : validateExecutor(spec.executor, p);
   if (p.list.length || !graph) throw new ConfigError(p.list.map((x) => `${source}: ${x}`));
   const out: GraphSpec = { apiVersion: API_VERSION, kind: KIND, name, baseDir, ...top, graph };
+  if (predictors) out.predictors = predictors;
   if (tls) out.tls = tls;
   if (namespace) out.namespace = namespace;
   if (tracing) out.tracing = tracing;
   if (executor) out.executor = executor;
+  return out;
+}
+
+/**
+ * spec.predictors: Seldon's rules for predictors (seldondeployment_webhook.go), with several shadows allowed: names
+ * unique, at least one live predictor, live shares summing to 100 when there are several (a lone one takes all).
+ * Node names are unique across predictors: each node is its own process, addressed by name.
+ */
+function validatePredictors(raw: unknown, ctx: NodeContext): PredictorSpec[] | undefined {
+  const { p } = ctx;
+  const at = 'spec.predictors';
+  if (!Array.isArray(raw) || raw.length === 0) {
+    p.add(at, 'must be a non-empty list of predictors ({name, traffic, shadow, graph})');
+    return undefined;
+  }
+  const out: PredictorSpec[] = [];
+  const names = new Map<string, number>();
+  raw.forEach((r, i) => {
+    const where = `${at}[${i}]`;
+    const f = checkObject(PREDICTOR_SCHEMA, r, { where }, p, ['graph']) as
+      { name?: string; traffic?: number; shadow: boolean; labels?: Record<string, string> } | undefined;
+    if (!f || !isObj(r)) return;
+    const name = f.name ?? '';
+    const label = name ? `${where} (${name})` : where;
+    if (name && names.has(name)) p.add(label, `duplicate predictor name '${name}' (also at ${at}[${names.get(name)}])`);
+    else if (name) names.set(name, i);
+    if (!isObj(r.graph)) {
+      p.add(`${label}.graph`, 'required: the root node of the predictor');
+      return;
+    }
+    const graph = validateNode(r.graph, `${where}.graph`, ctx);
+    // A shadow's traffic is the percent copied to it, all when 0 or absent (Seldon sets Istio's mirrorPercentage
+    // only when the shadow's traffic is above 0); a live predictor's is checked across predictors below.
+    const traffic = f.shadow ? f.traffic || 100 : (f.traffic ?? 0);
+    out.push({ name, traffic, shadow: f.shadow, ...(f.labels ? { labels: f.labels } : {}), graph });
+  });
+  if (out.length !== raw.length) return undefined;
+  const live = out.filter((x) => !x.shadow);
+  if (live.length === 0) p.add(at, 'needs a live predictor: shadows only get copies of what a live predictor answers');
+  if (live.length === 1) {
+    const only = live[0] as PredictorSpec;
+    if (only.traffic !== 0 && only.traffic !== 100)
+      p.add(
+        `${at}[${out.indexOf(only)}].traffic`,
+        `a lone live predictor takes all requests: give 100 or nothing, got ${only.traffic}`,
+      );
+    only.traffic = 100;
+  } else if (live.length > 1) {
+    const sum = live.reduce((a, x) => a + x.traffic, 0);
+    if (sum !== 100)
+      p.add(
+        at,
+        `traffic of the live predictors must sum to 100 (shadows excluded): got ${sum} (${live.map((x) => `${x.name} ${x.traffic}`).join(', ')})`,
+      );
+  }
   return out;
 }
 

@@ -80,6 +80,8 @@ export interface ListField extends Described {
 /** A child graph node: the schema is recursive here. */
 export interface NodeRef extends Described {
   type: 'node';
+  /** Levels of this subtree the CRD writes out (default: src/k8s/crd.ts NODE_DEPTH from the root). */
+  crdLevels?: number;
 }
 /** Checked in code (component parameters) or by Kubernetes itself (volume sources): any YAML value. */
 export interface OpaqueField extends Described {
@@ -389,6 +391,54 @@ const NODE = {
   },
 } as const satisfies ObjectField;
 
+/**
+ * One of several graphs the executor serves behind one address (Seldon's predictors): each request walks one live
+ * predictor, chosen by traffic weight or pinned by the caller; each shadow gets a copy off the critical path.
+ */
+const PREDICTOR = {
+  type: 'object',
+  description: 'A predictor: a graph of its own nodes, its share of the requests, or a shadow copy of them.',
+  required: ['name', 'graph'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: DNS_LABEL,
+      maxLength: 63,
+      description: "Predictor name, a DNS-1123 label, unique: metrics' predictor_name, the pin header's value.",
+    },
+    traffic: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 100,
+      description:
+        'Percent of requests this live predictor walks (live predictors sum to 100; a lone one takes all); on a ' +
+        'shadow, the percent of requests copied to it (0 or absent: all, as Seldon mirrors).',
+    },
+    shadow: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Gets a copy of requests off the critical path: its answer, latency and errors never reach the caller.',
+    },
+    labels: {
+      type: 'map',
+      keys: { regex: '^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', noun: 'label' },
+      values: { type: 'scalar', description: 'Label value.' },
+      shape: 'name: value',
+      description:
+        "Kubernetes labels of the predictor's container nodes' pods (Seldon's predictor labels, e.g. version; " +
+        'PREDICTOR_LABELS).',
+    },
+    graph: {
+      type: 'node',
+      // Every predictor's tree written out as deep as spec.graph's would double the CRD, near the 256 KiB a
+      // client-side `kubectl apply` can annotate: deeper levels are checked by the operator's validator.
+      crdLevels: 3,
+      description: "The predictor's root node (node names unique across all predictors).",
+    },
+  },
+} as const satisfies ObjectField;
+
 export const MANIFEST_SCHEMA = {
   type: 'object',
   description: 'An inference graph.',
@@ -400,9 +450,22 @@ export const MANIFEST_SCHEMA = {
     spec: {
       type: 'object',
       description: 'The graph and how it is served.',
-      required: ['graph'],
       properties: {
-        graph: { ...NODE, description: 'The root node.' },
+        graph: { ...NODE, description: 'The root node (or predictors, for several graphs behind one executor).' },
+        predictors: {
+          type: 'list',
+          description:
+            'Instead of graph: several graphs behind one executor, the requests split between the live ones by ' +
+            "traffic and copied to the shadows (Seldon's predictors, without a service mesh).",
+          items: PREDICTOR,
+        },
+        shadowMaxInFlight: {
+          type: 'integer',
+          minimum: 1,
+          default: 8,
+          description:
+            'Copies to each shadow predictor in flight at once; beyond it a copy is dropped and counted, never queued.',
+        },
         deadlineMs: {
           type: 'integer',
           minimum: 1,
@@ -535,6 +598,7 @@ export const MANIFEST_SCHEMA = {
 } as const satisfies ObjectField;
 
 export const NODE_SCHEMA = NODE;
+export const PREDICTOR_SCHEMA = PREDICTOR;
 export const RUNTIME_SCHEMA = RUNTIME;
 export const CONTAINER_SCHEMA = CONTAINER;
 export const AUTOSCALING_SCHEMA = AUTOSCALING;

@@ -9,6 +9,7 @@ import type {
   CONTAINER_SCHEMA,
   MANIFEST_SCHEMA,
   NODE_SCHEMA,
+  PREDICTOR_SCHEMA,
   RUNTIME_SCHEMA,
   Typed,
 } from './schema';
@@ -72,8 +73,20 @@ export type NodeSpec = Omit<Typed<typeof NODE_SCHEMA>, 'implementation' | 'param
   path: string;
 };
 
+/**
+ * spec.predictors[] (or spec.graph as the one predictor 'default'): after validation `traffic` is the live
+ * predictor's share (a lone live one 100) or the shadow's copied percent (100 when given as 0 or absent).
+ */
+export type PredictorSpec = Omit<Typed<typeof PREDICTOR_SCHEMA>, 'graph' | 'traffic'> & {
+  traffic: number;
+  graph: NodeSpec;
+};
+
+/** The name of the one predictor of a graph written with spec.graph (Seldon's executor metrics say 'default' too). */
+export const DEFAULT_PREDICTOR = 'default';
+
 /** spec's fields (schema.ts) with the graph typed, plus what the manifest's envelope says. */
-export type GraphSpec = Omit<Typed<Spec>, 'graph' | 'metrics' | 'rest'> & {
+export type GraphSpec = Omit<Typed<Spec>, 'graph' | 'predictors' | 'metrics' | 'rest'> & {
   apiVersion: string;
   kind: string;
   name: string;
@@ -84,8 +97,34 @@ export type GraphSpec = Omit<Typed<Spec>, 'graph' | 'metrics' | 'rest'> & {
   metrics?: MetricsSpec;
   /** spec.rest (defaults applied by validation); absent only in specs built by hand (tests). */
   rest?: RestSpec;
+  /**
+   * The root of the first live predictor: what metadata, the V2 model and single-graph code read. With
+   * spec.predictors, every predictor's graph is in `predictors`; walk them all with allNodes().
+   */
   graph: NodeSpec;
+  /** Every predictor, live and shadow (validation always sets it; absent only in specs built by hand: one). */
+  predictors?: PredictorSpec[];
 };
+
+/** The graph's predictors: spec.predictors, or spec.graph as the one live predictor 'default'. */
+export function predictorsOf(g: GraphSpec): PredictorSpec[] {
+  return g.predictors ?? [{ name: DEFAULT_PREDICTOR, traffic: 100, shadow: false, graph: g.graph }];
+}
+
+/** Every node of every predictor (node names are unique across predictors): what is spawned, addressed, watched. */
+export function allNodes(g: GraphSpec): NodeSpec[] {
+  return predictorsOf(g).flatMap((p) => walkNodes(p.graph));
+}
+
+/** The predictor whose graph holds node `name`. */
+export function predictorOfNode(g: GraphSpec, name: string): PredictorSpec | undefined {
+  return predictorsOf(g).find((p) => walkNodes(p.graph).some((n) => n.name === name));
+}
+
+/** The spec one predictor walks: the graph's settings with that predictor's root. */
+export function predictorGraph(g: GraphSpec, p: PredictorSpec): GraphSpec {
+  return p.graph === g.graph ? g : { ...g, graph: p.graph };
+}
 
 export function walkNodes(root: NodeSpec): NodeSpec[] {
   const out: NodeSpec[] = [];
@@ -119,9 +158,9 @@ export function inExecutor(node: NodeSpec): boolean {
 
 /** The nodes that run as processes (pods) of their own: neither an endpoint nor hosted by the executor. */
 export function spawnedNodes(g: GraphSpec): NodeSpec[] {
-  return walkNodes(g.graph).filter((n) => !n.endpoint && !inExecutor(n));
+  return allNodes(g).filter((n) => !n.endpoint && !inExecutor(n));
 }
 
 export function findNode(g: GraphSpec, name: string): NodeSpec | undefined {
-  return walkNodes(g.graph).find((n) => n.name === name);
+  return allNodes(g).find((n) => n.name === name);
 }

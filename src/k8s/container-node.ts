@@ -27,6 +27,8 @@ export interface SeldonIdentity {
   deployment: string;
   predictor: string;
   labels: Record<string, string>;
+  /** Seldon's unit name when it is not the node's (a predictor-prefixed node of a converted SeldonDeployment). */
+  unit?: string;
 }
 
 export interface ContainerPieces {
@@ -78,7 +80,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
     );
   // Seldon always appends these, whatever the container says.
   env.push(
-    { name: 'PREDICTIVE_UNIT_ID', value: n.name },
+    { name: 'PREDICTIVE_UNIT_ID', value: id.unit ?? n.name },
     { name: 'PREDICTIVE_UNIT_IMAGE', value: rt.image },
     { name: 'PREDICTOR_ID', value: id.predictor },
     { name: 'PREDICTOR_LABELS', value: sortedJson(id.labels) },
@@ -117,7 +119,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
   const initContainers = [...userInit];
   const container: Json = {
     ...given,
-    name: n.name,
+    name: id.unit ?? n.name,
     image: rt.image,
     ports,
     env,
@@ -129,7 +131,7 @@ export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIde
   if (!container.imagePullPolicy) container.imagePullPolicy = 'IfNotPresent';
   const sidecarOut = sidecars.map((s) => ({ ...s }));
   if (rt.modelUri) {
-    const model = storageInitializer(n.name, rt);
+    const model = storageInitializer(id.unit ?? n.name, rt);
     initContainers.push(model.init);
     volumes.push(...model.volumes);
     // The model servers read /mnt/models; a TF Serving sidecar (TENSORFLOW_SERVER) too.

@@ -48,14 +48,16 @@ export function openApiOf(f: Field, depth: number): OpenApi {
       return { type: 'object', ...d, additionalProperties: openApiOf(f.values, depth) };
     case 'list':
       return { type: 'array', ...d, items: openApiOf(f.items, depth) };
-    case 'node':
-      return depth + 1 < NODE_DEPTH
-        ? objectOf({ ...NODE_SCHEMA, description: f.description }, depth + 1)
+    case 'node': {
+      const at = f.crdLevels === undefined ? depth + 1 : NODE_DEPTH - f.crdLevels;
+      return at < NODE_DEPTH
+        ? objectOf({ ...NODE_SCHEMA, description: f.description }, at)
         : {
             type: 'object',
             description: `${f.description} (deeper than ${NODE_DEPTH} levels: checked by the operator)`,
             'x-kubernetes-preserve-unknown-fields': true,
           };
+    }
     case 'opaque':
       if (!f.properties) return { ...d, 'x-kubernetes-preserve-unknown-fields': true };
       return {
@@ -135,6 +137,10 @@ export function crdObject(): Record<string, unknown> {
   root.properties.kind = { type: 'string' };
   root.properties.metadata = { type: 'object' };
   root.properties.status = STATUS;
+  // One of spec.graph and spec.predictors (the validator says which is wrong; the API server applies this rule).
+  (root.properties.spec as OpenApi)['x-kubernetes-validations'] = [
+    { rule: 'has(self.graph) != has(self.predictors)', message: 'give either spec.graph or spec.predictors' },
+  ];
   delete root.required;
   root.required = ['spec'];
   return {

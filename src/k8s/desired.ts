@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import { DEFAULTS } from '../graph/manifest';
-import { spawnedNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { predictorOfNode, spawnedNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import {
   DEFAULT_IMAGE,
   EXECUTOR_PORT,
@@ -115,8 +115,9 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
 
   const nodeAddresses: string[] = [];
   const containerPorts: number[] = [];
-  const identity = seldonIdentity(input.manifest, g.name);
+  const graphIdentity = seldonIdentity(input.manifest, g.name);
   for (const n of spawned(g)) {
+    const identity = predictorIdentity(g, n, graphIdentity);
     const name = nodeObjectName(g.name, n.name);
     const labels = graphLabels(g.name, 'node', n.name);
     const selector = selectorLabels(g.name, 'node', n.name);
@@ -239,14 +240,36 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   return out;
 }
 
+/**
+ * With spec.predictors, a node's predictor is its own: its name and labels; a converted SeldonDeployment's node
+ * `<predictor>-<unit>` is Seldon's unit `<unit>` (PREDICTIVE_UNIT_ID).
+ */
+function predictorIdentity(
+  g: GraphSpec,
+  n: NodeSpec,
+  id: ReturnType<typeof seldonIdentity>,
+): ReturnType<typeof seldonIdentity> {
+  const p = g.predictors && predictorOfNode(g, n.name);
+  if (!p) return id;
+  const prefix = `${p.name}-`;
+  const converted = id.converted && n.name.startsWith(prefix);
+  return {
+    ...id,
+    predictor: p.name,
+    labels: p.labels ?? id.labels,
+    ...(converted ? { unit: n.name.slice(prefix.length) } : {}),
+  };
+}
+
 /** Seldon's identifiers for container nodes: a converted SeldonDeployment's annotations, else the graph's own. */
 function seldonIdentity(
   m: DesiredInput['manifest'],
   graph: string,
-): SeldonIdentity & { annotations: Record<string, string> } {
+): SeldonIdentity & { annotations: Record<string, string>; converted: boolean } {
   const md = m.metadata;
   const ann = (md.annotations ?? {}) as Record<string, string>;
   return {
+    converted: ann['infergraph.dev/seldon-deployment'] !== undefined,
     deployment: ann['infergraph.dev/seldon-deployment'] ?? graph,
     predictor: ann['infergraph.dev/predictor'] ?? graph,
     labels: (md.labels ?? {}) as Record<string, string>,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { builtinInfo, isModulePath } from '../components/catalog';
 import { ConfigError } from '../errors';
-import { walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 import { projectRoot } from '../util/paths';
 import { ARCHS, ensureModels, modelFileName } from './generate';
 import { int8FileName } from './generate-int8';
@@ -24,7 +24,7 @@ export const generatedModelsDir = (): string => path.join(projectRoot(), 'models
 /** Parameters of built-in components that the catalogue declares as paths and whose file does not exist. */
 export function missingFiles(graph: GraphSpec): MissingFile[] {
   const out: MissingFile[] = [];
-  for (const n of walkNodes(graph.graph)) {
+  for (const n of allNodes(graph)) {
     if (n.endpoint || isModulePath(n.implementation)) continue;
     let schema;
     try {

@@ -1,4 +1,4 @@
-import { walkNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { allNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 
 /**
  * How much a hop may carry beyond the message limit, so that a request the executor accepts fits every hop it
@@ -32,7 +32,7 @@ const entryBytes = (key: string, value: string): number => 3 * (Buffer.byteLengt
 /** Bytes a hop of this graph may carry beyond the receiving node's message limit. */
 export function hopEnvelopeBytes(graph: GraphSpec): number {
   let meta = PUID_BYTES + NODE_META_ALLOWANCE_BYTES;
-  for (const n of walkNodes(graph.graph)) {
+  for (const n of allNodes(graph)) {
     meta += entryBytes(n.name, n.endpoint ?? n.implementation); // requestPath
     if (n.type === 'ROUTER') meta += entryBytes(n.name, '-2147483648'); // routing
   }

@@ -18,12 +18,14 @@ import {
 } from './types';
 
 /**
- * SeldonDeployment → InferenceGraph manifests, one per predictor, named `<deployment>-<predictor>` (Seldon's own
- * name for the predictor, so node objects get Seldon's container service names `<deployment>-<predictor>-<unit>`).
- * What the InferenceGraph has no field for yet travels in its metadata, for the executor's traffic layer to come:
- * annotations infergraph.dev/{seldon-deployment, predictor, traffic, shadow, loggers, seldon-protocol} and the
- * predictor's labels. Units map to nodes: an infergraph built-in by its name, a componentSpecs container or a
- * prepackaged server to runtime.container (Seldon's ports and parameters), an endpoint.service_host to `endpoint`.
+ * SeldonDeployment → one InferenceGraph. A lone predictor becomes a graph named `<deployment>-<predictor>` (Seldon's
+ * own name for the predictor) with `spec.graph`; several become one graph named `<deployment>` with
+ * `spec.predictors` (traffic, shadow, labels) behind one executor, each unit's node named `<predictor>-<unit>` so
+ * names never collide. Either way node objects get Seldon's container service names `<deployment>-<predictor>-<unit>`.
+ * What the InferenceGraph has no field for travels in its metadata: annotations infergraph.dev/{seldon-deployment,
+ * predictor, traffic, shadow, loggers, seldon-protocol} and the predictor's labels. Units map to nodes: an
+ * infergraph built-in by its name, a componentSpecs container or a prepackaged server to runtime.container (Seldon's
+ * ports and parameters), an endpoint.service_host to `endpoint`.
  */
 
 export const ANNOTATION = {
@@ -57,12 +59,15 @@ interface Ctx {
   owner: Map<string, SeldonPodSpec>;
   /** componentSpec -> the first unit container in it: the pod its other containers (sidecars) join */
   host: Map<SeldonPodSpec, string>;
+  /** The node name of a unit: `<predictor>-<unit>` when the deployment has several predictors. */
+  node: (unit: string) => string;
 }
 
 export function convertSeldonDeployment(sdep: SeldonDeployment, p: SeldonProblems, opts: ConvertOptions = {}): Json[] {
   const servers = opts.servers ?? DEFAULT_SERVERS;
   const ports = planPorts(sdep, isPrepackaged);
-  return sdep.predictors.map((pr) => {
+  const several = sdep.predictors.length > 1;
+  const ctxs = sdep.predictors.map((pr): Ctx => {
     const units = new Set(walkUnits(pr.graph).map((u) => u.name));
     const owner = new Map<string, SeldonPodSpec>();
     const host = new Map<SeldonPodSpec, string>();
@@ -78,9 +83,69 @@ export function convertSeldonDeployment(sdep: SeldonDeployment, p: SeldonProblem
           'no container of this pod is a graph unit: name one after the unit it serves',
         );
     });
-    const ctx: Ctx = { sdep, pr, servers, ports, p, owner, host };
-    return predictorManifest(ctx);
+    const node = (unit: string): string => (several ? `${pr.name}-${unit}` : unit);
+    return { sdep, pr, servers, ports, p, owner, host, node };
   });
+  return several ? [deploymentManifest(ctxs)] : ctxs.map(predictorManifest);
+}
+
+/**
+ * Several predictors: one graph with spec.predictors, served by one executor (Seldon runs an executor per predictor
+ * behind Istio; here the executor splits and mirrors). The executor's settings (timeouts, message size, svcOrchSpec)
+ * come from the first live predictor; another predictor asking for different ones gets a warning.
+ */
+function deploymentManifest(ctxs: Ctx[]): Json {
+  const first = ctxs.find((c) => !c.pr.shadow) ?? ctxs[0]!;
+  const { sdep, p } = first;
+  const annotations: Record<string, string> = { ...sdep.annotations };
+  for (const c of ctxs)
+    for (const [k, v] of Object.entries(c.pr.annotations)) {
+      if (annotations[k] !== undefined && annotations[k] !== v && !(k in sdep.annotations))
+        p.warn(
+          `${c.pr.path}.annotations.${k}`,
+          `one executor serves all predictors: ${JSON.stringify(annotations[k])} applies`,
+        );
+      else annotations[k] ??= v;
+    }
+  annotations[ANNOTATION.deployment] = sdep.name;
+  if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
+  const loggers = Object.fromEntries(
+    ctxs.flatMap((c) => walkUnits(c.pr.graph).flatMap((u) => (u.logger ? [[c.node(u.name), u.logger]] : []))),
+  );
+  if (Object.keys(loggers).length) annotations[ANNOTATION.loggers] = JSON.stringify(loggers);
+  const spec: Json = { ...limits(first, { ...sdep.annotations, ...first.pr.annotations }) };
+  const executor = executorOf(first);
+  if (executor) spec.executor = executor;
+  const settings = JSON.stringify(spec);
+  for (const c of ctxs) {
+    if (c === first) continue;
+    const own: Json = { ...limits(c, { ...sdep.annotations, ...c.pr.annotations }) };
+    const ex = executorOf(c);
+    if (ex) own.executor = ex;
+    if (JSON.stringify(own) !== settings)
+      p.warn(
+        c.pr.path,
+        `one executor serves all predictors: predictor ${first.pr.name}'s timeouts, message size and svcOrchSpec apply`,
+      );
+  }
+  spec.predictors = ctxs.map((c) => ({
+    name: c.pr.name,
+    // A lone live predictor takes all (Seldon's rule); a shadow's traffic is the percent mirrored, 0 meaning all.
+    ...(c.pr.shadow ? (c.pr.traffic > 0 ? { traffic: c.pr.traffic } : {}) : { traffic: trafficOf(c) }),
+    ...(c.pr.shadow ? { shadow: true } : {}),
+    ...(Object.keys(c.pr.labels).length ? { labels: { ...c.pr.labels } } : {}),
+    graph: nodeOf(c.pr.graph, c),
+  }));
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: graphName(first, sdep.name, Math.max(...ctxs.map(longestNode))),
+      ...(sdep.namespace ? { namespace: sdep.namespace } : {}),
+      annotations,
+    },
+    spec,
+  };
 }
 
 function predictorManifest(ctx: Ctx): Json {
@@ -104,7 +169,7 @@ function predictorManifest(ctx: Ctx): Json {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: {
-      name: graphName(ctx),
+      name: graphName(ctx, `${sdep.name}-${pr.name}`, longestNode(ctx)),
       ...(sdep.namespace ? { namespace: sdep.namespace } : {}),
       labels: { ...pr.labels },
       annotations,
@@ -123,9 +188,7 @@ function trafficOf({ sdep, pr }: Ctx): number {
  * `<deployment>-<predictor>`; when that makes a node's objects' names (`<graph>-<unit>`) longer than Kubernetes
  * allows, Seldon's own rule for long names: `seldon-` and a hash (the annotations still name both).
  */
-function graphName(ctx: Ctx): string {
-  const plain = `${ctx.sdep.name}-${ctx.pr.name}`;
-  const longest = Math.max(...walkUnits(ctx.pr.graph).map((u) => u.name.length), 'executor'.length);
+function graphName(ctx: Ctx, plain: string, longest: number): string {
   if (plain.length + 1 + longest <= 63) return plain;
   const hashed = `seldon-${createHash('md5').update(plain).digest('hex').slice(0, 10)}`;
   if (hashed.length + 1 + longest > 63)
@@ -137,6 +200,10 @@ function graphName(ctx: Ctx): string {
 }
 
 /** Seldon's timeout and message-size annotations → the executor's deadline and message limit. */
+/** The longest node name of a predictor's graph, or the executor's object suffix. */
+const longestNode = (ctx: Ctx): number =>
+  Math.max(...walkUnits(ctx.pr.graph).map((u) => ctx.node(u.name).length), 'executor'.length);
+
 function limits(ctx: Ctx, ann: Record<string, string>): Json {
   const out: Json = {};
   const int = (key: string, min: number): number | undefined => {
@@ -190,7 +257,7 @@ function executorOf(ctx: Ctx): Json | undefined {
 
 function nodeOf(u: PredictiveUnit, ctx: Ctx): Json {
   const where = `${u.path} (${u.name})`;
-  const node: Json = { name: u.name, type: u.type };
+  const node: Json = { name: ctx.node(u.name), type: u.type };
   const children = u.children.map((c) => nodeOf(c, ctx));
   if (children.length) node.children = children;
   const cs = ctx.owner.get(u.name);

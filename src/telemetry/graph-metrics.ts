@@ -3,7 +3,7 @@ import { toInferError } from '../errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { ModelMetadata } from '../components/api';
 import type { FeedbackMessage } from '../message/feedback';
-import type { GraphSpec, NodeSpec } from '../graph/spec';
+import { predictorOfNode, type GraphSpec, type NodeSpec } from '../graph/spec';
 import { hopWire } from '../protocol/hop-codec';
 import { COMPUTE_TRAILER } from '../rpc/trailers';
 import type { ProcessMetrics } from './metrics';
@@ -310,6 +310,7 @@ export function executorHopMetrics(
       const labels = {
         ...base,
         ...PREDICTOR,
+        predictor_name: predictorOfNode(graph, node.name)?.name ?? PREDICTOR.predictor_name,
         service,
         model_image: node.implementation,
         model_version: '',

@@ -27,8 +27,12 @@ export interface RequestDoor {
 }
 /** What the executor's data plane calls: `start` when a request arrives, the returned function when it is answered. */
 export interface RequestMetrics {
-  start(door: RequestDoor): (code: number, httpStatus?: number) => void;
+  start(door: RequestDoor): RequestDone;
+  shadow(door: RequestDoor, predictor: string): RequestDone;
+  shadowDropped(predictor: string): void;
 }
+/** `predictor`: the one that walked the request (Seldon's predictor_name label); the graph's only one when absent. */
+type RequestDone = (code: number, httpStatus?: number, predictor?: string) => void;
 
 /**
  * Seldon's server histogram for every executor request, gRPC and REST alike: gRPC requests as Seldon's gRPC server
@@ -51,9 +55,23 @@ export function executorRequestMetrics({ prom, registry }: ProcessMetrics, graph
     { deployment_name: graph.name },
     'service',
   );
+  const dropped = new prom.Counter({
+    name: 'infergraph_shadow_dropped_total',
+    help: 'Copies of requests not sent to a shadow predictor because it had spec.shadowMaxInFlight copies in flight',
+    labelNames: ['deployment_name', 'predictor_name'],
+    registers: [registry],
+  });
+  const shadowInFlight = inFlightGauge(
+    prom,
+    registry,
+    'infergraph_shadow_in_flight_requests',
+    'Copies of requests a shadow predictor is walking (off the critical path)',
+    { deployment_name: graph.name },
+    'predictor_name',
+  );
   interface Door {
     gauge: { n: number };
-    series: (label: string) => Observer;
+    series: (label: string, predictor: string | undefined) => Observer;
   }
   const doors = new Map<string, Door>();
   const door = (d: RequestDoor): Door => {
@@ -65,9 +83,10 @@ export function executorRequestMetrics({ prom, registry }: ProcessMetrics, graph
       const base = { deployment_name: graph.name, ...PREDICTOR, service: d.service, method };
       x = {
         gauge: inFlight(d.service),
-        series: (code) => {
-          let o = byLabel.get(code);
-          if (!o) byLabel.set(code, (o = deferred(requests.labels({ ...base, code }))));
+        series: (code, predictor = PREDICTOR.predictor_name) => {
+          const key = `${predictor} ${code}`;
+          let o = byLabel.get(key);
+          if (!o) byLabel.set(key, (o = deferred(requests.labels({ ...base, predictor_name: predictor, code }))));
           return o;
         },
       };
@@ -80,11 +99,25 @@ export function executorRequestMetrics({ prom, registry }: ProcessMetrics, graph
       const x = door(d);
       const t0 = performance.now();
       x.gauge.n++;
-      return (code, httpStatus) => {
+      return (code, httpStatus, predictor) => {
         x.gauge.n--;
         const label = d.http ? String(httpStatus ?? httpStatusOf(code)) : codeLabel(code);
-        x.series(label).observe(elapsedSeconds(t0));
+        x.series(label, predictor).observe(elapsedSeconds(t0));
       };
+    },
+    shadow(d, predictor) {
+      const x = door(d);
+      const gauge = shadowInFlight(predictor);
+      const t0 = performance.now();
+      gauge.n++;
+      return (code) => {
+        gauge.n--;
+        const label = d.http ? String(httpStatusOf(code)) : codeLabel(code);
+        x.series(label, predictor).observe(elapsedSeconds(t0));
+      };
+    },
+    shadowDropped(predictor) {
+      dropped.inc({ deployment_name: graph.name, predictor_name: predictor });
     },
   };
 }

@@ -36,6 +36,7 @@ export function graph(root: NodeSpec): GraphSpec {
     maxMessageBytes: DEFAULTS.maxMessageBytes,
     maxInFlight: DEFAULTS.maxInFlight,
     drainTimeoutMs: DEFAULTS.drainTimeoutMs,
+    shadowMaxInFlight: DEFAULTS.shadowMaxInFlight,
     reflection: true,
     graph: root,
   };

@@ -95,7 +95,7 @@ spec:
       'm.yaml: spec.deadlineMs: must be an integer >= 1, got -5',
       'm.yaml: spec.codec: must be one of tftensor, tensor, ndarray, flatbuffers, got "protobuf"',
       'm.yaml: spec.hopTransport: must be one of grpc, frames, got "http"',
-      'm.yaml: spec.graph: required: the root node of the graph',
+      'm.yaml: spec.graph: required: the root node of the graph (or spec.predictors)',
     ]);
   });
 

@@ -86,7 +86,9 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     it(`${f}: validates, converts to InferenceGraphs that validate as written, renders valid objects`, () => {
       const l = load(f);
       assert.ok(l.seldon, 'read as a SeldonDeployment');
-      assert.equal(l.graphs.length, l.seldon.predictors.length, 'one graph per predictor');
+      // One graph: spec.graph for a lone predictor, spec.predictors for several behind one executor.
+      assert.equal(l.graphs.length, 1, 'one graph');
+      assert.equal(l.graphs[0]!.graph.predictors?.length ?? 1, l.seldon.predictors.length, 'every predictor');
       // convert's output is itself a manifest infergraph takes as it is.
       for (const g of l.graphs) {
         const again = parseAnyManifest(stringify(g.manifest), DIR, `${f} converted`);
@@ -232,20 +234,50 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     assert.equal(d.spec.replicas, undefined, 'the autoscaler owns replicas');
   });
 
-  it('traffic, shadow, labels and loggers are carried in each predictor graph', () => {
-    const ab = load('ab-test-mlflow.yaml').graphs.map((g) => g.manifest.metadata.annotations as Obj);
+  it('traffic, shadow, labels and loggers: several predictors become spec.predictors of one graph', () => {
+    const ab = load('ab-test-mlflow.yaml').graphs[0]!;
+    assert.equal(ab.graph.name, 'mlflow-deployment');
     assert.deepEqual(
-      ab.map((a) => [a[ANNOTATION.predictor], a[ANNOTATION.traffic], a[ANNOTATION.shadow]]),
+      ab.graph.predictors?.map((p) => [p.name, p.traffic, p.shadow, p.labels, p.graph.name]),
       [
-        ['a-mlflow-deployment-dag', '80', undefined],
-        ['b-mlflow-deployment-dag', '20', undefined],
+        [
+          'a-mlflow-deployment-dag',
+          80,
+          false,
+          { version: 'a-mlflow-deployment-dag' },
+          'a-mlflow-deployment-dag-wines-classifier',
+        ],
+        [
+          'b-mlflow-deployment-dag',
+          20,
+          false,
+          { version: 'b-mlflow-deployment-dag' },
+          'b-mlflow-deployment-dag-wines-classifier',
+        ],
       ],
     );
-    const shadow = load('istio-shadow.yaml').graphs.map((g) => g.manifest.metadata.annotations as Obj);
+    const shadowLoaded = load('istio-shadow.yaml');
+    const shadow = shadowLoaded.graphs[0]!;
     assert.deepEqual(
-      shadow.map((a) => a[ANNOTATION.shadow]),
-      [undefined, 'true'],
+      shadow.graph.predictors?.map((p) => [p.name, p.traffic, p.shadow]),
+      [
+        ['default', 100, false],
+        ['shadow', 100, true],
+      ],
     );
+    // Objects keep Seldon's names, and each container its unit's and predictor's identity.
+    const objects = render(shadowLoaded);
+    const d = find(objects, 'Deployment', 'iris-shadow-iris-shadow');
+    const c = d.spec.template.spec.containers[0];
+    assert.equal(c.name, 'iris-shadow');
+    const env = Object.fromEntries((c.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+    assert.equal(env.PREDICTIVE_UNIT_ID, 'iris-shadow');
+    assert.equal(env.PREDICTOR_ID, 'shadow');
+    assert.equal(env.PREDICTOR_LABELS, '{"version":"shadow"}');
+    assert.equal(env.SELDON_DEPLOYMENT_ID, 'iris');
+    const ex = find(objects, 'Deployment', 'iris-executor').spec.template.spec.containers[0].args as string[];
+    assert.ok(ex.includes('default-iris-default=dns:///iris-default-iris-default:9500'), ex.join(' '));
+    assert.ok(ex.includes('shadow-iris-shadow=dns:///iris-shadow-iris-shadow:9501'), ex.join(' '));
     const logs = load('model-logger.yaml').graphs[0]!.manifest.metadata.annotations as Obj;
     assert.deepEqual(JSON.parse(logs[ANNOTATION.loggers]), {
       classifier: { mode: 'all', url: 'http://logger.seldon/' },

@@ -227,22 +227,29 @@ describe('infergraph CLI with SeldonDeployments (real process)', () => {
   };
   const fixture = (f: string): string => path.join(REPO, 'test/fixtures/seldon', f);
 
-  it('convert prints one InferenceGraph per predictor that validate then accepts', () => {
+  it('convert prints one InferenceGraph with spec.predictors that validate then accepts', () => {
     const r = run(['convert', fixture('ab-test-mlflow.yaml')]);
     assert.equal(r.code, 0, r.err);
     const docs = parseAllDocuments(r.out).map((d) => d.toJS() as Record<string, any>);
     assert.deepEqual(
-      docs.map((d) => [d.kind, d.metadata.name, d.metadata.annotations['infergraph.dev/traffic']]),
+      docs.map((d) => [d.kind, d.metadata.name, d.spec.predictors.map((p: any) => [p.name, p.traffic])]),
       [
-        ['InferenceGraph', 'mlflow-deployment-a-mlflow-deployment-dag', '80'],
-        ['InferenceGraph', 'mlflow-deployment-b-mlflow-deployment-dag', '20'],
+        [
+          'InferenceGraph',
+          'mlflow-deployment',
+          [
+            ['a-mlflow-deployment-dag', 80],
+            ['b-mlflow-deployment-dag', 20],
+          ],
+        ],
       ],
     );
     const dir = mkdtempSync(path.join(os.tmpdir(), 'seldon-convert-'));
     writeFileSync(path.join(dir, 'a.yaml'), r.out.split(/^---\n/m)[1]!);
     const v = run(['validate', path.join(dir, 'a.yaml')]);
     assert.equal(v.code, 0, v.err);
-    assert.match(v.out, /wines-classifier MODEL container seldonio\/mlflowserver:1\.17\.1/);
+    assert.match(v.out, /a-mlflow-deployment-dag-wines-classifier MODEL container seldonio\/mlflowserver:1\.17\.1/);
+    assert.match(v.out, /predictor b-mlflow-deployment-dag: traffic 20%/);
   });
 
   it('up refuses a graph with container nodes, naming each and the options', () => {

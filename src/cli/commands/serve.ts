@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { findNode, spawnedNodes, walkNodes } from '../../graph/spec';
+import { allNodes, findNode, spawnedNodes } from '../../graph/spec';
 import { startTracing, type Tracing } from '../../telemetry';
 import { framesAddressFor } from '../../transport/address';
 import { admissionMetrics, nodeServerMetrics } from '../../telemetry/graph-metrics';
@@ -109,7 +109,7 @@ export function registerServe(program: Command): void {
       const graph = loadSpec(o.graph, o, { checkFiles: o.node });
       const node = findNode(graph, o.node);
       if (!node) {
-        const names = walkNodes(graph.graph).map((n) => n.name);
+        const names = allNodes(graph).map((n) => n.name);
         throw usageError(`--node ${o.node}: no such node in ${o.graph} (nodes: ${names.join(', ')})`);
       }
       const logger = createLogger(node.name, logLevel);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { spawnedNodes, walkNodes } from '../../graph/spec';
+import { allNodes, spawnedNodes } from '../../graph/spec';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
@@ -64,9 +64,9 @@ export function registerUp(program: Command): void {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadSpec(file, o, { checkFiles: true });
+      const graph = loadSpec(file, o, { checkFiles: true }, (w) => console.error(`infergraph: warning: ${w}`));
       // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
-      const images = walkNodes(graph.graph).filter((n) => n.runtime.container);
+      const images = allNodes(graph).filter((n) => n.runtime.container);
       if (images.length)
         throw new ConfigError(
           images.map(

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isModulePath, loadComponentDefinition } from '../../components/registry';
-import { walkNodes, type GraphSpec, type NodeSpec } from '../../graph/spec';
+import { allNodes, type GraphSpec, type NodeSpec } from '../../graph/spec';
 import { ANNOTATION } from '../../seldon/convert';
 import { loadAnyManifestFile, type LoadedGraph } from '../../seldon/load';
 import { loadServerTable } from '../../seldon/servers';
@@ -59,11 +59,17 @@ function printGraph({ graph: g, manifest }: LoadedGraph, loadModules: boolean, u
     n.children.forEach((c) => line(c, depth + 1));
   };
   console.log(`${header(g)}${predictorNote(manifest.metadata)}`);
-  line(g.graph, 1);
+  if (!g.predictors) return line(g.graph, 1);
+  for (const p of g.predictors) {
+    console.log(
+      `  predictor ${p.name}: ${p.shadow ? `shadow, copies ${p.traffic}% of requests` : `traffic ${p.traffic}%`}`,
+    );
+    line(p.graph, 2);
+  }
 }
 
 const header = (g: GraphSpec): string =>
-  `${g.name}: ${walkNodes(g.graph).length} nodes, codec ${g.codec}, hops over ${g.hopTransport}, deadline ${g.deadlineMs} ms`;
+  `${g.name}: ${allNodes(g).length} nodes, codec ${g.codec}, hops over ${g.hopTransport}, deadline ${g.deadlineMs} ms`;
 
 function predictorNote(metadata: Record<string, unknown>): string {
   const ann = (metadata.annotations ?? {}) as Record<string, string>;
