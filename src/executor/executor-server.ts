@@ -52,6 +52,8 @@ export interface ExecutorOptions {
   /** Seams for traffic split / shadow (#19) and request logging (#21): one predictor and no log today. */
   predictors?: PredictorSet;
   requestLogger?: RequestLogger;
+  /** Node-level payload logging (#21, src/request-log): wraps the node client the walk goes through. */
+  hopLogger?: (client: NodeClient) => NodeClient;
 }
 
 export interface RunningExecutor {
@@ -62,6 +64,8 @@ export interface RunningExecutor {
   admission: Limiter;
   close(): Promise<void>;
 }
+
+const withHopLogger = (c: NodeClient, wrap?: (c: NodeClient) => NodeClient): NodeClient => (wrap ? wrap(c) : c);
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
@@ -93,7 +97,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   const resending = new ResendNotStarted(client, () => draining);
   const plane = new DataPlane({
     graph,
-    hops: metrics ? metrics.hops(resending) : resending,
+    hops: withHopLogger(metrics ? metrics.hops(resending) : resending, opts.hopLogger),
     admission,
     ...(metrics ? { meter: metrics.requests } : {}),
     ...(opts.predictors ? { predictors: opts.predictors } : {}),

@@ -10,6 +10,7 @@ import { applyParamSchema, parseParams } from './params';
 import { MANIFEST_SCHEMA, NODE_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
 import type {
   ExecutorRuntime,
+  LoggerSpec,
   GraphSpec,
   TlsSpec,
   ModelSource,
@@ -248,8 +249,13 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
       p.add(at, (err as Error).message);
     }
   }
+  const logger =
+    o.logger === undefined
+      ? undefined
+      : (checkField(NODE_SCHEMA.properties.logger, o.logger, { where: `${at}.logger` }, p) as LoggerSpec | undefined);
   const node: NodeSpec = { name, type, implementation, parameters, children, runtime, path: where };
   if (endpoint) node.endpoint = endpoint;
+  if (logger) node.logger = logger;
   return node;
 }
 
