@@ -21,9 +21,10 @@ import {
  * SeldonDeployment → InferenceGraph manifests, one per predictor, named `<deployment>-<predictor>` (Seldon's own
  * name for the predictor, so node objects get Seldon's container service names `<deployment>-<predictor>-<unit>`).
  * What the InferenceGraph has no field for yet travels in its metadata, for the executor's traffic layer to come:
- * annotations infergraph.dev/{seldon-deployment, predictor, traffic, shadow, loggers, seldon-protocol} and the
+ * annotations infergraph.dev/{seldon-deployment, predictor, traffic, shadow, seldon-protocol} and the
  * predictor's labels. Units map to nodes: an infergraph built-in by its name, a componentSpecs container or a
- * prepackaged server to runtime.container (Seldon's ports and parameters), an endpoint.service_host to `endpoint`.
+ * prepackaged server to runtime.container (Seldon's ports and parameters), an endpoint.service_host to `endpoint`,
+ * a unit's logger to the node's logger.
  */
 
 export const ANNOTATION = {
@@ -31,7 +32,6 @@ export const ANNOTATION = {
   predictor: 'infergraph.dev/predictor',
   traffic: 'infergraph.dev/traffic',
   shadow: 'infergraph.dev/shadow',
-  loggers: 'infergraph.dev/loggers',
   protocol: 'infergraph.dev/seldon-protocol',
 } as const;
 
@@ -94,8 +94,6 @@ function predictorManifest(ctx: Ctx): Json {
   };
   if (pr.shadow) annotations[ANNOTATION.shadow] = 'true';
   if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
-  const loggers = Object.fromEntries(walkUnits(pr.graph).flatMap((u) => (u.logger ? [[u.name, u.logger]] : [])));
-  if (Object.keys(loggers).length) annotations[ANNOTATION.loggers] = JSON.stringify(loggers);
   const spec: Json = { ...limits(ctx, annotations) };
   const executor = executorOf(ctx);
   if (executor) spec.executor = executor;
@@ -191,6 +189,8 @@ function executorOf(ctx: Ctx): Json | undefined {
 function nodeOf(u: PredictiveUnit, ctx: Ctx): Json {
   const where = `${u.path} (${u.name})`;
   const node: Json = { name: u.name, type: u.type };
+  // Seldon's unit logger is the node's logger field, same shape ({mode, url}); without url, the executor's default.
+  if (u.logger) node.logger = { ...u.logger };
   const children = u.children.map((c) => nodeOf(c, ctx));
   if (children.length) node.children = children;
   const cs = ctx.owner.get(u.name);

@@ -232,7 +232,7 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     assert.equal(d.spec.replicas, undefined, 'the autoscaler owns replicas');
   });
 
-  it('traffic, shadow, labels and loggers are carried in each predictor graph', () => {
+  it('traffic, shadow and labels are carried in each predictor graph, a unit logger as the node logger', () => {
     const ab = load('ab-test-mlflow.yaml').graphs.map((g) => g.manifest.metadata.annotations as Obj);
     assert.deepEqual(
       ab.map((a) => [a[ANNOTATION.predictor], a[ANNOTATION.traffic], a[ANNOTATION.shadow]]),
@@ -246,10 +246,12 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
       shadow.map((a) => a[ANNOTATION.shadow]),
       [undefined, 'true'],
     );
-    const logs = load('model-logger.yaml').graphs[0]!.manifest.metadata.annotations as Obj;
-    assert.deepEqual(JSON.parse(logs[ANNOTATION.loggers]), {
-      classifier: { mode: 'all', url: 'http://logger.seldon/' },
+    const logged = load('model-logger.yaml').graphs[0]!;
+    assert.deepEqual((logged.manifest.spec as { graph: Obj }).graph.logger, {
+      mode: 'all',
+      url: 'http://logger.seldon/',
     });
+    assert.equal(logged.graph.graph.logger?.url, 'http://logger.seldon/', 'the converted graph validates with it');
     const labelled = load('model-with-labels.yaml');
     assert.deepEqual(labelled.graphs[0]!.manifest.metadata.labels, { label1: 'value1', version: 'example' });
     const tpl = find(render(labelled), 'Deployment', 'seldon-model-example-classifier').spec.template.metadata;
