@@ -7,7 +7,7 @@ import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
 import { createLogger } from '../../util/logger';
-import { enumFlag, logLevelFlag, portFlag } from '../flags';
+import { enumFlag, intFlag, logLevelFlag, portFlag } from '../flags';
 import { loadSpec } from '../spec-flags';
 
 interface UpFlags {
@@ -24,6 +24,7 @@ interface UpFlags {
   traceSampleRatio?: string;
   logRequests?: string;
   requestLogUrl?: string;
+  requestLogQueue?: string;
 }
 
 /** The executor's REST port under `up`, beside its gRPC 9000 (Seldon's executor serves REST on 8000). */
@@ -67,6 +68,7 @@ export function registerUp(program: Command): void {
       "payload logging (spec.logger, nodes' logger): every event to this JSON-lines file instead of any url; '-' prints them",
     )
     .option('--request-log-url <url>', 'payload logging: where loggers without a url send their events')
+    .option('--request-log-queue <n>', 'payload logging: events that may wait per sink before drops (default 1000)')
     .action(async (manifest: string, o: UpFlags) => {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
       const logLevel = logLevelFlag(o.logLevel);
@@ -114,6 +116,9 @@ export function registerUp(program: Command): void {
         executorArgs: [
           ...(o.logRequests ? ['--request-log-file', o.logRequests === '-' ? '-' : path.resolve(o.logRequests)] : []),
           ...(o.requestLogUrl ? ['--request-log-url', o.requestLogUrl] : []),
+          ...(o.requestLogQueue
+            ? ['--request-log-queue', String(intFlag('--request-log-queue', o.requestLogQueue, { min: 1 }))]
+            : []),
         ],
         logLine: (name, line) => printer.line(name, line),
         env,
