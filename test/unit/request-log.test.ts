@@ -2,7 +2,9 @@
 // payload encoding and truncation, the CloudEvent's attributes, and the manifest's logger field.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parseManifest } from '../../src/graph/manifest';
+import { desiredObjects } from '../../src/k8s/desired';
 import { emptyMeta, message, type InferMessage } from '../../src/message/message';
 import { toCloudEvent, type PendingEvent } from '../../src/request-log/event';
 import { encodeBody, sniffMediaType } from '../../src/request-log/payload';
@@ -235,5 +237,36 @@ spec:
       problems.some((p) => /level/.test(p)),
       problems.join('\n'),
     );
+  });
+});
+
+describe("the operator's default sink", () => {
+  const executorEnv = (yaml: string, url?: string): Record<string, string> => {
+    const objects = desiredObjects({
+      graph: parseManifest(yaml, '/tmp'),
+      manifest: parseYaml(yaml) as never,
+      ...(url ? { requestLoggerDefaultEndpoint: url } : {}),
+    });
+    const dep = objects.find(
+      (o) => o.kind === 'Deployment' && String(o.metadata.name).endsWith('executor'),
+    ) as unknown as {
+      spec: { template: { spec: { containers: { name: string; env?: { name: string; value: string }[] }[] } } };
+    };
+    const c = dep.spec.template.spec.containers.find((x) => x.name === 'executor')!;
+    return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+  };
+  const logs = `apiVersion: infergraph.dev/v1alpha1
+kind: InferenceGraph
+metadata: {name: g}
+spec:
+  graph: {name: m, type: MODEL, implementation: identity, logger: {mode: all}}
+`;
+  it('reaches the executor pod as REQUEST_LOGGER_DEFAULT_ENDPOINT when the graph logs, and only then', () => {
+    assert.equal(executorEnv(logs, 'http://broker.ns')['REQUEST_LOGGER_DEFAULT_ENDPOINT'], 'http://broker.ns');
+    assert.equal(
+      executorEnv(logs.replace(', logger: {mode: all}', ''), 'http://broker.ns')['REQUEST_LOGGER_DEFAULT_ENDPOINT'],
+      undefined,
+    );
+    assert.equal(executorEnv(logs)['REQUEST_LOGGER_DEFAULT_ENDPOINT'], undefined);
   });
 });
