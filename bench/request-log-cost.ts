@@ -9,7 +9,10 @@
  *    offered at rising rates for a few seconds each (a 4 KB tensor payload); what was sent per second and what was
  *    dropped. The highest offered rate with no drops is what it sustains.
  *
- *   node dist/bench/request-log-cost.js [--rounds 3] [--seconds 8] [--image ../shared/imagenet/dev/n01440764_tench.JPEG]
+ * The receiver runs on the same machine: its CPU (reading every event) is part of the measured cost here.
+ *
+ *   node dist/bench/request-log-cost.js [--rounds 3] [--seconds 8] [--graph-only] [--logger-only]
+ *     [--image ../shared/imagenet/dev/n01440764_tench.JPEG]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,7 +87,8 @@ async function graphCost(url: string): Promise<void> {
   const doc = parse(readFileSync(GRAPH, 'utf8')) as { metadata: Obj; spec: Obj & { graph: Obj } };
   doc.metadata.name = 'imagenet-ensemble-logged';
   doc.spec.logger = { mode: 'all', url };
-  withLoggers(doc.spec.graph, url);
+  // --graph-only: the graph's own logger (the request JPEG and the answer), not every hop's tensors.
+  if (!process.argv.includes('--graph-only')) withLoggers(doc.spec.graph, url);
   const logged = path.join(path.dirname(GRAPH), '.request-log-bench.yaml');
   writeFileSync(logged, stringify(doc));
   const jpeg = readFileSync(IMAGE);
@@ -107,7 +111,8 @@ async function graphCost(url: string): Promise<void> {
           res[k].ms.push(x.ms);
           console.log(`round ${r + 1} ${k}: ${x.rps.toFixed(2)} req/s, mean ${x.ms.toFixed(1)} ms`);
         }
-    console.log('\nImageNet ensemble, logging all (graph + every node) vs off, median of rounds:');
+    const what = process.argv.includes('--graph-only') ? 'the graph only' : 'graph + every node';
+    console.log(`\nImageNet ensemble, logging mode all (${what}) vs off, median of rounds:`);
     for (const c of [1, 8]) {
       const a = res[`c=${c} off`]!;
       const b = res[`c=${c} on`]!;
