@@ -57,6 +57,8 @@ export interface ExecutorOptions {
   /** Seams for request logging (#21) and tests: the predictors default to spec.predictors' TrafficSplit. */
   predictors?: PredictorSet;
   requestLogger?: RequestLogger;
+  /** Node-level payload logging (#21, src/request-log): wraps the node client the walk goes through. */
+  hopLogger?: (client: NodeClient) => NodeClient;
 }
 
 export interface RunningExecutor {
@@ -67,6 +69,8 @@ export interface RunningExecutor {
   admission: Limiter;
   close(): Promise<void>;
 }
+
+const withHopLogger = (c: NodeClient, wrap?: (c: NodeClient) => NodeClient): NodeClient => (wrap ? wrap(c) : c);
 
 export async function startExecutorServer(opts: ExecutorOptions): Promise<RunningExecutor> {
   const { graph, logger } = opts;
@@ -102,7 +106,7 @@ export async function startExecutorServer(opts: ExecutorOptions): Promise<Runnin
   let draining = false;
   // A hop a draining node refused before starting it goes again (to another replica, or to the node's successor).
   const resending = new ResendNotStarted(client, () => draining);
-  const hops = metrics ? metrics.hops(resending) : resending;
+  const hops = withHopLogger(metrics ? metrics.hops(resending) : resending, opts.hopLogger);
   const plane = new DataPlane({
     graph,
     hops,

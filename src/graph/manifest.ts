@@ -10,6 +10,7 @@ import { applyParamSchema, parseParams } from './params';
 import { MANIFEST_SCHEMA, NODE_SCHEMA, PREDICTOR_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
 import type {
   ExecutorRuntime,
+  LoggerSpec,
   GraphSpec,
   TlsSpec,
   ModelSource,
@@ -314,6 +315,10 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
       p.add(at, (err as Error).message);
     }
   }
+  const logger =
+    o.logger === undefined
+      ? undefined
+      : (checkField(NODE_SCHEMA.properties.logger, o.logger, { where: `${at}.logger` }, p) as LoggerSpec | undefined);
   if (runtime.placement === 'executor') {
     // The executor's own process (and image, on Kubernetes) carries the built-in components only.
     const why = endpoint
@@ -329,6 +334,7 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
   }
   const node: NodeSpec = { name, type, implementation, parameters, children, runtime, path: where };
   if (endpoint) node.endpoint = endpoint;
+  if (logger) node.logger = logger;
   return node;
 }
 

@@ -358,6 +358,39 @@ const RUNTIME = {
   },
 } as const satisfies ObjectField;
 
+export const LOGGER_MODES = ['request', 'response', 'all'] as const;
+export type LoggerMode = (typeof LOGGER_MODES)[number];
+
+/**
+ * Payload logging (Seldon's and KServe's `logger`): the executor sends what enters and leaves the node (or the graph)
+ * as CloudEvents to `url` (src/request-log). Without url, the executor's default sink: its --request-log-url or
+ * REQUEST_LOGGER_DEFAULT_ENDPOINT (on Kubernetes, from the operator's configuration), or `up --log-requests FILE`.
+ */
+const LOGGER = {
+  type: 'object',
+  description:
+    'Payload logging: requests and/or responses as CloudEvents (binary mode) POSTed to url, off the request path.',
+  properties: {
+    mode: {
+      type: 'string',
+      enum: LOGGER_MODES,
+      default: 'all',
+      description: 'request, response or all (both, joinable by ce-requestid = the puid).',
+    },
+    url: {
+      type: 'string',
+      pattern: { regex: '^https?://[^\\s]+$', means: 'an http:// or https:// URL' },
+      description: "Where events are POSTed (default: the executor's default sink).",
+    },
+    maxPayloadBytes: {
+      type: 'integer',
+      minimum: 0,
+      default: 1024 * 1024,
+      description: "Largest payload logged whole (tensor data, binData bytes); beyond it cut, marked 'truncated'.",
+    },
+  },
+} as const satisfies ObjectField;
+
 const NODE = {
   type: 'object',
   description: 'A graph node (Seldon v1 vocabulary).',
@@ -388,6 +421,7 @@ const NODE = {
       description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.',
     },
     runtime: RUNTIME,
+    logger: { ...LOGGER, description: 'Payload logging of what enters and leaves this node (each hop to it).' },
   },
 } as const satisfies ObjectField;
 
@@ -587,6 +621,7 @@ export const MANIFEST_SCHEMA = {
             },
           },
         },
+        logger: { ...LOGGER, description: "Payload logging of the graph's requests and answers, at its front doors." },
         executor: {
           type: 'object',
           description: "The executor's pod on Kubernetes (locally the executor is one process).",
@@ -603,3 +638,4 @@ export const RUNTIME_SCHEMA = RUNTIME;
 export const CONTAINER_SCHEMA = CONTAINER;
 export const AUTOSCALING_SCHEMA = AUTOSCALING;
 export const DNS_LABEL_PATTERN = DNS_LABEL;
+export const LOGGER_SCHEMA = LOGGER;

@@ -7,6 +7,7 @@ import type { ParamValue } from '../components/types';
 import type {
   AUTOSCALING_SCHEMA,
   CONTAINER_SCHEMA,
+  LOGGER_SCHEMA,
   MANIFEST_SCHEMA,
   NODE_SCHEMA,
   PREDICTOR_SCHEMA,
@@ -18,7 +19,14 @@ import type {
 // src/protocol. Re-exported so the spec reads as one vocabulary.
 export { NODE_TYPES, type NodeType, type ParamValue } from '../components/types';
 export { HOP_CODECS, type HopCodec } from '../hop/vocabulary';
-export { HOP_TRANSPORTS, TRACE_EXPORTERS, type HopTransport, type TraceExporterKind } from './schema';
+export {
+  HOP_TRANSPORTS,
+  LOGGER_MODES,
+  TRACE_EXPORTERS,
+  type HopTransport,
+  type LoggerMode,
+  type TraceExporterKind,
+} from './schema';
 
 type Spec = typeof MANIFEST_SCHEMA.properties.spec;
 type Props<O extends { properties: object }> = O['properties'];
@@ -58,6 +66,8 @@ export type ExecutorRuntime = Typed<Props<Spec>['executor']>;
 /** spec.tracing; the standard OTEL_* variables can override it (src/telemetry/config.ts). */
 export type TracingSpec = Typed<Props<Spec>['tracing']>;
 export type MetricsSpec = Typed<Props<Spec>['metrics']>;
+/** spec.logger and a node's logger: payload logging (src/request-log), defaults applied. */
+export type LoggerSpec = Typed<typeof LOGGER_SCHEMA>;
 export type RestSpec = Typed<Props<Spec>['rest']>;
 /** spec.tls: PEM file paths, absolute after validation. */
 export type TlsSpec = Typed<Props<Spec>['tls']>;

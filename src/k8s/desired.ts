@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_ENDPOINT_ENV, graphLogs } from '../request-log/config';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import { DEFAULTS } from '../graph/manifest';
@@ -51,6 +52,11 @@ export interface DesiredInput {
   image?: string;
   namespace?: string;
   owner?: OwnerReference;
+  /**
+   * The payload-log sink of loggers without a url (the operator's --request-logger-default-endpoint, as Seldon's
+   * executor.requestLogger.defaultEndpoint): the executor's REQUEST_LOGGER_DEFAULT_ENDPOINT when the graph logs.
+   */
+  requestLoggerDefaultEndpoint?: string;
 }
 
 const MAX_NAME = 63;
@@ -87,6 +93,11 @@ export function kubernetesProblems(g: GraphSpec): string[] {
 }
 
 const spawned = (g: GraphSpec): NodeSpec[] => spawnedNodes(g);
+
+function loggerEnv(input: DesiredInput): Record<string, string> {
+  const url = input.requestLoggerDefaultEndpoint;
+  return url && graphLogs(input.graph) ? { [DEFAULT_ENDPOINT_ENV]: url } : {};
+}
 
 export function desiredObjects(input: DesiredInput): KubeObject[] {
   const { graph: g } = input;
@@ -207,7 +218,7 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
       { name: 'grpc', containerPort: EXECUTOR_PORT, protocol: 'TCP' },
       ...(rest.enabled ? [{ name: 'http', containerPort: rest.port, protocol: 'TCP' }] : []),
     ],
-    ...opt('env', nonEmpty(containerEnv(g.tracing, exRuntime.env))),
+    ...opt('env', nonEmpty(containerEnv(g.tracing, { ...loggerEnv(input), ...exRuntime.env }))),
     ...opt('resources', resources(exRuntime.resources)),
     ...(rest.enabled && rest.probes === 'http' ? httpProbes('http') : grpcProbes(EXECUTOR_PORT)),
     lifecycle: { preStop: { sleep: { seconds: DRAIN_SECONDS } } },

@@ -32,6 +32,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** Extra CLI args for every child (e.g. --log-level). */
   childArgs?: string[];
+  /** Extra CLI args for the executor only (e.g. --request-log-file). */
+  executorArgs?: string[];
   /** Node/V8 flags for every child; default CHILD_NODE_FLAGS. */
   nodeFlags?: readonly string[];
   /** The executor's REST front doors (host:port; port 0 picks one); absent: none. */
@@ -167,6 +169,7 @@ export class Supervisor {
           ...Object.entries(addresses).flatMap(([k, v]) => ['--node-address', `${k}=${v}`]),
           ...Object.entries(frames).flatMap(([k, v]) => ['--node-frames-address', `${k}=${v}`]),
           ...(this.opts.childArgs ?? []),
+          ...(this.opts.executorArgs ?? []),
         ],
         env: {},
         address: this.opts.executorAddress,

@@ -23,7 +23,7 @@ import {
  * `spec.predictors` (traffic, shadow, labels) behind one executor, each unit's node named `<predictor>-<unit>` so
  * names never collide. Either way node objects get Seldon's container service names `<deployment>-<predictor>-<unit>`.
  * What the InferenceGraph has no field for travels in its metadata: annotations infergraph.dev/{seldon-deployment,
- * predictor, traffic, shadow, loggers, seldon-protocol} and the predictor's labels. Units map to nodes: an
+ * predictor, traffic, shadow, seldon-protocol} and the predictor's labels; a unit's logger becomes the node's logger. Units map to nodes: an
  * infergraph built-in by its name, a componentSpecs container or a prepackaged server to runtime.container (Seldon's
  * ports and parameters), an endpoint.service_host to `endpoint`.
  */
@@ -33,7 +33,6 @@ export const ANNOTATION = {
   predictor: 'infergraph.dev/predictor',
   traffic: 'infergraph.dev/traffic',
   shadow: 'infergraph.dev/shadow',
-  loggers: 'infergraph.dev/loggers',
   protocol: 'infergraph.dev/seldon-protocol',
 } as const;
 
@@ -109,10 +108,6 @@ function deploymentManifest(ctxs: Ctx[]): Json {
     }
   annotations[ANNOTATION.deployment] = sdep.name;
   if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
-  const loggers = Object.fromEntries(
-    ctxs.flatMap((c) => walkUnits(c.pr.graph).flatMap((u) => (u.logger ? [[c.node(u.name), u.logger]] : []))),
-  );
-  if (Object.keys(loggers).length) annotations[ANNOTATION.loggers] = JSON.stringify(loggers);
   const spec: Json = { ...limits(first, { ...sdep.annotations, ...first.pr.annotations }) };
   const executor = executorOf(first);
   if (executor) spec.executor = executor;
@@ -159,8 +154,6 @@ function predictorManifest(ctx: Ctx): Json {
   };
   if (pr.shadow) annotations[ANNOTATION.shadow] = 'true';
   if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
-  const loggers = Object.fromEntries(walkUnits(pr.graph).flatMap((u) => (u.logger ? [[u.name, u.logger]] : [])));
-  if (Object.keys(loggers).length) annotations[ANNOTATION.loggers] = JSON.stringify(loggers);
   const spec: Json = { ...limits(ctx, annotations) };
   const executor = executorOf(ctx);
   if (executor) spec.executor = executor;
@@ -258,6 +251,8 @@ function executorOf(ctx: Ctx): Json | undefined {
 function nodeOf(u: PredictiveUnit, ctx: Ctx): Json {
   const where = `${u.path} (${u.name})`;
   const node: Json = { name: ctx.node(u.name), type: u.type };
+  // Seldon's unit logger is the node's logger field, same shape ({mode, url}); without url, the executor's default.
+  if (u.logger) node.logger = { ...u.logger };
   const children = u.children.map((c) => nodeOf(c, ctx));
   if (children.length) node.children = children;
   const cs = ctx.owner.get(u.name);

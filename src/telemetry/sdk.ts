@@ -64,6 +64,10 @@ export async function startSdk(cfg: TracingConfig, id: ProcessIdentity, logger: 
       }),
     ],
     currentTraceId: () => trace.getActiveSpan()?.spanContext().traceId,
+    currentTraceparent: () => {
+      const c = trace.getActiveSpan()?.spanContext();
+      return c ? `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 1).toString(16).padStart(2, '0')}` : undefined;
+    },
     clientInterceptors(target: NodeSpec, address: string): grpc.Interceptor[] {
       return [
         clientTracingInterceptor({

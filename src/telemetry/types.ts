@@ -31,6 +31,8 @@ export interface Tracing {
   readonly work: WorkRunner;
   /** The trace id of the active server span (inside a handler), for answers that carry it (V2 parameters). */
   currentTraceId(): string | undefined;
+  /** The W3C traceparent of the active span (inside a handler): request-log events carry it. */
+  currentTraceparent(): string | undefined;
   /** forceFlush, then shutdown: every finished span reaches the exporter before the process exits. */
   shutdown(): Promise<void>;
 }

@@ -10,7 +10,6 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../src/errors';
 import { desiredObjects, type KubeObject } from '../../src/k8s/desired';
-import { ANNOTATION } from '../../src/seldon/convert';
 import { loadAnyManifestFile, parseAnyManifest, type Loaded } from '../../src/seldon/load';
 import { REPO } from '../helpers/graph-process';
 
@@ -234,7 +233,7 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     assert.equal(d.spec.replicas, undefined, 'the autoscaler owns replicas');
   });
 
-  it('traffic, shadow, labels and loggers: several predictors become spec.predictors of one graph', () => {
+  it('traffic, shadow and labels: several predictors become spec.predictors of one graph; a unit logger the node logger', () => {
     const ab = load('ab-test-mlflow.yaml').graphs[0]!;
     assert.equal(ab.graph.name, 'mlflow-deployment');
     assert.deepEqual(
@@ -278,10 +277,12 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     const ex = find(objects, 'Deployment', 'iris-executor').spec.template.spec.containers[0].args as string[];
     assert.ok(ex.includes('default-iris-default=dns:///iris-default-iris-default:9500'), ex.join(' '));
     assert.ok(ex.includes('shadow-iris-shadow=dns:///iris-shadow-iris-shadow:9501'), ex.join(' '));
-    const logs = load('model-logger.yaml').graphs[0]!.manifest.metadata.annotations as Obj;
-    assert.deepEqual(JSON.parse(logs[ANNOTATION.loggers]), {
-      classifier: { mode: 'all', url: 'http://logger.seldon/' },
+    const logged = load('model-logger.yaml').graphs[0]!;
+    assert.deepEqual((logged.manifest.spec as { graph: Obj }).graph.logger, {
+      mode: 'all',
+      url: 'http://logger.seldon/',
     });
+    assert.equal(logged.graph.graph.logger?.url, 'http://logger.seldon/', 'the converted graph validates with it');
     const labelled = load('model-with-labels.yaml');
     assert.deepEqual(labelled.graphs[0]!.manifest.metadata.labels, { label1: 'value1', version: 'example' });
     const tpl = find(render(labelled), 'Deployment', 'seldon-model-example-classifier').spec.template.metadata;

@@ -6,7 +6,7 @@ import { loadServerTable } from '../../seldon/servers';
 
 /**
  * `infergraph convert`: a SeldonDeployment as the equivalent InferenceGraphs (one per predictor), for those moving
- * over for good. What has no InferenceGraph field yet (traffic, shadow, loggers) is in each graph's annotations.
+ * over for good. What has no InferenceGraph field yet (traffic, shadow) is in each graph's annotations.
  */
 export function registerConvert(program: Command): void {
   program

@@ -22,6 +22,10 @@ export function registerOperator(program: Command): void {
     .option('--lease-name <name>', 'name of the leader-election Lease', 'infergraph-operator')
     .option('--identity <id>', 'this replica in the Lease (default: env POD_NAME, else hostname-pid)')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--request-logger-default-endpoint <url>',
+      "executors' payload-log sink for loggers without a url (env EXECUTOR_REQUEST_LOGGER_DEFAULT_ENDPOINT, else http://default-broker)",
+    )
     .action(
       async (o: {
         image?: string;
@@ -31,6 +35,7 @@ export function registerOperator(program: Command): void {
         leaseName: string;
         identity?: string;
         logLevel: string;
+        requestLoggerDefaultEndpoint?: string;
       }) => {
         const logger = createLogger('infergraph-operator', o.logLevel);
         // Loaded here: the client (~0.5 s, ESM) is not needed by any other command.
@@ -41,6 +46,10 @@ export function registerOperator(program: Command): void {
           logger,
           image: o.image ?? process.env.INFERGRAPH_IMAGE ?? DEFAULT_IMAGE,
           identity,
+          // Seldon's operator: EXECUTOR_REQUEST_LOGGER_DEFAULT_ENDPOINT, default http://default-broker (Knative).
+          requestLoggerDefaultEndpoint:
+            o.requestLoggerDefaultEndpoint ??
+            (process.env.EXECUTOR_REQUEST_LOGGER_DEFAULT_ENDPOINT || 'http://default-broker'),
           namespace: o.namespace,
           lease: { namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'infergraph-system', name: o.leaseName },
           healthAddress: o.healthAddress,

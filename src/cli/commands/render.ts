@@ -15,13 +15,25 @@ export function registerRender(program: Command): void {
     .argument('<manifest>', 'InferenceGraph or SeldonDeployment (YAML)')
     .option('--image <image>', 'container image of the nodes and the executor', DEFAULT_IMAGE)
     .option('-n, --namespace <ns>', "namespace of every object (default: the manifest's metadata.namespace, else none)")
+    .option('--request-logger-default-endpoint <url>', "executor's payload-log sink for loggers without a url")
     .option('--servers <file>', "prepackaged model servers: Seldon's predictor_servers table (JSON or YAML)")
-    .action((manifest: string, o: { image: string; namespace?: string; servers?: string }) => {
-      const loaded = loadAnyManifestFile(manifest, o.servers ? { servers: loadServerTable(o.servers) } : {});
-      for (const w of loaded.warnings) console.error(`warning: ${w}`);
-      const objects = loaded.graphs.flatMap(({ graph, manifest: m }) =>
-        desiredObjects({ graph, manifest: m, image: o.image, namespace: o.namespace }),
-      );
-      process.stdout.write(renderYaml(objects));
-    });
+    .action(
+      (
+        manifest: string,
+        o: { image: string; namespace?: string; servers?: string; requestLoggerDefaultEndpoint?: string },
+      ) => {
+        const loaded = loadAnyManifestFile(manifest, o.servers ? { servers: loadServerTable(o.servers) } : {});
+        for (const w of loaded.warnings) console.error(`warning: ${w}`);
+        const objects = loaded.graphs.flatMap(({ graph, manifest: m }) =>
+          desiredObjects({
+            graph,
+            manifest: m,
+            image: o.image,
+            namespace: o.namespace,
+            ...(o.requestLoggerDefaultEndpoint ? { requestLoggerDefaultEndpoint: o.requestLoggerDefaultEndpoint } : {}),
+          }),
+        );
+        process.stdout.write(renderYaml(objects));
+      },
+    );
 }

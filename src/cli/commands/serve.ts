@@ -11,7 +11,9 @@ import type { Logger } from '../../util/logger';
 import { createLogger } from '../../util/logger';
 import { startupMark, startupMarks } from '../../util/startup-marks';
 import { plainWork, type WorkRunner } from '../../components/call-context';
-import { logLevelFlag, portFlag, usageError } from '../flags';
+import { intFlag, logLevelFlag, portFlag, usageError } from '../flags';
+import { DEFAULT_ENDPOINT_ENV, graphLogs } from '../../request-log/config';
+import type { PayloadLogger } from '../../request-log/request-logger';
 import { loadSpec } from '../spec-flags';
 import { serveUntilStopped } from '../process';
 
@@ -42,6 +44,10 @@ interface ExecutorFlags {
   restAddress?: string;
   logLevel: string;
   reflection: boolean;
+  requestLogUrl?: string;
+  requestLogFile?: string;
+  requestLogQueue?: string;
+  requestLogTimeoutMs?: string;
 }
 
 /** Stop serving first (in-flight requests finish their spans), then flush the spans out before the process exits. */
@@ -84,6 +90,38 @@ async function startMetrics(
   const endpoint = await serveMetrics(await createMetrics(), at);
   logger.info({ metrics: endpoint.url }, `metrics at ${endpoint.url}`);
   return endpoint;
+}
+
+/** How long a stopping executor lets queued payload-log events go out. */
+const LOG_DRAIN_MS = 3000;
+
+/** The executor's payload logger, when the graph or one of its nodes has a logger. */
+async function payloadLogger(
+  o: ExecutorFlags,
+  graph: GraphSpec,
+  logger: Logger,
+  metrics: MetricsEndpoint | undefined,
+  tracing: Tracing | undefined,
+): Promise<PayloadLogger | undefined> {
+  if (o.requestLogUrl !== undefined && !/^https?:\/\/\S+$/.test(o.requestLogUrl))
+    throw usageError(`--request-log-url must be an http:// or https:// URL, got '${o.requestLogUrl}'`);
+  const capacity = intFlag('--request-log-queue', o.requestLogQueue ?? '1000', { min: 1 });
+  const timeoutMs = intFlag('--request-log-timeout-ms', o.requestLogTimeoutMs ?? '2000', { min: 1 });
+  if (!graphLogs(graph)) return undefined;
+  const { PayloadLogger } = await import('../../request-log/request-logger');
+  const { requestLogMetrics } = await import('../../request-log/metrics');
+  const defaultUrl = o.requestLogUrl ?? (process.env[DEFAULT_ENDPOINT_ENV] || undefined);
+  const payloads = new PayloadLogger({
+    graph,
+    logger,
+    ...(defaultUrl ? { defaultUrl } : {}),
+    ...(o.requestLogFile ? { file: o.requestLogFile } : {}),
+    queue: { capacity, timeoutMs },
+    ...(metrics ? { metrics: requestLogMetrics(metrics, graph.name) } : {}),
+    ...(tracing ? { traceparent: () => tracing.currentTraceparent() } : {}),
+  });
+  logger.info({ sinks: payloads.stats().map((s) => s.sink) }, 'payload logging on');
+  return payloads;
 }
 
 export function registerServe(program: Command): void {
@@ -173,6 +211,13 @@ export function registerServe(program: Command): void {
     .option('--rest-address <addr>', REST_HELP)
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-reflection', 'no gRPC server reflection (overrides spec.reflection)')
+    .option(
+      '--request-log-url <url>',
+      `payload logging: where loggers without a url send events (default: $${DEFAULT_ENDPOINT_ENV})`,
+    )
+    .option('--request-log-file <file>', "payload logging: every event to this JSON-lines file ('-': the log)")
+    .option('--request-log-queue <n>', 'payload logging: events that may wait per sink before drops', '1000')
+    .option('--request-log-timeout-ms <ms>', 'payload logging: one send to a sink gives up after this', '2000')
     .action(async (o: ExecutorFlags) => {
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
@@ -201,6 +246,7 @@ export function registerServe(program: Command): void {
       const tracing = await startTracing({ graph }, logger);
       startupMark('telemetry');
       const restAddress = restAddressOf(o.restAddress, graph);
+      const payloads = await payloadLogger(o, graph, logger, metrics, tracing);
       // The composition root: telemetry reaches the executor as one bundle.
       const running = await startExecutorServer({
         graph,
@@ -213,9 +259,18 @@ export function registerServe(program: Command): void {
           ...(tracing ? { tracing } : {}),
           ...(metrics ? { metrics: executorMetrics(metrics, graph) } : {}),
         },
+        ...(payloads ? { requestLogger: payloads, hopLogger: (c) => payloads.hops(c) } : {}),
       });
       if (running.restUrl) logger.info({ rest: running.restUrl }, `REST at ${running.restUrl}`);
-      const close = closeThenFlush(() => running.close(), tracing, metrics);
+      // The payload log goes out after the last request was answered (a few seconds at most), before the exit.
+      const close = closeThenFlush(
+        async () => {
+          await running.close();
+          await payloads?.close(LOG_DRAIN_MS);
+        },
+        tracing,
+        metrics,
+      );
       startupMark('serving');
       logger.info(startupMarks(), 'startup');
       const extra = { metrics: metrics?.url, ...(running.restUrl ? { rest: running.restUrl } : {}) };

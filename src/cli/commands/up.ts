@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
 import { allNodes, spawnedNodes } from '../../graph/spec';
+import { DEFAULT_ENDPOINT_ENV, loggersWithoutUrl, noSinkProblem } from '../../request-log/config';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
 import { createLogger } from '../../util/logger';
-import { enumFlag, logLevelFlag, portFlag } from '../flags';
+import { enumFlag, intFlag, logLevelFlag, portFlag } from '../flags';
 import { loadSpec } from '../spec-flags';
 
 interface UpFlags {
@@ -21,6 +22,9 @@ interface UpFlags {
   traceExporter?: string;
   traceEndpoint?: string;
   traceSampleRatio?: string;
+  logRequests?: string;
+  requestLogUrl?: string;
+  requestLogQueue?: string;
 }
 
 /** The executor's REST port under `up`, beside its gRPC 9000 (Seldon's executor serves REST on 8000). */
@@ -59,6 +63,12 @@ export function registerUp(program: Command): void {
       'where every process sends spans (OTLP: http://host:4317 or :4318; Jaeger: http://host:14268/api/traces or agent host:6832)',
     )
     .option('--trace-sample-ratio <r>', 'fraction of requests traced, 0..1')
+    .option(
+      '--log-requests <file>',
+      "payload logging (spec.logger, nodes' logger): every event to this JSON-lines file instead of any url; '-' prints them",
+    )
+    .option('--request-log-url <url>', 'payload logging: where loggers without a url send their events')
+    .option('--request-log-queue <n>', 'payload logging: events that may wait per sink before drops (default 1000)')
     .action(async (manifest: string, o: UpFlags) => {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
       const logLevel = logLevelFlag(o.logLevel);
@@ -74,6 +84,10 @@ export function registerUp(program: Command): void {
               `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: deploy the graph on Kubernetes (infergraph render), or run the image yourself and give the node endpoint: host:port instead`,
           ),
         );
+      // A logger without a url needs a default sink: said here, before anything is spawned.
+      const unsunk =
+        o.logRequests || o.requestLogUrl || process.env[DEFAULT_ENDPOINT_ENV] ? [] : loggersWithoutUrl(graph);
+      if (unsunk.length) throw new ConfigError(unsunk.map(noSinkProblem));
       const format = o.logFormat
         ? enumFlag('--log-format', o.logFormat, LOG_FORMATS)
         : process.stderr.isTTY
@@ -99,6 +113,13 @@ export function registerUp(program: Command): void {
         transport,
         logger,
         childArgs: ['--log-level', logLevel],
+        executorArgs: [
+          ...(o.logRequests ? ['--request-log-file', o.logRequests === '-' ? '-' : path.resolve(o.logRequests)] : []),
+          ...(o.requestLogUrl ? ['--request-log-url', o.requestLogUrl] : []),
+          ...(o.requestLogQueue
+            ? ['--request-log-queue', String(intFlag('--request-log-queue', o.requestLogQueue, { min: 1 }))]
+            : []),
+        ],
         logLine: (name, line) => printer.line(name, line),
         env,
         out: (line) => console.log(line),
@@ -128,6 +149,10 @@ export function registerUp(program: Command): void {
       if (info.executorRest)
         console.log(
           `infergraph: REST at ${info.executorRest} (Seldon /api/v1.0/predictions, V2 /v2/models/${graph.name}/infer)`,
+        );
+      if (o.logRequests)
+        console.log(
+          `infergraph: payload log ${o.logRequests === '-' ? 'printed' : `to ${path.resolve(o.logRequests)}`}`,
         );
       if (tracing)
         console.log(

@@ -13,6 +13,8 @@ import { API_VERSION, KIND, reconcileGraph, type GraphResource, type ReconcileRe
 
 export interface ControllerOptions {
   image: string;
+  /** The executors' default payload-log sink (Seldon's executor.requestLogger.defaultEndpoint). */
+  requestLoggerDefaultEndpoint?: string;
   identity: string;
   /** Watch one namespace; all when absent. */
   namespace?: string;
@@ -134,6 +136,9 @@ export class Controller {
       try {
         const result = await reconcileGraph(this.api, g, {
           image: this.o.image,
+          ...(this.o.requestLoggerDefaultEndpoint
+            ? { requestLoggerDefaultEndpoint: this.o.requestLoggerDefaultEndpoint }
+            : {}),
           identity: this.o.identity,
           announced: this.announced,
         });

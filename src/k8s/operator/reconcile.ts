@@ -58,6 +58,7 @@ export interface GraphResource extends KubeObject {
 
 export interface ReconcileOptions {
   image: string;
+  requestLoggerDefaultEndpoint?: string;
   /** Who writes events (the pod name). */
   identity: string;
   /**
@@ -99,7 +100,14 @@ export async function reconcileGraph(
       controller: true,
       blockOwnerDeletion: true,
     };
-    objects = desiredObjects({ graph, manifest, image: opts.image, namespace, owner });
+    objects = desiredObjects({
+      graph,
+      manifest,
+      image: opts.image,
+      namespace,
+      owner,
+      ...(opts.requestLoggerDefaultEndpoint ? { requestLoggerDefaultEndpoint: opts.requestLoggerDefaultEndpoint } : {}),
+    });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const message = err.problems.join('\n').slice(0, MAX_MESSAGE);
