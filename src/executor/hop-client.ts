@@ -5,11 +5,14 @@ import type { ModelMetadata } from '../components/api';
 import type { FrameClientTracer } from '../transport/tracing';
 import { FramedNodeClient } from './framed-node-client';
 import { GrpcNodeClient } from './grpc-node-client';
+import { isRestAddress, RestNodeClient } from './rest-node-client';
 
 /**
  * The executor's choice of hop transport, per node: frames (src/transport) for the nodes it has a frame address
  * for when the graph says `hopTransport: frames`, gRPC for everything else — `endpoint:` nodes (a Seldon component
- * speaks gRPC only) and nodes started without a frame listener (Kubernetes, `infergraph node` by hand).
+ * speaks gRPC only) and nodes started without a frame listener (Kubernetes, `infergraph node` by hand) — and
+ * Seldon's REST node API for the nodes that say so: a user's container with `transport: rest` (a SeldonDeployment's
+ * default, as Seldon's executor calls it) or an `endpoint: http://host:port`.
  */
 export interface HopClientOptions {
   graph: GraphSpec;
@@ -21,13 +24,22 @@ export interface HopClientOptions {
   frameTracer?: (node: NodeSpec, address: string) => FrameClientTracer;
 }
 
+/** Whether hops to `node` go over Seldon's REST node API: a container with transport rest, or an http:// address. */
+export function hopsOverRest(node: NodeSpec, address: string | undefined): boolean {
+  return node.runtime.container?.transport === 'rest' || isRestAddress(address ?? node.endpoint);
+}
+
 export class HopClient implements NodeClient {
   private readonly grpc: GrpcNodeClient;
+  private readonly rest: RestNodeClient;
   private readonly frames: FramedNodeClient | undefined;
   private readonly framed = new Set<string>();
+  private readonly restNodes = new Set<string>();
 
   constructor(o: HopClientOptions) {
     this.grpc = new GrpcNodeClient(o.graph, o.addresses, o.grpcInterceptors);
+    this.rest = new RestNodeClient(o.graph, o.addresses);
+    for (const n of walkNodes(o.graph.graph)) if (hopsOverRest(n, o.addresses[n.name])) this.restNodes.add(n.name);
     if (o.framesAddresses) {
       for (const n of walkNodes(o.graph.graph))
         if (hopsOverFrames(o.graph, n) && o.framesAddresses[n.name]) this.framed.add(n.name);
@@ -35,22 +47,28 @@ export class HopClient implements NodeClient {
     }
   }
 
-  /** 'frames' or 'grpc': what a hop to `node` travels over. */
-  transportOf(node: NodeSpec): 'frames' | 'grpc' {
+  /** 'frames', 'grpc' or 'rest': what a hop to `node` travels over. */
+  transportOf(node: NodeSpec): 'frames' | 'grpc' | 'rest' {
+    if (this.restNodes.has(node.name)) return 'rest';
     return this.frames && this.framed.has(node.name) ? 'frames' : 'grpc';
   }
 
   call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
-    const c: Pick<NodeClient, 'call'> = this.frames && this.framed.has(node.name) ? this.frames : this.grpc;
+    const c: Pick<NodeClient, 'call'> = this.restNodes.has(node.name)
+      ? this.rest
+      : this.frames && this.framed.has(node.name)
+        ? this.frames
+        : this.grpc;
     return c.call(node, method, input, opts);
   }
 
-  /** Metadata stays on gRPC: it is rare, and every node serves Seldon's Metadata rpc. */
+  /** Metadata on gRPC (every node serves Seldon's Metadata rpc), or GET /metadata for a REST node. */
   metadata(node: NodeSpec, opts: HopOptions): Promise<ModelMetadata> {
-    return this.grpc.metadata(node, opts);
+    return this.restNodes.has(node.name) ? this.rest.metadata(node, opts) : this.grpc.metadata(node, opts);
   }
 
   close(): void {
+    this.rest.close();
     this.grpc.close();
     this.frames?.close();
   }

@@ -372,7 +372,8 @@ const NODE = {
     },
     endpoint: {
       type: 'string',
-      description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.',
+      description:
+        "An already running Seldon-protocol node, not spawned: host:port or unix:/path (gRPC), or http://host:port (Seldon's REST node API).",
     },
     runtime: RUNTIME,
   },

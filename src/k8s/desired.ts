@@ -127,7 +127,11 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
       const c = containerPieces(n, rt, identity);
       const [http, grpc] = c.ports as [number, number];
       containerPorts.push(http, grpc);
-      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${grpc}`);
+      // The executor calls the container as Seldon's executor does: Seldon's REST node API on transport rest.
+      nodeAddresses.push(
+        '--node-address',
+        rt.transport === 'rest' ? `${n.name}=http://${name}:${http}` : `${n.name}=dns:///${name}:${grpc}`,
+      );
       const pod = {
         terminationGracePeriodSeconds: 20,
         ...c.pod,

@@ -182,10 +182,21 @@ spec:
     const root = l.graphs[0]!.graph.graph;
     assert.equal(root.type, 'COMBINER');
     assert.equal(root.implementation, 'average-combiner');
+    // transport rest (Seldon's default): Seldon's REST node API at the endpoint, as Seldon's executor calls it.
     assert.deepEqual(
       root.children.map((c) => c.endpoint),
-      ['models.example:9500', 'models.example:9501'],
+      ['http://models.example:9500', 'http://models.example:9501'],
     );
+    const grpc = parse(`apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: sd}
+spec:
+  transport: grpc
+  predictors:
+  - name: p
+    graph: {name: a, endpoint: {service_host: models.example, service_port: 9500}}
+`);
+    assert.equal(grpc.graphs[0]!.graph.graph.endpoint, 'models.example:9500');
   });
 });
 

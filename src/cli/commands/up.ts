@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { ConfigError } from '../../errors';
+import { isObj } from '../../graph/check';
+import { parseManifestYaml, readManifestText } from '../../graph/manifest';
 import { walkNodes } from '../../graph/spec';
+import { loadAnyManifestFile } from '../../seldon/load';
+import { isSeldonDeployment } from '../../seldon/validate';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
@@ -30,6 +37,26 @@ export const UP_REST_ADDRESS = '127.0.0.1:8000';
 export function upRestAddress(flag: string | undefined, executorAddress: string, enabled: boolean): string | undefined {
   const at = flag ?? (!enabled ? 'none' : /:0$/.test(executorAddress) ? '127.0.0.1:0' : UP_REST_ADDRESS);
   return at === 'none' ? undefined : at;
+}
+
+/**
+ * The manifest file the processes of `up` read: the file itself for an InferenceGraph; for a SeldonDeployment of one
+ * predictor, its InferenceGraph (infergraph convert) written to a temporary file, removed by `cleanup`.
+ */
+export function upManifestFile(file: string): { file: string; cleanup: () => void } {
+  const doc = parseManifestYaml(readManifestText(file), file);
+  if (!isObj(doc) || !isSeldonDeployment(doc)) return { file, cleanup: () => {} };
+  const loaded = loadAnyManifestFile(file);
+  for (const w of loaded.warnings) console.error(`warning: ${w}`);
+  if (loaded.graphs.length !== 1)
+    throw new ConfigError([
+      `${file}: spec.predictors: ${loaded.graphs.length} predictors; infergraph up runs a SeldonDeployment of one predictor: run each with infergraph convert and up, or deploy it on Kubernetes (infergraph render)`,
+    ]);
+  const [g] = loaded.graphs as [(typeof loaded.graphs)[number]];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-sdep-'));
+  const out = path.join(dir, `${g.graph.name}.yaml`);
+  writeFileSync(out, stringify(g.manifest, { lineWidth: 0, aliasDuplicateObjects: false }));
+  return { file: out, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** `infergraph up`: the whole graph on this machine, one process per node plus the executor. */
@@ -63,7 +90,9 @@ export function registerUp(program: Command): void {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
-      const file = path.resolve(manifest);
+      const given = upManifestFile(path.resolve(manifest));
+      process.on('exit', given.cleanup);
+      const file = given.file;
       const graph = loadSpec(file, o, { checkFiles: true });
       // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
       const images = walkNodes(graph.graph).filter((n) => n.runtime.container);
