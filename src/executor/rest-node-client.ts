@@ -69,8 +69,8 @@ export class RestNodeClient implements NodeClient {
     try {
       body = JSON.stringify(
         Array.isArray(input)
-          ? { seldonMessages: (input as InferMessage[]).map((m) => seldonToJson(m, this.encodingOf(m))) }
-          : seldonToJson(input as InferMessage, this.encodingOf(input as InferMessage)),
+          ? { seldonMessages: input.map((m) => seldonToJson(m, this.encodingOf(m))) }
+          : seldonToJson(input, this.encodingOf(input)),
       );
     } catch (e) {
       throw new InferError(
@@ -94,7 +94,7 @@ export class RestNodeClient implements NodeClient {
       throw unimplemented(`node '${node.name}' (Metadata): a ${node.type} node serves no Metadata`);
     const url = `${this.base(node)}/metadata`;
     const json = await this.fetchJson(url, `node '${node.name}' (REST GET ${url})`, hop, opts, { method: 'GET' });
-    return modelMetadataFromWire((json ?? {}) as WireModelMetadata, node.name);
+    return modelMetadataFromWire(json ?? {}, node.name);
   }
 
   close(): void {
@@ -159,7 +159,7 @@ export class RestNodeClient implements NodeClient {
         ? codeOfHttpStatus(typeof status?.code === 'number' && status.code > 0 ? status.code : 500)
         : codeOfHttpStatus(res.status);
       const said = status
-        ? `${String(status.info ?? 'no info')}${status.reason ? ` (${String(status.reason)})` : ''}`
+        ? `${typeof status.info === 'string' ? status.info : JSON.stringify(status.info ?? 'no info')}${typeof status.reason === 'string' && status.reason ? ` (${status.reason})` : ''}`
         : snippet(text);
       const retry = res.headers.get('retry-after');
       const retryAfterMs = retry && /^\d+$/.test(retry) ? Number(retry) * 1000 : undefined;
@@ -179,7 +179,7 @@ function failureStatus(j: unknown): { code?: unknown; info?: unknown; reason?: u
   const s = (j as { status?: unknown }).status;
   if (typeof s !== 'object' || s === null) return undefined;
   const st = (s as { status?: unknown }).status;
-  return st === 'FAILURE' || st === 1 ? (s as { code?: unknown; info?: unknown; reason?: unknown }) : undefined;
+  return st === 'FAILURE' || st === 1 ? s : undefined;
 }
 
 function snippet(text: string): string {

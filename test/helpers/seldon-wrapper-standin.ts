@@ -49,7 +49,7 @@ function parameters(): Record<string, unknown> {
 }
 
 const params = parameters();
-const num = (k: string, d: number): number => (typeof params[k] === 'number' ? (params[k] as number) : d);
+const num = (k: string, d: number): number => (typeof params[k] === 'number' ? (params[k]) : d);
 const SCALE = num('scale', 1);
 const OFFSET = num('offset', 0);
 const ROUTE = num('route', 0);
@@ -125,7 +125,7 @@ function arrFromProto(m: Obj): Arr {
     data: {
       names: d.names ?? [],
       ...(d.tensor ? { tensor: d.tensor } : {}),
-      ...(d.ndarray ? { ndarray: fromListValue(d.ndarray as { values?: Obj[] }) } : {}),
+      ...(d.ndarray ? { ndarray: fromListValue(d.ndarray) } : {}),
       ...(d.tftensor ? { tftensor: d.tftensor } : {}),
     },
   });

@@ -49,7 +49,7 @@ async function startStandin(
   let err = '';
   proc.stderr?.on('data', (b: Buffer) => (err += b.toString()));
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).once('line', resolve);
+    createInterface({ input: proc.stdout }).once('line', resolve);
     proc.once('exit', (c) => reject(new Error(`stand-in ${unit} exited (${c}): ${err}`)));
   });
   const ports = JSON.parse(line) as { http: number; grpc: number; unit: string; parameters: Record<string, unknown> };

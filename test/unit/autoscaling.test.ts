@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { ConfigError } from '../../src/errors';
+import { type ConfigError } from '../../src/errors';
 import { parseManifest } from '../../src/graph/manifest';
 import { desiredObjects, type KubeObject } from '../../src/k8s/desired';
 import { REPO } from '../helpers/graph-process';
@@ -27,7 +27,9 @@ const render = (autoscaling: string, container = false): KubeObject[] => {
     manifest: { apiVersion: 'infergraph.dev/v1alpha1', kind: 'InferenceGraph', metadata: { name: 'g' }, spec: {} },
   });
 };
-const kedaSpec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/keda/scaledobject-spec.schema.json'), 'utf8'));
+const kedaSpec: object = JSON.parse(
+  readFileSync(path.join(REPO, 'test/fixtures/keda/scaledobject-spec.schema.json'), 'utf8'),
+);
 const validateKeda = new Ajv({ strict: false }).compile(kedaSpec);
 
 describe('autoscaling: in-flight requests (Pods metric) and KEDA', () => {
@@ -37,7 +39,7 @@ describe('autoscaling: in-flight requests (Pods metric) and KEDA', () => {
       (o) => o.kind === 'HorizontalPodAutoscaler',
     );
     assert.ok(hpa);
-    assert.doesNotThrow(() => new HorizontalPodAutoscaler(hpa as never).validate());
+    assert.doesNotThrow(() => new HorizontalPodAutoscaler(hpa).validate());
     const spec = hpa.spec as { metrics: unknown[]; scaleTargetRef: { name: string } };
     assert.equal(spec.scaleTargetRef.name, 'g-m');
     assert.deepEqual(spec.metrics[1], {
