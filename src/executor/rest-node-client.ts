@@ -7,7 +7,6 @@ import type { InferMessage, TensorEncoding } from '../message/message';
 import { containerCodec } from '../protocol/hop-codec';
 import { seldonFromJson, seldonToJson } from '../protocol/seldon/json';
 import { metadataRpc, modelMetadataFromWire } from '../protocol/seldon/metadata';
-import type { WireModelMetadata } from '../protocol/seldon/wire-types';
 
 /**
  * NodeClient over Seldon Core v1's REST node API — what a model image built on Seldon's Python wrapper serves on

@@ -49,7 +49,7 @@ function parameters(): Record<string, unknown> {
 }
 
 const params = parameters();
-const num = (k: string, d: number): number => (typeof params[k] === 'number' ? (params[k]) : d);
+const num = (k: string, d: number): number => (typeof params[k] === 'number' ? params[k] : d);
 const SCALE = num('scale', 1);
 const OFFSET = num('offset', 0);
 const ROUTE = num('route', 0);

@@ -27,9 +27,7 @@ const render = (autoscaling: string, container = false): KubeObject[] => {
     manifest: { apiVersion: 'infergraph.dev/v1alpha1', kind: 'InferenceGraph', metadata: { name: 'g' }, spec: {} },
   });
 };
-const kedaSpec: object = JSON.parse(
-  readFileSync(path.join(REPO, 'test/fixtures/keda/scaledobject-spec.schema.json'), 'utf8'),
-);
+const kedaSpec = JSON.parse(readFileSync(path.join(REPO, 'test/fixtures/keda/scaledobject-spec.schema.json'), 'utf8'));
 const validateKeda = new Ajv({ strict: false }).compile(kedaSpec);
 
 describe('autoscaling: in-flight requests (Pods metric) and KEDA', () => {
