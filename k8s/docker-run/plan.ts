@@ -55,6 +55,12 @@ export interface PodPlan {
   replica: number;
   /** Docker volumes to create for the pod's emptyDir volumes. */
   volumes: string[];
+  /**
+   * Run once, as root, before the init containers: gives the emptyDir volumes what the kubelet gives them (mode 0777,
+   * and with the pod's fsGroup its group and the setgid bit). Docker creates named volumes root-owned 0755, where a
+   * non-root pod (the images run as uid 10001) could not write.
+   */
+  prepare?: ContainerPlan;
   init: ContainerPlan[];
   main: ContainerPlan;
 }
@@ -70,8 +76,13 @@ export interface Plan {
 
 export interface PlanOptions {
   runId: string;
-  /** Image for every container, replacing the pod's (there is no registry to pull the rendered one from). */
+  /**
+   * infergraph's image, replacing the pod's where the pod runs infergraph (there is no registry to pull the rendered
+   * one from): every container whose image is not in `keepImages`.
+   */
   image?: string;
+  /** Images run as they are (a user's model container, built locally). */
+  keepImages?: string[];
   /** Where ConfigMap files are written on the host. */
   workDir: string;
   /** Services whose ports are published on 127.0.0.1 (default: those named *-executor). */
@@ -220,10 +231,44 @@ export function planGraph(objects: K8sObject[], o: PlanOptions): Plan {
         .filter(isObj)
         .map((c, k) => build(c, `${podName}-init-${k}`));
       const main = { ...build(containers[0] as Obj, podName), aliases: [service], publish: published };
-      plan.pods.push({ deployment: d.name, service, replica: i, volumes: dockerVolumes, init, main });
+      const pod: PodPlan = { deployment: d.name, service, replica: i, volumes: dockerVolumes, init, main };
+      const prepare = prepareVolumes(dockerVolumes, podSpec, `${podName}-volumes`, podName, o.image ?? main.image);
+      if (prepare) pod.prepare = prepare;
+      plan.pods.push(pod);
     }
   }
   return plan;
+}
+
+/** What the kubelet does to a pod's emptyDirs before its containers start: 0777, and fsGroup's group with setgid. */
+function prepareVolumes(
+  volumes: string[],
+  podSpec: Obj,
+  name: string,
+  hostname: string,
+  image: string,
+): ContainerPlan | undefined {
+  if (!volumes.length) return undefined;
+  const psc = isObj(podSpec.securityContext) ? podSpec.securityContext : {};
+  const fsGroup = typeof psc.fsGroup === 'number' && Number.isInteger(psc.fsGroup) ? psc.fsGroup : undefined;
+  const dirs = volumes.map((_, i) => `/volumes/${i}`);
+  const steps = [`chmod 0777 ${dirs.join(' ')}`];
+  if (fsGroup !== undefined) steps.push(`chgrp ${fsGroup} ${dirs.join(' ')}`, `chmod g+s ${dirs.join(' ')}`);
+  return {
+    name,
+    hostname,
+    aliases: [],
+    image,
+    entrypoint: 'sh',
+    args: ['-c', steps.join(' && ')],
+    env: {},
+    mounts: volumes.map((v, i) => ({ source: v, kind: 'volume', target: dirs[i] as string, readOnly: false })),
+    user: '0:0',
+    readOnlyRoot: false,
+    noNewPrivileges: true,
+    capDrop: [],
+    publish: [],
+  };
 }
 
 function containerPlan(
@@ -277,7 +322,7 @@ function containerPlan(
     name,
     hostname: pod.name,
     aliases: [],
-    image: o.image ?? str(c.image) ?? '',
+    image: o.image && !(o.keepImages ?? []).includes(str(c.image) ?? '') ? o.image : (str(c.image) ?? ''),
     args,
     env,
     mounts,

@@ -59,7 +59,7 @@ export interface RunningGraph {
 export async function up(
   d: Docker,
   objectsYaml: string,
-  o: { image?: string; shared?: string; readyTimeoutMs?: number; log?: (s: string) => void },
+  o: { image?: string; keepImages?: string[]; shared?: string; readyTimeoutMs?: number; log?: (s: string) => void },
 ): Promise<RunningGraph> {
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const runId = `infergraph-run-${randomBytes(3).toString('hex')}`;
@@ -69,6 +69,7 @@ export async function up(
     runId,
     workDir,
     ...(o.image ? { image: o.image } : {}),
+    ...(o.keepImages ? { keepImages: o.keepImages } : {}),
     ...(o.shared ? { shared: o.shared } : {}),
   });
   for (const n of plan.notes) log(`note: ${n}`);
@@ -87,6 +88,10 @@ export async function up(
     d.run(['network', 'create', '--label', label, plan.network]);
     for (const pod of plan.pods) {
       for (const v of pod.volumes) d.run(['volume', 'create', '--label', label, v]);
+      if (pod.prepare) {
+        log(`volumes ${pod.prepare.name}: ${pod.prepare.args.join(' ')}`);
+        d.run(dockerRunArgs(pod.prepare, plan.network, label, true));
+      }
       for (const init of pod.init) {
         log(`init ${init.name}: ${init.args.join(' ')}`);
         d.run(dockerRunArgs(init, plan.network, label, true));
@@ -175,10 +180,12 @@ export function predict(address: string, image: string): { code: number; out: st
 }
 
 const USAGE = `usage: k8s/docker-run.sh <manifest> [--objects FILE|-] [--image infergraph:dev] [--shared DIR]
-                         [--predict IMAGE_FILE] [--keep]
+                         [--keep-image IMAGE]... [--predict IMAGE_FILE] [--keep]
        k8s/docker-run.sh --down <run-id>|--all
 Runs the graph as containers, one per pod that \`infergraph render <manifest>\` describes (named after its Service,
-with its exact arguments), on a docker network of its own; the executor's port is published on 127.0.0.1.
+with its exact arguments), on a docker network of its own; the executor's port is published on 127.0.0.1. Every
+container runs --image except those whose image is a --keep-image (a user's model container). emptyDir volumes get
+what the kubelet gives them (mode 0777; the pod's fsGroup as group, setgid) before the init containers run.
 With --predict, sends that image through the executor, prints the answer and tears everything down (unless --keep).`;
 
 async function main(argv: string[]): Promise<number> {
@@ -212,6 +219,8 @@ async function main(argv: string[]): Promise<number> {
   if (downId) return (down(d, downId), console.log(`removed ${downId}`), 0);
   const objectsFile = opt('--objects');
   const image = opt('--image') ?? 'infergraph:dev';
+  const keepImages: string[] = [];
+  for (let k = opt('--keep-image'); k !== undefined; k = opt('--keep-image')) keepImages.push(k);
   const sharedDefault = path.resolve(REPO, '..', 'shared');
   const shared = opt('--shared') ?? (existsSync(sharedDefault) ? sharedDefault : undefined);
   const predictFile = opt('--predict');
@@ -221,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
   const yaml = objectsFile
     ? readFileSync(objectsFile === '-' ? 0 : objectsFile, 'utf8')
     : renderManifest(manifest as string);
-  const g = await up(d, yaml, { image, ...(shared ? { shared } : {}) });
+  const g = await up(d, yaml, { image, keepImages, ...(shared ? { shared } : {}) });
   const executor = Object.entries(g.published)[0];
   const address = executor ? Object.values(executor[1])[0] : undefined;
   console.log(`containers: ${g.plan.pods.map((p) => p.main.name).join(', ')} on network ${g.plan.network}`);

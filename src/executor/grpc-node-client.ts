@@ -4,7 +4,7 @@ import type { ModelMetadata } from '../components/api';
 import { Code, InferError, unimplemented, type HopFields } from '../errors';
 import type { HopInput, HopOptions, HopReply, NodeClient, NodeMethod } from '../graph/node-client';
 import type { GraphSpec, NodeSpec } from '../graph/spec';
-import { hopMethodLabel, hopWire } from '../protocol/hop-codec';
+import { containerCodec, hopMethodLabel, hopWire } from '../protocol/hop-codec';
 import { metadataRpc, modelMetadataFromWire } from '../protocol/seldon/metadata';
 import type { WireModelMetadata } from '../protocol/seldon/wire-types';
 import { channelLimits } from '../rpc/channel-options';
@@ -67,10 +67,12 @@ export class GrpcNodeClient implements NodeClient {
   ) {}
 
   call<M extends NodeMethod>(node: NodeSpec, method: M, input: HopInput<M>, opts: HopOptions): Promise<HopReply> {
-    const wire = hopWire(this.graph.codec, method);
+    // A user's container speaks Seldon's protocol as its Python wrapper does (see containerCodec).
+    const codec = node.runtime.container ? containerCodec(this.graph.codec) : this.graph.codec;
+    const wire = hopWire(codec, method);
     const request = wire.encode(input);
     const client = this.client(node);
-    const context = `node '${node.name}' (${hopMethodLabel(this.graph.codec, method)})`;
+    const context = `node '${node.name}' (${hopMethodLabel(codec, method)})`;
     const hop: HopFields = { node: node.name, method };
     return new Promise<HopReply>((resolve, reject) => {
       if (opts.signal.aborted) return reject(cancelledBefore(context, hop));

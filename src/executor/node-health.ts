@@ -3,11 +3,15 @@ import { hopChannelCredentials } from '../rpc/tls';
 import { service as healthService } from 'grpc-health-check';
 import { allNodes, type GraphSpec } from '../graph/spec';
 import type { Logger } from '../util/logger';
+import { hopsOverRest } from './hop-client';
+import { restBaseUrls } from './rest-node-client';
 
 /**
  * The executor's view of its nodes' health: one grpc.health.v1 Watch stream per node on its own channel. A node
  * that dies breaks its stream at once (no polling interval to wait out); the watch is re-opened every `retryMs` until
- * the node answers again. Cost while healthy: one idle stream per node, no traffic.
+ * the node answers again. Cost while healthy: one idle stream per node, no traffic. A node reached over Seldon's REST
+ * node API has no stream to watch: its `GET /health/ping` (Seldon's wrapper answers "pong") is polled every
+ * `pollMs` instead.
  */
 
 export type NodeHealth = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
@@ -15,6 +19,10 @@ export type NodeHealth = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
 export interface NodeHealthOptions {
   /** node name -> address */
   nodes: Record<string, string>;
+  /** node name -> base URL of Seldon's REST node API, polled on /health/ping */
+  restNodes?: Record<string, string>;
+  /** How often a REST node is polled while it answers (default 1000 ms). */
+  pollMs?: number;
   /** Called when "every node SERVING" flips, and once when it is first known. */
   onChange?: (allServing: boolean, notServing: string[]) => void;
   retryMs?: number;
@@ -24,7 +32,8 @@ export interface NodeHealthOptions {
 
 interface Watched {
   name: string;
-  client: grpc.Client;
+  client?: grpc.Client;
+  url?: string;
   status: NodeHealth;
   /** Its first answer (or failure) arrived: until every node has one, there is no verdict to report. */
   heard: boolean;
@@ -42,7 +51,7 @@ export class NodeHealthWatcher {
 
   constructor(private readonly opts: NodeHealthOptions) {
     this.retryMs = opts.retryMs ?? 250;
-    this.watched = Object.entries(opts.nodes).map(([name, address]) => ({
+    this.watched = Object.entries(opts.nodes).map(([name, address]): Watched => ({
       name,
       status: 'UNKNOWN',
       heard: false,
@@ -51,6 +60,8 @@ export class NodeHealthWatcher {
         'grpc.max_reconnect_backoff_ms': 1000,
       }),
     }));
+    for (const [name, url] of Object.entries(opts.restNodes ?? {}))
+      this.watched.push({ name, url, status: 'UNKNOWN', heard: false });
     for (const w of this.watched) this.watch(w);
     if (this.watched.length === 0) this.update();
   }
@@ -72,12 +83,14 @@ export class NodeHealthWatcher {
     for (const w of this.watched) {
       if (w.retry) clearTimeout(w.retry);
       w.call?.cancel();
-      w.client.close();
+      w.client?.close();
     }
   }
 
   private watch(w: Watched): void {
     if (this.closed) return;
+    if (w.url !== undefined) return this.ping(w, w.url);
+    if (!w.client) return;
     const call = w.client.makeServerStreamRequest(WATCH.path, WATCH.requestSerialize, WATCH.responseDeserialize, {
       service: '',
     });
@@ -85,7 +98,11 @@ export class NodeHealthWatcher {
     call.on('data', (m: { status?: string }) => this.set(w, m.status === 'SERVING' ? 'SERVING' : 'NOT_SERVING'));
     call.on('error', (err: grpc.ServiceError) => {
       // A node without grpc.health.v1 (an external Seldon component) cannot say: count it as serving while it answers.
-      if (err.code === grpc.status.UNIMPLEMENTED) return this.set(w, 'SERVING');
+      // The stream may still emit 'end' after this error: it must not read as the node going away (a flap loop).
+      if (err.code === grpc.status.UNIMPLEMENTED) {
+        if (w.call === call) w.call = undefined;
+        return this.set(w, 'SERVING');
+      }
       this.set(w, 'UNKNOWN');
       this.again(w);
     });
@@ -97,12 +114,28 @@ export class NodeHealthWatcher {
     });
   }
 
-  private again(w: Watched): void {
+  private ping(w: Watched, url: string): void {
+    fetch(`${url}/health/ping`, { signal: AbortSignal.timeout(2000) }).then(
+      async (res) => {
+        await res.arrayBuffer();
+        this.set(w, res.ok ? 'SERVING' : 'NOT_SERVING');
+        this.again(w, res.ok ? (this.opts.pollMs ?? 1000) : this.retryMs);
+      },
+      () => {
+        this.set(w, 'UNKNOWN');
+        this.again(w);
+      },
+    );
+  }
+
+  private again(w: Watched, ms = this.retryMs): void {
     if (this.closed || w.retry) return;
     w.retry = setTimeout(() => {
       w.retry = undefined;
       this.watch(w);
-    }, this.retryMs);
+    }, ms);
+    // A REST node's poll must not keep a closing process alive.
+    if (w.url !== undefined) w.retry.unref();
   }
 
   private set(w: Watched, status: NodeHealth): void {
@@ -131,12 +164,16 @@ export function watchGraphNodes(
   logger: Logger,
 ): NodeHealthWatcher {
   const nodes: Record<string, string> = {};
+  const restNodes: Record<string, string> = {};
   for (const n of allNodes(graph)) {
     const a = addresses[n.name] ?? n.endpoint;
-    if (a) nodes[n.name] = a;
+    if (!a) continue;
+    if (hopsOverRest(n, a)) restNodes[n.name] = restBaseUrls(a)[0] ?? `http://${a}`;
+    else nodes[n.name] = a;
   }
   return new NodeHealthWatcher({
     nodes,
+    restNodes,
     credentials: hopChannelCredentials(graph.tls),
     onChange: (ok, down) => {
       setServing(ok);

@@ -18,6 +18,20 @@ export function endpointProblem(ep: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What is wrong with a node's `endpoint`, if anything: a gRPC address as above, or `http://host:port` for a node that
+ * serves Seldon's REST node API (the executor then calls /predict, /route, ... with JSON bodies).
+ */
+export function nodeEndpointProblem(ep: string): string | undefined {
+  const m = /^http:\/\/([^/]+)\/?$/.exec(ep);
+  if (ep.startsWith('http')) {
+    if (!m?.[1] || m[1].startsWith('unix:')) return 'expected http://host:port (no path) for a REST node';
+    return endpointProblem(m[1]);
+  }
+  const bad = endpointProblem(ep);
+  return bad?.startsWith('expected') ? `${bad}, or http://host:port (Seldon's REST node API)` : bad;
+}
+
 /** What is wrong with a tracing endpoint for this exporter, if anything (the manifest, `up` flags and env share it). */
 export function traceEndpointProblem(exporter: TraceExporterKind, ep: string): string | undefined {
   const isUrl = /^https?:\/\/[^/\s]+/.test(ep);

@@ -5,7 +5,7 @@ import { builtinInfo, isModulePath } from '../components/catalog';
 import type { ParamSchema } from '../components/api';
 import { ConfigError } from '../errors';
 import { checkField, checkObject, defaultsOf, isObj, Problems, type Obj } from './check';
-import { endpointProblem, traceEndpointProblem } from './endpoint';
+import { endpointProblem, nodeEndpointProblem, traceEndpointProblem } from './endpoint';
 import { applyParamSchema, parseParams } from './params';
 import { MANIFEST_SCHEMA, NODE_SCHEMA, PREDICTOR_SCHEMA, RUNTIME_SCHEMA, type Typed } from './schema';
 import type {
@@ -273,7 +273,7 @@ function validateNode(o: Obj, where: string, ctx: NodeContext): NodeSpec {
   let endpoint: string | undefined;
   if (o.endpoint !== undefined) {
     endpoint = typeof o.endpoint === 'string' ? o.endpoint : '';
-    const bad = endpointProblem(endpoint);
+    const bad = nodeEndpointProblem(endpoint);
     if (bad) p.add(at, `bad endpoint ${JSON.stringify(o.endpoint)}: ${bad}`);
   }
 

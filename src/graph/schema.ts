@@ -271,6 +271,31 @@ const AUTOSCALING = {
       type: 'opaque',
       description: "autoscaling/v2 MetricSpecs (default: Kubernetes' 80% average CPU utilisation).",
     },
+    inFlightTarget: {
+      type: 'integer',
+      minimum: 1,
+      description:
+        'Scale on requests in flight, this many per pod on average: a Pods metric infergraph_node_in_flight_requests ' +
+        '(needs a Prometheus adapter serving it), or with keda the executor-side infergraph_hop_in_flight_requests.',
+    },
+    keda: {
+      type: 'object',
+      description:
+        'Render a KEDA ScaledObject (keda.sh/v1alpha1, prometheus trigger on infergraph_hop_in_flight_requests) instead of an HPA; needs inFlightTarget.',
+      required: ['prometheusAddress'],
+      properties: {
+        prometheusAddress: {
+          type: 'string',
+          description: 'The Prometheus that scrapes the executor, e.g. http://prometheus.monitoring:9090.',
+        },
+        pollingInterval: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Seconds between KEDA queries (KEDA default 30).',
+        },
+        cooldownPeriod: { type: 'integer', minimum: 1, description: 'Seconds before scaling back (KEDA default 300).' },
+      },
+    },
   },
 } as const satisfies ObjectField;
 
@@ -418,7 +443,8 @@ const NODE = {
     },
     endpoint: {
       type: 'string',
-      description: 'An already running Seldon-protocol node (host:port or unix:/path): not spawned.',
+      description:
+        "An already running Seldon-protocol node, not spawned: host:port or unix:/path (gRPC), or http://host:port (Seldon's REST node API).",
     },
     runtime: RUNTIME,
     logger: { ...LOGGER, description: 'Payload logging of what enters and leaves this node (each hop to it).' },

@@ -17,7 +17,7 @@ import {
   selectorLabels,
 } from './names';
 import { containerPieces, type SeldonIdentity } from './container-node';
-import { horizontalPodAutoscaler } from './hpa';
+import { horizontalPodAutoscaler, scaledObject } from './hpa';
 import { deployment, networkPolicies, pdb, service, type KubeObject, type OwnerReference } from './objects';
 import {
   baseMounts,
@@ -80,6 +80,13 @@ export function kubernetesProblems(g: GraphSpec): string[] {
     // Deployments, Services and PDBs share names per kind: a node called 'executor' would be the executor's.
     if (obj === executorName(g.name))
       problems.push(`${n.path} (${n.name}): object name '${obj}' collides with the graph's own executor`);
+    const auto = n.runtime.autoscaling;
+    if (auto?.keda && auto.inFlightTarget === undefined)
+      problems.push(`${n.path} (${n.name}).runtime.autoscaling.keda: needs inFlightTarget (the trigger's threshold)`);
+    if (auto?.inFlightTarget !== undefined && !auto.keda && n.runtime.container)
+      problems.push(
+        `${n.path} (${n.name}).runtime.autoscaling.inFlightTarget: a user's container exports no infergraph_node_in_flight_requests; add keda (scales on the executor's infergraph_hop_in_flight_requests) or give metrics`,
+      );
     for (const v of n.runtime.volumes ?? []) {
       if (v.name.startsWith(RESERVED_VOLUME_PREFIX))
         problems.push(
@@ -139,7 +146,11 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
       const c = containerPieces(n, rt, identity);
       const [http, grpc] = c.ports as [number, number];
       containerPorts.push(http, grpc);
-      nodeAddresses.push('--node-address', `${n.name}=dns:///${name}:${grpc}`);
+      // The executor calls the container as Seldon's executor does: Seldon's REST node API on transport rest.
+      nodeAddresses.push(
+        '--node-address',
+        rt.transport === 'rest' ? `${n.name}=http://${name}:${http}` : `${n.name}=dns:///${name}:${grpc}`,
+      );
       const pod = {
         terminationGracePeriodSeconds: 20,
         ...c.pod,
@@ -192,7 +203,9 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
       out.push(deployment(meta(name, labels), selector, labels, replicas, hash, pod));
     }
     if (n.runtime.replicas > 1) out.push(pdb(meta(name, labels), selector));
-    if (n.runtime.autoscaling) out.push(horizontalPodAutoscaler(meta(name, labels), name, n.runtime.autoscaling));
+    const auto = n.runtime.autoscaling;
+    if (auto?.keda) out.push(scaledObject(meta(name, labels), name, g.name, n.name, { ...auto, keda: auto.keda }));
+    else if (auto) out.push(horizontalPodAutoscaler(meta(name, labels), name, auto));
   }
 
   const ex = executorName(g.name);

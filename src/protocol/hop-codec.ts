@@ -52,6 +52,13 @@ export const flatOnHop = (codec: HopCodec, method: NodeMethod): boolean =>
 /** The Seldon DefaultData encoding used for tensors where a Seldon message is still needed (external API, replies). */
 export const seldonEncoding = (codec: HopCodec): TensorEncoding => (codec === 'flatbuffers' ? 'tftensor' : codec);
 
+/**
+ * The codec for hops to a user's Seldon-protocol container (runtime.container): Seldon's Python wrapper decodes
+ * `tftensor` only when TensorFlow is installed in the image (seldon_core.imports_helper) and serves no FlatBuffers,
+ * so those graphs' tensors travel to containers as `tensor` (doubles); `ndarray` and `tensor` stay as they are.
+ */
+export const containerCodec = (codec: HopCodec): 'tensor' | 'ndarray' => (codec === 'ndarray' ? 'ndarray' : 'tensor');
+
 /** "Model/Predict" for messages. */
 export const hopMethodLabel = (codec: HopCodec, method: NodeMethod): string =>
   method !== 'sendFeedback' && codec === 'flatbuffers'

@@ -1,4 +1,4 @@
-import { walkNodes, type GraphSpec } from '../graph/spec';
+import { allNodes, type GraphSpec } from '../graph/spec';
 
 /**
  * Seldon Core v1's executor reads its default payload-log sink from this variable, which its operator sets from
@@ -8,14 +8,14 @@ export const DEFAULT_ENDPOINT_ENV = 'REQUEST_LOGGER_DEFAULT_ENDPOINT';
 
 /** Whether anything in the graph asks for payload logging. */
 export function graphLogs(graph: GraphSpec): boolean {
-  return graph.logger !== undefined || walkNodes(graph.graph).some((n) => n.logger);
+  return graph.logger !== undefined || allNodes(graph).some((n) => n.logger);
 }
 
 /** The loggers (by manifest path) that name no url: they need the executor's default sink. */
 export function loggersWithoutUrl(graph: GraphSpec): string[] {
   const out: string[] = [];
   if (graph.logger && !graph.logger.url) out.push('spec.logger');
-  for (const n of walkNodes(graph.graph)) if (n.logger && !n.logger.url) out.push(`${n.path} (${n.name}).logger`);
+  for (const n of allNodes(graph)) if (n.logger && !n.logger.url) out.push(`${n.path} (${n.name}).logger`);
   return out;
 }
 

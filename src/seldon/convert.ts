@@ -155,6 +155,14 @@ function predictorManifest(ctx: Ctx): Json {
   if (pr.shadow) annotations[ANNOTATION.shadow] = 'true';
   if (sdep.protocol !== 'seldon') annotations[ANNOTATION.protocol] = sdep.protocol;
   const spec: Json = { ...limits(ctx, annotations) };
+  // Units that are Seldon components (containers, servers, endpoints) get tensors as Seldon's wrapper decodes them
+  // without TensorFlow: `tensor`, not infergraph's default tftensor. Graphs with infergraph built-ins keep tftensor.
+  if (
+    walkUnits(pr.graph).every(
+      (u) => !u.implementation || isPrepackaged(u.implementation) || u.implementation in SELDON_TO_BUILTIN,
+    )
+  )
+    spec.codec = 'tensor';
   const executor = executorOf(ctx);
   if (executor) spec.executor = executor;
   spec.graph = nodeOf(pr.graph, ctx);
@@ -298,7 +306,9 @@ function nodeOf(u: PredictiveUnit, ctx: Ctx): Json {
         `${where}.endpoint`,
         'service_port is required with service_host (the unit is not started by infergraph)',
       );
-    node.endpoint = `${u.endpoint.service_host}:${port ?? 0}`;
+    // Called as Seldon's executor calls it: its REST node API under transport rest, gRPC otherwise.
+    const hostPort = `${u.endpoint.service_host}:${port ?? 0}`;
+    node.endpoint = ctx.sdep.transport === 'rest' ? `http://${hostPort}` : hostPort;
   }
   if (Object.keys(runtime).length) node.runtime = runtime;
   return node;

@@ -29,6 +29,7 @@ const RESOURCES: Resource[] = [
   { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
   { group: 'infergraph.dev', version: 'v1alpha1', plural: 'inferencegraphs', kind: 'InferenceGraph' },
+  { group: 'machinelearning.seldon.io', version: 'v1', plural: 'seldondeployments', kind: 'SeldonDeployment' },
 ];
 
 export interface RequestRecord {
@@ -104,6 +105,11 @@ export class FakeApiServer {
   /** What `kubectl apply` of a graph does: create, or replace the spec (generation + 1 when it changed). */
   applyGraph(obj: Obj): Obj {
     return strip(this.upsert('inferencegraphs', obj.metadata.namespace ?? 'default', obj, 'kubectl'));
+  }
+
+  /** `kubectl apply` of any custom resource (a SeldonDeployment). */
+  apply(plural: string, obj: Obj): Obj {
+    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'kubectl'));
   }
 
   /** Any object, written as another client would. */

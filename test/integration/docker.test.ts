@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { docker, LABEL_KEY, predict, renderManifest, stop, up, type RunningGraph
 import { SeldonClient } from '../../src/client/seldon-client';
 import { type InferError } from '../../src/errors';
 import { MAX_CONNECTION_AGE_MS } from '../../src/rpc/server';
-import { fromNumbers } from '../../src/tensor/tensor';
+import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
 import { contractObjects } from '../helpers/contract-objects';
 import { CLI, REPO, SHARED } from '../helpers/graph-process';
 
@@ -93,6 +93,87 @@ describe('container image: graphs as docker containers', { skip: skipReason() },
     stop(d, g);
     running.pop();
     assert.deepEqual(labelled(g), [], 'containers left after stop');
+  });
+
+  it('runs the documented ensemble example (k8s/examples/imagenet-ensemble.yaml) with its init containers', async (t) => {
+    const tench = path.join(SHARED, 'imagenet/dev/n01440764_tench.JPEG');
+    if (!existsSync(tench)) return t.skip(`needs ${SHARED}/imagenet/dev`);
+    // The model pods generate their synthetic models into an emptyDir as uid 10001 with fsGroup 10001: the runner
+    // must prepare the volume as the kubelet does (before that fix: EACCES in the init container).
+    const yaml = objectsFor(path.join(REPO, 'k8s/examples/imagenet-ensemble.yaml'));
+    const g = await up(d, yaml, { image: IMAGE, readyTimeoutMs: 600_000, log: (l) => t.diagnostic(l) });
+    running.push(g);
+    const models = g.plan.pods.filter((p) => p.init.length);
+    assert.ok(models.length >= 2, 'the model pods have init containers');
+    for (const p of models) assert.ok(p.prepare, `${p.main.name}: its emptyDir is prepared before the init containers`);
+    const address = Object.values(g.published['imagenet-ensemble-executor'] ?? {})[0] as string;
+    const r = predict(address, tench);
+    t.diagnostic(r.out.split('\n')[0] ?? '');
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^top-1: .+ \(index \d+, score 0\.\d+\)/m, 'the synthetic ensemble answers a class');
+    assert.match(r.out, /synthetic weights/, 'and says its weights are synthetic');
+    stop(d, g);
+    running.pop();
+  });
+
+  it("a SeldonDeployment whose model is a user's container (Seldon's env contract, Seldon's REST node API)", async (t) => {
+    // The Python wrapper stand-in as an image of its own, built on the infergraph image only for its Node runtime
+    // and grpc-js: it reads nothing of infergraph's but prediction.proto.
+    const standinImage = 'local/seldon-standin:test';
+    const ctx = mkdtempSync(path.join(os.tmpdir(), 'standin-image-'));
+    try {
+      copyFileSync(path.join(REPO, 'dist/test/helpers/seldon-wrapper-standin.js'), path.join(ctx, 'standin.js'));
+      writeFileSync(
+        path.join(ctx, 'Dockerfile'),
+        `FROM ${IMAGE}\nCOPY standin.js /app/dist/test/helpers/seldon-wrapper-standin.js\n` +
+          'ENTRYPOINT ["node", "/app/dist/test/helpers/seldon-wrapper-standin.js"]\nCMD []\n',
+      );
+      d.run(['build', '--network', 'host', '-t', standinImage, ctx]);
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+    const file = path.join(dir, 'sdep.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: sd}
+spec:
+  predictors:
+  - name: main
+    componentSpecs:
+    - spec:
+        containers:
+        - {name: model, image: ${standinImage}}
+    graph:
+      name: model
+      type: MODEL
+      parameters: [{name: scale, type: FLOAT, value: '2'}]
+`,
+    );
+    const g = await up(d, objectsFor(file), { image: IMAGE, keepImages: [standinImage], log: (l) => t.diagnostic(l) });
+    running.push(g);
+    const model = g.plan.pods.find((p) => p.main.name === 'sd-main-model');
+    assert.equal(model?.main.image, standinImage, 'the user image runs as it is');
+    assert.equal(model?.main.env.PREDICTIVE_UNIT_SERVICE_PORT, '9000');
+    const address = Object.values(g.published['sd-main-executor'] ?? {})[0] as string;
+    const client = new SeldonClient(address);
+    try {
+      const reply = await client.predict({ kind: 'tensor', tensor: fromNumbers('float32', [1, 3], [1, 2, 3]) });
+      assert.equal(reply.payload.kind, 'tensor');
+      if (reply.payload.kind === 'tensor') assert.deepEqual(toNumbers(reply.payload.tensor), [2, 4, 6]);
+      assert.equal(reply.meta.tags.unit, 'model', 'the container read PREDICTIVE_UNIT_ID');
+      assert.equal(reply.meta.tags.deployment, 'sd', 'and SELDON_DEPLOYMENT_ID');
+      assert.equal(reply.meta.tags.transport, 'rest', "the executor called it over Seldon's REST node API");
+      await assert.rejects(
+        client.predict({ kind: 'tensor', tensor: fromNumbers('float32', [1, 1], [-1]) }),
+        (e: InferError) => /HTTP 400: bad input: the model refuses -1 \(MICROSERVICE_BAD_DATA\)/.test(e.message),
+      );
+    } finally {
+      client.close();
+    }
+    stop(d, g);
+    running.pop();
   });
 
   it('balances over replica containers behind one DNS name (dns:/// + round_robin), and survives a kill', async (t) => {

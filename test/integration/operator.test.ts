@@ -9,6 +9,8 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ClientNodeApi } from '../../src/k8s/operator/client-node-api';
 import { LeaderElector } from '../../src/k8s/operator/leader';
 import { startOperator, type RunningOperator } from '../../src/k8s/operator/run';
+import { MANIFEST_DIR } from '../../src/k8s/names';
+import { loadSeldonDeployment } from '../../src/seldon/load';
 import { createLogger } from '../../src/util/logger';
 import { FakeApiServer } from '../helpers/fake-apiserver';
 import { REPO } from '../helpers/graph-process';
@@ -63,6 +65,7 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       identity,
       lease: { namespace: 'infergraph-system', name: 'infergraph-operator', durationSeconds: 2, retryMs: 100 },
       backoff: { initialMs: 50, maxMs: 400 },
+      seldon: (doc, source) => loadSeldonDeployment(doc, MANIFEST_DIR, source),
     });
   const graph = (): Obj | undefined => fake.get('inferencegraphs', NS, 'test-ensemble');
   const cond = (type: string): Obj | undefined => graph()?.status?.conditions?.find((c: Obj) => c.type === type);
@@ -353,6 +356,87 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal(await next.tryAcquireOrRenew(), true, 'did not take the expired lease');
     assert.equal(fake.get('leases', 'infergraph-system', 'expiry')?.spec.holderIdentity, 'next');
+  });
+
+  it('SeldonDeployments: reconciled through convert + render, owned by the SeldonDeployment, status in Seldon’s shape; a removed predictor is pruned; an invalid one is Failed; delete collects all', async () => {
+    const doc = parseYaml(
+      readFileSync(path.join(REPO, 'test/fixtures/seldon/graph-metadata-combiner.yaml'), 'utf8'),
+    ) as Obj;
+    doc.metadata.namespace = NS;
+    const canary = structuredClone(doc.spec.predictors[0]);
+    canary.name = 'canary';
+    doc.spec.predictors[0].traffic = 75;
+    canary.traffic = 25;
+    doc.spec.predictors.push(canary);
+    fake.apply('seldondeployments', doc);
+    const sdep = (): Obj | undefined => fake.get('seldondeployments', NS, 'graph-metadata-combiner');
+    const uid = sdep()?.metadata.uid as string;
+    const ownedBySdep = (): Obj[] =>
+      KINDS.flatMap((k) => fake.list(k, NS).filter((o) => o.metadata.ownerReferences?.[0]?.uid === uid));
+    await waitFor('state Available', () => sdep()?.status?.state === 'Available');
+    const deps = ownedBySdep()
+      .filter((o) => o.kind === 'Deployment')
+      .map((o) => o.metadata.name)
+      .sort();
+    assert.deepEqual(deps, [
+      'graph-metadata-combiner-canary-executor',
+      'graph-metadata-combiner-canary-node-combiner',
+      'graph-metadata-combiner-canary-node-one',
+      'graph-metadata-combiner-canary-node-two',
+      'graph-metadata-combiner-example-executor',
+      'graph-metadata-combiner-example-node-combiner',
+      'graph-metadata-combiner-example-node-one',
+      'graph-metadata-combiner-example-node-two',
+    ]);
+    for (const o of ownedBySdep())
+      assert.deepEqual(
+        [o.metadata.ownerReferences[0].kind, o.metadata.ownerReferences[0].controller],
+        ['SeldonDeployment', true],
+      );
+    // Rendered as Seldon's operator renders the unit's container: its env contract is there.
+    const one = fake.get('deployments', NS, 'graph-metadata-combiner-example-node-one');
+    const env = Object.fromEntries(
+      one?.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]) as [string, string][],
+    );
+    assert.equal(env.PREDICTIVE_UNIT_ID, 'node-one');
+    assert.equal(env.SELDON_DEPLOYMENT_ID, 'graph-metadata-combiner');
+    const st = sdep()?.status;
+    assert.equal(st.deploymentStatus['graph-metadata-combiner-example-node-one'].availableReplicas, 1);
+    assert.equal(
+      st.serviceStatus['graph-metadata-combiner-example-executor'].grpcEndpoint,
+      'graph-metadata-combiner-example-executor.ml.svc.cluster.local:8000',
+    );
+    assert.match(
+      st.address.url,
+      /^http:\/\/graph-metadata-combiner-example-executor\.ml\.svc\.cluster\.local:\d+\/api\/v1\.0\/predictions$/,
+    );
+
+    // The canary leaves: its objects are pruned, the other predictor's stay.
+    const next = structuredClone(doc);
+    next.spec.predictors.pop();
+    delete next.spec.predictors[0].traffic;
+    fake.apply('seldondeployments', next);
+    await waitFor('canary pruned', () =>
+      ownedBySdep().every((o) => !o.metadata.name.includes('-canary-')) ? true : undefined,
+    );
+    assert.equal(ownedBySdep().filter((o) => o.kind === 'Deployment').length, 4);
+
+    // Invalid: Failed with Seldon's own message, a Warning event; nothing running is touched.
+    const bad = structuredClone(next);
+    bad.spec.predictors[0].graph.children[0].name = 'no-such-container';
+    fake.apply('seldondeployments', bad);
+    await waitFor('state Failed', () => sdep()?.status?.state === 'Failed');
+    assert.match(sdep()?.status.description, /Can't find container for Predictive Unit/);
+    assert.ok(
+      fake
+        .list('events', NS)
+        .some((e) => e.involvedObject.kind === 'SeldonDeployment' && e.reason === 'InvalidManifest'),
+    );
+    assert.equal(ownedBySdep().filter((o) => o.kind === 'Deployment').length, 4);
+
+    await quiet();
+    fake.deleteObject('seldondeployments', NS, 'graph-metadata-combiner');
+    assert.deepEqual(ownedBySdep(), []);
   });
 
   it('delete: the garbage collector removes everything the graph owned; the operator recreates nothing', async () => {

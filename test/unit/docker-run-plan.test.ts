@@ -184,6 +184,56 @@ describe('docker-run plan: rendered objects to containers', () => {
     ]);
   });
 
+  it("emptyDirs get what the kubelet gives them (0777, fsGroup's group) before init containers; kept images stay", () => {
+    const d = {
+      kind: 'Deployment',
+      metadata: { name: 'g-m' },
+      spec: {
+        template: {
+          metadata: { labels: { a: 'b' } },
+          spec: {
+            securityContext: { runAsUser: 10001, fsGroup: 10001 },
+            initContainers: [
+              { name: 'i', image: 'seldonio/rclone-storage-initializer:1.17.1', args: ['s3://m', '/mnt/models'] },
+            ],
+            containers: [{ name: 'm', image: 'user/model:1' }],
+            volumes: [
+              { name: 'a', emptyDir: {} },
+              { name: 'b', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    };
+    const plan = planGraph(parseObjects(stringify(d)), { ...opts, keepImages: ['user/model:1'] });
+    const pod = plan.pods[0]!;
+    assert.equal(pod.main.image, 'user/model:1', 'a kept image runs as it is');
+    assert.equal(pod.init[0]?.image, 'infergraph:dev', 'other images are replaced by --image');
+    const prep = pod.prepare!;
+    assert.equal(prep.user, '0:0');
+    assert.deepEqual(prep.args, [
+      '-c',
+      'chmod 0777 /volumes/0 /volumes/1 && chgrp 10001 /volumes/0 /volumes/1 && chmod g+s /volumes/0 /volumes/1',
+    ]);
+    assert.deepEqual(
+      prep.mounts.map((m) => [m.source, m.target]),
+      [
+        ['infergraph-run-test-g-m-a', '/volumes/0'],
+        ['infergraph-run-test-g-m-b', '/volumes/1'],
+      ],
+    );
+    const noVolumes = planGraph(
+      parseObjects(
+        stringify({
+          ...d,
+          spec: { template: { ...d.spec.template, spec: { containers: [{ name: 'm', image: 'x' }] } } },
+        }),
+      ),
+      opts,
+    );
+    assert.equal(noVolumes.pods[0]?.prepare, undefined);
+  });
+
   it("publishes the executor Service's port, a named targetPort resolved against the container's ports", () => {
     const labels = { role: 'executor' };
     const container = { name: 'c', image: 'x', args: ['executor'], ports: [{ name: 'grpc', containerPort: 8000 }] };

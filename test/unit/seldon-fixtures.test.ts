@@ -158,7 +158,8 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     ]);
     const ex = find(objects, 'Deployment', 'graph-metadata-combiner-example-executor');
     const args: string[] = ex.spec.template.spec.containers[0].args;
-    assert.ok(args.includes('node-one=dns:///graph-metadata-combiner-example-node-one:9501'), args.join(' '));
+    // transport rest (Seldon's default): the executor calls the container over Seldon's REST node API, as Seldon's does.
+    assert.ok(args.includes('node-one=http://graph-metadata-combiner-example-node-one:9001'), args.join(' '));
     const np = find(objects, 'NetworkPolicy', 'graph-metadata-combiner-example-nodes');
     assert.deepEqual(
       np.spec.ingress[0].ports.map((p: Obj) => p.port),
@@ -172,6 +173,9 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     const pod = find(objects, 'Deployment', 'tracing-example-tracing-model1').spec.template.spec;
     const c = pod.containers[0];
     assert.equal(env(c).PREDICTIVE_UNIT_SERVICE_PORT, '9500');
+    const exArgs: string[] = find(objects, 'Deployment', 'tracing-example-tracing-executor').spec.template.spec
+      .containers[0].args;
+    assert.ok(exArgs.includes('model1=dns:///tracing-example-tracing-model1:9500'), exArgs.join(' '));
     assert.deepEqual(c.livenessProbe.tcpSocket, { port: 9500 });
     assert.equal(pod.terminationGracePeriodSeconds, 1, "the componentSpec's own setting wins");
     assert.deepEqual(

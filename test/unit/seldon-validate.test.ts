@@ -182,10 +182,21 @@ spec:
     const root = l.graphs[0]!.graph.graph;
     assert.equal(root.type, 'COMBINER');
     assert.equal(root.implementation, 'average-combiner');
+    // transport rest (Seldon's default): Seldon's REST node API at the endpoint, as Seldon's executor calls it.
     assert.deepEqual(
       root.children.map((c) => c.endpoint),
-      ['models.example:9500', 'models.example:9501'],
+      ['http://models.example:9500', 'http://models.example:9501'],
     );
+    const grpc = parse(`apiVersion: machinelearning.seldon.io/v1
+kind: SeldonDeployment
+metadata: {name: sd}
+spec:
+  transport: grpc
+  predictors:
+  - name: p
+    graph: {name: a, endpoint: {service_host: models.example, service_port: 9500}}
+`);
+    assert.equal(grpc.graphs[0]!.graph.graph.endpoint, 'models.example:9500');
   });
 });
 
@@ -256,12 +267,15 @@ describe('infergraph CLI with SeldonDeployments (real process)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'seldon-up-'));
     const converted = run(['convert', fixture('custom-metrics-grpc.yaml')]);
     writeFileSync(path.join(dir, 'g.yaml'), converted.out);
-    const r = run(['up', path.join(dir, 'g.yaml')]);
-    assert.equal(r.code, 2);
-    assert.match(
-      r.err,
-      /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up cannot start: deploy the graph on Kubernetes \(infergraph render\), or run the image yourself and give the node endpoint: host:port instead/,
-    );
+    // The converted InferenceGraph, and the SeldonDeployment itself (up takes one of a single predictor).
+    for (const file of [path.join(dir, 'g.yaml'), fixture('custom-metrics-grpc.yaml')]) {
+      const r = run(['up', file]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(
+        r.err,
+        /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up cannot start: run the image yourself \(PREDICTIVE_UNIT_HTTP_SERVICE_PORT .*\) and give the unit endpoint: \{service_host, service_port\} \(or the node endpoint: http:\/\/host:port for REST, host:port for gRPC\); run the whole graph in docker with k8s\/docker-run\.sh \S+ --keep-image seldonio\/model-with-metrics_grpc:0\.1; or deploy it with infergraph render \| kubectl apply -f -/,
+      );
+    }
   });
 
   it('validate prints warnings on stderr and the predictors; a refusal exits 2 naming the field', () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import os from 'node:os';
-import { DEFAULT_IMAGE } from '../../k8s/names';
+import { DEFAULT_IMAGE, MANIFEST_DIR } from '../../k8s/names';
+import { loadSeldonDeployment } from '../../seldon/load';
 import { startOperator } from '../../k8s/operator/run';
 import { createLogger } from '../../util/logger';
 
@@ -11,7 +12,9 @@ import { createLogger } from '../../util/logger';
 export function registerOperator(program: Command): void {
   program
     .command('operator')
-    .description('run the Kubernetes operator: watch InferenceGraphs and reconcile each into its pods and services')
+    .description(
+      'run the Kubernetes operator: watch InferenceGraphs and SeldonDeployments and reconcile each into its pods and services',
+    )
     .option('--image <image>', 'image of the graph pods (env INFERGRAPH_IMAGE)')
     .option('-n, --namespace <ns>', 'watch only this namespace (default: all)')
     .option('--health-address <addr>', 'host:port of /healthz and /readyz', '0.0.0.0:8081')
@@ -21,6 +24,7 @@ export function registerOperator(program: Command): void {
     )
     .option('--lease-name <name>', 'name of the leader-election Lease', 'infergraph-operator')
     .option('--identity <id>', 'this replica in the Lease (default: env POD_NAME, else hostname-pid)')
+    .option('--no-seldon', 'do not watch SeldonDeployments (machinelearning.seldon.io/v1)')
     .option('--log-level <level>', 'pino log level', 'info')
     .option(
       '--request-logger-default-endpoint <url>',
@@ -34,6 +38,7 @@ export function registerOperator(program: Command): void {
         leaseNamespace?: string;
         leaseName: string;
         identity?: string;
+        seldon: boolean;
         logLevel: string;
         requestLoggerDefaultEndpoint?: string;
       }) => {
@@ -51,6 +56,7 @@ export function registerOperator(program: Command): void {
             o.requestLoggerDefaultEndpoint ??
             (process.env.EXECUTOR_REQUEST_LOGGER_DEFAULT_ENDPOINT || 'http://default-broker'),
           namespace: o.namespace,
+          ...(o.seldon ? { seldon: (doc, source) => loadSeldonDeployment(doc, MANIFEST_DIR, source) } : {}),
           lease: { namespace: o.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'infergraph-system', name: o.leaseName },
           healthAddress: o.healthAddress,
         });

@@ -81,7 +81,7 @@ export function registerUp(program: Command): void {
         throw new ConfigError(
           images.map(
             (n) =>
-              `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: deploy the graph on Kubernetes (infergraph render), or run the image yourself and give the node endpoint: host:port instead`,
+              `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: run the image yourself (PREDICTIVE_UNIT_HTTP_SERVICE_PORT / PREDICTIVE_UNIT_GRPC_SERVICE_PORT / PREDICTIVE_UNIT_PARAMETERS set) and give the unit endpoint: {service_host, service_port} (or the node endpoint: http://host:port for REST, host:port for gRPC); run the whole graph in docker with k8s/docker-run.sh ${manifest} --keep-image ${n.runtime.container!.image}; or deploy it with infergraph render | kubectl apply -f -`,
           ),
         );
       // A logger without a url needs a default sink: said here, before anything is spawned.

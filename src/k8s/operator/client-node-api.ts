@@ -16,8 +16,12 @@ import { KubeApiError, type KubeApi, type Lease, type ListResult, type WatchHand
 
 /** KubeApi on @kubernetes/client-node: configuration, auth and TLS are the client's; this only maps the calls. */
 
+const SELDON_GROUP = 'machinelearning.seldon.io';
+const SELDON_PLURAL = 'seldondeployments';
+
 const PLURALS: Record<string, string> = {
   InferenceGraph: PLURAL,
+  SeldonDeployment: SELDON_PLURAL,
   ConfigMap: 'configmaps',
   Service: 'services',
   Deployment: 'deployments',
@@ -137,6 +141,15 @@ export class ClientNodeApi implements KubeApi {
     await call(
       this.custom.patchNamespacedCustomObjectStatus(
         { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async patchSeldonStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+    await call(
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: SELDON_GROUP, version: 'v1', namespace, plural: SELDON_PLURAL, name, body: { status } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     );

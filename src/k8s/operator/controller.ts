@@ -4,10 +4,17 @@ import { FIELD_MANAGER, LABEL } from '../names';
 import { Informer } from './informer';
 import type { KubeApi } from './kube-api';
 import { API_VERSION, KIND, reconcileGraph, type GraphResource, type ReconcileResult } from './reconcile';
+import {
+  reconcileSeldonDeployment,
+  SELDON_API_VERSION,
+  SELDON_KIND,
+  type SeldonLoader,
+  type SeldonResult,
+} from './reconcile-seldon';
 
 /**
- * The operator's loop: informers on InferenceGraphs and on the Deployments it made (so pods becoming ready update
- * the graph's status), a de-duplicating work queue, one reconcile at a time, retries with exponential backoff, and
+ * The operator's loop: informers on InferenceGraphs, on SeldonDeployments (when given a loader for them) and on the
+ * Deployments it made (so pods becoming ready update their owner's status), a de-duplicating work queue, one reconcile at a time, retries with exponential backoff, and
  * a periodic resync. Everything goes through KubeApi.
  */
 
@@ -21,8 +28,10 @@ export interface ControllerOptions {
   logger: Logger;
   backoff?: { initialMs: number; maxMs: number };
   resyncMs?: number;
-  /** Called after each reconcile (tests wait on it). */
-  onReconciled?: (key: string, result: ReconcileResult | Error) => void;
+  /** Called after each reconcile (tests wait on it); SeldonDeployments' keys start with `sdep:`. */
+  onReconciled?: (key: string, result: ReconcileResult | SeldonResult | Error) => void;
+  /** Watch SeldonDeployments too, converted by this (src/seldon's loadSeldonDeployment). */
+  seldon?: SeldonLoader;
 }
 
 export class Controller {
@@ -58,17 +67,8 @@ export class Controller {
         },
         onEvent: (type, obj) => {
           const g = obj as GraphResource;
-          if (type === 'DELETED') {
-            // Kubernetes' garbage collector deletes what the graph owned (controller ownerReferences).
-            const k = keyOf(g);
-            this.graphs.delete(k);
-            this.queue.delete(k);
-            clearTimeout(this.retryTimers.get(k));
-            this.retryTimers.delete(k);
-            this.failures.delete(k);
-            for (const said of this.announced.keys())
-              if (said.startsWith(`${g.metadata.uid}/`)) this.announced.delete(said);
-          } else this.upsert(g);
+          if (type === 'DELETED') this.forget(g);
+          else this.upsert(g);
         },
       }),
       new Informer(this.api, {
@@ -82,6 +82,25 @@ export class Controller {
         onEvent: (_type, d) => this.ownerChanged(d),
       }),
     );
+    if (this.o.seldon)
+      this.informers.push(
+        new Informer(this.api, {
+          apiVersion: SELDON_API_VERSION,
+          kind: SELDON_KIND,
+          namespace: this.o.namespace,
+          backoff: this.o.backoff,
+          onError,
+          onList: (items) => {
+            for (const k of [...this.graphs.keys()]) if (k.startsWith(SDEP)) this.graphs.delete(k);
+            for (const g of items as GraphResource[]) this.upsert(g, true);
+          },
+          onEvent: (type, obj) => {
+            const g = obj as GraphResource;
+            if (type === 'DELETED') this.forget(g, true);
+            else this.upsert(g, true);
+          },
+        }),
+      );
     this.resync = setInterval(
       () => [...this.graphs.keys()].forEach((k) => this.enqueue(k)),
       this.o.resyncMs ?? 300_000,
@@ -100,13 +119,30 @@ export class Controller {
     await this.working;
   }
 
-  private upsert(g: GraphResource): void {
-    const k = keyOf(g);
+  /** Kubernetes' garbage collector deletes what the object owned (controller ownerReferences). */
+  private forget(g: GraphResource, sdep = false): void {
+    const k = keyOf(g, sdep);
+    this.graphs.delete(k);
+    this.queue.delete(k);
+    clearTimeout(this.retryTimers.get(k));
+    this.retryTimers.delete(k);
+    this.failures.delete(k);
+    for (const said of this.announced.keys()) if (said.startsWith(`${g.metadata.uid}/`)) this.announced.delete(said);
+  }
+
+  private upsert(g: GraphResource, sdep = false): void {
+    const k = keyOf(g, sdep);
     this.graphs.set(k, g);
     this.enqueue(k);
   }
 
   private ownerChanged(d: KubeObject): void {
+    const owner = (d.metadata as { ownerReferences?: { kind?: string; name?: string }[] }).ownerReferences?.[0];
+    if (owner?.kind === SELDON_KIND) {
+      const k = `${SDEP}${d.metadata.namespace ?? ''}/${owner.name ?? ''}`;
+      if (this.graphs.has(k)) this.enqueue(k);
+      return;
+    }
     const graph = d.metadata.labels?.[LABEL.graph];
     const k = `${d.metadata.namespace ?? ''}/${graph ?? ''}`;
     if (graph && this.graphs.has(k)) this.enqueue(k);
@@ -134,14 +170,18 @@ export class Controller {
       const g = this.graphs.get(k);
       if (!g) continue;
       try {
-        const result = await reconcileGraph(this.api, g, {
+        const common = {
           image: this.o.image,
+          identity: this.o.identity,
+          announced: this.announced,
           ...(this.o.requestLoggerDefaultEndpoint
             ? { requestLoggerDefaultEndpoint: this.o.requestLoggerDefaultEndpoint }
             : {}),
-          identity: this.o.identity,
-          announced: this.announced,
-        });
+        };
+        const result =
+          k.startsWith(SDEP) && this.o.seldon
+            ? await reconcileSeldonDeployment(this.api, g, { ...common, load: this.o.seldon })
+            : await reconcileGraph(this.api, g, common);
         this.failures.delete(k);
         this.o.logger.debug(
           { graph: k, valid: result.valid, ready: result.ready, pruned: result.pruned },
@@ -173,4 +213,7 @@ export class Controller {
   }
 }
 
-const keyOf = (g: KubeObject): string => `${g.metadata.namespace ?? ''}/${g.metadata.name}`;
+/** Queue keys of SeldonDeployments: their names may equal an InferenceGraph's. */
+const SDEP = 'sdep:';
+const keyOf = (g: KubeObject, sdep = false): string =>
+  `${sdep ? SDEP : ''}${g.metadata.namespace ?? ''}/${g.metadata.name}`;

@@ -58,6 +58,8 @@ export interface KubeApi {
   delete(apiVersion: string, kind: string, namespace: string, name: string): Promise<void>;
   /** Merge patch of an InferenceGraph's status subresource. */
   patchGraphStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
+  /** Merge patch of a SeldonDeployment's status subresource (machinelearning.seldon.io/v1). */
+  patchSeldonStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   createEvent(namespace: string, event: KubeObject): Promise<void>;
   getLease(namespace: string, name: string): Promise<Lease | undefined>;
   /** 409 when it exists already. */

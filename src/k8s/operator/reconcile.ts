@@ -190,7 +190,7 @@ async function prune(api: KubeApi, namespace: string, graph: string, keep: Set<s
   return pruned;
 }
 
-function replicas(d: KubeObject): { replicas: number; readyReplicas: number; ready: boolean } {
+export function replicas(d: KubeObject): { replicas: number; readyReplicas: number; ready: boolean } {
   const spec = (d.spec ?? {}) as { replicas?: number };
   const st = (d.status ?? {}) as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number };
   const want = spec.replicas ?? 1;
@@ -223,7 +223,7 @@ async function writeStatus(api: KubeApi, cr: GraphResource, status: GraphStatus)
   await api.patchGraphStatus(cr.metadata.namespace, cr.metadata.name, status as Record<string, unknown>);
 }
 
-async function event(
+export async function event(
   api: KubeApi,
   cr: GraphResource,
   type: 'Normal' | 'Warning',
@@ -235,6 +235,10 @@ async function event(
 ): Promise<void> {
   const { name, namespace, uid, resourceVersion } = cr.metadata;
   const said = `${uid}/${reason}`;
+  const involved =
+    cr.kind === 'SeldonDeployment'
+      ? { apiVersion: cr.apiVersion, kind: cr.kind }
+      : { apiVersion: API_VERSION, kind: KIND };
   if (opts.announced?.get(said) === signature) return;
   await api.createEvent(namespace, {
     apiVersion: 'v1',
@@ -243,7 +247,7 @@ async function event(
       name: `${name}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
       namespace,
     },
-    involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace, uid, resourceVersion },
+    involvedObject: { ...involved, name, namespace, uid, resourceVersion },
     type,
     reason,
     message: message.slice(0, 1024),
