@@ -57,6 +57,11 @@ export interface PredictorSet {
   /** The predictor for this request: the pinned one (INVALID_ARGUMENT naming the predictors if none is so called). */
   choose(request: InferMessage, pinned?: string): Predictor;
   /**
+   * The predictor that answered the request a feedback is about: the pinned one, else the one whose graph holds the
+   * nodes the feedback's response names (meta.routing, meta.requestPath); absent: choose().
+   */
+  chooseForFeedback?(fb: FeedbackMessage, pinned?: string): Predictor;
+  /**
    * Copies an admitted request to the shadow predictors, off the critical path: returns at once, and nothing a
    * shadow does reaches the caller.
    */
@@ -186,7 +191,7 @@ export class DataPlane {
 
   /**
    * Seldon's SendFeedback from any front door: decoded, admitted and metered like a request, delivered by the
-   * predictor that the feedback's request would choose (one predictor today).
+   * predictor that answered the request it is about (PredictorSet.chooseForFeedback).
    */
   async feedback<T>(req: {
     door: FrontDoor;
@@ -194,11 +199,16 @@ export class DataPlane {
     encode: (reply: InferMessage) => T;
     deadline?: number;
     signal?: AbortSignal;
+    predictor?: string;
+    served?: (name: string) => void;
   }): Promise<T> {
     return this.call(req.door, async () => {
       const fb = req.decode();
       const deadline = req.deadline ?? Date.now() + this.graph.deadlineMs;
-      const predictor = this.predictors.choose(fb.request ?? fb.response ?? { meta: emptyMeta(), payload: NONE });
+      const predictor = this.predictors.chooseForFeedback
+        ? this.predictors.chooseForFeedback(fb, req.predictor)
+        : this.predictors.choose(fb.request ?? fb.response ?? { meta: emptyMeta(), payload: NONE }, req.predictor);
+      req.served?.(predictor.name);
       if (!predictor.feedback) throw unimplemented(`predictor ${predictor.name} takes no feedback`);
       const deliver = predictor.feedback.bind(predictor);
       const reply = await this.admission.run(() =>

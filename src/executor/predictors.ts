@@ -1,10 +1,18 @@
-import { Code, toInferError } from '../errors';
+import { Code, invalidArgument, toInferError } from '../errors';
 import { GraphExecutor } from '../graph/executor';
 import type { NodeClient } from '../graph/node-client';
-import { predictorGraph, predictorsOf, type GraphSpec, type PredictorSpec } from '../graph/spec';
+import { predictorGraph, predictorsOf, walkNodes, type GraphSpec, type PredictorSpec } from '../graph/spec';
+import type { FeedbackMessage } from '../message/feedback';
 import type { InferMessage } from '../message/message';
 import type { Logger } from '../util/logger';
-import { unknownPredictor, type FrontDoor, type Predictor, type PredictorSet, type RequestMeter } from './data-plane';
+import {
+  PREDICTOR_HEADER,
+  unknownPredictor,
+  type FrontDoor,
+  type Predictor,
+  type PredictorSet,
+  type RequestMeter,
+} from './data-plane';
 
 /**
  * Traffic between predictors without a service mesh (Seldon's predictors, which Seldon splits with Istio route
@@ -80,13 +88,42 @@ export class TrafficSplit implements PredictorSet {
   }
 
   choose(_request: InferMessage, pinned?: string): Predictor {
-    if (pinned !== undefined) {
-      const p = this.byName.get(pinned);
-      if (!p) throw unknownPredictor(pinned, this.names);
-      return p;
-    }
+    if (pinned !== undefined) return this.named(pinned);
     if (this.live.length === 1) return this.live[0] as Predictor;
     return this.live[pickByWeight(this.weights, this.random()) ?? 0] as Predictor;
+  }
+
+  /**
+   * Feedback belongs to the predictor that answered: the pinned one; else the live predictor whose graph holds every
+   * node the response names in meta.routing and meta.requestPath (node names are unique across predictors); else,
+   * with one live predictor, that one. A response that names no node of exactly one predictor, with several live,
+   * cannot be placed: INVALID_ARGUMENT naming the header that would place it.
+   */
+  chooseForFeedback(fb: FeedbackMessage, pinned?: string): Predictor {
+    if (pinned !== undefined) return this.named(pinned);
+    const meta = fb.response?.meta;
+    const named = meta ? [...Object.keys(meta.routing), ...Object.keys(meta.requestPath)] : [];
+    const holding = named.length === 0 ? [] : this.live.filter((p) => named.every((n) => this.nodesOf(p).has(n)));
+    if (holding.length === 1) return holding[0] as Predictor;
+    if (this.live.length === 1) return this.live[0] as Predictor;
+    throw invalidArgument(
+      `feedback: the response's meta.routing/requestPath do not name the nodes of one predictor (predictors: ${this.live
+        .map((p) => p.name)
+        .join(', ')}); send the predictor that answered in ${PREDICTOR_HEADER}`,
+    );
+  }
+
+  private named(pinned: string): Predictor {
+    const p = this.byName.get(pinned);
+    if (!p) throw unknownPredictor(pinned, this.names);
+    return p;
+  }
+
+  private readonly nodeNames = new Map<Predictor, Set<string>>();
+  private nodesOf(p: Predictor): Set<string> {
+    let names = this.nodeNames.get(p);
+    if (!names) this.nodeNames.set(p, (names = new Set(walkNodes(p.graph.graph).map((n) => n.name))));
+    return names;
   }
 
   mirror(request: InferMessage, o: { door: FrontDoor; deadline: number }): void {
@@ -128,5 +165,6 @@ function predictorOf(graph: GraphSpec, spec: PredictorSpec, hops: NodeClient): P
     walk: (request, w) =>
       // Only a request that asks for its timeline walks through a recorder; the others pay nothing.
       (w.timeline ? new GraphExecutor(g, w.timeline) : executor).execute(request, w),
+    feedback: (fb, o) => executor.feedback(fb, o),
   };
 }

@@ -72,6 +72,7 @@ export function seldonRest(app: FastifyInstance, d: RestDoor): void {
           decode: () => feedbackFromJson(parseJsonBody(bodyBuffer(req))),
           encode: (r) => JSON.stringify(seldonToJson(r, encoding)),
           signal: clientSignal(reply),
+          ...restPin(req, reply),
         })
         .then(
           (body) => void reply.type('application/json').send(body),

@@ -116,6 +116,7 @@ export function addSeldonService(server: grpc.Server, plane: DataPlane, logger: 
             encode: (r) => toWire(r, encoding),
             deadline: scope.deadline,
             signal: scope.signal,
+            ...grpcPin(call),
           })
           .finally(() => scope.finish()),
       );

@@ -279,8 +279,9 @@ describe('Seldon Core examples (test/fixtures/seldon)', () => {
     assert.equal(env.PREDICTOR_LABELS, '{"version":"shadow"}');
     assert.equal(env.SELDON_DEPLOYMENT_ID, 'iris');
     const ex = find(objects, 'Deployment', 'iris-executor').spec.template.spec.containers[0].args as string[];
-    assert.ok(ex.includes('default-iris-default=dns:///iris-default-iris-default:9500'), ex.join(' '));
-    assert.ok(ex.includes('shadow-iris-shadow=dns:///iris-shadow-iris-shadow:9501'), ex.join(' '));
+    // No transport given: Seldon's default, REST, on each unit's HTTP port (numbered across the predictors).
+    assert.ok(ex.includes('default-iris-default=http://iris-default-iris-default:9000'), ex.join(' '));
+    assert.ok(ex.includes('shadow-iris-shadow=http://iris-shadow-iris-shadow:9001'), ex.join(' '));
     const logged = load('model-logger.yaml').graphs[0]!;
     assert.deepEqual((logged.manifest.spec as { graph: Obj }).graph.logger, {
       mode: 'all',

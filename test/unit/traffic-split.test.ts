@@ -5,6 +5,7 @@ import { parseManifest } from '../../src/graph/manifest';
 import { allNodes, predictorsOf } from '../../src/graph/spec';
 import type { FrontDoor, RequestEnd, RequestMeter } from '../../src/executor/data-plane';
 import { pickByWeight, TrafficSplit } from '../../src/executor/predictors';
+import type { FeedbackMessage } from '../../src/message/feedback';
 import { emptyMeta, type InferMessage } from '../../src/message/message';
 import { FakeClient, sleep, vec } from '../helpers/fake-client';
 import { manifestProblems } from '../helpers/spec';
@@ -86,6 +87,42 @@ describe('TrafficSplit', () => {
         e.code === Code.INVALID_ARGUMENT &&
         e.message === "x-infergraph-predictor 'nope': no such predictor (predictors: a, b, s)",
     );
+  });
+
+  it('feedback goes to the predictor that answered: the pin, else the one holding the nodes its response names', () => {
+    // Draws would say b; the response's meta says a.
+    const split = new TrafficSplit(g, new FakeClient({}), { random: () => 0.9 });
+    const answeredBy = (node: string): FeedbackMessage => ({
+      response: { meta: { ...emptyMeta(), requestPath: { [node]: 'identity' } }, payload: vec(1) },
+      reward: 1,
+    });
+    assert.equal(split.chooseForFeedback(answeredBy('a-m')).name, 'a');
+    assert.equal(split.chooseForFeedback(answeredBy('b-m')).name, 'b');
+    assert.equal(split.chooseForFeedback(answeredBy('b-m'), 'a').name, 'a', 'a pin wins');
+    assert.equal(
+      typeof split.chooseForFeedback(answeredBy('a-m')).feedback,
+      'function',
+      'each predictor takes feedback',
+    );
+    for (const fb of [answeredBy('nowhere'), { reward: 0 }])
+      assert.throws(
+        () => split.chooseForFeedback(fb),
+        (e: unknown) =>
+          e instanceof InferError &&
+          e.code === Code.INVALID_ARGUMENT &&
+          /do not name the nodes of one predictor \(predictors: a, b\); send the predictor that answered in x-infergraph-predictor/.test(
+            e.message,
+          ),
+      );
+    const one = new TrafficSplit(
+      parseManifest(
+        manifest('    - {name: a, graph: {name: a-m, type: MODEL, implementation: identity}}\n'),
+        '/tmp',
+        't.yaml',
+      ),
+      new FakeClient({}),
+    );
+    assert.equal(one.chooseForFeedback({ reward: 0 }).name, 'a', 'one live predictor takes every feedback');
   });
 
   it("copies to the shadow off the caller's path, at most shadowMaxInFlight at once; the rest dropped and counted", async () => {
