@@ -1,7 +1,7 @@
 import type { ValidateOptions } from '../graph/manifest';
 import { applyOverrides } from '../graph/overrides';
 import { HOP_TRANSPORTS, type GraphSpec } from '../graph/spec';
-import { loadAnyManifestFile } from '../seldon/load';
+import { loadAnyManifestFile, type LoadedGraph } from '../seldon/load';
 import { enumFlag } from './flags';
 
 /** The flags that override the manifest, as commander gives them (see src/graph/overrides.ts). */
@@ -19,9 +19,23 @@ export interface SpecFlags {
  * line's overrides applied: the one place flags meet the spec. A SeldonDeployment's warnings go to `warn`.
  */
 export function loadSpec(file: string, o: SpecFlags, load?: ValidateOptions, warn?: (line: string) => void): GraphSpec {
+  return loadGraph(file, o, load, warn).graph;
+}
+
+/** loadSpec, with the manifest's envelope (a converted SeldonDeployment's names live in its metadata). */
+export function loadGraph(
+  file: string,
+  o: SpecFlags,
+  load?: ValidateOptions,
+  warn?: (line: string) => void,
+): LoadedGraph {
   const loaded = loadAnyManifestFile(file, load);
   if (warn) loaded.warnings.forEach(warn);
-  const graph = (loaded.graphs[0] as (typeof loaded.graphs)[number]).graph;
+  const { graph, manifest } = loaded.graphs[0] as LoadedGraph;
+  return { manifest, graph: overridden(graph, o) };
+}
+
+function overridden(graph: GraphSpec, o: SpecFlags): GraphSpec {
   return applyOverrides(graph, {
     ...(o.hopTransport === undefined
       ? {}

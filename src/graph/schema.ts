@@ -201,13 +201,14 @@ const port = (what: string, dflt: number) =>
 
 /**
  * A node served by a user's container speaking Seldon's node API (an image built on Seldon's Python wrapper, or a
- * prepackaged server): Kubernetes only. Rendered as Seldon's operator renders a componentSpecs container (src/k8s).
+ * prepackaged server): a pod on Kubernetes, rendered as Seldon's operator renders a componentSpecs container
+ * (src/k8s); a docker container under `infergraph up` (src/runner/docker.ts), with the same environment.
  */
 const CONTAINER = {
   type: 'object',
   description:
-    "The node is a user's container speaking Seldon's node API (Kubernetes only), rendered with Seldon's ports and " +
-    'environment (PREDICTIVE_UNIT_*); implementation is then not given.',
+    "The node is a user's container speaking Seldon's node API (a pod on Kubernetes, a docker container under " +
+    "infergraph up), with Seldon's ports and environment (PREDICTIVE_UNIT_*); implementation is then not given.",
   required: ['image'],
   properties: {
     image: { type: 'string', description: 'The container image.' },

@@ -148,13 +148,15 @@ export function walkNodes(root: NodeSpec): NodeSpec[] {
 
 /**
  * Whether the executor's hops to `node` travel as frames: the graph asks for frames (spec.hopTransport, or the
- * command line's override applied to it), the node is one the runner starts, with one replica (grpc-js balances
+ * command line's override applied to it), the node is an infergraph process the runner starts (a user's container
+ * speaks Seldon's REST or gRPC only), with one replica (grpc-js balances
  * replicas; frames have no balancer), and the hops carry no mutual TLS (spec.tls.hops; frames have no TLS).
  */
 export function hopsOverFrames(graph: GraphSpec, node: NodeSpec): boolean {
   return (
     graph.hopTransport === 'frames' &&
     !node.endpoint &&
+    !node.runtime.container &&
     !inExecutor(node) &&
     node.runtime.replicas === 1 &&
     !graph.tls?.hops

@@ -1,10 +1,11 @@
 import type { ContainerRuntime, NodeSpec } from '../graph/spec';
 import type { Json } from './pod';
+import { servicePort as servicePortOf, unitEnv, unitPorts, type SeldonIdentity } from './unit-env';
 
 /**
  * A node served by a user's container (runtime.container), rendered as Seldon Core v1's operator renders a
  * componentSpecs container matched to a graph unit: its named ports (http, grpc, metrics), Seldon's environment
- * contract (PREDICTIVE_UNIT_*, PREDICTOR_*, SELDON_*), TCP probes and a preStop sleep unless the container has its
+ * contract (PREDICTIVE_UNIT_*, PREDICTOR_*, SELDON_*; unit-env.ts, shared with `up`'s docker runner), TCP probes and a preStop sleep unless the container has its
  * own, the pod-info volume Seldon's Python wrapper reads, and `modelUri` fetched into /mnt/models by a storage
  * initializer init container. The PodSpec's own settings are kept; so is every field of the container as written.
  */
@@ -19,17 +20,6 @@ export const STORAGE_INITIALIZER = {
 export const PODINFO = { volume: 'seldon-podinfo', path: '/etc/podinfo' } as const;
 const PVC_PREFIX = 'pvc://';
 const PVC_SOURCE = { volume: 'kfserving-pvc-source', path: '/mnt/pvc' } as const;
-/** Seldon's executor serves its metrics here; the Python wrapper is told the same path. */
-const METRICS_PATH = '/prometheus';
-
-/** Who the container belongs to: Seldon's identifiers, from the InferenceGraph's annotations and labels. */
-export interface SeldonIdentity {
-  deployment: string;
-  predictor: string;
-  labels: Record<string, string>;
-  /** Seldon's unit name when it is not the node's (a predictor-prefixed node of a converted SeldonDeployment). */
-  unit?: string;
-}
 
 export interface ContainerPieces {
   container: Json;
@@ -41,54 +31,18 @@ export interface ContainerPieces {
   ports: number[];
 }
 
-const envList = (c: Json): Json[] => (Array.isArray(c.env) ? (c.env as Json[]) : []);
 const hasPort = (ports: Json[], name: string): Json | undefined => ports.find((p) => p.name === name);
-
-/** Go's json.Marshal of a map[string]string: keys sorted. */
-const sortedJson = (m: Record<string, string>): string =>
-  JSON.stringify(
-    Object.fromEntries(
-      Object.keys(m)
-        .sort()
-        .map((k) => [k, m[k]]),
-    ),
-  );
 
 export function containerPieces(n: NodeSpec, rt: ContainerRuntime, id: SeldonIdentity): ContainerPieces {
   const given = { ...(rt.container ?? {}) };
   const ports = Array.isArray(given.ports) ? [...(given.ports as Json[])] : [];
-  // A container's own named ports win, as in Seldon's defaulting.
-  const http = (hasPort(ports, 'http')?.containerPort as number | undefined) ?? rt.httpPort;
-  const grpc = (hasPort(ports, 'grpc')?.containerPort as number | undefined) ?? rt.grpcPort;
-  const metrics = (hasPort(ports, 'metrics')?.containerPort as number | undefined) ?? rt.metricsPort;
+  const unit = unitPorts(rt);
+  const { http, grpc, metrics } = unit;
   if (!hasPort(ports, 'metrics')) ports.push({ name: 'metrics', containerPort: metrics, protocol: 'TCP' });
   if (!hasPort(ports, 'http')) ports.push({ name: 'http', containerPort: http, protocol: 'TCP' });
   if (!hasPort(ports, 'grpc')) ports.push({ name: 'grpc', containerPort: grpc, protocol: 'TCP' });
-  const servicePort = rt.transport === 'grpc' ? grpc : http;
-
-  const env = [...envList(given)];
-  const set = (name: string, value: string): void => {
-    if (!env.some((e) => e.name === name)) env.push({ name, value });
-  };
-  set('PREDICTIVE_UNIT_SERVICE_PORT', String(servicePort));
-  set('PREDICTIVE_UNIT_HTTP_SERVICE_PORT', String(http));
-  set('PREDICTIVE_UNIT_GRPC_SERVICE_PORT', String(grpc));
-  if (rt.parameters?.length)
-    set(
-      'PREDICTIVE_UNIT_PARAMETERS',
-      JSON.stringify(rt.parameters.map(({ name, value, type }) => ({ name, value, type }))),
-    );
-  // Seldon always appends these, whatever the container says.
-  env.push(
-    { name: 'PREDICTIVE_UNIT_ID', value: id.unit ?? n.name },
-    { name: 'PREDICTIVE_UNIT_IMAGE', value: rt.image },
-    { name: 'PREDICTOR_ID', value: id.predictor },
-    { name: 'PREDICTOR_LABELS', value: sortedJson(id.labels) },
-    { name: 'SELDON_DEPLOYMENT_ID', value: id.deployment },
-    { name: 'SELDON_EXECUTOR_ENABLED', value: 'true' },
-    { name: 'PREDICTIVE_UNIT_METRICS_SERVICE_PORT', value: String(metrics) },
-    { name: 'PREDICTIVE_UNIT_METRICS_ENDPOINT', value: METRICS_PATH },
-  );
+  const servicePort = servicePortOf(rt.transport, unit);
+  const env = unitEnv(n, rt, id, unit);
 
   const tcp = (initialDelaySeconds: number): Json => ({
     tcpSocket: { port: servicePort },

@@ -3,7 +3,7 @@ import { DEFAULT_ENDPOINT_ENV, graphLogs } from '../request-log/config';
 import { stringify } from 'yaml';
 import { ConfigError } from '../errors';
 import { DEFAULTS } from '../graph/manifest';
-import { predictorOfNode, spawnedNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
+import { spawnedNodes, type GraphSpec, type NodeSpec } from '../graph/spec';
 import {
   DEFAULT_IMAGE,
   EXECUTOR_PORT,
@@ -16,7 +16,8 @@ import {
   nodeObjectName,
   selectorLabels,
 } from './names';
-import { containerPieces, type SeldonIdentity } from './container-node';
+import { containerPieces } from './container-node';
+import { predictorIdentity, seldonIdentity } from './unit-env';
 import { horizontalPodAutoscaler, scaledObject } from './hpa';
 import { deployment, networkPolicies, pdb, service, type KubeObject, type OwnerReference } from './objects';
 import {
@@ -262,43 +263,6 @@ export function desiredObjects(input: DesiredInput): KubeObject[] {
   if (exRuntime.replicas > 1) out.push(pdb(meta(ex, exLabels), exSelector));
   out.push(...networkPolicies(g.name, meta, containerPorts, rest.enabled ? rest.port : undefined));
   return out;
-}
-
-/**
- * With spec.predictors, a node's predictor is its own: its name and labels; a converted SeldonDeployment's node
- * `<predictor>-<unit>` is Seldon's unit `<unit>` (PREDICTIVE_UNIT_ID).
- */
-function predictorIdentity(
-  g: GraphSpec,
-  n: NodeSpec,
-  id: ReturnType<typeof seldonIdentity>,
-): ReturnType<typeof seldonIdentity> {
-  const p = g.predictors && predictorOfNode(g, n.name);
-  if (!p) return id;
-  const prefix = `${p.name}-`;
-  const converted = id.converted && n.name.startsWith(prefix);
-  return {
-    ...id,
-    predictor: p.name,
-    labels: p.labels ?? id.labels,
-    ...(converted ? { unit: n.name.slice(prefix.length) } : {}),
-  };
-}
-
-/** Seldon's identifiers for container nodes: a converted SeldonDeployment's annotations, else the graph's own. */
-function seldonIdentity(
-  m: DesiredInput['manifest'],
-  graph: string,
-): SeldonIdentity & { annotations: Record<string, string>; converted: boolean } {
-  const md = m.metadata;
-  const ann = (md.annotations ?? {}) as Record<string, string>;
-  return {
-    converted: ann['infergraph.dev/seldon-deployment'] !== undefined,
-    deployment: ann['infergraph.dev/seldon-deployment'] ?? graph,
-    predictor: ann['infergraph.dev/predictor'] ?? graph,
-    labels: (md.labels ?? {}) as Record<string, string>,
-    annotations: Object.fromEntries(Object.entries(ann).filter(([k]) => !k.startsWith('infergraph.dev/'))),
-  };
 }
 
 /** The manifest as the pods read it: only the fields validation knows, metadata reduced to name and namespace. */

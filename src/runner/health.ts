@@ -63,3 +63,17 @@ export async function waitServing(
   }
   throw new Error(`${address} not SERVING after ${timeoutMs} ms (${last})`);
 }
+
+/**
+ * Whether a gRPC server answers at `address` at all: SERVING, or UNIMPLEMENTED from a server without
+ * grpc.health.v1 (Seldon's Python wrapper has none). A TCP connect would not do: docker's port proxy accepts
+ * connections before the container listens.
+ */
+export async function grpcAnswers(address: string, timeoutMs = 1000): Promise<string | undefined> {
+  try {
+    const status = await checkHealth(address, '', timeoutMs);
+    return status === 'SERVING' ? undefined : `status ${status}`;
+  } catch (err) {
+    return (err as grpc.ServiceError).code === grpc.status.UNIMPLEMENTED ? undefined : (err as Error).message;
+  }
+}

@@ -22,6 +22,19 @@ import { waitServing } from './health';
 
 export type Transport = 'tcp' | 'unix';
 
+/**
+ * Nodes that another runner serves in place of a process of this one (docker.ts: user images as containers). They
+ * start beside the node processes, before the executor, which gets their addresses; they stop after the executor
+ * has drained, beside the node processes.
+ */
+export interface NodeRunner {
+  /** The nodes it serves: the supervisor spawns no process for them. */
+  readonly nodes: ReadonlySet<string>;
+  /** Starts them all; resolves once each answers, with node → the executor's address for it. */
+  start(onFatal: (err: Error) => void): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
 export interface SupervisorOptions {
   /** The manifest with the command line's overrides applied: children get those as flags (they load the manifest). */
   graph: GraphSpec;
@@ -38,6 +51,8 @@ export interface SupervisorOptions {
   nodeFlags?: readonly string[];
   /** The executor's REST front doors (host:port; port 0 picks one); absent: none. */
   restAddress?: string;
+  /** Runs some nodes another way (containers); the rest are processes of this runner. */
+  runner?: NodeRunner;
   /** Each line a child writes (stdout or stderr); default: `[name] line` on stderr. */
   logLine?: (process: string, line: string) => void;
   /** Extra environment for every child (tracing endpoint...). */
@@ -141,13 +156,14 @@ export class Supervisor {
 
   /** Starts every node, then the executor; resolves once all are SERVING. */
   async start(): Promise<GraphInfo> {
-    const { graph } = this.opts;
-    const local = spawnedNodes(graph);
+    const { graph, runner } = this.opts;
+    const local = spawnedNodes(graph).filter((n) => !runner?.nodes.has(n.name));
     const addresses: Record<string, string> = {};
     const frames: Record<string, string> = {};
     try {
-      await Promise.all(
-        local.map(async (n) => {
+      await Promise.all([
+        runner?.start((err) => this.fatal(err)).then((a) => Object.assign(addresses, a)),
+        ...local.map(async (n) => {
           const framed = hopsOverFrames(graph, n);
           const replicas = Array.from({ length: n.runtime.replicas }, (_, i) => this.nodeChild(n, i, framed));
           this.children.push(...replicas);
@@ -156,7 +172,7 @@ export class Supervisor {
           const framesAddress = replicas[0]?.framesAddress;
           if (framed && framesAddress) frames[n.name] = framesAddress;
         }),
-      );
+      ]);
       const ex: Child = {
         name: `${graph.name}-executor`,
         role: 'executor',
@@ -309,12 +325,11 @@ export class Supervisor {
     // A process that served a while before it crashed starts a fresh backoff sequence.
     c.restarts = restartsInARow(c, Date.now());
     if (c.restarts >= c.maxRestarts) {
-      const err = new Error(
-        `${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`,
+      return this.fatal(
+        new Error(
+          `${c.role} '${c.name}' crashed (${signal ?? `code ${code}`}) and used up its ${c.maxRestarts} restarts`,
+        ),
       );
-      this.opts.logger.error({ process: c.name }, err.message);
-      void this.stop().then(() => this.opts.onFatal?.(err));
-      return;
     }
     const delay = restartDelay(c.restarts, c.backoff);
     c.restarts++;
@@ -332,6 +347,13 @@ export class Supervisor {
     }, delay);
   }
 
+  /** A node given up on: the whole graph stops, then onFatal says why. */
+  private fatal(err: Error): void {
+    if (this.stopping) return;
+    this.opts.logger.error(err.message);
+    void this.stop().then(() => this.opts.onFatal?.(err));
+  }
+
   /**
    * Stops in dependency order: the executor first (it drains: refuses new requests, finishes those in flight within
    * spec.drainTimeoutMs while its nodes still serve), then the nodes. Each gets SIGTERM, then SIGKILL after its grace.
@@ -341,7 +363,10 @@ export class Supervisor {
     for (const c of this.children) if (c.restartTimer) clearTimeout(c.restartTimer);
     const drainMs = this.opts.graph.drainTimeoutMs;
     await Promise.all(this.children.filter((c) => c.role === 'executor').map((c) => terminate(c, drainMs + graceMs)));
-    await Promise.all(this.children.filter((c) => c.role === 'node').map((c) => terminate(c, graceMs)));
+    await Promise.all([
+      ...this.children.filter((c) => c.role === 'node').map((c) => terminate(c, graceMs)),
+      this.opts.runner?.stop(),
+    ]);
     rmSync(this.sockDir, { recursive: true, force: true });
   }
 }
@@ -376,7 +401,7 @@ function makeSockDir(): string {
     } catch {
       continue; // not ours or still being created: leave it
     }
-    if (Number.isInteger(pid) && pid > 0 && !alive(pid)) rmSync(dir, { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) rmSync(dir, { recursive: true, force: true });
   }
   const dir = mkdtempSync(path.join(tmp, 'infergraph-'));
   writeFileSync(path.join(dir, PID_FILE), String(process.pid));
@@ -391,7 +416,8 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of that pid exists (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

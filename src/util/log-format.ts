@@ -45,7 +45,9 @@ export class LogPrinter {
       this.write(`${' '.repeat(19)}${who} | ${line}\n`);
       return;
     }
-    const level = LEVELS[Number(event.level)] ?? { name: String(event.level).padEnd(5) };
+    // A JSON line with no pino level (a user's container logging JSON of its own) gets its own level, or a blank.
+    const own = typeof event.level === 'string' || typeof event.level === 'number' ? String(event.level) : '';
+    const level = LEVELS[Number(event.level)] ?? { name: own.padEnd(5) };
     const time = typeof event.time === 'number' ? clock(event.time) : ' '.repeat(12);
     const fields = Object.entries(event)
       .filter(([k]) => !SHOWN.has(k))

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { type InferError } from '../../src/errors';
 import { MAX_CONNECTION_AGE_MS } from '../../src/rpc/server';
 import { fromNumbers, toNumbers } from '../../src/tensor/tensor';
 import { contractObjects } from '../helpers/contract-objects';
+import { buildStandinImage, DOCKER_BIN, dockerSkipReason } from '../helpers/docker-gate';
 import { CLI, REPO, SHARED } from '../helpers/graph-process';
 
 /**
@@ -20,19 +21,7 @@ import { CLI, REPO, SHARED } from '../helpers/graph-process';
  */
 
 const IMAGE = process.env.IMAGE ?? 'infergraph:dev';
-const d = docker(process.env.DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker'));
-
-function skipReason(): string | false {
-  if (process.env.INFERGRAPH_DOCKER_TEST !== '1')
-    return 'set INFERGRAPH_DOCKER_TEST=1 to build the image and run graphs in docker';
-  if (d.run(['info'], { allowFail: true }).code === 0) return false;
-  // k8s/build-image.sh starts dockerd by hand when it can.
-  const canStart =
-    spawnSync('sh', ['-c', 'command -v dockerd'], { encoding: 'utf8' }).status === 0 && process.getuid?.() === 0;
-  return canStart
-    ? false
-    : `no Docker engine answers '${d.bin} info' and none can be started here (needs dockerd and root)`;
-}
+const d = docker(DOCKER_BIN);
 
 const hasRender = (): boolean =>
   / render /.test(spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout);
@@ -46,7 +35,7 @@ const labelled = (g: RunningGraph): string[] =>
     .out.split('\n')
     .filter(Boolean);
 
-describe('container image: graphs as docker containers', { skip: skipReason() }, () => {
+describe('container image: graphs as docker containers', { skip: dockerSkipReason() }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'infergraph-docker-'));
   const running: RunningGraph[] = [];
   before(() => {
@@ -117,21 +106,7 @@ describe('container image: graphs as docker containers', { skip: skipReason() },
   });
 
   it("a SeldonDeployment whose model is a user's container (Seldon's env contract, Seldon's REST node API)", async (t) => {
-    // The Python wrapper stand-in as an image of its own, built on the infergraph image only for its Node runtime
-    // and grpc-js: it reads nothing of infergraph's but prediction.proto.
-    const standinImage = 'local/seldon-standin:test';
-    const ctx = mkdtempSync(path.join(os.tmpdir(), 'standin-image-'));
-    try {
-      copyFileSync(path.join(REPO, 'dist/test/helpers/seldon-wrapper-standin.js'), path.join(ctx, 'standin.js'));
-      writeFileSync(
-        path.join(ctx, 'Dockerfile'),
-        `FROM ${IMAGE}\nCOPY standin.js /app/dist/test/helpers/seldon-wrapper-standin.js\n` +
-          'ENTRYPOINT ["node", "/app/dist/test/helpers/seldon-wrapper-standin.js"]\nCMD []\n',
-      );
-      d.run(['build', '--network', 'host', '-t', standinImage, ctx]);
-    } finally {
-      rmSync(ctx, { recursive: true, force: true });
-    }
+    const standinImage = buildStandinImage(IMAGE);
     const file = path.join(dir, 'sdep.yaml');
     writeFileSync(
       file,

@@ -28,11 +28,14 @@ describe('infergraph up log lines', () => {
       ['resnet50', pino({ msg: 'node listening', address: 'unix:/tmp/a.sock', limits: { maxQueue: 64 } })],
       ['combiner', pino({ level: 40, msg: 'slow', note: 'two words' })],
       ['combiner', '    at f (x.js:1:1)'],
+      // A container's own JSON line: no time, no level.
+      ['model', '{"http":9000,"unit":"model"}'],
     ]);
     assert.deepEqual(out, [
       '03:04:05.006 INFO  resnet50 | node listening address=unix:/tmp/a.sock limits={"maxQueue":64}\n',
       '03:04:05.006 WARN  combiner | slow note="two words"\n',
       `${' '.repeat(19)}combiner |     at f (x.js:1:1)\n`,
+      `${' '.repeat(19)}model    |  http=9000 unit=model\n`,
     ]);
   });
 

@@ -232,8 +232,8 @@ describe('SeldonDeployment CRD (infergraph crd --seldon)', () => {
 });
 
 describe('infergraph CLI with SeldonDeployments (real process)', () => {
-  const run = (args: string[]): { out: string; err: string; code: number | null } => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  const run = (args: string[], env: Record<string, string> = {}): { out: string; err: string; code: number | null } => {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
     return { out: r.stdout, err: r.stderr, code: r.status };
   };
   const fixture = (f: string): string => path.join(REPO, 'test/fixtures/seldon', f);
@@ -263,19 +263,30 @@ describe('infergraph CLI with SeldonDeployments (real process)', () => {
     assert.match(v.out, /predictor b-mlflow-deployment-dag: traffic 20%/);
   });
 
-  it('up refuses a graph with container nodes, naming each and the options', () => {
+  it('up --no-docker refuses a graph with container nodes, naming each and the options', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'seldon-up-'));
     const converted = run(['convert', fixture('custom-metrics-grpc.yaml')]);
     writeFileSync(path.join(dir, 'g.yaml'), converted.out);
+    const options =
+      /; or run the image yourself \(PREDICTIVE_UNIT_HTTP_SERVICE_PORT .*\) and give the unit endpoint: \{service_host, service_port\} \(or the node endpoint: http:\/\/host:port for REST, host:port for gRPC\); run the whole graph in docker with k8s\/docker-run\.sh \S+ --keep-image seldonio\/model-with-metrics_grpc:0\.1; or deploy it with infergraph render \| kubectl apply -f -/;
     // The converted InferenceGraph, and the SeldonDeployment itself (up takes one of a single predictor).
     for (const file of [path.join(dir, 'g.yaml'), fixture('custom-metrics-grpc.yaml')]) {
-      const r = run(['up', file]);
+      const r = run(['up', file, '--no-docker']);
       assert.equal(r.code, 2, r.err);
       assert.match(
         r.err,
-        /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up cannot start: run the image yourself \(PREDICTIVE_UNIT_HTTP_SERVICE_PORT .*\) and give the unit endpoint: \{service_host, service_port\} \(or the node endpoint: http:\/\/host:port for REST, host:port for gRPC\); run the whole graph in docker with k8s\/docker-run\.sh \S+ --keep-image seldonio\/model-with-metrics_grpc:0\.1; or deploy it with infergraph render \| kubectl apply -f -/,
+        /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up runs with docker, but --no-docker says not to: leave it out where a Docker engine answers; or run/,
       );
+      assert.match(r.err, options);
     }
+    // Without --no-docker and no engine to reach: the same options, and why docker is out.
+    const r = run(['up', fixture('custom-metrics-grpc.yaml')], { DOCKER_HOST: `unix://${dir}/no-engine.sock` });
+    assert.equal(r.code, 2, r.err);
+    assert.match(
+      r.err,
+      /spec\.graph \(classifier\): runs the container image seldonio\/model-with-metrics_grpc:0\.1, which infergraph up runs with docker, but no Docker engine answers here \('docker info' failed: [^)]+\): start one, or point DOCKER_HOST at one; or run/,
+    );
+    assert.match(r.err, options);
   });
 
   it('validate prints warnings on stderr and the predictors; a refusal exits 2 naming the field', () => {

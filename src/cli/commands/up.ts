@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { ConfigError } from '../../errors';
-import { allNodes, spawnedNodes } from '../../graph/spec';
+import { spawnedNodes } from '../../graph/spec';
 import { DEFAULT_ENDPOINT_ENV, loggersWithoutUrl, noSinkProblem } from '../../request-log/config';
 import { Supervisor } from '../../runner/supervisor';
 import { resolveTracing, tracingEnvFromFlags } from '../../telemetry/config';
 import { LOG_FORMATS, LogPrinter } from '../../util/log-format';
 import { createLogger } from '../../util/logger';
 import { enumFlag, intFlag, logLevelFlag, portFlag } from '../flags';
-import { loadSpec } from '../spec-flags';
+import { loadGraph } from '../spec-flags';
+import { containerRunner } from '../up-containers';
 
 interface UpFlags {
   address: string;
@@ -25,6 +26,8 @@ interface UpFlags {
   logRequests?: string;
   requestLogUrl?: string;
   requestLogQueue?: string;
+  /** false with --no-docker */
+  docker: boolean;
 }
 
 /** The executor's REST port under `up`, beside its gRPC 9000 (Seldon's executor serves REST on 8000). */
@@ -40,7 +43,9 @@ export function upRestAddress(flag: string | undefined, executorAddress: string,
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('run a graph locally: one process per node plus the executor; Ctrl-C stops them all')
+    .description(
+      'run a graph locally: one process per node plus the executor, container-image nodes in docker; Ctrl-C stops them all',
+    )
     .argument('<manifest>', 'graph manifest (YAML)')
     .option('-a, --address <addr>', 'executor listen address (port 0 picks a free port)', '127.0.0.1:9000')
     .option('-p, --port <port>', 'shorthand for --address 127.0.0.1:<port>')
@@ -69,21 +74,17 @@ export function registerUp(program: Command): void {
     )
     .option('--request-log-url <url>', 'payload logging: where loggers without a url send their events')
     .option('--request-log-queue <n>', 'payload logging: events that may wait per sink before drops (default 1000)')
+    .option(
+      '--no-docker',
+      'never run container-image nodes with docker: refuse them, naming each (default: docker when an engine answers)',
+    )
     .action(async (manifest: string, o: UpFlags) => {
       const transport = enumFlag('--transport', o.transport, ['unix', 'tcp'] as const);
       const logLevel = logLevelFlag(o.logLevel);
       const port = o.port === undefined ? undefined : portFlag('--port', o.port);
       const file = path.resolve(manifest);
-      const graph = loadSpec(file, o, { checkFiles: true }, (w) => console.error(`infergraph: warning: ${w}`));
-      // A container node (runtime.container) needs a container runtime; the local runner starts processes only.
-      const images = allNodes(graph).filter((n) => n.runtime.container);
-      if (images.length)
-        throw new ConfigError(
-          images.map(
-            (n) =>
-              `${n.path} (${n.name}): runs the container image ${n.runtime.container!.image}, which infergraph up cannot start: run the image yourself (PREDICTIVE_UNIT_HTTP_SERVICE_PORT / PREDICTIVE_UNIT_GRPC_SERVICE_PORT / PREDICTIVE_UNIT_PARAMETERS set) and give the unit endpoint: {service_host, service_port} (or the node endpoint: http://host:port for REST, host:port for gRPC); run the whole graph in docker with k8s/docker-run.sh ${manifest} --keep-image ${n.runtime.container!.image}; or deploy it with infergraph render | kubectl apply -f -`,
-          ),
-        );
+      const warn = (w: string): void => console.error(`infergraph: warning: ${w}`);
+      const { graph, manifest: envelope } = loadGraph(file, o, { checkFiles: true }, warn);
       // A logger without a url needs a default sink: said here, before anything is spawned.
       const unsunk =
         o.logRequests || o.requestLogUrl || process.env[DEFAULT_ENDPOINT_ENV] ? [] : loggersWithoutUrl(graph);
@@ -96,6 +97,17 @@ export function registerUp(program: Command): void {
       const colour = process.stderr.isTTY && !process.env.NO_COLOR;
       const printer = new LogPrinter((s) => process.stderr.write(s), format, colour);
       const logger = createLogger('infergraph-up', logLevel, (line) => printer.line('up', line));
+      const logLine = (name: string, line: string): void => printer.line(name, line);
+      const out = (line: string): void => console.log(line);
+      // Container-image nodes: docker when an engine answers, else refused here, before anything is spawned.
+      const runner = await containerRunner({
+        graph,
+        manifest: envelope,
+        manifestArg: manifest,
+        useDocker: o.docker,
+        warn,
+        runner: { logger, logLine, out },
+      });
       // Standard OTEL_* variables for every child, so all processes export to the one endpoint.
       const env = tracingEnvFromFlags(
         { exporter: o.traceExporter, endpoint: o.traceEndpoint, sampleRatio: o.traceSampleRatio },
@@ -120,9 +132,10 @@ export function registerUp(program: Command): void {
             ? ['--request-log-queue', String(intFlag('--request-log-queue', o.requestLogQueue, { min: 1 }))]
             : []),
         ],
-        logLine: (name, line) => printer.line(name, line),
+        ...(runner ? { runner } : {}),
+        logLine,
         env,
-        out: (line) => console.log(line),
+        out,
         onFatal: (err) => {
           console.error(`infergraph: ${err.message}; graph stopped`);
           process.exit(1);
@@ -144,7 +157,8 @@ export function registerUp(program: Command): void {
       const info = await sup.start();
       const n = spawnedNodes(graph).length;
       console.log(info.executorAddress);
-      const what = `${n} nodes + executor = ${info.processes.length} processes; hops over ${graph.hopTransport}`;
+      const containers = runner ? ` and ${runner.containerCount} containers` : '';
+      const what = `${n} nodes + executor = ${info.processes.length} processes${containers}; hops over ${graph.hopTransport}`;
       console.log(`infergraph: graph '${graph.name}' ready at ${info.executorAddress} (${what})`);
       if (info.executorRest)
         console.log(
