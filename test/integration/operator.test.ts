@@ -378,15 +378,15 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
       .filter((o) => o.kind === 'Deployment')
       .map((o) => o.metadata.name)
       .sort();
+    // Two predictors are one graph under one executor (docs/seldon.md, Conversion).
     assert.deepEqual(deps, [
-      'graph-metadata-combiner-canary-executor',
       'graph-metadata-combiner-canary-node-combiner',
       'graph-metadata-combiner-canary-node-one',
       'graph-metadata-combiner-canary-node-two',
-      'graph-metadata-combiner-example-executor',
       'graph-metadata-combiner-example-node-combiner',
       'graph-metadata-combiner-example-node-one',
       'graph-metadata-combiner-example-node-two',
+      'graph-metadata-combiner-executor',
     ]);
     for (const o of ownedBySdep())
       assert.deepEqual(
@@ -403,12 +403,12 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     const st = sdep()?.status;
     assert.equal(st.deploymentStatus['graph-metadata-combiner-example-node-one'].availableReplicas, 1);
     assert.equal(
-      st.serviceStatus['graph-metadata-combiner-example-executor'].grpcEndpoint,
-      'graph-metadata-combiner-example-executor.ml.svc.cluster.local:8000',
+      st.serviceStatus['graph-metadata-combiner-executor'].grpcEndpoint,
+      'graph-metadata-combiner-executor.ml.svc.cluster.local:8000',
     );
     assert.match(
       st.address.url,
-      /^http:\/\/graph-metadata-combiner-example-executor\.ml\.svc\.cluster\.local:\d+\/api\/v1\.0\/predictions$/,
+      /^http:\/\/graph-metadata-combiner-executor\.ml\.svc\.cluster\.local:\d+\/api\/v1\.0\/predictions$/,
     );
 
     // The canary leaves: its objects are pruned, the other predictor's stay.
