@@ -261,7 +261,7 @@ describe('operator against a stand-in API server (real @kubernetes/client-node)'
     await waitFor(
       'status written',
       () =>
-        fake.requests.slice(applies).filter((r) => r.method === 'GET' && r.path.endsWith('/poddisruptionbudgets'))
+        fake.requests.slice(applies).filter((r) => r.method === 'GET' && r.path.endsWith('/horizontalpodautoscalers'))
           .length > 0,
     );
     assert.deepEqual(snapshot(), before);
