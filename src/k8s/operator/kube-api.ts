@@ -81,9 +81,9 @@ export interface KubeApi {
   apply(obj: KubeObject, fieldManager?: string): Promise<KubeObject>;
   /** Deletes; absent objects are not an error. */
   delete(apiVersion: string, kind: string, namespace: string, name: string): Promise<void>;
-  /** Merge patch of an InferenceGraph's status subresource. */
+  /** Merge patch of an InferenceGraph's status subresource (a null removes a key). */
   patchGraphStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
-  /** Merge patch of a SeldonDeployment's status subresource (machinelearning.seldon.io/v1). */
+  /** Merge patch of a SeldonDeployment's status subresource (machinelearning.seldon.io/v1; a null removes a key). */
   patchSeldonStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   createEvent(namespace: string, event: KubeObject): Promise<void>;
   getLease(namespace: string, name: string): Promise<Lease | undefined>;

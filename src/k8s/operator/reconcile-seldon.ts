@@ -5,6 +5,7 @@ import { desiredObjects, type DesiredInput, type KubeObject, type OwnerReference
 import { EXECUTOR_PORT, executorName, FIELD_MANAGER, LABEL } from '../names';
 import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
+import { mergePatchTo } from './merge-patch';
 import { event, OWNED_KINDS, replicas, type GraphResource, type ReconcileOptions } from './reconcile';
 
 /**
@@ -195,6 +196,13 @@ const ownedBy = (o: KubeObject, uid: string): boolean =>
   ((o.metadata as { ownerReferences?: { uid?: string }[] }).ownerReferences ?? []).some((r) => r.uid === uid);
 
 async function writeStatus(api: KubeApi, cr: GraphResource, status: SeldonStatus): Promise<void> {
-  if (isDeepStrictEqual(JSON.parse(JSON.stringify(cr.status ?? {})), JSON.parse(JSON.stringify(status)))) return;
-  await api.patchSeldonStatus(cr.metadata.namespace, cr.metadata.name, status as Record<string, unknown>);
+  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
+  const after: unknown = JSON.parse(JSON.stringify(status));
+  // Writing an unchanged status would only wake the watch (and this loop) again.
+  if (isDeepStrictEqual(before, after)) return;
+  await api.patchSeldonStatus(
+    cr.metadata.namespace,
+    cr.metadata.name,
+    mergePatchTo(before, after) as Record<string, unknown>,
+  );
 }

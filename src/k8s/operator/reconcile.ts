@@ -14,6 +14,7 @@ import {
 } from '../names';
 import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
+import { mergePatchTo } from './merge-patch';
 
 /**
  * One pass over one InferenceGraph: validate it (never loading user code: module files live in the node's image),
@@ -242,9 +243,15 @@ function conditions(
 }
 
 async function writeStatus(api: KubeApi, cr: GraphResource, status: GraphStatus): Promise<void> {
+  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
+  const after: unknown = JSON.parse(JSON.stringify(status));
   // Writing an unchanged status would only wake the watch (and this loop) again.
-  if (isDeepStrictEqual(JSON.parse(JSON.stringify(cr.status ?? {})), JSON.parse(JSON.stringify(status)))) return;
-  await api.patchGraphStatus(cr.metadata.namespace, cr.metadata.name, status as Record<string, unknown>);
+  if (isDeepStrictEqual(before, after)) return;
+  await api.patchGraphStatus(
+    cr.metadata.namespace,
+    cr.metadata.name,
+    mergePatchTo(before, after) as Record<string, unknown>,
+  );
 }
 
 export async function event(
