@@ -44,8 +44,10 @@ export default defineConfig(
     files: [
       'test/unit/k8s-*.test.ts',
       'test/unit/seldon-*.test.ts',
-      'test/integration/operator.test.ts',
+      'test/integration/operator*.test.ts',
       'test/helpers/fake-apiserver.ts',
+      'test/helpers/fake-ssa.ts',
+      'test/helpers/rbac.ts',
     ],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -263,7 +263,8 @@ const CONTAINER = {
 const AUTOSCALING = {
   type: 'object',
   description:
-    'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes (replicas is then its start).',
+    'An autoscaling/v2 HorizontalPodAutoscaler for the node pods on Kubernetes; the Deployment then leaves its ' +
+    'replica count to the autoscaler (replicas still sets the processes of infergraph up).',
   required: ['maxReplicas'],
   properties: {
     minReplicas: { type: 'integer', minimum: 1, description: 'Fewest pods (default 1).' },

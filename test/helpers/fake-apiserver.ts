@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { managedFields, sameOwners, ssaApply, ssaUpdate, type Managers } from './fake-ssa';
 
 /**
  * An in-process stand-in for the parts of the Kubernetes API server the operator uses, speaking the real HTTP API so
- * that @kubernetes/client-node talks to it unchanged: discovery, list and watch with resourceVersion (and 410 Gone
- * after a compaction), server-side apply (PATCH application/apply-patch+yaml with fieldManager and force), merge
- * patch of the status subresource, delete with garbage collection by ownerReferences, Leases with optimistic
- * concurrency, Events. Deployments report their replicas ready when `deploymentsReady` is set, as if pods started.
+ * that @kubernetes/client-node talks to it unchanged: discovery (404 for a group/version nothing serves), list and
+ * watch with resourceVersion (and 410 Gone after a compaction), server-side apply (PATCH application/apply-patch+yaml
+ * with fieldManager and force, with field ownership: test/helpers/fake-ssa.ts), merge patch of the status
+ * subresource, delete with garbage collection by ownerReferences, Leases with optimistic concurrency, Events.
+ * Deployments default `replicas` to 1 and report their replicas ready when `deploymentsReady` is set, as if pods
+ * started; `scale()` writes a Deployment's replicas as an HPA does. KEDA's ScaledObjects are served only when asked
+ * for (`{keda: true}` or `installKeda()`), as where KEDA's CRD is installed.
  */
 
 type Obj = Record<string, any>;
@@ -27,10 +31,14 @@ const RESOURCES: Resource[] = [
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' },
   { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy' },
   { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget' },
+  { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler' },
   { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
   { group: 'infergraph.dev', version: 'v1alpha1', plural: 'inferencegraphs', kind: 'InferenceGraph' },
   { group: 'machinelearning.seldon.io', version: 'v1', plural: 'seldondeployments', kind: 'SeldonDeployment' },
 ];
+
+/** KEDA's CRD: served only where installed. */
+const KEDA: Resource = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', kind: 'ScaledObject' };
 
 export interface RequestRecord {
   method: string;
@@ -50,6 +58,9 @@ export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
   /** key: plural/namespace/name */
   readonly store = new Map<string, Obj>();
+  /** Field managers per stored object (same key). */
+  private readonly owners = new Map<string, Managers>();
+  private readonly resources: Resource[];
   private history: { rv: number; plural: string; type: string; obj: Obj }[] = [];
   private rv = 1;
   private compactedBelow = 0;
@@ -59,6 +70,15 @@ export class FakeApiServer {
   failApplies = 0;
   private server: Server | undefined;
   url = '';
+
+  constructor(opts: { keda?: boolean } = {}) {
+    this.resources = opts.keda ? [...RESOURCES, KEDA] : [...RESOURCES];
+  }
+
+  /** KEDA installed: ScaledObjects are served from now on. */
+  installKeda(): void {
+    if (!this.resources.includes(KEDA)) this.resources.push(KEDA);
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -102,19 +122,31 @@ export class FakeApiServer {
     return o && strip(o);
   }
 
-  /** What `kubectl apply` of a graph does: create, or replace the spec (generation + 1 when it changed). */
+  /** What `kubectl apply --server-side` of a graph does: create, or update (generation + 1 when the spec changed). */
   applyGraph(obj: Obj): Obj {
-    return strip(this.upsert('inferencegraphs', obj.metadata.namespace ?? 'default', obj, 'kubectl'));
+    return strip(this.upsert('inferencegraphs', obj.metadata.namespace ?? 'default', obj, 'kubectl', 'apply'));
   }
 
-  /** `kubectl apply` of any custom resource (a SeldonDeployment). */
+  /** `kubectl apply --server-side` of any custom resource (a SeldonDeployment). */
   apply(plural: string, obj: Obj): Obj {
-    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'kubectl'));
+    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'kubectl', 'apply'));
   }
 
-  /** Any object, written as another client would. */
+  /** Any object, written (created or replaced) as another client would. */
   put(plural: string, obj: Obj): Obj {
-    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'other'));
+    return strip(this.upsert(plural, obj.metadata.namespace ?? 'default', obj, 'other', 'update'));
+  }
+
+  /**
+   * What a HorizontalPodAutoscaler (or KEDA's) does to its target: an update of `spec.replicas` through the scale
+   * subresource, by the kube-controller-manager, which then owns the field.
+   */
+  scale(namespace: string, name: string, replicas: number, manager = 'kube-controller-manager'): Obj {
+    const o = this.store.get(`deployments/${namespace}/${name}`);
+    if (!o) throw new Error(`no deployment ${namespace}/${name}`);
+    const body = strip(o);
+    body.spec = { ...body.spec, replicas };
+    return strip(this.upsert('deployments', namespace, body, manager, 'update', 'scale'));
   }
 
   deleteObject(plural: string, namespace: string, name: string): boolean {
@@ -122,6 +154,7 @@ export class FakeApiServer {
     const o = this.store.get(key);
     if (!o) return false;
     this.store.delete(key);
+    this.owners.delete(key);
     o.metadata.resourceVersion = String(++this.rv);
     this.emit(plural, 'DELETED', o);
     // The garbage collector: dependents whose owner is gone go too (foreground/background alike here).
@@ -142,34 +175,46 @@ export class FakeApiServer {
     }
   }
 
-  private upsert(plural: string, namespace: string, body: Obj, manager: string): Obj {
+  private upsert(
+    plural: string,
+    namespace: string,
+    body: Obj,
+    manager: string,
+    mode: 'apply' | 'update',
+    subresource?: string,
+  ): Obj {
     const key = `${plural}/${namespace}/${body.metadata.name}`;
     const old = this.store.get(key);
-    const { status: _ignored, ...rest } = body;
-    // As the API server: an apply that changes nothing writes nothing (no new resourceVersion, no watch event).
-    if (old && same(old, body, namespace)) return old;
+    const before = this.owners.get(key) ?? new Map();
+    const live = old && userPart(old);
+    const input = userPart({ ...body, metadata: { ...body.metadata, namespace } });
+    const { obj, owners } =
+      mode === 'apply' ? ssaApply(live, before, manager, input) : ssaUpdate(live, before, manager, input, subresource);
+    // The API server's defaulting (an unset field of nobody's).
+    if (plural === 'deployments' && obj.spec && obj.spec.replicas === undefined) obj.spec.replicas = 1;
+    // As the API server: a write that changes nothing writes nothing (no new resourceVersion, no watch event).
+    if (old && live && same(live, obj) && sameOwners(before, owners)) return old;
+    this.owners.set(key, owners);
     const o: Obj = {
       ...(old ? { status: old.status } : {}),
-      ...rest,
+      ...obj,
       _plural: plural,
       metadata: {
-        ...body.metadata,
+        ...obj.metadata,
         namespace,
         uid: old?.metadata.uid ?? randomUUID(),
         creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(),
-        generation: old
-          ? old.metadata.generation + (JSON.stringify(old.spec) === JSON.stringify(body.spec) ? 0 : 1)
-          : 1,
+        generation: old ? old.metadata.generation + (same(live?.spec, obj.spec) ? 0 : 1) : 1,
         resourceVersion: String(++this.rv),
-        managedFields: [{ manager, operation: 'Apply', apiVersion: body.apiVersion }],
+        managedFields: managedFields(owners),
       },
     };
     if (plural === 'deployments') o.status = deploymentStatus(o, this.deploymentsReady);
     this.store.set(key, o);
     this.emit(plural, old ? 'MODIFIED' : 'ADDED', o);
     // The garbage collector also removes objects created with an owner that no longer exists.
-    const owners = (o.metadata.ownerReferences ?? []) as Obj[];
-    if (owners.length && !owners.some((r) => [...this.store.values()].some((x) => x.metadata.uid === r.uid))) {
+    const refs = (o.metadata.ownerReferences ?? []) as Obj[];
+    if (refs.length && !refs.some((r) => [...this.store.values()].some((x) => x.metadata.uid === r.uid))) {
       setImmediate(() => this.deleteObject(plural, namespace, o.metadata.name));
     }
     return o;
@@ -205,7 +250,10 @@ export class FakeApiServer {
       const version = isCore ? parts[1] : parts[2];
       const rest = parts.slice(isCore ? 2 : 3);
       if (rest.length === 0 && req.method === 'GET') {
-        const resources = RESOURCES.filter((r) => r.group === group && r.version === version).map((r) => ({
+        const served = this.resources.filter((r) => r.group === group && r.version === version);
+        // A group/version nothing serves (a CRD not installed) is not found, as on a real API server.
+        if (!served.length) return fail(404, 'NotFound', 'the server could not find the requested resource');
+        const resources = served.map((r) => ({
           name: r.plural,
           singularName: '',
           namespaced: true,
@@ -228,8 +276,8 @@ export class FakeApiServer {
       const plural = rest[i] ?? '';
       const name = rest[i + 1];
       const sub = rest[i + 2];
-      const resource = RESOURCES.find((r) => r.plural === plural && r.group === group);
-      if (!resource) return fail(404, 'NotFound', `no resource ${u.pathname}`);
+      const resource = this.resources.find((r) => r.plural === plural && r.group === group);
+      if (!resource) return fail(404, 'NotFound', 'the server could not find the requested resource');
       const key = `${plural}/${namespace}/${name}`;
 
       if (req.method === 'GET' && !name) {
@@ -254,7 +302,7 @@ export class FakeApiServer {
         const body = JSON.parse(text) as Obj;
         if (this.store.has(`${plural}/${namespace}/${body.metadata.name}`))
           return fail(409, 'AlreadyExists', `${plural} "${body.metadata.name}" already exists`);
-        return send(201, strip(this.upsert(plural, namespace, body, 'client')));
+        return send(201, strip(this.upsert(plural, namespace, body, 'client', 'update')));
       }
       if (req.method === 'PUT' && namespace && name) {
         const body = JSON.parse(text) as Obj;
@@ -267,7 +315,7 @@ export class FakeApiServer {
             `Operation cannot be fulfilled on ${plural} "${name}": the object has been modified`,
           );
         }
-        return send(200, strip(this.upsert(plural, namespace, body, 'client')));
+        return send(200, strip(this.upsert(plural, namespace, body, 'client', 'update')));
       }
       if (req.method === 'PATCH' && namespace && name && sub === 'status') {
         if (contentType !== 'application/merge-patch+json')
@@ -290,7 +338,7 @@ export class FakeApiServer {
         const body = parseYaml(text) as Obj;
         if (body.metadata?.name !== name || body.kind !== resource.kind)
           return fail(400, 'BadRequest', 'name or kind does not match the path');
-        return send(200, strip(this.upsert(plural, namespace, body, query.fieldManager)));
+        return send(200, strip(this.upsert(plural, namespace, body, query.fieldManager, 'apply')));
       }
       if (req.method === 'DELETE' && namespace && name) {
         const o = this.store.get(key);
@@ -340,22 +388,21 @@ export class FakeApiServer {
   }
 }
 
-/** The user-set part of an object (system metadata and status aside) is unchanged. */
-function same(old: Obj, body: Obj, namespace: string): boolean {
-  const user = (o: Obj): string => {
-    const { status: _s, _plural: _p, metadata, ...rest } = o;
-    const {
-      uid: _u,
-      creationTimestamp: _c,
-      generation: _g,
-      resourceVersion: _r,
-      managedFields: _m,
-      ...meta
-    } = metadata ?? {};
-    return JSON.stringify(sortKeys({ ...rest, metadata: { ...meta, namespace } }));
-  };
-  return user(old) === user(body);
+/** An object without its status and the metadata the API server sets. */
+function userPart(o: Obj): Obj {
+  const { status: _s, _plural: _p, metadata, ...rest } = o;
+  const {
+    uid: _u,
+    creationTimestamp: _c,
+    generation: _g,
+    resourceVersion: _r,
+    managedFields: _m,
+    ...meta
+  } = (metadata ?? {}) as Obj;
+  return JSON.parse(JSON.stringify({ ...rest, metadata: meta })) as Obj;
 }
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
 
 const sortKeys = (v: unknown): unknown =>
   Array.isArray(v)

@@ -86,6 +86,19 @@ describe('autoscaling: in-flight requests (Pods metric) and KEDA', () => {
     );
   });
 
+  it('with an autoscaler (HPA or KEDA) the Deployment sets no replicas, the executor and other nodes do: what the operator applies', () => {
+    for (const a of [
+      '{maxReplicas: 4}',
+      '{maxReplicas: 4, inFlightTarget: 2, keda: {prometheusAddress: "http://p:9090"}}',
+    ]) {
+      const objects = render(a);
+      const spec = (name: string): Record<string, unknown> =>
+        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)?.spec as Record<string, unknown>;
+      assert.equal('replicas' in spec('g-m'), false, a);
+      assert.equal(spec('g-executor').replicas, 1);
+    }
+  });
+
   it('refusals name the field and what to do instead', () => {
     assert.throws(
       () => render('{maxReplicas: 5, keda: {prometheusAddress: "http://p:9090"}}'),

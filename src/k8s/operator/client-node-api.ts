@@ -12,7 +12,15 @@ import {
 } from '@kubernetes/client-node';
 import type { KubeObject } from '../desired';
 import { FIELD_MANAGER, GROUP, PLURAL, VERSION } from '../names';
-import { KubeApiError, type KubeApi, type Lease, type ListResult, type WatchHandle } from './kube-api';
+import {
+  KindNotServedError,
+  KubeApiError,
+  statusOf,
+  type KubeApi,
+  type Lease,
+  type ListResult,
+  type WatchHandle,
+} from './kube-api';
 
 /** KubeApi on @kubernetes/client-node: configuration, auth and TLS are the client's; this only maps the calls. */
 
@@ -27,6 +35,8 @@ const PLURALS: Record<string, string> = {
   Deployment: 'deployments',
   NetworkPolicy: 'networkpolicies',
   PodDisruptionBudget: 'poddisruptionbudgets',
+  HorizontalPodAutoscaler: 'horizontalpodautoscalers',
+  ScaledObject: 'scaledobjects',
 };
 
 export function resourcePath(apiVersion: string, kind: string, namespace?: string): string {
@@ -51,6 +61,20 @@ function wrap(err: unknown): never {
   throw new KubeApiError(status, message);
 }
 
+/** KubernetesObjectApi with its discovery lookup (protected there) opened up. */
+class ObjectApi extends KubernetesObjectApi {
+  static from(kc: KubeConfig): ObjectApi {
+    const api = kc.makeApiClient(ObjectApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  /** The kind's APIResource, undefined when its group/version is served without it; throws on a discovery 404. */
+  discover(apiVersion: string, kind: string): Promise<unknown> {
+    return this.resource(apiVersion, kind);
+  }
+}
+
 const call = async <T>(p: Promise<T>): Promise<T> => {
   try {
     return await p;
@@ -60,14 +84,14 @@ const call = async <T>(p: Promise<T>): Promise<T> => {
 };
 
 export class ClientNodeApi implements KubeApi {
-  private readonly objects: KubernetesObjectApi;
+  private readonly objects: ObjectApi;
   private readonly custom: CustomObjectsApi;
   private readonly coordination: CoordinationV1Api;
   private readonly core: CoreV1Api;
   private readonly watcher: Watch;
 
   constructor(kc: KubeConfig) {
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.objects = ObjectApi.from(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -81,16 +105,38 @@ export class ClientNodeApi implements KubeApi {
     return new ClientNodeApi(kc);
   }
 
+  /**
+   * Discovery (client-node caches a group/version once it is served): a kind the API server does not serve is
+   * KindNotServedError, where client-node would throw a plain Error or a discovery 404.
+   */
+  private async served(apiVersion: string, kind: string): Promise<void> {
+    let found: unknown;
+    try {
+      found = await call(this.objects.discover(apiVersion, kind));
+    } catch (err) {
+      if (statusOf(err) === 404) throw new KindNotServedError(apiVersion, kind, PLURALS[kind]);
+      throw err;
+    }
+    if (!found) throw new KindNotServedError(apiVersion, kind, PLURALS[kind]);
+  }
+
   async list(
     apiVersion: string,
     kind: string,
     namespace: string | undefined,
     labelSelector?: string,
   ): Promise<ListResult> {
-    const res = await call(
-      this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
-    );
-    return { items: res.items as KubeObject[], resourceVersion: res.metadata?.resourceVersion ?? '' };
+    await this.served(apiVersion, kind);
+    try {
+      const res = await call(
+        this.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
+      );
+      return { items: res.items as KubeObject[], resourceVersion: res.metadata?.resourceVersion ?? '' };
+    } catch (err) {
+      // A collection is never "not found" while its kind is served: the CRD went after discovery was cached.
+      if (statusOf(err) === 404) throw new KindNotServedError(apiVersion, kind, PLURALS[kind]);
+      throw err;
+    }
   }
 
   async watch(
@@ -122,10 +168,11 @@ export class ClientNodeApi implements KubeApi {
     return { stop: () => ac.abort() };
   }
 
-  async apply(obj: KubeObject): Promise<KubeObject> {
+  async apply(obj: KubeObject, fieldManager = FIELD_MANAGER): Promise<KubeObject> {
+    await this.served(obj.apiVersion, obj.kind);
     const spec = obj as unknown as KubernetesObject;
     return (await call(
-      this.objects.patch(spec, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      this.objects.patch(spec, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply),
     )) as unknown as KubeObject;
   }
 

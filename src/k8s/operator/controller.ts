@@ -39,6 +39,8 @@ export class Controller {
   private readonly queue = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly announced = new Map<string, string>();
+  /** Owned kinds the cluster does not serve (KEDA's CRD absent), logged once each. */
+  private readonly notServed = new Set<string>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private informers: Informer[] = [];
   private resync: NodeJS.Timeout | undefined;
@@ -174,6 +176,8 @@ export class Controller {
           image: this.o.image,
           identity: this.o.identity,
           announced: this.announced,
+          notServed: this.notServed,
+          logger: this.o.logger,
           ...(this.o.requestLoggerDefaultEndpoint
             ? { requestLoggerDefaultEndpoint: this.o.requestLoggerDefaultEndpoint }
             : {}),

@@ -3,7 +3,9 @@ import { ConfigError } from '../../errors';
 import type { GraphSpec } from '../../graph/spec';
 import { desiredObjects, type DesiredInput, type KubeObject, type OwnerReference } from '../desired';
 import { EXECUTOR_PORT, executorName, FIELD_MANAGER, LABEL } from '../names';
+import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
+import { mergePatchTo } from './merge-patch';
 import { event, OWNED_KINDS, replicas, type GraphResource, type ReconcileOptions } from './reconcile';
 
 /**
@@ -13,7 +15,8 @@ import { event, OWNED_KINDS, replicas, type GraphResource, type ReconcileOptions
  * owned and no longer wants (a predictor or unit removed), and write status in Seldon's own shape (state Creating /
  * Available / Failed, description, deploymentStatus, serviceStatus, address), so `kubectl get sdep` and tools that
  * read Seldon's status keep working. An invalid deployment changes nothing that runs: state Failed with the
- * validator's messages, and a Warning event.
+ * validator's messages, and a Warning event. An object whose kind the cluster does not serve is left out, named in
+ * the description, with a Warning event MissingCRD.
  */
 
 export const SELDON_API_VERSION = 'machinelearning.seldon.io/v1';
@@ -103,18 +106,24 @@ export async function reconcileSeldonDeployment(
     return { status, valid: false, ready: false, applied: 0, pruned: [], graphs: [] };
   }
 
-  const applied: KubeObject[] = [];
-  for (const o of objects) applied.push(await api.apply(o));
-  const pruned = await prune(api, namespace, uid, new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`)));
+  const owned = `${LABEL.managedBy}=${FIELD_MANAGER}`;
+  const { applied, missing } = await applyObjects(api, objects, async () =>
+    (await listServed(api, 'apps/v1', 'Deployment', namespace, owned, opts)).filter((d) => ownedBy(d, uid)),
+  );
+  const pruned = await prune(api, namespace, uid, new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`)), opts);
+  const lacking = missing.length ? missingMessage(missing) : '';
   const rows = applied.filter((o) => o.kind === 'Deployment').map((d) => ({ d, ...replicas(d) }));
   const notReady = rows.filter((r) => !r.ready).map((r) => `${r.d.metadata.name} ${r.readyReplicas}/${r.replicas}`);
   const ready = notReady.length === 0;
   const svc = (g: string): string => `${executorName(g)}.${namespace}.svc.cluster.local`;
   const status: SeldonStatus = {
     state: ready ? 'Available' : 'Creating',
-    description: ready
-      ? `${rows.length} deployments ready (infergraph)`
-      : `waiting for ${notReady.join(', ')}`.slice(0, MAX_MESSAGE),
+    description: [
+      ready ? `${rows.length} deployments ready (infergraph)` : `waiting for ${notReady.join(', ')}`,
+      ...(lacking ? [lacking] : []),
+    ]
+      .join('\n')
+      .slice(0, MAX_MESSAGE),
     replicas: Math.min(...rows.map((r) => r.readyReplicas)),
     deploymentStatus: Object.fromEntries(
       rows.map((r) => [r.d.metadata.name, { replicas: r.replicas, availableReplicas: r.readyReplicas }]),
@@ -133,6 +142,9 @@ export async function reconcileSeldonDeployment(
       ? { address: { url: `http://${restEndpoint(applied, graphs[0], svc(graphs[0]))}/api/v1.0/predictions` } }
       : {}),
   };
+  const said = (cr.status as SeldonStatus | undefined)?.description ?? '';
+  if (lacking && !said.includes(lacking))
+    await event(api, sd, 'Warning', 'MissingCRD', lacking, opts, now, `${generation}/${lacking}`);
   const last = opts.announced?.get(`${uid}/Applied`);
   if (last !== String(generation)) {
     const gone = pruned.length ? `, pruned ${pruned.join(', ')}` : '';
@@ -141,14 +153,14 @@ export async function reconcileSeldonDeployment(
       sd,
       'Normal',
       'Applied',
-      `applied ${objects.length} objects of generation ${generation} (${graphs.join(', ')})${gone}`,
+      `applied ${applied.length} objects of generation ${generation} (${graphs.join(', ')})${gone}`,
       opts,
       now,
       String(generation),
     );
   }
   await writeStatus(api, cr, status);
-  return { status, valid: true, ready, applied: objects.length, pruned, graphs };
+  return { status, valid: true, ready, applied: applied.length, pruned, graphs };
 }
 
 /** The executor Service's REST port (8080 by default), as Seldon's httpEndpoint. */
@@ -160,13 +172,17 @@ function restEndpoint(applied: KubeObject[], graph: string, host: string): strin
 }
 
 /** What this SeldonDeployment owns (ownerReferences uid) among infergraph's objects, no longer desired: deleted. */
-async function prune(api: KubeApi, namespace: string, uid: string, keep: Set<string>): Promise<string[]> {
+async function prune(
+  api: KubeApi,
+  namespace: string,
+  uid: string,
+  keep: Set<string>,
+  opts: ListOptions,
+): Promise<string[]> {
   const pruned: string[] = [];
   for (const [apiVersion, kind] of OWNED_KINDS) {
-    const { items } = await api.list(apiVersion, kind, namespace, `${LABEL.managedBy}=${FIELD_MANAGER}`);
-    for (const o of items) {
-      const refs = (o.metadata as { ownerReferences?: { uid?: string }[] }).ownerReferences ?? [];
-      if (!refs.some((r) => r.uid === uid)) continue;
+    for (const o of await listServed(api, apiVersion, kind, namespace, `${LABEL.managedBy}=${FIELD_MANAGER}`, opts)) {
+      if (!ownedBy(o, uid)) continue;
       const k = `${kind}/${o.metadata.name}`;
       if (keep.has(k)) continue;
       await api.delete(apiVersion, kind, namespace, o.metadata.name);
@@ -176,7 +192,17 @@ async function prune(api: KubeApi, namespace: string, uid: string, keep: Set<str
   return pruned;
 }
 
+const ownedBy = (o: KubeObject, uid: string): boolean =>
+  ((o.metadata as { ownerReferences?: { uid?: string }[] }).ownerReferences ?? []).some((r) => r.uid === uid);
+
 async function writeStatus(api: KubeApi, cr: GraphResource, status: SeldonStatus): Promise<void> {
-  if (isDeepStrictEqual(JSON.parse(JSON.stringify(cr.status ?? {})), JSON.parse(JSON.stringify(status)))) return;
-  await api.patchSeldonStatus(cr.metadata.namespace, cr.metadata.name, status as Record<string, unknown>);
+  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
+  const after: unknown = JSON.parse(JSON.stringify(status));
+  // Writing an unchanged status would only wake the watch (and this loop) again.
+  if (isDeepStrictEqual(before, after)) return;
+  await api.patchSeldonStatus(
+    cr.metadata.namespace,
+    cr.metadata.name,
+    mergePatchTo(before, after) as Record<string, unknown>,
+  );
 }

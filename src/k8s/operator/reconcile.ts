@@ -12,25 +12,34 @@ import {
   pruneSelector,
   VERSION,
 } from '../names';
+import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
+import { mergePatchTo } from './merge-patch';
 
 /**
  * One pass over one InferenceGraph: validate it (never loading user code: module files live in the node's image),
  * server-side apply the desired objects with the graph as their controller owner, prune the objects of nodes that
  * left the graph, and write status. An invalid manifest changes nothing that runs: it becomes a Degraded condition
- * with the validator's messages and one Warning event per new set of problems.
+ * with the validator's messages and one Warning event per new set of problems. An object whose kind the cluster does
+ * not serve (a KEDA ScaledObject without KEDA) is left out and reported the same way (reason MissingCRD), the rest
+ * applied.
  */
 
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'InferenceGraph';
 
-/** What the operator owns, in apply order (the ConfigMap before the pods that mount it). */
+/**
+ * What the operator owns and prunes. The autoscalers of nodes with runtime.autoscaling come last: KEDA's
+ * ScaledObject is a custom resource, and a cluster without KEDA has none to prune.
+ */
 export const OWNED_KINDS: readonly (readonly [string, string])[] = [
   ['v1', 'ConfigMap'],
   ['v1', 'Service'],
   ['apps/v1', 'Deployment'],
   ['networking.k8s.io/v1', 'NetworkPolicy'],
   ['policy/v1', 'PodDisruptionBudget'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['keda.sh/v1alpha1', 'ScaledObject'],
 ];
 
 export interface Condition {
@@ -56,7 +65,7 @@ export interface GraphResource extends KubeObject {
   status?: GraphStatus;
 }
 
-export interface ReconcileOptions {
+export interface ReconcileOptions extends ListOptions {
   image: string;
   requestLoggerDefaultEndpoint?: string;
   /** Who writes events (the pod name). */
@@ -128,9 +137,10 @@ export async function reconcileGraph(
     return { status, valid: false, ready: false, applied: 0, pruned: [] };
   }
 
-  const applied = [];
-  for (const o of objects) applied.push(await api.apply(o));
-  const pruned = await prune(api, namespace, name, new Set(objects.map(key)));
+  const { applied, missing } = await applyObjects(api, objects, () =>
+    listServed(api, 'apps/v1', 'Deployment', namespace, pruneSelector(name), opts),
+  );
+  const pruned = await prune(api, namespace, name, new Set(objects.map(key)), opts);
 
   const deployments = applied.filter((o) => o.kind === 'Deployment');
   const rows = deployments.map((d) => ({ d, ...replicas(d) }));
@@ -153,9 +163,15 @@ export async function reconcileGraph(
       ready
         ? ['Progressing', 'False', 'Complete', 'all replicas are up to date and ready']
         : ['Progressing', 'True', 'RollingOut', `${notReady.length} deployments rolling out`],
-      ['Degraded', 'False', 'AsExpected', 'the manifest is valid and applied'],
+      missing.length
+        ? ['Degraded', 'True', 'MissingCRD', missingMessage(missing).slice(0, MAX_MESSAGE)]
+        : ['Degraded', 'False', 'AsExpected', 'the manifest is valid and applied'],
     ]),
   };
+  const degraded = condition(status, 'Degraded');
+  const before = condition(cr.status, 'Degraded');
+  if (degraded?.reason === 'MissingCRD' && (before?.reason !== 'MissingCRD' || before.message !== degraded.message))
+    await event(api, cr, 'Warning', 'MissingCRD', degraded.message, opts, now, `${generation}/${degraded.message}`);
   if (cr.status?.observedGeneration !== generation) {
     const gone = pruned.length ? `, pruned ${pruned.join(', ')}` : '';
     await event(
@@ -163,24 +179,29 @@ export async function reconcileGraph(
       cr,
       'Normal',
       'Applied',
-      `applied ${objects.length} objects of generation ${generation}${gone}`,
+      `applied ${applied.length} objects of generation ${generation}${gone}`,
       opts,
       now,
       String(generation),
     );
   }
   await writeStatus(api, cr, status);
-  return { status, valid: true, ready, applied: objects.length, pruned };
+  return { status, valid: true, ready, applied: applied.length, pruned };
 }
 
 const key = (o: KubeObject): string => `${o.kind}/${o.metadata.name}`;
 
 /** Objects of this graph (by label) that the desired state no longer has: nodes removed, a PDB no longer needed. */
-async function prune(api: KubeApi, namespace: string, graph: string, keep: Set<string>): Promise<string[]> {
+async function prune(
+  api: KubeApi,
+  namespace: string,
+  graph: string,
+  keep: Set<string>,
+  opts: ListOptions,
+): Promise<string[]> {
   const pruned: string[] = [];
   for (const [apiVersion, kind] of OWNED_KINDS) {
-    const { items } = await api.list(apiVersion, kind, namespace, pruneSelector(graph));
-    for (const o of items) {
+    for (const o of await listServed(api, apiVersion, kind, namespace, pruneSelector(graph), opts)) {
       const k = `${kind}/${o.metadata.name}`;
       if (keep.has(k)) continue;
       await api.delete(apiVersion, kind, namespace, o.metadata.name);
@@ -190,6 +211,10 @@ async function prune(api: KubeApi, namespace: string, graph: string, keep: Set<s
   return pruned;
 }
 
+/**
+ * A Deployment's want and readiness from the object as stored (what apply returned), not from the manifest: with an
+ * autoscaler its replicas are what the autoscaler last set.
+ */
 export function replicas(d: KubeObject): { replicas: number; readyReplicas: number; ready: boolean } {
   const spec = (d.spec ?? {}) as { replicas?: number };
   const st = (d.status ?? {}) as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number };
@@ -218,9 +243,15 @@ function conditions(
 }
 
 async function writeStatus(api: KubeApi, cr: GraphResource, status: GraphStatus): Promise<void> {
+  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
+  const after: unknown = JSON.parse(JSON.stringify(status));
   // Writing an unchanged status would only wake the watch (and this loop) again.
-  if (isDeepStrictEqual(JSON.parse(JSON.stringify(cr.status ?? {})), JSON.parse(JSON.stringify(status)))) return;
-  await api.patchGraphStatus(cr.metadata.namespace, cr.metadata.name, status as Record<string, unknown>);
+  if (isDeepStrictEqual(before, after)) return;
+  await api.patchGraphStatus(
+    cr.metadata.namespace,
+    cr.metadata.name,
+    mergePatchTo(before, after) as Record<string, unknown>,
+  );
 }
 
 export async function event(
