@@ -98,6 +98,34 @@ describe('infergraph bench (smoke run)', () => {
     assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), 'the report must be self-contained');
   });
 
+  it('benches a SeldonDeployment as it is (two predictors and a shadow, converted as `up` converts them)', async () => {
+    const out = path.join(dir, 'seldon');
+    const { stdout } = await run(
+      process.execPath,
+      [
+        CLI,
+        'bench',
+        '--graph',
+        path.join(REPO, 'test/fixtures/traffic/canary-shadow.yaml'),
+        '--duration',
+        '1',
+        '--concurrency',
+        '1',
+        '--warmup',
+        '0.5',
+        '--no-baseline',
+        '--out',
+        out,
+        '--no-progress',
+      ],
+      { timeout: 120_000 },
+    );
+    assert.match(stdout, /\| graph \| 1 \|/);
+    const r = JSON.parse(readFileSync(path.join(out, 'bench-report.json'), 'utf8')) as BenchReport;
+    assert.equal(r.levels[0]?.errors, 0);
+    assert.ok((r.levels[0]?.requests ?? 0) > 0);
+  });
+
   it('bench hop compares codecs through one node and reports per-hop overhead', async () => {
     const out = path.join(dir, 'hop');
     const { stdout } = await run(

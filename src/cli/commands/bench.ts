@@ -6,7 +6,6 @@ import { renderMarkdown } from '../../bench/report-html';
 import { BEST_BASELINE } from '../../bench/inprocess';
 import { BENCH_APIS } from '../../bench/rest-target';
 import { defaultOutDir, runBench } from '../../bench/run';
-import { loadManifestFile } from '../../graph/manifest';
 import { ensureGraphModels } from '../../modelgen/graph-models';
 import { HOP_CODECS, HOP_TRANSPORTS, type GraphSpec } from '../../graph/spec';
 import { reexecWithFlags } from '../../bench/reexec';
@@ -23,6 +22,7 @@ import {
   usageError,
 } from '../flags';
 import { loadTensorFile } from './predict';
+import { loadSpec } from '../spec-flags';
 
 /** `infergraph bench` (a graph under load, with the in-process baseline) and `infergraph bench hop` (codecs). */
 
@@ -176,11 +176,12 @@ export function registerBench(program: Command): void {
         throw usageError('--api rest-… with --addr needs --rest-url http://host:port');
       const nodeFlags = nodeFlagsOf(o.nodeFlags);
       if (await ranInChild(nodeFlags)) return;
-      let graph = o.graph ? loadManifestFile(o.graph) : undefined;
+      // An InferenceGraph or a SeldonDeployment (converted as `up` converts it; the children read the same file).
+      let graph = o.graph ? loadSpec(o.graph, {}) : undefined;
       if (o.graph && !o.addr) {
         // bench starts this graph: the example models are made if missing, other missing files named, before spawning.
         await ensureGraphModels(graph as GraphSpec, (line) => console.error(line));
-        graph = loadManifestFile(o.graph, { checkFiles: true });
+        graph = loadSpec(o.graph, {}, { checkFiles: true });
       }
       let input: BenchInput;
       if (o.image) input = imageFile(o.image);
