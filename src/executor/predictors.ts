@@ -63,6 +63,8 @@ export class TrafficSplit implements PredictorSet {
   private readonly byName = new Map<string, Predictor>();
   private readonly shadows: Shadow[] = [];
   private readonly random: () => number;
+  /** Each predictor's node names, for placing feedback (made on first use). */
+  private readonly nodeNames = new Map<Predictor, Set<string>>();
 
   constructor(
     private readonly graph: GraphSpec,
@@ -119,7 +121,6 @@ export class TrafficSplit implements PredictorSet {
     return p;
   }
 
-  private readonly nodeNames = new Map<Predictor, Set<string>>();
   private nodesOf(p: Predictor): Set<string> {
     let names = this.nodeNames.get(p);
     if (!names) this.nodeNames.set(p, (names = new Set(walkNodes(p.graph.graph).map((n) => n.name))));
