@@ -1,11 +1,10 @@
-import { isDeepStrictEqual } from 'node:util';
 import { ConfigError } from '../../errors';
 import type { GraphSpec } from '../../graph/spec';
 import { desiredObjects, type DesiredInput, type KubeObject, type OwnerReference } from '../desired';
 import { EXECUTOR_PORT, executorName, FIELD_MANAGER, LABEL } from '../names';
 import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
-import { mergePatchTo } from './merge-patch';
+import { statusPatch } from './merge-patch';
 import { event, OWNED_KINDS, replicas, type GraphResource, type ReconcileOptions } from './reconcile';
 
 /**
@@ -196,13 +195,6 @@ const ownedBy = (o: KubeObject, uid: string): boolean =>
   ((o.metadata as { ownerReferences?: { uid?: string }[] }).ownerReferences ?? []).some((r) => r.uid === uid);
 
 async function writeStatus(api: KubeApi, cr: GraphResource, status: SeldonStatus): Promise<void> {
-  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
-  const after: unknown = JSON.parse(JSON.stringify(status));
-  // Writing an unchanged status would only wake the watch (and this loop) again.
-  if (isDeepStrictEqual(before, after)) return;
-  await api.patchSeldonStatus(
-    cr.metadata.namespace,
-    cr.metadata.name,
-    mergePatchTo(before, after) as Record<string, unknown>,
-  );
+  const patch = statusPatch(cr.status, status);
+  if (patch) await api.patchSeldonStatus(cr.metadata.namespace, cr.metadata.name, patch);
 }

@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { ConfigError } from '../../errors';
 import { validateManifest } from '../../graph/manifest';
 import { desiredObjects, type KubeObject, type OwnerReference } from '../desired';
@@ -14,7 +13,7 @@ import {
 } from '../names';
 import { applyObjects, listServed, missingMessage, type ListOptions } from './apply-objects';
 import type { KubeApi } from './kube-api';
-import { mergePatchTo } from './merge-patch';
+import { statusPatch } from './merge-patch';
 
 /**
  * One pass over one InferenceGraph: validate it (never loading user code: module files live in the node's image),
@@ -243,15 +242,8 @@ function conditions(
 }
 
 async function writeStatus(api: KubeApi, cr: GraphResource, status: GraphStatus): Promise<void> {
-  const before: unknown = JSON.parse(JSON.stringify(cr.status ?? {}));
-  const after: unknown = JSON.parse(JSON.stringify(status));
-  // Writing an unchanged status would only wake the watch (and this loop) again.
-  if (isDeepStrictEqual(before, after)) return;
-  await api.patchGraphStatus(
-    cr.metadata.namespace,
-    cr.metadata.name,
-    mergePatchTo(before, after) as Record<string, unknown>,
-  );
+  const patch = statusPatch(cr.status, status);
+  if (patch) await api.patchGraphStatus(cr.metadata.namespace, cr.metadata.name, patch);
 }
 
 export async function event(
