@@ -43,6 +43,9 @@ async function main(): Promise<void> {
   const all3 = jpegInput.create({ exifOrientation: true, colourManagement: true, fastShrinkOnLoad: true }, ctx);
   const all: [string, Component][] = [
     ['default (exact)', jpegInput.create({}, ctx) as Component],
+    ['uint8 (the ensemble graph)', jpegInput.create({ outputDtype: 'uint8' }, ctx) as Component],
+    ['decoder: libvips', jpegInput.create({ decoder: 'libvips' }, ctx) as Component],
+    ['decoder: libvips, uint8', jpegInput.create({ decoder: 'libvips', outputDtype: 'uint8' }, ctx) as Component],
     ['exifOrientation', jpegInput.create({ exifOrientation: true }, ctx) as Component],
     ['colourManagement', jpegInput.create({ colourManagement: true }, ctx) as Component],
     ['fastShrinkOnLoad', jpegInput.create({ fastShrinkOnLoad: true }, ctx) as Component],

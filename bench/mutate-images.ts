@@ -70,32 +70,8 @@ export async function runMutations(
   const c =
     component ??
     (await jpegInput.create({}, { nodeName: 'jpeg-input', nodeType: 'TRANSFORMER', baseDir: '/', logger } as never));
-  const gen = new Prng(seed);
-  const rand = (): number => gen.nextUint32() / 4294967296;
   const r: MutationReport = { total: 0, byCode: {}, truncated: 0, truncatedNotInvalid: [], crashes: [], multiLine: 0 };
-  // Half of the cases are cuts (evenly over each file, so every region is hit), half other mutations.
-  const cutsPerSeed = Math.ceil(count / 2 / seeds.length);
-  const cases: { name: string; data: Buffer; cut: boolean }[] = [];
-  for (const s of seeds) {
-    for (let k = 1; k <= cutsPerSeed; k++) {
-      const at = Math.max(1, Math.floor((s.data.length * k) / (cutsPerSeed + 1)));
-      cases.push({ name: `${s.name} cut at ${at}`, data: s.data.subarray(0, at), cut: true });
-    }
-  }
-  while (cases.length < count) {
-    const s = seeds[Math.floor(rand() * seeds.length)] as { name: string; data: Buffer };
-    const d = Buffer.from(s.data);
-    const kind = Math.floor(rand() * 3);
-    const n = 1 + Math.floor(rand() * 16);
-    for (let i = 0; i < n; i++) {
-      const at = Math.floor(rand() * d.length);
-      if (kind === 0) d[at] = (d[at] as number) ^ (1 << Math.floor(rand() * 8));
-      else if (kind === 1) d.fill(Math.floor(rand() * 256), at, Math.min(d.length, at + Math.floor(rand() * 64)));
-      else d.fill(0, at, Math.min(d.length, at + Math.floor(rand() * 256)));
-    }
-    cases.push({ name: `${s.name} mutation ${cases.length}`, data: d, cut: false });
-  }
-  for (const tc of cases.slice(0, count)) {
+  for (const tc of mutationCases(seeds, count, seed)) {
     r.total++;
     let code = 'OK';
     try {
@@ -118,6 +94,42 @@ export async function runMutations(
   }
   await c.close?.();
   return r;
+}
+
+export interface MutationCase {
+  name: string;
+  data: Buffer;
+  /** A prefix of a whole file. */
+  cut: boolean;
+}
+
+/** `count` hostile files from the seeds, the same for the same seed: half cuts, half bit flips and overwritten runs. */
+export function mutationCases(seeds: { name: string; data: Buffer }[], count: number, seed = 1): MutationCase[] {
+  const gen = new Prng(seed);
+  const rand = (): number => gen.nextUint32() / 4294967296;
+  // Half of the cases are cuts (evenly over each file, so every region is hit), half other mutations.
+  const cutsPerSeed = Math.ceil(count / 2 / seeds.length);
+  const cases: MutationCase[] = [];
+  for (const s of seeds) {
+    for (let k = 1; k <= cutsPerSeed; k++) {
+      const at = Math.max(1, Math.floor((s.data.length * k) / (cutsPerSeed + 1)));
+      cases.push({ name: `${s.name} cut at ${at}`, data: s.data.subarray(0, at), cut: true });
+    }
+  }
+  while (cases.length < count) {
+    const s = seeds[Math.floor(rand() * seeds.length)] as { name: string; data: Buffer };
+    const d = Buffer.from(s.data);
+    const kind = Math.floor(rand() * 3);
+    const n = 1 + Math.floor(rand() * 16);
+    for (let i = 0; i < n; i++) {
+      const at = Math.floor(rand() * d.length);
+      if (kind === 0) d[at] = (d[at] as number) ^ (1 << Math.floor(rand() * 8));
+      else if (kind === 1) d.fill(Math.floor(rand() * 256), at, Math.min(d.length, at + Math.floor(rand() * 64)));
+      else d.fill(0, at, Math.min(d.length, at + Math.floor(rand() * 256)));
+    }
+    cases.push({ name: `${s.name} mutation ${cases.length}`, data: d, cut: false });
+  }
+  return cases.slice(0, count);
 }
 
 async function main(): Promise<void> {

@@ -104,6 +104,15 @@ export const CATALOG = {
           'but faster on large photos (dev-100 median -13 %; a 12 MP photo 9-13 ms instead of 55-85 ms). ' +
           'Images smaller than resize are always resampled exactly.',
       },
+      decoder: {
+        type: 'string',
+        default: 'auto',
+        description:
+          "JPEG decoder: 'auto' decodes plain grey and YCbCr JPEGs with libjpeg-turbo's TurboJPEG (the system's " +
+          'libturbojpeg.so.0, Debian libturbojpeg0; the same accurate DCT as Pillow, so the same pixels) and ' +
+          "everything else, or everything when the library is missing, with libvips; 'libvips' always uses libvips. " +
+          'Dev-100 median: 1.5 ms against 2.8 ms to decode.',
+      },
       maxDecodeBytes: {
         type: 'integer',
         default: 320 * 1024 * 1024,

@@ -25,6 +25,7 @@ import { decodeError, inspect, notDecodable, preview, sniffFormat, type ImageFor
 import { decodeRgbWindow, type ImageHeader } from './pil-rgb';
 import type { JpegHeader } from './jpeg-header';
 import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
+import { greyToRgb, turboJpeg, turboJpegStatus, wholeImage } from './turbo-jpeg';
 
 export { sniffFormat } from './image-bytes';
 import { CATALOG } from './catalog';
@@ -49,6 +50,7 @@ export interface JpegInputConfig {
   exifOrientation: boolean;
   colourManagement: boolean;
   fastShrinkOnLoad: boolean;
+  decoder: 'auto' | 'libvips';
   maxDecodeBytes: number;
   maxConcurrentDecodes: number;
 }
@@ -122,7 +124,9 @@ class JpegInput implements Component {
     }
     throwIfGone(ctx, NAME);
     const { crop } = this.cfg;
-    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx, jpeg), {
+    // TurboJPEG is tried only on a plain JPEG whose structure is whole; anything else decodes as it always did.
+    const turbo = jpeg !== undefined && !undecodable;
+    const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx, jpeg, turbo), {
       format,
       bytes: bytes.byteLength,
       resize: this.cfg.resize,
@@ -147,7 +151,9 @@ class JpegInput implements Component {
     format: ImageFormat,
     ctx: CallContext,
     /** The frame header inspect() read, when the file is a plain 8-bit JPEG. */
-    jpeg?: JpegHeader,
+    jpeg: JpegHeader | undefined,
+    /** May TurboJPEG try it first (a plain JPEG, whole). */
+    turbo: boolean,
   ): Promise<Uint8Array> {
     const { maxPixels, failOn } = this.cfg;
     // Zero-copy Buffer view: sharp wants a Buffer, the payload may be any Uint8Array (a slice of a gRPC frame).
@@ -175,7 +181,7 @@ class JpegInput implements Component {
     }
     // Waits (FIFO, dropped if the caller goes away) until the decode fits next to those running: memory stays
     // bounded by maxDecodeBytes whatever arrives at once.
-    return this.budget.with(cost.bytes, () => this.decodeWithin(buf, bytes, format, meta), {
+    return this.budget.with(cost.bytes, () => this.decodeWithin(buf, bytes, format, meta, turbo), {
       signal: ctx.signal,
       deadline: ctx.deadline,
     });
@@ -193,6 +199,7 @@ class JpegInput implements Component {
     bytes: Uint8Array,
     format: ImageFormat,
     meta: ImageHeader,
+    turbo: boolean,
   ): Promise<Uint8Array> {
     const { resize, crop, maxPixels, exifOrientation, fastShrinkOnLoad } = this.cfg;
     const { width, height } = meta as { width: number; height: number };
@@ -210,6 +217,14 @@ class JpegInput implements Component {
     const enlarging = Math.min(shown.width, shown.height) < resize;
     try {
       if (fastShrinkOnLoad && !enlarging) return await this.libvipsResizeCrop(buf, meta, shown, rc);
+      if (turbo && this.turboAllowed()) {
+        const out = await this.turboResizeCrop(bytes, shown, rc);
+        if (out) {
+          // As below, once the decoded image is out of scope.
+          if (shown.width * shown.height * 3 >= LARGE_WINDOW_BYTES) collectNow();
+          return out;
+        }
+      }
       const window = sourceWindow(shown.width, shown.height, rc);
       const out = await this.exactResizeCrop(buf, meta, shown, rc, window);
       // Collected here, once the decoded window is out of scope (see LARGE_WINDOW_BYTES).
@@ -219,6 +234,27 @@ class JpegInput implements Component {
       if (isInferError(err)) throw err;
       throw decodeError(err, format, bytes, maxPixels);
     }
+  }
+
+  /** TurboJPEG applies neither EXIF orientation nor ICC profiles: with either asked for, libvips decodes. */
+  private turboAllowed(): boolean {
+    const { decoder, exifOrientation, colourManagement } = this.cfg;
+    return decoder === 'auto' && !exifOrientation && !colourManagement;
+  }
+
+  /**
+   * Pillow's pixels through TurboJPEG (turbo-jpeg.ts): the whole image decoded (TurboJPEG 2.1 cannot decode a
+   * window), then resampled. A grey JPEG is resampled as one channel and repeated afterwards: Pillow resamples each
+   * channel of the repeated RGB alike, so that is the same crop for a third of the work. Undefined when TurboJPEG is
+   * missing or did not decode the image cleanly; libvips then decodes it.
+   */
+  private async turboResizeCrop(bytes: Uint8Array, shown: Size, rc: ResizeCrop): Promise<Uint8Array | undefined> {
+    const decoded = await turboJpeg()?.decode(bytes, shown.width, shown.height);
+    if (!decoded) return undefined;
+    const { data, channels } = decoded;
+    const window = wholeImage(shown.width, shown.height);
+    const out = pillowBilinearResizeCrop(data, shown.width, shown.height, channels, rc, window);
+    return channels === 1 ? greyToRgb(out) : out;
   }
 
   private async exactResizeCrop(
@@ -322,6 +358,7 @@ export function jpegInputConfig(values: Record<string, ParamValue>): JpegInputCo
     exifOrientation: p.boolean('exifOrientation'),
     colourManagement: p.boolean('colourManagement'),
     fastShrinkOnLoad: p.boolean('fastShrinkOnLoad'),
+    decoder: p.oneOf('decoder', ['auto', 'libvips'] as const),
     maxDecodeBytes: p.integer('maxDecodeBytes', 1),
     maxConcurrentDecodes: p.integer('maxConcurrentDecodes', 0, 1024) || os.availableParallelism(),
   };
@@ -339,7 +376,9 @@ const definition: ComponentDefinition = {
     "- **Image modes as `convert('RGB')` handles them.** Grey is repeated into three channels, a palette becomes its " +
       "colours, alpha is dropped (not composited), CMYK JPEGs use Pillow's plain formula (Adobe-inverted, no " +
       'profile), 16-bit PNGs keep the high byte except 16-bit grey without alpha, which Pillow clips to 0..255.',
-    "- **How.** libvips (sharp) only decodes, and copies out only the source pixels the crop reads; Pillow's " +
+    "- **How.** libjpeg-turbo decodes plain JPEGs (TurboJPEG, accurate DCT: Pillow's decoder and settings; " +
+      'libvips (sharp) decodes the rest, or everything without libturbojpeg0, copying out only the source pixels the ' +
+      "crop reads); Pillow's " +
       'resampler runs in JS (`resample.ts`: separable passes, 22-bit fixed-point weights, uint8 rounding between ' +
       'passes). Large photos cost more (a 12 MP JPEG: 55-85 ms, holding the event loop); `fastShrinkOnLoad` trades ' +
       'exactness for speed there. Costs of each parameter: [performance](performance.md#jpeg-input-exactness-and-cost).',
@@ -355,6 +394,15 @@ const definition: ComponentDefinition = {
   create(params, ctx: ComponentContext): Component {
     const cfg = jpegInputConfig(params);
     configureSharp();
+    if (cfg.decoder === 'auto') {
+      const turbo = turboJpegStatus();
+      if (!turbo.available) {
+        ctx.logger.warn(
+          `${NAME}: TurboJPEG unavailable (${turbo.reason}); JPEGs decode with libvips: the same pixels, ` +
+            '~1.3 ms more per image. Install libturbojpeg0 (Debian/Ubuntu) for the faster decoder.',
+        );
+      }
+    }
     ctx.logger.debug({ cfg }, `${NAME} ready`);
     return new JpegInput(cfg);
   },

@@ -62,6 +62,7 @@ describe('component parameters: defaults only in the schema', () => {
       exifOrientation: false,
       colourManagement: false,
       fastShrinkOnLoad: false,
+      decoder: 'auto',
       maxDecodeBytes: 320 * 1024 * 1024,
       maxConcurrentDecodes: os.availableParallelism(),
     });
