@@ -29,14 +29,17 @@ WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 # --ignore-scripts also keeps `prepare` (which needs TypeScript, a dev dependency) from running.
-# onnxruntime-node carries binaries for every OS and CPU (~290 MB): keep only this one's (~45 MB).
+# onnxruntime-node carries binaries for every OS and CPU (~290 MB): keep only this one's (~45 MB); so does koffi
+# (jpeg-input's bridge to libturbojpeg, ~74 MB of binaries): keep linux_<arch> (5 MB).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force \
  && ort=node_modules/onnxruntime-node/bin/napi-v6 \
  && keep="linux/$(node -p process.arch)" \
  && test -d "$ort/$keep" \
  && for d in "$ort"/*/*; do [ "$d" = "$ort/$keep" ] || rm -rf "$d"; done \
- && find "$ort" -mindepth 1 -maxdepth 1 -type d -empty -delete
+ && find "$ort" -mindepth 1 -maxdepth 1 -type d -empty -delete \
+ && kb=node_modules/koffi/build/koffi \
+ && if [ -d "$kb" ]; then for d in "$kb"/*; do [ "$d" = "$kb/linux_$(node -p process.arch)" ] || rm -rf "$d"; done; fi
 
 # --- synthetic models (optional): `docker build --target with-synthetic-models` ---
 FROM build AS synthetic-models

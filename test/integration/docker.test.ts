@@ -51,6 +51,15 @@ describe('container image: graphs as docker containers', { skip: dockerSkipReaso
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("the image's jpeg-input decodes with TurboJPEG (libturbojpeg0 installed, koffi's binary for this CPU kept)", () => {
+    const script =
+      "const t = require('/app/dist/src/components/builtin/turbo-jpeg.js').turboJpegStatus();" +
+      'console.log(JSON.stringify(t));';
+    const r = d.run(['run', '--rm', '--entrypoint', 'node', IMAGE, '-e', script]);
+    const status = JSON.parse(r.out.trim()) as { available: boolean; reason?: string };
+    assert.equal(status.available, true, `TurboJPEG unavailable in the image: ${status.reason}`);
+  });
+
   it('runs the MobileNetV2 graph, one container per rendered pod, and answers "tench"', async (t) => {
     const tench = path.join(SHARED, 'imagenet/dev/n01440764_tench.JPEG');
     if (!existsSync(tench) || !existsSync(path.join(SHARED, 'models/mobilenetv2-12-int8.onnx'))) {

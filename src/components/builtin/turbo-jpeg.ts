@@ -134,7 +134,8 @@ class Decoder implements TurboJpeg {
   private async attempt(jpeg: Uint8Array, width: number, height: number): Promise<TurboDecoded | undefined> {
     const layout = this.layout(jpeg, width, height);
     if (!layout) return undefined;
-    const data = new Uint8Array(width * height * layout.channels);
+    // Not zero-filled: a clean decode writes every byte, and any other outcome discards the buffer.
+    const data: Uint8Array = Buffer.allocUnsafe(width * height * layout.channels);
     const args = [jpeg, jpeg.byteLength, data, width, 0, height, layout.format, TJFLAG_LIMITSCANS] as const;
     if (width * height <= SYNC_MAX_PIXELS) {
       return this.b.decompress(this.main, ...args) === 0 ? { data, channels: layout.channels } : undefined;
