@@ -95,6 +95,28 @@ describe('jpeg-input: TurboJPEG decoder against libvips (issue 23)', () => {
     }
   });
 
+  it(
+    "Pillow-encoded variants sharp cannot write (4:2:2, restart markers...): Pillow's crops, through TurboJPEG",
+    { skip },
+    async () => {
+      const dir = path.join(repoRoot(), 'test/fixtures/pil-jpeg');
+      const files = readdirSync(dir).filter((f) => f.endsWith('.jpg'));
+      assert.ok(files.length >= 7, `${files.length} images in ${dir}`);
+      const c = await jpegInput.create({ outputDtype: 'uint8', resize: 64, crop: 56 }, componentContext('TRANSFORMER'));
+      for (const f of files) {
+        const before = turboJpegStatus();
+        const got = await answer(c, readFileSync(path.join(dir, f)));
+        assert.equal(turboJpegStatus().decoded - before.decoded, 1, `${f} did not go through TurboJPEG`);
+        assert.ok(typeof got !== 'string', `${f}: ${String(got)}`);
+        const want = readFileSync(path.join(dir, `${f}.rgb`));
+        const n = 56 * 56;
+        const hwc = Buffer.alloc(n * 3);
+        for (let i = 0; i < n; i++) for (let k = 0; k < 3; k++) hwc[i * 3 + k] = got[k * n + i] as number;
+        assert.ok(hwc.equals(want), `${f}: the crop differs from Pillow's`);
+      }
+    },
+  );
+
   it('an image above SYNC_MAX_PIXELS decodes on a worker thread, with the same crop', { skip }, async () => {
     const { turbo, vips } = await components();
     const w = 2000;
