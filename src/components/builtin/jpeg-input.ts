@@ -399,7 +399,7 @@ const definition: ComponentDefinition = {
       if (!turbo.available) {
         ctx.logger.warn(
           `${NAME}: TurboJPEG unavailable (${turbo.reason}); JPEGs decode with libvips: the same pixels, ` +
-            '~1.3 ms more per image. Install libturbojpeg0 (Debian/Ubuntu) for the faster decoder.',
+            '~1.5 ms more per image. Install libturbojpeg0 (Debian/Ubuntu) for the faster decoder.',
         );
       }
     }
