@@ -22,10 +22,10 @@ import type { CallContext, Component, ComponentContext, ComponentDefinition } fr
 import { normalisationTable } from './uint8-normalise';
 import { Params, throwIfGone } from './common';
 import { decodeError, inspect, notDecodable, preview, sniffFormat, type ImageFormat } from './image-bytes';
-import { decodeRgbWindow, type ImageHeader } from './pil-rgb';
+import { decodeRgbWindow, greyToRgb, type ImageHeader } from './pil-rgb';
 import type { JpegHeader } from './jpeg-header';
 import { pillowBilinearResizeCrop, sourceWindow, type Rect, type ResizeCrop } from './resample';
-import { greyToRgb, turboJpeg, turboJpegStatus, wholeImage } from './turbo-jpeg';
+import { turboJpeg, turboJpegStatus } from './turbo-jpeg';
 
 export { sniffFormat } from './image-bytes';
 import { CATALOG } from './catalog';
@@ -217,18 +217,15 @@ class JpegInput implements Component {
     const enlarging = Math.min(shown.width, shown.height) < resize;
     try {
       if (fastShrinkOnLoad && !enlarging) return await this.libvipsResizeCrop(buf, meta, shown, rc);
-      if (turbo && this.turboAllowed()) {
-        const out = await this.turboResizeCrop(bytes, shown, rc);
-        if (out) {
-          // As below, once the decoded image is out of scope.
-          if (shown.width * shown.height * 3 >= LARGE_WINDOW_BYTES) collectNow();
-          return out;
-        }
+      // TurboJPEG decodes the whole image; libvips only the window the crop reads.
+      let decoded: Rect = { left: 0, top: 0, ...shown };
+      let out = turbo && this.turboAllowed() ? await this.turboResizeCrop(bytes, shown, rc) : undefined;
+      if (!out) {
+        decoded = sourceWindow(shown.width, shown.height, rc);
+        out = await this.exactResizeCrop(buf, meta, shown, rc, decoded);
       }
-      const window = sourceWindow(shown.width, shown.height, rc);
-      const out = await this.exactResizeCrop(buf, meta, shown, rc, window);
-      // Collected here, once the decoded window is out of scope (see LARGE_WINDOW_BYTES).
-      if (window.width * window.height * 3 >= LARGE_WINDOW_BYTES) collectNow();
+      // Collected here, once the decoded pixels are out of scope (see LARGE_WINDOW_BYTES).
+      if (decoded.width * decoded.height * 3 >= LARGE_WINDOW_BYTES) collectNow();
       return out;
     } catch (err) {
       if (isInferError(err)) throw err;
@@ -252,8 +249,7 @@ class JpegInput implements Component {
     const decoded = await turboJpeg()?.decode(bytes, shown.width, shown.height);
     if (!decoded) return undefined;
     const { data, channels } = decoded;
-    const window = wholeImage(shown.width, shown.height);
-    const out = pillowBilinearResizeCrop(data, shown.width, shown.height, channels, rc, window);
+    const out = pillowBilinearResizeCrop(data, shown.width, shown.height, channels, rc);
     return channels === 1 ? greyToRgb(out) : out;
   }
 

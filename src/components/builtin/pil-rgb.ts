@@ -55,6 +55,18 @@ export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
+/** Grey pixels (1 byte each) to RGB: Pillow's convert('RGB') of an 'L' image repeats the value. */
+export function greyToRgb(grey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(grey.length * 3);
+  for (let i = 0, j = 0; i < grey.length; i++, j += 3) {
+    const g = grey[i] as number;
+    out[j] = g;
+    out[j + 1] = g;
+    out[j + 2] = g;
+  }
+  return out;
+}
+
 /** 16-bit samples (native-endian) to Pillow's 8-bit RGB: clip for plain grey, high byte otherwise; alpha dropped. */
 export function sixteenBitToRgb(samples: Uint16Array, pixels: number, channels: number): Uint8Array {
   const out = new Uint8Array(pixels * 3);

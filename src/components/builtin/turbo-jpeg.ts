@@ -16,8 +16,6 @@
  * When koffi or the library is missing (a machine without libturbojpeg0), `turboJpeg()` is undefined and jpeg-input
  * decodes with libvips alone: the same pixels, slower. `turboJpegStatus()` says which, and why.
  */
-import type { Rect } from './resample';
-
 /** TurboJPEG pixel formats and colourspaces (turbojpeg.h, stable since 1.x). */
 const TJPF_RGB = 0;
 const TJPF_GRAY = 6;
@@ -171,18 +169,3 @@ export function turboJpegStatus(): TurboStatus {
   turboJpeg();
   return { ...(status as TurboStatus), ...counts };
 }
-
-/** Grey pixels (1 byte each) to RGB: Pillow's convert('RGB') of an 'L' image repeats the value. */
-export function greyToRgb(grey: Uint8Array): Uint8Array {
-  const out = new Uint8Array(grey.length * 3);
-  for (let i = 0, j = 0; i < grey.length; i++, j += 3) {
-    const g = grey[i] as number;
-    out[j] = g;
-    out[j + 1] = g;
-    out[j + 2] = g;
-  }
-  return out;
-}
-
-/** The whole image as a window, for the resampler. */
-export const wholeImage = (width: number, height: number): Rect => ({ left: 0, top: 0, width, height });
