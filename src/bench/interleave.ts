@@ -2,6 +2,7 @@ import type { NodeSpec } from '../graph/spec';
 import { analyseLevel, type LevelResult } from './analysis';
 import { runLevel, warm, type LevelRun } from './load';
 import { ProcWatch, type ProcUsage, type WatchedProcess } from './procstat';
+import type { WarmupCurve } from './report';
 import type { BenchTarget } from './target';
 
 /**
@@ -21,7 +22,17 @@ export interface Arm {
 
 export interface SweepOptions {
   durationS: number;
+  /** the least warm-up per arm, s: half at the lowest level, half at the highest */
   warmupS: number;
+  /**
+   * the most warm-up per arm, s: past `warmupS` the arm goes on warming at its highest level, in windows of
+   * SETTLE_WINDOW_MS, while its processes' CPU per request still falls by more than SETTLE_TOLERANCE (JIT tiers up
+   * per call, so a graph's processes take hundreds of requests to reach their steady cost). At most `warmupS`:
+   * no settling.
+   */
+  warmupMaxS?: number;
+  /** settling window, ms (default SETTLE_WINDOW_MS) */
+  settleWindowMs?: number;
   stability: number;
   root?: NodeSpec;
   /** turns per arm and level (1 for a single arm) */
@@ -29,21 +40,73 @@ export interface SweepOptions {
   label: (what: string) => void;
 }
 
-export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions): Promise<LevelResult[][]> {
+export const SETTLE_WINDOW_MS = 10_000;
+export const SETTLE_TOLERANCE = 0.03;
+
+export interface Sweep {
+  /** per arm, its levels */
+  levels: LevelResult[][];
+  /** per arm */
+  warmups: WarmupCurve[];
+}
+
+/**
+ * Warms `arm` at `concurrency` in windows of `windowMs` until a window's CPU per request is no longer
+ * SETTLE_TOLERANCE below the best before it, or `budgetMs` is spent.
+ */
+export async function settle(
+  arm: Pick<Arm, 'target' | 'procs'>,
+  concurrency: number,
+  budgetMs: number,
+  windowMs = SETTLE_WINDOW_MS,
+): Promise<Omit<WarmupCurve, 'arm'>> {
+  const windows: WarmupCurve['windows'] = [];
+  let spent = 0;
+  let best = Infinity;
+  while (spent < budgetMs) {
+    const watch = new ProcWatch(arm.procs);
+    watch.start();
+    const t0 = performance.now();
+    const w = await warm(arm.target, concurrency, Math.min(windowMs, budgetMs - spent));
+    const seconds = (performance.now() - t0) / 1000;
+    const usage = watch.stop();
+    spent += seconds * 1000;
+    const ok = w.requests - w.failed;
+    if (ok <= 0 || usage.length === 0) break; // nothing to measure (no /proc, or every call failed): stop here
+    const cpuMs = (usage.reduce((a, u) => a + u.cpuPercent, 0) * seconds * 10) / ok;
+    windows.push({ seconds: round2(seconds), requests: ok, cpuMsPerRequest: round2(cpuMs) });
+    if (cpuMs > best * (1 - SETTLE_TOLERANCE)) return { seconds: spent / 1000, settled: true, windows };
+    best = Math.min(best, cpuMs);
+  }
+  return { seconds: spent / 1000, settled: false, windows };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions): Promise<Sweep> {
   const max = Math.max(...levels);
   const min = Math.min(...levels);
   // Warm-up at both ends of the sweep: JIT tiers for the one-request-at-a-time path and the busy path, channels,
   // onnxruntime's first-run allocations. Measured on this machine: grpc-js calls get 2-3x cheaper after ~10k calls.
+  // The least warm-up can leave a graph's processes at twice their steady CPU per request (docs/performance.md,
+  // "JIT warm-up"): past it, each arm settles at its highest level.
   const warmMs = o.warmupS * 1000;
+  const settleMs = Math.max(0, ((o.warmupMaxS ?? o.warmupS) - o.warmupS) * 1000);
+  const warmups: WarmupCurve[] = [];
   for (const arm of arms) {
     o.label(`${arm.tag} warm-up`);
     const own = arm.levels ?? levels;
+    const high = Math.max(...own, min);
     const w1 = await warm(arm.target, Math.min(...own, max), warmMs / 2);
-    const w2 = await warm(arm.target, Math.max(...own, min), warmMs / 2);
+    const w2 = await warm(arm.target, high, warmMs / 2);
     const errors = [...w1.errors, ...w2.errors];
-    if (errors.length && w1.requests + w2.requests === errors.length) {
+    if (w1.requests + w2.requests > 0 && w1.failed + w2.failed === w1.requests + w2.requests) {
       throw new Error(`${arm.target.label}: every warm-up request failed: ${errors[0]}`);
     }
+    o.label(`${arm.tag} warm-up: settling`);
+    const s =
+      settleMs > 0 ? await settle(arm, high, settleMs, o.settleWindowMs) : { seconds: 0, settled: false, windows: [] };
+    warmups.push({ arm: arm.tag, ...s, seconds: round2(o.warmupS + s.seconds) });
   }
   const out: LevelResult[][] = arms.map(() => []);
   for (const c of levels) {
@@ -71,7 +134,7 @@ export async function sweepArms(arms: Arm[], levels: number[], o: SweepOptions):
       if (p.length) out[i]?.push(analyseLevel(pool(p.map((x) => x.run)), o.root, poolUsage(p)));
     });
   }
-  return out;
+  return { levels: out, warmups };
 }
 
 /** One arm's turns at one level as one run. */

@@ -66,15 +66,16 @@ export async function waitPushback(s: Sample, until: number): Promise<number> {
   return ms;
 }
 
-/** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches). */
+/** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches); `errors`: the first five. */
 export async function warm(
   target: BenchTarget,
   concurrency: number,
   ms: number,
   tick?: () => void,
-): Promise<{ requests: number; errors: string[] }> {
+): Promise<{ requests: number; failed: number; errors: string[] }> {
   const until = performance.now() + ms;
   let requests = 0;
+  let failed = 0;
   const errors: string[] = [];
   const timer = tick ? setInterval(tick, 200) : undefined;
   try {
@@ -86,6 +87,7 @@ export async function warm(
           const s = await target.send(refused);
           refused = s.retryAfterMs === undefined ? 0 : refused + 1;
           requests++;
+          if (!s.ok) failed++;
           if (!s.ok && errors.length < 5) errors.push(s.error ?? 'error');
           await waitPushback(s, until);
           if (performance.now() - yielded > 50) {
@@ -98,7 +100,7 @@ export async function warm(
   } finally {
     if (timer) clearInterval(timer);
   }
-  return { requests, errors };
+  return { requests, failed, errors };
 }
 
 export async function runLevel(target: BenchTarget, o: LevelOptions, progress?: LoadProgress): Promise<LevelRun> {

@@ -1,5 +1,5 @@
 import type { LevelResult } from './analysis';
-import type { BenchReport } from './report';
+import type { BenchReport, WarmupCurve } from './report';
 import { CHART_CSS, esc, lineChart, stackedBars, type BarRow, type Series } from './svg';
 
 /** The bench report as one self-contained HTML page (inline SVG, inline CSS, no scripts) and as Markdown. */
@@ -196,6 +196,7 @@ ${r.graph ? `<p class="note">Nodes: ${r.graph.nodes.map(esc).join(' · ')}</p>` 
 <h2>Graph versus in-process</h2>
 ${ratios}
 ${r.python ? `<p class="note">Python arm: ${esc(r.python.note)} (${esc(r.python.versions)}).</p>` : ''}
+${(r.warmups ?? []).map((w) => `<p class="note">Warm-up, ${esc(describeWarmup(w))}</p>`).join('\n')}
 ${r.baseline ? `<p class="note">In-process baseline: the same components from the same manifest in the bench process, called through the real GraphExecutor without gRPC; ${esc(r.baseline.note)}.${r.baseline.error ? ` <b>Baseline failed:</b> ${esc(r.baseline.error)}` : ''}</p>` : ''}
 <h2>Results</h2>
 <table><tr><th></th><th>concurrency</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>mean ms</th><th>overhead mean ms</th><th>overhead p99 ms</th><th>critical compute ms</th><th>client↔executor ms</th><th>requests</th><th>stable</th></tr>
@@ -224,6 +225,13 @@ ${r.levels.some((l) => l.errorExamples.length) ? `<h2>Errors</h2><ul>${r.levels.
 `;
 }
 
+/** "graph: 48 s; CPU per request while settling 131.2, 118.4, 116.9 ms (settled)" */
+export function describeWarmup(w: WarmupCurve): string {
+  const curve = w.windows.map((x) => x.cpuMsPerRequest.toFixed(1)).join(', ');
+  if (!curve) return `${w.arm}: ${w.seconds} s`;
+  return `${w.arm}: ${Math.round(w.seconds)} s; CPU per request while settling ${curve} ms (${w.settled ? 'settled' : 'still falling at --warmup-max'})`;
+}
+
 /** [label, levels] per graph sweep: one per hop transport when the run compared them. */
 function graphRuns(r: BenchReport): [string, LevelResult[]][] {
   if (r.apiRuns?.length) return r.apiRuns.map((x) => [`graph ${x.api}`, x.levels]);
@@ -244,6 +252,7 @@ export function renderMarkdown(r: BenchReport): string {
   for (const l of r.python?.levels ?? []) out.push(row('python', l));
   if (r.baseline) out.push(`- in-process baseline: ${r.baseline.note}`);
   if (r.python) out.push(`- python: ${r.python.note} (${r.python.versions})`);
+  for (const w of r.warmups ?? []) out.push(`- warm-up, ${describeWarmup(w)}`);
   for (const x of r.hopRuns ?? [])
     if (x.throughputRatio !== undefined)
       out.push(

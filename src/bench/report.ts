@@ -2,6 +2,20 @@ import type { HopTransport } from '../graph/spec';
 import type { Transport } from '../runner/supervisor';
 import type { LevelResult } from './analysis';
 
+/**
+ * How an arm's warm-up went (src/bench/interleave.ts): its CPU per request window by window after the least
+ * warm-up, until it settled.
+ */
+export interface WarmupCurve {
+  arm: string;
+  /** warm-up in all, s */
+  seconds: number;
+  /** the CPU per request stopped falling before `warmupMaxS` (false also when there was no settling) */
+  settled: boolean;
+  /** the settling windows at the highest level: CPU of all the arm's processes (the bench's included) per request */
+  windows: { seconds: number; requests: number; cpuMsPerRequest: number }[];
+}
+
 /** What `infergraph bench` writes (bench-report.json) and renders (report-html.ts); both import it from here. */
 
 export interface TargetCheck {
@@ -37,6 +51,8 @@ export interface BenchReport {
     concurrency: number[];
     durationS: number;
     warmupS: number;
+    /** absent in older reports (no settling) */
+    warmupMaxS?: number;
     windowMs: number;
     stableWindows: number;
     maxWindows: number;
@@ -45,6 +61,8 @@ export interface BenchReport {
     /** the timeline was asked for at most once per this many ms (0: every request); absent in older reports */
     timelineIntervalMs?: number;
   };
+  /** each arm's warm-up, with its CPU per request while it settled; absent in older reports */
+  warmups?: WarmupCurve[];
   levels: LevelResult[];
   baseline?: {
     onnxThreads?: number;

@@ -11,7 +11,7 @@ import { describeBaseline, InProcessTarget, type BaselineModels } from './inproc
 import type { BenchInput } from './input';
 import type { WatchedProcess } from './procstat';
 import { renderHtml } from './report-html';
-import type { BenchReport, HopRun, TargetCheck } from './report';
+import type { BenchReport, WarmupCurve, HopRun, TargetCheck } from './report';
 import { sweepArms, type Arm } from './interleave';
 import { RestTarget, type BenchApi } from './rest-target';
 import { ExecutorTarget, type BenchTarget } from './target';
@@ -41,6 +41,8 @@ export interface BenchOptions {
   concurrency: number[];
   durationS: number;
   warmupS: number;
+  /** the most warm-up per arm, s (see SweepOptions.warmupMaxS); default `warmupS`: no settling */
+  warmupMaxS?: number;
   stability: number;
   input: BenchInput;
   outDir: string;
@@ -140,10 +142,12 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     throw new Error('--api with several front doors compares them on one graph: give one --hop-transport');
   const rest = apis.some((a) => a !== 'grpc');
   if (rest && o.address && !o.restUrl) throw new Error('--api rest-… with --addr needs --rest-url (the REST URL)');
-  const perRun = apis.length * (o.warmupS + levels.length * o.durationS * 1.2) + (o.address ? 0 : 3);
+  // Settling past the least warm-up is counted at half its budget: a graph settles in 30-60 s (docs/performance.md).
+  const warmS = o.warmupS + Math.max(0, (o.warmupMaxS ?? o.warmupS) - o.warmupS) / 2;
+  const perRun = apis.length * (warmS + levels.length * o.durationS * 1.2) + (o.address ? 0 : 3);
   const planned =
     hopTransports.length * perRun +
-    ((doBaseline ? 1 : 0) + (doPython ? 1 : 0)) * (o.warmupS + baselineLevels.length * o.durationS * 1.2);
+    ((doBaseline ? 1 : 0) + (doPython ? 1 : 0)) * (warmS + baselineLevels.length * o.durationS * 1.2);
   const startedAt = new Date().toISOString();
   const clock = new Clock(planned, o.progress);
 
@@ -158,6 +162,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   let python: PythonTarget | undefined;
   let pythonRun: BenchReport['python'];
   let answer: string | undefined;
+  let warmups: WarmupCurve[] = [];
   const label = (what: string): void => clock.set(what);
   try {
     // Several hop transports: every graph runs at once (an idle graph costs memory, not CPU) and they take turns.
@@ -240,7 +245,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       });
     }
     const rounds = arms.length > 1 ? INTERLEAVE_ROUNDS : 1;
-    const swept = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
+    const sweep = await sweepArms(arms, levels, { ...o, root: o.graph?.graph, rounds, label });
+    const swept = sweep.levels;
+    warmups = sweep.warmups;
     runs = armRuns.map((x, i) => ({ ...x, levels: swept[i] ?? [] }));
     if (inproc) {
       baseline = {
@@ -304,6 +311,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       concurrency: levels,
       durationS: o.durationS,
       warmupS: o.warmupS,
+      warmupMaxS: Math.max(o.warmupS, o.warmupMaxS ?? o.warmupS),
       windowMs: (o.durationS * 1000) / 3,
       stableWindows: 3,
       maxWindows: 6,
@@ -316,6 +324,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     files: { json: path.join(o.outDir, 'bench-report.json'), html: path.join(o.outDir, 'bench-report.html') },
   };
   if (answer) report.answer = answer;
+  if (warmups.length) report.warmups = warmups;
   if (o.graph) {
     report.graph = {
       name: o.graph.name,

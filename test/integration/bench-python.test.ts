@@ -79,6 +79,8 @@ describe('bench --python', () => {
         '1,2',
         '--warmup',
         '0.5',
+        '--warmup-max',
+        '0',
         '--out',
         out,
         '--no-progress',

@@ -40,6 +40,8 @@ describe('infergraph bench (smoke run)', () => {
         '1,2',
         '--warmup',
         '0.5',
+        '--warmup-max',
+        '3',
         '--out',
         out,
         '--no-progress',
@@ -47,6 +49,11 @@ describe('infergraph bench (smoke run)', () => {
       { timeout: 120_000 },
     );
     assert.match(stdout, /\| graph frames \| 1 \|/);
+    // Past the least warm-up each arm settles: one 2.5 s window here, its CPU per request read from /proc.
+    assert.match(
+      stdout,
+      /- warm-up, graph frames: 3 s; CPU per request while settling [\d.]+ ms \(still falling at --warmup-max\)/,
+    );
     assert.match(stdout, /\| graph grpc \| 2 \|/);
     // The baseline's configuration (the measured best single-process one by default) is printed with its rows.
     assert.match(stdout, /- in-process baseline: onnx-model intraOpThreads 1, models in parallel/);
@@ -83,6 +90,17 @@ describe('infergraph bench (smoke run)', () => {
       [1, 2],
     );
     assert.equal(r.baseline?.models, 'parallel');
+    // Every arm warmed at least --warmup and at most --warmup-max, with its settling window measured.
+    assert.deepEqual(
+      r.warmups?.map((w) => w.arm),
+      ['graph frames', 'graph grpc', 'in-process'],
+    );
+    for (const w of r.warmups ?? []) {
+      assert.ok(w.seconds >= 2.9 && w.seconds < 4, JSON.stringify(w));
+      assert.equal(w.windows.length, 1, JSON.stringify(w));
+      assert.ok((w.windows[0]?.requests ?? 0) > 0 && (w.windows[0]?.cpuMsPerRequest ?? 0) > 0, JSON.stringify(w));
+    }
+    assert.equal(r.options.warmupMaxS, 3);
     assert.ok(r.ratios?.latency && r.ratios.throughput);
     const targets = ['<= 3 (then 1.5)', '<= 8 (then 4)', '>= 0.95', '<= 1.05', '>= 1.0', '<= 0.4 (tiny tensors)'];
     assert.deepEqual(
@@ -113,6 +131,8 @@ describe('infergraph bench (smoke run)', () => {
         '1',
         '--warmup',
         '0.5',
+        '--warmup-max',
+        '0',
         '--no-baseline',
         '--out',
         out,

@@ -38,6 +38,7 @@ interface BenchFlags {
   concurrency: string;
   duration: string;
   warmup: string;
+  warmupMax: string;
   image?: string;
   tensor?: string;
   tensorShape?: string;
@@ -89,8 +90,13 @@ export function registerBench(program: Command): void {
     .option('-d, --duration <seconds>', 'measurement time per level (3 windows; up to 2x more until stable)', '6')
     .option(
       '-w, --warmup <seconds>',
-      'warm-up before the sweep (half at the lowest, half at the highest concurrency)',
+      'least warm-up per arm before the sweep (half at the lowest, half at the highest concurrency)',
       '8',
+    )
+    .option(
+      '--warmup-max <seconds>',
+      'most warm-up per arm: past --warmup it goes on at the highest concurrency in 10 s windows until its CPU per request stops falling by 3 % (a value <= --warmup: no settling)',
+      '120',
     )
     .option(
       '--image <file>',
@@ -157,6 +163,7 @@ export function registerBench(program: Command): void {
       const concurrency = intListFlag('--concurrency', o.concurrency, { min: 1, max: 4096 });
       const durationS = seconds('--duration', o.duration);
       const warmupS = warmupSeconds(o.warmup);
+      const warmupMaxS = numberFlag('--warmup-max', o.warmupMax, { min: 0, max: 86_400 });
       const stability = numberFlag('--stability', o.stability, { above: 0, max: 1 });
       const timeoutMs = intFlag('--timeout', o.timeout, { min: 1 });
       const timelineIntervalMs = numberFlag('--timeline-interval', o.timelineInterval, { min: 0 });
@@ -203,6 +210,7 @@ export function registerBench(program: Command): void {
         concurrency,
         durationS,
         warmupS,
+        warmupMaxS,
         stability,
         input,
         outDir,
