@@ -66,7 +66,10 @@ export async function waitPushback(s: Sample, until: number): Promise<number> {
   return ms;
 }
 
-/** Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches); `errors`: the first five. */
+/**
+ * Drives `target` for a fixed time and throws the samples away (warm-up: JIT, connections, caches). `failed` counts
+ * the calls that failed, `errors` gives the first five.
+ */
 export async function warm(
   target: BenchTarget,
   concurrency: number,
