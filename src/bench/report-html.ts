@@ -226,7 +226,7 @@ ${r.levels.some((l) => l.errorExamples.length) ? `<h2>Errors</h2><ul>${r.levels.
 }
 
 /** "graph: 48 s; CPU per request while settling 131.2, 118.4, 116.9 ms (settled)" */
-export function describeWarmup(w: WarmupCurve): string {
+function describeWarmup(w: WarmupCurve): string {
   const curve = w.windows.map((x) => x.cpuMsPerRequest.toFixed(1)).join(', ');
   if (!curve) return `${w.arm}: ${w.seconds} s`;
   return `${w.arm}: ${Math.round(w.seconds)} s; CPU per request while settling ${curve} ms (${w.settled ? 'settled' : 'still falling at --warmup-max'})`;

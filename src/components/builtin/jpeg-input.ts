@@ -97,10 +97,13 @@ class JpegInput implements Component {
   private readonly lut: Float32Array;
   /** Decode memory: concurrent decodes hold their images' decoded size (see decodeCost) until done. */
   private readonly budget: Budget;
+  /** TurboJPEG applies neither EXIF orientation nor ICC profiles: with either asked for, libvips decodes. */
+  private readonly turboAllowed: boolean;
 
   constructor(private readonly cfg: JpegInputConfig) {
     this.lut = normalisationTable(cfg.mean, cfg.std);
     this.budget = new Budget(cfg.maxDecodeBytes, cfg.maxConcurrentDecodes, `${NAME} decode budget`);
+    this.turboAllowed = cfg.decoder === 'auto' && !cfg.exifOrientation && !cfg.colourManagement;
   }
 
   async transformInput(input: Payload, ctx: CallContext): Promise<Payload> {
@@ -125,7 +128,7 @@ class JpegInput implements Component {
     throwIfGone(ctx, NAME);
     const { crop } = this.cfg;
     // TurboJPEG is tried only on a plain JPEG whose structure is whole; anything else decodes as it always did.
-    const turbo = jpeg !== undefined && !undecodable;
+    const turbo = this.turboAllowed && jpeg !== undefined && !undecodable;
     const hwc = await ctx.work('jpeg.decode_resize', () => this.decodeResizeCrop(bytes, format, ctx, jpeg, turbo), {
       format,
       bytes: bytes.byteLength,
@@ -152,7 +155,7 @@ class JpegInput implements Component {
     ctx: CallContext,
     /** The frame header inspect() read, when the file is a plain 8-bit JPEG. */
     jpeg: JpegHeader | undefined,
-    /** May TurboJPEG try it first (a plain JPEG, whole). */
+    /** May TurboJPEG try it first (a plain JPEG, whole, and no EXIF or ICC handling asked for). */
     turbo: boolean,
   ): Promise<Uint8Array> {
     const { maxPixels, failOn } = this.cfg;
@@ -219,7 +222,7 @@ class JpegInput implements Component {
       if (fastShrinkOnLoad && !enlarging) return await this.libvipsResizeCrop(buf, meta, shown, rc);
       // TurboJPEG decodes the whole image; libvips only the window the crop reads.
       let decoded: Rect = { left: 0, top: 0, ...shown };
-      let out = turbo && this.turboAllowed() ? await this.turboResizeCrop(bytes, shown, rc) : undefined;
+      let out = turbo ? await this.turboResizeCrop(bytes, shown, rc) : undefined;
       if (!out) {
         decoded = sourceWindow(shown.width, shown.height, rc);
         out = await this.exactResizeCrop(buf, meta, shown, rc, decoded);
@@ -231,12 +234,6 @@ class JpegInput implements Component {
       if (isInferError(err)) throw err;
       throw decodeError(err, format, bytes, maxPixels);
     }
-  }
-
-  /** TurboJPEG applies neither EXIF orientation nor ICC profiles: with either asked for, libvips decodes. */
-  private turboAllowed(): boolean {
-    const { decoder, exifOrientation, colourManagement } = this.cfg;
-    return decoder === 'auto' && !exifOrientation && !colourManagement;
   }
 
   /**
